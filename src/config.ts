@@ -1,0 +1,111 @@
+/**
+ * Runtime configuration: its shape, its defaults, and its validation (zod), so a
+ * mistake is reported at `newRuntime` naming the field, not at the first step.
+ */
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { ArtifactStore } from "./artifacts/artifact-store.js";
+import { ErrorCodes, WorkflowError } from "./errors.js";
+import type { ProjectionStore } from "./projections/projection-store.js";
+import type { QueuePolicy, StoreConfig } from "./store/store.js";
+
+export interface QueueConfig {
+  /** Steps of this queue running at once across every process sharing the store. */
+  maxWorkers?: number;
+  /** A token bucket shared by every process: `burst` starts at once, then `ratePerSecond`. */
+  rateLimit?: { ratePerSecond: number; burst: number };
+}
+
+export interface RuntimeConfig {
+  /** Required: `sqliteStore(...)`, `postgresStore(...)` or a third-party adapter. */
+  store: StoreConfig;
+  /** Where `step.storeArtifact()` puts bytes. */
+  artifactStore?: ArtifactStore;
+  /** What `step.projection(name)` and `rt.projection(name)` resolve. */
+  projectionStore?: ProjectionStore;
+  /** Default `${hostname}:${pid}:${random}`. */
+  workerId?: string;
+  /** Reclaims of one step before it fails with `lease_expired` (default 5). */
+  maxReclaims?: number;
+  /** Accepted and validated; purging arrives with the retention feature. */
+  retention?: { maxAge: number; interval?: number };
+  /** Steps executing at once in this process (default 4). */
+  maxWorkers?: number;
+  /** ms between idle cycles when no wake-up arrives (default 250). */
+  pollInterval?: number;
+  /** ms a claimed step stays owned without a heartbeat (default 30 000). */
+  leaseDuration?: number;
+  queues?: Record<string, QueueConfig>;
+  /** Epoch-ms clock, for tests that drive time (default `Date.now`). */
+  clock?: () => number;
+  /** Where the worker loop reports store failures it survived (default `console.error`). */
+  onError?: (error: unknown) => void;
+}
+
+const positive = z.number().finite().positive();
+const nonNegativeInt = z.number().int().min(0);
+
+const queueSchema = z
+  .object({
+    maxWorkers: z.number().int().min(1).optional(),
+    rateLimit: z.object({ ratePerSecond: positive, burst: z.number().int().min(1) }).strict().optional(),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    store: z.custom<StoreConfig>((v) => typeof (v as StoreConfig | null)?.open === "function", {
+      message: "must be a store config such as sqliteStore(path)",
+    }),
+    artifactStore: z
+      .custom<ArtifactStore>((v) => typeof (v as ArtifactStore | null)?.put === "function" && typeof (v as ArtifactStore).open === "function", {
+        message: "must have put() and open()",
+      })
+      .optional(),
+    projectionStore: z
+      .custom<ProjectionStore>((v) => typeof (v as ProjectionStore | null)?.projection === "function", { message: "must have projection()" })
+      .optional(),
+    workerId: z.string().min(1).optional(),
+    maxReclaims: nonNegativeInt.default(5),
+    retention: z.object({ maxAge: positive, interval: positive.optional() }).strict().optional(),
+    maxWorkers: z.number().int().min(1).default(4),
+    pollInterval: positive.default(250),
+    leaseDuration: z.number().finite().min(50).default(30_000),
+    queues: z.record(z.string(), queueSchema).default({}),
+    clock: z.custom<() => number>((v) => typeof v === "function", { message: "must be a function" }).optional(),
+    onError: z.custom<(e: unknown) => void>((v) => typeof v === "function", { message: "must be a function" }).optional(),
+  })
+  .strict();
+
+export type ResolvedConfig = z.output<typeof configSchema> & { workerId: string; clock: () => number; onError: (e: unknown) => void };
+
+export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.length ? issue.path.join(".") : "config";
+    throw new WorkflowError(ErrorCodes.invalidConfig, `invalid runtime config: ${field}: ${issue?.message}`, {
+      details: parsed.error.issues,
+    });
+  }
+  return {
+    ...parsed.data,
+    workerId: parsed.data.workerId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
+    clock: parsed.data.clock ?? Date.now,
+    onError: parsed.data.onError ?? ((e) => console.error("[trellis]", e)),
+  };
+}
+
+/**
+ * The limits of a queue. An unconfigured queue runs one step at a time, like
+ * the Go package; `"default"` is unlimited (up to each process's maxWorkers).
+ * A configured queue without `maxWorkers` has no concurrency limit.
+ */
+export function queuePolicy(queues: Record<string, QueueConfig>, queue: string): QueuePolicy {
+  const config = queues[queue];
+  if (!config) return { maxWorkers: queue === "default" ? Infinity : 1 };
+  const policy: QueuePolicy = { maxWorkers: config.maxWorkers ?? Infinity };
+  if (config.rateLimit) policy.rateLimit = { ...config.rateLimit };
+  return policy;
+}

@@ -1,0 +1,91 @@
+/**
+ * Running one leased step: call its executor, then turn whatever happened into
+ * the outcome the store writes. Nothing an executor does (throw anything,
+ * produce an unserializable result, emit a bad graph) escapes as an exception:
+ * it all becomes a step failure, so the worker loop never stops.
+ */
+import { ErrorCodes, isWorkflowError } from "../errors.js";
+import type { Executor } from "../executor.js";
+import { backoffDelay } from "../retry.js";
+import { checkGraph } from "../run-builder.js";
+import { tryEncode } from "../serialization.js";
+import type { ClaimedStep, StepErrorRecord, StepOutcome } from "../store/store.js";
+import { ExecutingStep, type StepServices } from "./step-context.js";
+
+export async function executeStep(
+  claimed: ClaimedStep,
+  executor: Executor | undefined,
+  services: StepServices,
+  signal: AbortSignal,
+  clock: () => number,
+): Promise<StepOutcome> {
+  const step = new ExecutingStep(claimed, services, signal, new Date(clock()));
+  try {
+    if (!executor) {
+      return failure(claimed, clock(), {
+        code: ErrorCodes.unknownKind,
+        message: `no executor is registered for kind "${claimed.step.kind}"`,
+        retryable: false,
+      });
+    }
+    await executor.execute(step);
+  } catch (err) {
+    return failure(claimed, clock(), describeError(err));
+  }
+  return success(claimed, step, clock());
+}
+
+function success(claimed: ClaimedStep, step: ExecutingStep, now: number): StepOutcome {
+  const { data, records, artifacts, emitted } = step.output;
+  const result = tryEncode(data);
+  if (!result.ok) {
+    return failure(claimed, now, { code: ErrorCodes.unserializableResult, message: `the result cannot be stored: ${result.error.message}`, retryable: false });
+  }
+  let encodedRecords: string | undefined;
+  if (records.length) {
+    const encoded = tryEncode(records);
+    if (!encoded.ok) {
+      return failure(claimed, now, { code: ErrorCodes.unserializableResult, message: `a record cannot be stored: ${encoded.error.message}`, retryable: false });
+    }
+    encodedRecords = encoded.text;
+  }
+  if (emitted.length) {
+    try {
+      checkGraph(emitted);
+    } catch (err) {
+      return failure(claimed, now, describeError(err));
+    }
+  }
+  const outcome: StepOutcome = { ...leaseOf(claimed), now, status: "succeeded", result: result.text, artifacts, emitted };
+  if (encodedRecords !== undefined) outcome.records = encodedRecords;
+  return outcome;
+}
+
+type Failure = Omit<StepErrorRecord, "occurredAt">;
+
+/** A WorkflowError keeps its code and retryability; anything else thrown is a retryable `error`. */
+function describeError(err: unknown): Failure {
+  if (isWorkflowError(err)) {
+    const failure: Failure = { code: err.code, message: err.message, retryable: err.retryable };
+    if (err.details !== undefined) {
+      const details = tryEncode(err.details);
+      if (details.ok) failure.details = details.text;
+    }
+    return failure;
+  }
+  const message = err instanceof Error ? err.message : `a non-Error value was thrown: ${String(err)}`;
+  return { code: ErrorCodes.error, message, retryable: true };
+}
+
+function failure(claimed: ClaimedStep, now: number, f: Failure): StepOutcome {
+  const error: StepErrorRecord = { ...f, occurredAt: now };
+  const { attempt, retry } = claimed.step;
+  if (error.retryable && attempt < retry.maxAttempts) {
+    return { ...leaseOf(claimed), now, status: "retry", error, readyAt: now + backoffDelay(retry, attempt) };
+  }
+  return { ...leaseOf(claimed), now, status: "failed", error };
+}
+
+function leaseOf(claimed: ClaimedStep) {
+  return { runId: claimed.run.id, stepId: claimed.step.id, token: claimed.step.lease.token };
+}

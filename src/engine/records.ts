@@ -1,0 +1,88 @@
+/** Store records (epoch ms, encoded values) to the public types (Dates, decoded values). */
+import { decode } from "../serialization.js";
+import type { LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store/store.js";
+import type { ArtifactRef } from "../artifacts/artifact-store.js";
+import type { Lease, RecordWrite, StepError, StepInfo, StepResult, WorkflowRun } from "../types.js";
+
+const date = (ms: number) => new Date(ms);
+
+export function toWorkflowRun(run: RunRecord): WorkflowRun {
+  return {
+    id: run.id,
+    package: run.package,
+    name: run.name,
+    status: run.status,
+    input: decode(run.input),
+    metadata: { ...run.metadata },
+    createdAt: date(run.createdAt),
+    updatedAt: date(run.updatedAt),
+  };
+}
+
+export function toLease(lease: LeaseRecord): Lease {
+  return { workerId: lease.workerId, token: lease.token, acquiredAt: date(lease.acquiredAt), expiresAt: date(lease.expiresAt) };
+}
+
+export function toStepError(error: StepErrorRecord): StepError {
+  const out: StepError = { code: error.code, message: error.message, retryable: error.retryable, occurredAt: date(error.occurredAt) };
+  if (error.details !== undefined) out.details = decode(error.details);
+  return out;
+}
+
+export function toStepInfo(step: StepRecord): StepInfo {
+  const info: StepInfo = {
+    runId: step.runId,
+    id: step.id,
+    kind: step.kind,
+    queue: step.queue,
+    status: step.status,
+    attempt: step.attempt,
+    maxAttempts: step.maxAttempts,
+    reclaims: step.reclaims,
+    priority: step.priority,
+    dependsOn: step.dependsOn.map((d) => ({ ...d })),
+    metadata: { ...step.metadata },
+    createdAt: date(step.createdAt),
+    updatedAt: date(step.updatedAt),
+  };
+  if (step.parentId !== undefined) info.parentId = step.parentId;
+  if (step.dedupKey !== undefined) info.dedupKey = step.dedupKey;
+  if (step.site !== undefined) info.site = step.site;
+  if (step.lastError !== undefined) info.lastError = toStepError(step.lastError);
+  if (step.readyAt !== undefined) info.readyAt = date(step.readyAt);
+  if (step.startedAt !== undefined) info.startedAt = date(step.startedAt);
+  if (step.finishedAt !== undefined) info.finishedAt = date(step.finishedAt);
+  if (step.lease !== undefined) info.lease = toLease(step.lease);
+  return info;
+}
+
+/** Where an inline artifact's bytes live: in the run's own store, read with `rt.readArtifact`. */
+export function inlineArtifactUri(runId: string, artifactId: string): string {
+  return `trellis:artifact/${encodeURIComponent(runId)}/${encodeURIComponent(artifactId)}`;
+}
+
+export function toArtifactRef(runId: string, artifact: StoredArtifact): ArtifactRef {
+  const ref: ArtifactRef = {
+    id: artifact.id,
+    uri: artifact.uri ?? inlineArtifactUri(runId, artifact.id),
+    name: artifact.name,
+    kind: artifact.kind,
+    contentType: artifact.contentType,
+    size: artifact.size,
+  };
+  if (Object.keys(artifact.metadata).length) ref.metadata = { ...artifact.metadata };
+  return ref;
+}
+
+export function toStepResult(runId: string, record: ResultRecord): StepResult {
+  const result: StepResult = {
+    stepId: record.stepId,
+    data: record.result === undefined ? undefined : decode(record.result),
+    records: record.records === undefined ? [] : decode<RecordWrite[]>(record.records),
+    artifacts: record.artifacts.map((a) => toArtifactRef(runId, a)),
+    emittedIds: [...record.emittedIds],
+    completedAt: date(record.completedAt),
+  };
+  if (record.error !== undefined) result.error = toStepError(record.error);
+  return result;
+}

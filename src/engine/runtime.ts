@@ -1,0 +1,233 @@
+/**
+ * `Runtime`: the facade an application holds. Registries of executors and
+ * packages, run start, reads for admin screens, operator actions, and the
+ * worker loop (delegated to the scheduler).
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
+import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
+import { type Executor, Registry } from "../executor.js";
+import type { WorkflowPackage } from "../package.js";
+import type { Projection } from "../projections/projection-store.js";
+import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
+import { tryEncode } from "../serialization.js";
+import type { Store } from "../store/store.js";
+import type { ArtifactRef } from "../artifacts/artifact-store.js";
+import type { CycleResult, ListRunsFilter, RunHandle, StepInfo, StepResult, WorkflowRun } from "../types.js";
+import { toArtifactRef, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
+import { Scheduler, type WorkerOptions } from "./scheduler.js";
+
+export interface StartRunOptions {
+  /** Makes the start idempotent: a second start with the same id returns the first run. */
+  runId?: string;
+  name?: string;
+  /** Applied first; the entrypoint's `run.metadata()` calls override it. */
+  metadata?: Record<string, string>;
+}
+
+const startOptionsSchema = z
+  .object({
+    runId: z.string().min(1).max(255).optional(),
+    name: z.string().min(1).optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const listRunsSchema = z
+  .object({
+    status: z.enum(["pending", "running", "succeeded", "failed", "canceled"]).optional(),
+    package: z.string().optional(),
+    limit: z.number().int().min(1).max(10_000).optional(),
+    after: z.string().optional(),
+  })
+  .strict();
+
+/** Opens the store, applies its migrations, and returns a runtime. */
+export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
+  const resolved = resolveConfig(config);
+  const store = await resolved.store.open();
+  return new Runtime(store, resolved);
+}
+
+export class Runtime {
+  readonly #store: Store;
+  readonly #config: ResolvedConfig;
+  readonly #executors = new Registry();
+  readonly #packages = new Map<string, WorkflowPackage>();
+  readonly #scheduler: Scheduler;
+  #closing: Promise<void> | undefined;
+
+  /** Use {@link newRuntime}. */
+  constructor(store: Store, config: ResolvedConfig) {
+    this.#store = store;
+    this.#config = config;
+    this.#scheduler = new Scheduler(store, this.#executors, config, {
+      result: (runId, stepId) => this.result(runId, stepId),
+      projection: (name) => this.projection(name),
+      ...(config.artifactStore ? { artifactStore: config.artifactStore } : {}),
+    });
+  }
+
+  /** The id this runtime's workers write into the leases they take. */
+  get workerId(): string {
+    return this.#config.workerId;
+  }
+
+  registerExecutor(executor: Executor): void {
+    this.#executors.register(executor);
+  }
+
+  registerPackage(pkg: WorkflowPackage): void {
+    if (!pkg || typeof pkg.name !== "string" || typeof pkg.entrypoint !== "function") {
+      throw new WorkflowError(ErrorCodes.invalidInput, "registerPackage needs a package built with newPackage(...).build()");
+    }
+    if (this.#packages.has(pkg.name)) {
+      throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}" is already registered`);
+    }
+    this.#packages.set(pkg.name, pkg);
+  }
+
+  /**
+   * Validates the input, calls the package's entrypoint, and writes the run with
+   * its first steps in one transaction. Nothing is written if anything fails.
+   */
+  async startRun(packageName: string, input: unknown, opts: StartRunOptions = {}): Promise<RunHandle> {
+    this.#assertOpen();
+    const pkg = this.#packages.get(packageName);
+    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${packageName}" is registered`);
+    const options = startOptionsSchema.safeParse(opts);
+    if (!options.success) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `startRun options: ${options.error.issues[0]?.path.join(".")}: ${options.error.issues[0]?.message}`, {
+        details: options.error.issues,
+      });
+    }
+    let value = input;
+    if (pkg.inputSchema) {
+      const parsed = pkg.inputSchema.safeParse(input);
+      if (!parsed.success) {
+        throw new WorkflowError(ErrorCodes.invalidInput, `input of package "${pkg.name}" is invalid: ${parsed.error.message}`, {
+          details: parsed.error.issues,
+        });
+      }
+      value = parsed.data;
+    }
+    const runId = options.data.runId ?? `${pkg.name}-${randomUUID()}`;
+    const existing = await this.#store.getRun(runId);
+    if (existing) return { id: existing.id, package: existing.package, name: existing.name };
+
+    const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {});
+    try {
+      await pkg.entrypoint(builder, value);
+    } catch (err) {
+      if (isWorkflowError(err)) throw err;
+      throw new WorkflowError(ErrorCodes.entrypointFailed, `the entrypoint of package "${pkg.name}" failed: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      });
+    }
+    if (builder.steps.length === 0) throw new WorkflowError(ErrorCodes.emptyRun, `the entrypoint of package "${pkg.name}" added no step`);
+    checkGraph(builder.steps, () => false);
+    const encoded = tryEncode(value);
+    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
+
+    const now = this.#config.clock();
+    const { created, run } = await this.#store.createRun(
+      {
+        id: runId,
+        package: pkg.name,
+        name: builder.runName,
+        status: "running",
+        input: encoded.text,
+        metadata: builder.runMetadata,
+        createdAt: now,
+        updatedAt: now,
+      },
+      builder.steps,
+    );
+    if (created) this.#scheduler.wake();
+    return { id: run.id, package: run.package, name: run.name };
+  }
+
+  /** One scheduler cycle; see the README for what a cycle covers. */
+  runOnce(): Promise<CycleResult> {
+    this.#assertOpen();
+    return this.#scheduler.runOnce();
+  }
+
+  /**
+   * Runs workers until `signal` aborts (or `maxCycles`); resolves once in-flight
+   * steps have settled, or after `shutdownGrace` ms with their leases given back.
+   */
+  startWorkers(opts: WorkerOptions = {}): Promise<void> {
+    this.#assertOpen();
+    return this.#scheduler.startWorkers(opts);
+  }
+
+  async workflow(runId: string): Promise<WorkflowRun | undefined> {
+    const run = await this.#store.getRun(runId);
+    return run && toWorkflowRun(run);
+  }
+
+  async result(runId: string, stepId: string): Promise<StepResult | undefined> {
+    const result = await this.#store.getResult(runId, stepId);
+    return result && toStepResult(runId, result);
+  }
+
+  async steps(runId: string): Promise<StepInfo[]> {
+    return (await this.#store.getSteps(runId)).map(toStepInfo);
+  }
+
+  /** Newest first; `after` is the id of the last run of the previous page. */
+  async listRuns(filter: ListRunsFilter = {}): Promise<WorkflowRun[]> {
+    const parsed = listRunsSchema.safeParse(filter);
+    if (!parsed.success) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `listRuns filter: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+    }
+    const { limit = 100, ...rest } = parsed.data;
+    return (await this.#store.listRuns({ ...rest, limit })).map(toWorkflowRun);
+  }
+
+  /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */
+  async readArtifact(runId: string, artifactId: string): Promise<{ ref: ArtifactRef; body: Uint8Array }> {
+    const found = await this.#store.readArtifact(runId, artifactId);
+    if (!found) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
+    return { ref: toArtifactRef(runId, found.artifact), body: found.body };
+  }
+
+  /**
+   * Moves a failed (or canceled) step back to ready with its attempts reset, and
+   * brings back the dependents that were skipped or canceled because of it.
+   */
+  async retryStep(runId: string, stepId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#store.retryStep(runId, stepId, this.#config.clock());
+    this.#scheduler.wake();
+  }
+
+  /** Cancels every unfinished step and aborts the `step.signal` of the running ones. */
+  async cancelRun(runId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#store.cancelRun(runId, this.#config.clock());
+    this.#scheduler.abortRun(runId, new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`));
+  }
+
+  async projection(name: string): Promise<Projection> {
+    const store = this.#config.projectionStore;
+    if (!store) throw new WorkflowError(ErrorCodes.noProjectionStore, "this runtime has no projectionStore configured");
+    return store.projection(name);
+  }
+
+  /** Stops the workers (letting in-flight steps settle), then closes the stores. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#scheduler.stop();
+      await this.#config.projectionStore?.close?.();
+      await this.#store.close();
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new WorkflowError(ErrorCodes.closed, "the runtime is closed");
+  }
+}

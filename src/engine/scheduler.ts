@@ -1,0 +1,257 @@
+/**
+ * The worker side of a runtime: claims ready steps in batches, runs up to
+ * `maxWorkers` of them at once, heartbeats their leases, writes their outcomes
+ * in batches, and sleeps only when there is nothing to do.
+ *
+ * The loop in brief:
+ *   claim (as many steps as there are free slots) → start each executor →
+ *   each outcome joins the next completion batch → a written outcome frees its
+ *   slot and wakes the loop, which claims again.
+ * While idle it sleeps until the earliest known due time (a retry's backoff, a
+ * token refill, a lease expiry), a wake-up from this process (new run, retry,
+ * freed slot), or the poll interval (work from other processes), whichever
+ * comes first.
+ */
+import pLimit from "p-limit";
+import type { ResolvedConfig } from "../config.js";
+import { queuePolicy } from "../config.js";
+import { ErrorCodes, WorkflowError } from "../errors.js";
+import type { Registry } from "../executor.js";
+import type { ClaimedStep, CompletionResult, LeaseRef, StepOutcome, Store } from "../store/store.js";
+import type { CycleResult } from "../types.js";
+import { Batcher } from "./batcher.js";
+import { executeStep } from "./execute.js";
+import type { StepServices } from "./step-context.js";
+import { Wakeup } from "./wakeup.js";
+
+interface Execution {
+  lease: LeaseRef;
+  controller: AbortController;
+  /** Resolves once the outcome is written (or found stale). */
+  settled: Promise<void>;
+  counters?: CycleResult;
+}
+
+export interface WorkerOptions {
+  signal?: AbortSignal;
+  pollInterval?: number;
+  maxCycles?: number;
+  shutdownGrace?: number;
+}
+
+export const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
+
+export class Scheduler {
+  readonly #store: Store;
+  readonly #registry: Registry;
+  readonly #config: ResolvedConfig;
+  readonly #services: StepServices;
+  readonly #limit;
+  readonly #inFlight = new Map<string, Execution>(); // by lease token
+  readonly #completions: Batcher<StepOutcome, CompletionResult>;
+  readonly #wakeup = new Wakeup();
+  #reserved = 0; // slots promised to a claim that has not returned yet
+  #nextDueAt: number | undefined;
+  #lastReclaimAt = -Infinity;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #workers: Promise<void> | undefined;
+  readonly #stop = new AbortController();
+
+  constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices) {
+    this.#store = store;
+    this.#registry = registry;
+    this.#config = config;
+    this.#services = services;
+    this.#limit = pLimit(config.maxWorkers);
+    this.#completions = new Batcher((outcomes) => store.complete(outcomes));
+  }
+
+  /** New or newly ready work in this process: end the idle wait now. */
+  wake(): void {
+    this.#wakeup.notify();
+  }
+
+  /** Aborts the executions of a run in this process (after `cancelRun`). */
+  abortRun(runId: string, reason: WorkflowError): void {
+    for (const e of this.#inFlight.values()) if (e.lease.runId === runId) e.controller.abort(reason);
+  }
+
+  async runOnce(): Promise<CycleResult> {
+    const counters = emptyCycle();
+    await this.#reclaim(counters);
+    const mine = new Set<Promise<void>>();
+    for (;;) {
+      const started = await this.#claimAndStart(counters);
+      for (const e of started) {
+        mine.add(e.settled);
+        void e.settled.then(() => mine.delete(e.settled));
+      }
+      if (mine.size === 0) return counters;
+      // Wait for one of this cycle's steps to settle: children it made ready may run in this cycle too.
+      await Promise.race(mine);
+    }
+  }
+
+  startWorkers(options: WorkerOptions = {}): Promise<void> {
+    if (this.#workers) {
+      return Promise.reject(new WorkflowError(ErrorCodes.invalidState, "startWorkers is already running on this runtime"));
+    }
+    const run = this.#loop(options).finally(() => {
+      this.#workers = undefined;
+    });
+    this.#workers = run;
+    return run;
+  }
+
+  /** Stops the worker loop (if any) and waits for it, in-flight steps included. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#workers;
+    clearInterval(this.#heartbeat);
+  }
+
+  async #loop(options: WorkerOptions): Promise<void> {
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#stop.signal]) : this.#stop.signal;
+    const pollInterval = options.pollInterval ?? this.#config.pollInterval;
+    const clock = this.#config.clock;
+    let cycles = 0;
+    while (!signal.aborted && (options.maxCycles === undefined || cycles < options.maxCycles)) {
+      cycles++;
+      try {
+        if (clock() - this.#lastReclaimAt >= pollInterval || (this.#nextDueAt ?? Infinity) <= clock()) await this.#reclaim();
+        await this.#claimAndStart();
+      } catch (err) {
+        // The store failed (disk full, database restarting, lock timeout): report it
+        // and try again after a poll interval rather than dying.
+        this.#config.onError(err);
+        await this.#wakeup.wait(pollInterval, signal);
+        continue;
+      }
+      const now = clock();
+      const sleep = Math.min(pollInterval, Math.max(0, (this.#nextDueAt ?? Infinity) - now));
+      if (options.maxCycles !== undefined && cycles >= options.maxCycles) break;
+      await this.#wakeup.wait(sleep, signal);
+    }
+    await this.#drain(options.shutdownGrace ?? 10_000);
+  }
+
+  /** Lets in-flight steps finish; past the grace period aborts them and gives their leases back. */
+  async #drain(grace: number): Promise<void> {
+    const settled = Promise.all([...this.#inFlight.values()].map((e) => e.settled));
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      settled.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!late) return;
+    const stuck = [...this.#inFlight.values()];
+    for (const e of stuck) e.controller.abort(new WorkflowError(ErrorCodes.closed, "the worker is shutting down"));
+    try {
+      await this.#store.release(
+        stuck.map((e) => e.lease),
+        this.#config.clock(),
+      );
+    } catch (err) {
+      this.#config.onError(err); // the leases will expire and be reclaimed instead
+    }
+    for (const e of stuck) this.#inFlight.delete(e.lease.token);
+  }
+
+  async #reclaim(counters?: CycleResult): Promise<void> {
+    const now = this.#config.clock();
+    this.#lastReclaimAt = now;
+    const { reclaimed, failed } = await this.#store.reclaimExpired(now, this.#config.maxReclaims);
+    if (counters) counters.reclaimed += reclaimed + failed;
+    if (reclaimed) this.wake();
+  }
+
+  async #claimAndStart(counters?: CycleResult): Promise<Execution[]> {
+    const free = this.#config.maxWorkers - this.#inFlight.size - this.#reserved;
+    if (free <= 0) return [];
+    this.#reserved += free;
+    let claimed: ClaimedStep[];
+    try {
+      const result = await this.#store.claim({
+        workerId: this.#config.workerId,
+        limit: free,
+        now: this.#config.clock(),
+        leaseDuration: this.#config.leaseDuration,
+        policyFor: (queue) => queuePolicy(this.#config.queues, queue),
+      });
+      claimed = result.steps;
+      this.#nextDueAt = result.nextDueAt;
+    } finally {
+      this.#reserved -= free;
+    }
+    if (counters) counters.claimed += claimed.length;
+    return claimed.map((c) => this.#start(c, counters));
+  }
+
+  #start(claimed: ClaimedStep, counters: CycleResult | undefined): Execution {
+    const lease: LeaseRef = { runId: claimed.run.id, stepId: claimed.step.id, token: claimed.step.lease.token };
+    const controller = new AbortController();
+    const execution: Execution = { lease, controller, settled: Promise.resolve() };
+    if (counters) execution.counters = counters;
+    this.#inFlight.set(lease.token, execution);
+    this.#ensureHeartbeat();
+    execution.settled = this.#limit(async () => {
+      const executor = this.#registry.get(claimed.step.kind);
+      const outcome = await executeStep(claimed, executor, this.#services, controller.signal, this.#config.clock);
+      let result: CompletionResult;
+      try {
+        result = await this.#completions.add(outcome);
+      } catch (err) {
+        // Not written: the lease will expire and another attempt will run.
+        this.#config.onError(err);
+        result = { status: "stale" };
+      }
+      this.#count(execution.counters, outcome, result);
+    }).finally(() => {
+      this.#inFlight.delete(lease.token);
+      this.wake();
+    });
+    return execution;
+  }
+
+  #count(counters: CycleResult | undefined, outcome: StepOutcome, result: CompletionResult): void {
+    if (!counters || result.status === "stale") return;
+    counters.processed++;
+    if (result.status === "applied" && outcome.status === "succeeded") counters.succeeded++;
+    else counters.failed++;
+  }
+
+  /** Extends the leases of running steps every third of a lease; aborts the ones lost. */
+  #ensureHeartbeat(): void {
+    if (this.#heartbeat) return;
+    const every = Math.max(10, Math.floor(this.#config.leaseDuration / 3));
+    this.#heartbeat = setInterval(() => void this.#beat(), every);
+    this.#heartbeat.unref();
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#inFlight.size === 0) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
+      return;
+    }
+    const executions = [...this.#inFlight.values()];
+    const now = this.#config.clock();
+    try {
+      const lost = await this.#store.heartbeat(
+        executions.map((e) => e.lease),
+        now + this.#config.leaseDuration,
+        now,
+      );
+      for (const l of lost) {
+        this.#inFlight.get(l.token)?.controller.abort(
+          new WorkflowError(ErrorCodes.invalidState, `step "${l.stepId}" is no longer leased to this worker (its run was canceled or its lease expired)`),
+        );
+      }
+    } catch (err) {
+      this.#config.onError(err);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The `StepContext` handed to an executor: read-only views of the step, and the
+ * buffers (result, records, artifacts, children) committed with its success.
+ */
+import { randomUUID } from "node:crypto";
+import type { ArtifactRef, ArtifactStore } from "../artifacts/artifact-store.js";
+import { inferArtifactKind } from "../artifacts/kind.js";
+import { ErrorCodes, WorkflowError } from "../errors.js";
+import type { Projection, ProjectionStore } from "../projections/projection-store.js";
+import { type StepOpts, toNewStep } from "../run-builder.js";
+import { decode } from "../serialization.js";
+import type { ArtifactOptions, StepContext } from "../step-context.js";
+import type { ArtifactRecord, ClaimedStep, NewStep } from "../store/store.js";
+import type { Lease, RecordWrite, StepInfo, StepResult, WorkflowRun } from "../types.js";
+import { toLease, toStepInfo, toWorkflowRun } from "./records.js";
+
+/** What a step context needs from its runtime. */
+export interface StepServices {
+  result(runId: string, stepId: string): Promise<StepResult | undefined>;
+  artifactStore?: ArtifactStore;
+  projection(name: string): Promise<Projection>;
+  projectionStore?: ProjectionStore;
+}
+
+const textEncoder = new TextEncoder();
+const toBytes = (body: Uint8Array | string): Uint8Array => (typeof body === "string" ? textEncoder.encode(body) : body);
+
+export class ExecutingStep implements StepContext {
+  readonly now: Date;
+  readonly signal: AbortSignal;
+  readonly #claimed: ClaimedStep;
+  readonly #services: StepServices;
+  #step?: StepInfo;
+  #workflow?: WorkflowRun;
+  #input?: { value: unknown };
+
+  /** What the executor produced, read by the engine when it returns. */
+  readonly output = {
+    data: undefined as unknown,
+    records: [] as RecordWrite[],
+    artifacts: [] as ArtifactRecord[],
+    emitted: [] as NewStep[],
+  };
+  #artifactCount = 0;
+
+  constructor(claimed: ClaimedStep, services: StepServices, signal: AbortSignal, now: Date) {
+    this.#claimed = claimed;
+    this.#services = services;
+    this.signal = signal;
+    this.now = now;
+  }
+
+  // Views are built on first use: most executors never look at them.
+  get step(): StepInfo {
+    return (this.#step ??= toStepInfo(this.#claimed.step));
+  }
+  get workflow(): WorkflowRun {
+    return (this.#workflow ??= toWorkflowRun(this.#claimed.run));
+  }
+  get lease(): Lease {
+    return toLease(this.#claimed.step.lease);
+  }
+  get attempt(): number {
+    return this.#claimed.step.attempt;
+  }
+
+  input<T = unknown>(): T {
+    return this.rawInput() as T;
+  }
+
+  rawInput(): unknown {
+    this.#input ??= { value: decode(this.#claimed.step.input) };
+    return this.#input.value;
+  }
+
+  result(data: unknown): void {
+    this.output.data = data;
+  }
+
+  async dependencyResult(stepId: string): Promise<StepResult> {
+    const result = await this.#services.result(this.#claimed.run.id, stepId);
+    if (!result) throw new WorkflowError(ErrorCodes.notFound, `step "${stepId}" of run "${this.#claimed.run.id}" has no result yet`);
+    return result;
+  }
+
+  async dependencyData<T = unknown>(stepId: string): Promise<T> {
+    const result = await this.dependencyResult(stepId);
+    if (result.error) {
+      throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" failed (${result.error.code}); it has no data`, {
+        details: { stepId, error: result.error },
+      });
+    }
+    return result.data as T;
+  }
+
+  emit(id: string, input: unknown, opts: StepOpts): string {
+    if (this.output.emitted.some((s) => s.id === id)) {
+      throw new WorkflowError(ErrorCodes.duplicateStep, `step "${this.#claimed.step.id}" emitted "${id}" twice`);
+    }
+    const child = toNewStep(id, input, opts);
+    child.parentId ??= this.#claimed.step.id;
+    this.output.emitted.push(child);
+    return child.id;
+  }
+
+  record(collection: string, key: string, data: unknown): void {
+    if (typeof collection !== "string" || collection.trim() === "" || typeof key !== "string" || key.trim() === "") {
+      throw new WorkflowError(ErrorCodes.invalidInput, "a record needs a non-empty collection and key");
+    }
+    this.output.records.push({ collection, key, data });
+  }
+
+  artifact(name: string, contentType: string, body: Uint8Array | string, opts: ArtifactOptions = {}): string {
+    const bytes = toBytes(body);
+    const id = opts.id ?? this.#nextArtifactId();
+    if (this.output.artifacts.some((a) => a.id === id)) {
+      throw new WorkflowError(ErrorCodes.duplicateArtifact, `artifact id "${id}" is used twice by step "${this.#claimed.step.id}"`);
+    }
+    this.output.artifacts.push(this.#describe(id, name, contentType, opts, bytes, bytes.byteLength));
+    return id;
+  }
+
+  async storeArtifact(name: string, contentType: string, body: Uint8Array | string, opts: ArtifactOptions = {}): Promise<ArtifactRef> {
+    const store = this.#services.artifactStore;
+    if (!store) throw new WorkflowError(ErrorCodes.noArtifactStore, "storeArtifact needs RuntimeConfig.artifactStore");
+    this.#artifactCount++;
+    const bytes = toBytes(body);
+    const kind = opts.kind ?? inferArtifactKind(name, contentType);
+    const ref = await store.put({ id: opts.id ?? randomUUID(), name, kind, contentType, metadata: { ...(opts.metadata ?? {}) }, body: bytes });
+    // The result keeps the reference; the bytes stay in the artifact store.
+    const record = this.#describe(ref.id, name, contentType, { ...opts, kind }, new Uint8Array(0), ref.size);
+    record.uri = ref.uri;
+    this.output.artifacts.push(record);
+    return ref;
+  }
+
+  async projection(name: string): Promise<Projection> {
+    return this.#services.projection(name);
+  }
+
+  #nextArtifactId(): string {
+    this.#artifactCount++;
+    return `${this.#claimed.step.id}:artifact:${String(this.#artifactCount).padStart(3, "0")}`;
+  }
+
+  #describe(id: string, name: string, contentType: string, opts: ArtifactOptions, body: Uint8Array, size: number): ArtifactRecord {
+    if (typeof name !== "string" || name.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "an artifact needs a name");
+    const type = contentType?.trim() || "application/octet-stream";
+    return { id, name, kind: opts.kind ?? inferArtifactKind(name, type), contentType: type, metadata: { ...(opts.metadata ?? {}) }, body, size };
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Every error trellis throws, and every failure it records for a step, carries a
+ * stable `code`. Callers branch on the code, never on the message text.
+ *
+ * The codes below are the ones the library itself produces. Executors may fail
+ * steps with any code of their own through {@link permanent} and {@link retryable}.
+ */
+export const ErrorCodes = {
+  /** `newRuntime` was given a config that does not validate; the message names the field. */
+  invalidConfig: "invalid_config",
+  /** Input did not match a schema (run input at `startRun`, step input in a typed executor). */
+  invalidInput: "invalid_input",
+  /** `registerExecutor` with a kind that is already registered. */
+  duplicateExecutor: "duplicate_executor",
+  /** `registerPackage` with a name that is already registered. */
+  duplicatePackage: "duplicate_package",
+  /** `startRun` for a package that is not registered. */
+  unknownPackage: "unknown_package",
+  /** An entrypoint added no step. */
+  emptyRun: "empty_run",
+  /** An entrypoint threw a plain error (the original is the `cause`). */
+  entrypointFailed: "entrypoint_failed",
+  /** A step id used twice in one run. */
+  duplicateStep: "duplicate_step",
+  /** `dependsOn` names a step that is not in the run. */
+  unknownDependency: "unknown_dependency",
+  /** The dependencies of a run's steps form a cycle. */
+  dependencyCycle: "dependency_cycle",
+  /** Two artifacts of one run with the same id. */
+  duplicateArtifact: "duplicate_artifact",
+  /** A step's kind has no registered executor when a worker picks it up. */
+  unknownKind: "unknown_kind",
+  /** A step's result (or records) could not be serialized. */
+  unserializableResult: "unserializable_result",
+  /** A step's lease expired more than `maxReclaims` times. */
+  leaseExpired: "lease_expired",
+  /** A plain `Error` thrown by an executor (retryable). */
+  error: "error",
+  /** An operator action on a run or step in a state that does not allow it. */
+  invalidState: "invalid_state",
+  /** An unknown run, step, dependency result or artifact. */
+  notFound: "not_found",
+  /** A projection was requested but the runtime has no projection store. */
+  noProjectionStore: "no_projection_store",
+  /** An artifact was stored but the runtime has no artifact store. */
+  noArtifactStore: "no_artifact_store",
+  /** A projection or artifact name that could escape its root directory, or is empty. */
+  invalidName: "invalid_name",
+  /** A projection's SQL failed (the driver's error is the `cause`). */
+  projectionError: "projection_error",
+  /** A method was called on a runtime after `close()`. */
+  closed: "runtime_closed",
+  /** The store failed or returned something it should not have. */
+  storeError: "store_error",
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface WorkflowErrorOptions {
+  /** Whether a step failing with this error may be tried again (default false). */
+  retryable?: boolean;
+  /** Structured details kept with the step's error (must be serializable). */
+  details?: unknown;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * The one error class of trellis. Thrown by the library with one of
+ * {@link ErrorCodes}; thrown by executors (usually through {@link permanent} or
+ * {@link retryable}) to fail a step with a code of their own.
+ */
+export class WorkflowError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly details?: unknown;
+
+  constructor(code: string, message: string, options: WorkflowErrorOptions = {}) {
+    super(message || code, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "WorkflowError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    if (options.details !== undefined) this.details = options.details;
+  }
+}
+
+/** True for a {@link WorkflowError}, also one from another copy of the library. */
+export function isWorkflowError(err: unknown): err is WorkflowError {
+  return (
+    err instanceof WorkflowError ||
+    (err instanceof Error && err.name === "WorkflowError" && typeof (err as { code?: unknown }).code === "string")
+  );
+}
+
+function wrap(code: string, err: unknown, retry: boolean): WorkflowError {
+  const message = err instanceof Error ? err.message : err === undefined || err === null ? code : String(err);
+  const details = isWorkflowError(err) ? err.details : undefined;
+  return new WorkflowError(code, message, { retryable: retry, cause: err, details });
+}
+
+/** A failure that must not be retried: the step fails at once, whatever its retry policy. */
+export function permanent(code: string, err?: unknown): WorkflowError {
+  return wrap(code, err, false);
+}
+
+/** A failure that may be retried if the step's retry policy has attempts left. */
+export function retryable(code: string, err?: unknown): WorkflowError {
+  return wrap(code, err, true);
+}

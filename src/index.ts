@@ -1,0 +1,39 @@
+/**
+ * trellis: durable workflows inside your own Node.js process.
+ *
+ * Register typed executors and workflow packages on a {@link Runtime}, start
+ * runs, and run workers inside your application's lifecycle. State lives in a
+ * store: SQLite by default ({@link sqliteStore}), embedded, zero setup.
+ *
+ * @module
+ */
+export { newRuntime, Runtime, type StartRunOptions } from "./engine/runtime.js";
+export type { WorkerOptions } from "./engine/scheduler.js";
+export type { RuntimeConfig, QueueConfig } from "./config.js";
+export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type ErrorCode, type WorkflowErrorOptions } from "./errors.js";
+export { newExecutor, newTypedExecutor, Registry, type Executor } from "./executor.js";
+export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn } from "./package.js";
+export { requireSteps, type RunBuilder, type StepHandle, type StepOpts } from "./run-builder.js";
+export type { RetryPolicy } from "./retry.js";
+export type { StepContext, ArtifactOptions } from "./step-context.js";
+export type {
+  RunStatus,
+  StepStatus,
+  RunHandle,
+  WorkflowRun,
+  Dependency,
+  Lease,
+  StepError,
+  StepInfo,
+  RecordWrite,
+  CycleResult,
+  StepResult,
+  ListRunsFilter,
+} from "./types.js";
+export { sqliteStore } from "./store/sqlite/index.js";
+export type * from "./store/store.js";
+export { edgeState, finishedRunStatus, isFinished, ACTIVE_STEP_STATUSES, type EdgeState } from "./store/graph-rules.js";
+export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
+export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
+export type { Projection, ProjectionStore } from "./projections/projection-store.js";
+export { SQLiteProjectionStore } from "./projections/sqlite-projection-store.js";

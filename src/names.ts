@@ -1,0 +1,43 @@
+import { ErrorCodes, WorkflowError } from "./errors.js";
+
+/**
+ * Longest accepted name, in UTF-8 bytes. File systems limit one path component to
+ * 255 bytes; the stores append suffixes to a name (`.db`, `-wal`, `.ref.json`,
+ * `.<uuid>.tmp`), so 200 leaves room for the longest of them. Counting bytes, not
+ * characters, keeps a 200-character name in a multi-byte script from failing later
+ * with a raw `ENAMETOOLONG`.
+ */
+export const MAX_NAME_BYTES = 200;
+
+/**
+ * Checks a projection or artifact name and returns it trimmed.
+ *
+ * Names become file names directly under a store's root directory, so a name must
+ * not be able to address anything else: it is rejected with `invalid_name` when it
+ * is empty or whitespace, is `.`, contains `..`, `/`, `\` or NUL, or is longer than
+ * {@link MAX_NAME_BYTES} UTF-8 bytes. Unlike the Go package, names are never
+ * rewritten into a "safe" form, so two different names can never share a file.
+ *
+ * @param name the name as given by the caller
+ * @param what what the name names, for the error message (e.g. `"artifact id"`)
+ */
+export function validateName(name: string, what: string): string {
+  if (typeof name !== "string") {
+    throw new WorkflowError(ErrorCodes.invalidName, `${what} must be a string`);
+  }
+  const trimmed = name.trim();
+  const reject = (reason: string): never => {
+    throw new WorkflowError(ErrorCodes.invalidName, `${what} ${JSON.stringify(name)} ${reason}`, {
+      details: { name, reason },
+    });
+  };
+  if (trimmed === "") reject("is empty");
+  // "." alone is the root directory itself.
+  if (trimmed === ".") reject("is the root directory");
+  if (trimmed.includes("..")) reject('contains ".."');
+  if (trimmed.includes("/")) reject('contains "/"');
+  if (trimmed.includes("\\")) reject('contains "\\"');
+  if (trimmed.includes("\0")) reject("contains NUL");
+  if (Buffer.byteLength(trimmed, "utf8") > MAX_NAME_BYTES) reject(`is longer than ${MAX_NAME_BYTES} bytes`);
+  return trimmed;
+}

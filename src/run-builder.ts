@@ -1,0 +1,172 @@
+/**
+ * Laying out steps: the `RunBuilder` an entrypoint receives, the options of a
+ * step, and the graph checks made before anything is written.
+ */
+import { z } from "zod";
+import { ErrorCodes, WorkflowError } from "./errors.js";
+import { type RetryPolicy, resolveRetryPolicy, retryPolicySchema } from "./retry.js";
+import { tryEncode } from "./serialization.js";
+import type { NewStep } from "./store/store.js";
+import type { Dependency } from "./types.js";
+
+export interface StepHandle {
+  id: string;
+}
+
+export interface StepOpts {
+  /** Executor kind; a kind nobody registered fails the step with `unknown_kind`. */
+  kind: string;
+  /** Default `"default"`. Limits are configured per queue in `RuntimeConfig.queues`. */
+  queue?: string;
+  /** A second step with the same key in the same run is not created. */
+  dedupKey?: string;
+  dependsOn?: Dependency[];
+  retry?: RetryPolicy;
+  metadata?: Record<string, string>;
+  /** Free label, kept for parity with the Go package. */
+  site?: string;
+  parentId?: string;
+}
+
+const dependencySchema = z.object({ stepId: z.string().min(1), required: z.boolean() }).strict();
+
+const stepOptsSchema = z
+  .object({
+    kind: z.string().trim().min(1, "kind is required"),
+    queue: z.string().min(1).optional(),
+    dedupKey: z.string().min(1).optional(),
+    dependsOn: z.array(dependencySchema).optional(),
+    retry: retryPolicySchema.optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    site: z.string().optional(),
+    parentId: z.string().optional(),
+  })
+  .strict();
+
+/** Required dependencies on the given steps (Go's `Require`). */
+export function requireSteps(...handles: (StepHandle | string)[]): Dependency[] {
+  return handles.map((h) => ({ stepId: typeof h === "string" ? h : h.id, required: true }));
+}
+
+/**
+ * Validates a step's id, input and options and turns them into the record the
+ * store inserts. Throws `invalid_input` naming the step and the field.
+ */
+export function toNewStep(id: string, input: unknown, opts: StepOpts): NewStep {
+  if (typeof id !== "string" || id.trim() === "") {
+    throw new WorkflowError(ErrorCodes.invalidInput, "a step id must be a non-empty string");
+  }
+  const parsed = stepOptsSchema.safeParse(opts);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new WorkflowError(ErrorCodes.invalidInput, `step "${id}": ${issue?.path.join(".") || "options"}: ${issue?.message}`, {
+      details: parsed.error.issues,
+    });
+  }
+  const encoded = tryEncode(input);
+  if (!encoded.ok) {
+    throw new WorkflowError(ErrorCodes.invalidInput, `step "${id}": input cannot be stored: ${encoded.error.message}`, { cause: encoded.error });
+  }
+  const o = parsed.data;
+  const step: NewStep = {
+    id,
+    kind: o.kind,
+    queue: o.queue ?? "default",
+    input: encoded.text,
+    dependsOn: o.dependsOn ?? [],
+    retry: resolveRetryPolicy(o.retry),
+    metadata: { ...(o.metadata ?? {}) },
+    priority: 0,
+  };
+  if (o.parentId !== undefined) step.parentId = o.parentId;
+  if (o.dedupKey !== undefined) step.dedupKey = o.dedupKey;
+  if (o.site !== undefined) step.site = o.site;
+  return step;
+}
+
+/**
+ * Checks a batch of new steps: ids unique, dependencies that stay inside the
+ * batch free of cycles, and (when `isKnown` is given) every other dependency known.
+ * Dependencies outside the batch are left to the store when `isKnown` is absent.
+ */
+export function checkGraph(steps: readonly NewStep[], isKnown?: (id: string) => boolean): void {
+  const ids = new Set<string>();
+  for (const s of steps) {
+    if (ids.has(s.id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${s.id}" is used twice`);
+    ids.add(s.id);
+  }
+  if (isKnown) {
+    for (const s of steps) {
+      for (const d of s.dependsOn) {
+        if (!ids.has(d.stepId) && !isKnown(d.stepId)) {
+          throw new WorkflowError(ErrorCodes.unknownDependency, `step "${s.id}" depends on "${d.stepId}", which is not a step of this run`);
+        }
+      }
+    }
+  }
+  // Kahn's algorithm over the edges inside the batch: whatever cannot be ordered is on a cycle.
+  const waitingOn = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const s of steps) {
+    const inside = new Set(s.dependsOn.map((d) => d.stepId).filter((d) => ids.has(d)));
+    waitingOn.set(s.id, inside.size);
+    for (const d of inside) dependents.set(d, [...(dependents.get(d) ?? []), s.id]);
+  }
+  const free = [...waitingOn].filter(([, n]) => n === 0).map(([id]) => id);
+  let ordered = 0;
+  for (let id = free.pop(); id !== undefined; id = free.pop()) {
+    ordered++;
+    for (const next of dependents.get(id) ?? []) {
+      const n = (waitingOn.get(next) ?? 0) - 1;
+      waitingOn.set(next, n);
+      if (n === 0) free.push(next);
+    }
+  }
+  if (ordered < steps.length) {
+    const onCycle = [...waitingOn].filter(([, n]) => n > 0).map(([id]) => id);
+    throw new WorkflowError(ErrorCodes.dependencyCycle, `the dependencies of steps ${onCycle.map((id) => `"${id}"`).join(", ")} form a cycle`, {
+      details: { steps: onCycle },
+    });
+  }
+}
+
+/** What an entrypoint uses to name the run and lay out its first steps. */
+export interface RunBuilder {
+  name(n: string): void;
+  metadata(key: string, value: string): void;
+  /** Adds a step; throws `duplicate_step` on a repeated id, `invalid_input` on bad options. */
+  step(id: string, input: unknown, opts: StepOpts): StepHandle;
+}
+
+/** The builder handed to an entrypoint; collects what `startRun` then writes in one transaction. */
+export class CollectingRunBuilder implements RunBuilder {
+  runName: string;
+  readonly runMetadata: Record<string, string>;
+  readonly steps: NewStep[] = [];
+  readonly #ids = new Set<string>();
+
+  constructor(name: string, metadata: Record<string, string>) {
+    this.runName = name;
+    this.runMetadata = { ...metadata };
+  }
+
+  name(n: string): void {
+    if (typeof n !== "string" || n.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "a run name must be a non-empty string");
+    this.runName = n;
+  }
+
+  metadata(key: string, value: string): void {
+    if (typeof key !== "string" || typeof value !== "string") {
+      throw new WorkflowError(ErrorCodes.invalidInput, "run metadata keys and values must be strings");
+    }
+    this.runMetadata[key] = value;
+  }
+
+  step(id: string, input: unknown, opts: StepOpts): StepHandle {
+    if (this.#ids.has(id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${id}" is used twice in this run`);
+    const step = toNewStep(id, input, opts);
+    this.#ids.add(id);
+    this.steps.push(step);
+    return { id };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What an executor sees of the step it runs.
+ */
+import type { ArtifactRef } from "./artifacts/artifact-store.js";
+import type { Projection } from "./projections/projection-store.js";
+import type { StepOpts } from "./run-builder.js";
+import type { Lease, StepInfo, StepResult, WorkflowRun } from "./types.js";
+
+export interface ArtifactOptions {
+  /** Default `<stepId>:artifact:NNN` for inline artifacts, a random UUID for stored ones. */
+  id?: string;
+  /** Default: the content type's major part (`text/plain` → `text`), else the name's extension. */
+  kind?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * The step being executed. Everything it accumulates (result, records, inline
+ * artifacts, emitted children) is written in one transaction with the step's
+ * success, and only while the worker still holds the step's lease; none of it
+ * is written if the attempt fails.
+ */
+export interface StepContext {
+  /** The step's input, decoded. */
+  input<T = unknown>(): T;
+  rawInput(): unknown;
+  /** Sets the step's result data (the last call wins). */
+  result(data: unknown): void;
+  /** The result of another step of this run; `not_found` if it has none yet. */
+  dependencyResult(stepId: string): Promise<StepResult>;
+  /** The data of another step's successful result; `not_found` if it has none, `invalid_state` if it failed. */
+  dependencyData<T = unknown>(stepId: string): Promise<T>;
+  /** Adds a child step, created atomically with this step's success; returns its id. */
+  emit(id: string, input: unknown, opts: StepOpts): string;
+  /** A record write, persisted with the result. */
+  record(collection: string, key: string, data: unknown): void;
+  /** An artifact whose bytes are stored with the result; returns its id. */
+  artifact(name: string, contentType: string, body: Uint8Array | string, opts?: ArtifactOptions): string;
+  /** Puts bytes in the runtime's artifact store now; the result keeps a reference. */
+  storeArtifact(name: string, contentType: string, body: Uint8Array | string, opts?: ArtifactOptions): Promise<ArtifactRef>;
+  projection(name: string): Promise<Projection>;
+  readonly step: StepInfo;
+  readonly workflow: WorkflowRun;
+  readonly lease: Lease;
+  /** When this attempt started. */
+  readonly now: Date;
+  /** 1 on the first attempt. */
+  readonly attempt: number;
+  /** Aborted on `cancelRun`, on losing the lease, or on shutdown past the grace period. */
+  readonly signal: AbortSignal;
+}

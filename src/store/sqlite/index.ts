@@ -1,0 +1,37 @@
+import { z } from "zod";
+import { ErrorCodes, WorkflowError } from "../../errors.js";
+import type { StoreConfig } from "../store.js";
+import { openSqliteStore } from "./sqlite-store.js";
+
+const optionsSchema = z.union([
+  z.string().min(1),
+  z.object({ path: z.string().min(1), busyTimeout: z.number().int().min(0).optional() }).strict(),
+]);
+
+/**
+ * The embedded default store: a SQLite file, created (with its directory) if
+ * missing. Many runtimes, in this process or others on the same machine, may
+ * share one file. `":memory:"` gives a private, non-durable store for tests.
+ *
+ * @example
+ * const rt = await newRuntime({ store: sqliteStore("./var/app.db") });
+ */
+export function sqliteStore(options: string | { path: string; busyTimeout?: number }): StoreConfig {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new WorkflowError(ErrorCodes.invalidConfig, `sqliteStore: ${parsed.error.issues[0]?.message ?? "invalid options"}`, {
+      details: parsed.error.issues,
+    });
+  }
+  const resolved = typeof parsed.data === "string" ? { path: parsed.data } : parsed.data;
+  return {
+    name: "sqlite",
+    async open() {
+      try {
+        return openSqliteStore(resolved);
+      } catch (err) {
+        throw new WorkflowError(ErrorCodes.storeError, `sqliteStore: cannot open "${resolved.path}": ${(err as Error).message}`, { cause: err });
+      }
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * SQLite schema, as versioned, append-only migrations. Never edit a released
+ * migration: add the next one. `migrate` applies the missing ones inside one
+ * `BEGIN IMMEDIATE` transaction, so several processes opening the same file at
+ * once serialise on SQLite's write lock and each migration runs exactly once.
+ *
+ * Times are integer epoch milliseconds. Values are superjson text.
+ */
+import type Database from "better-sqlite3";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "001_core",
+    sql: `
+      CREATE TABLE runs (
+        seq        INTEGER PRIMARY KEY,           -- creation order, for newest-first paging
+        id         TEXT    NOT NULL UNIQUE,
+        package    TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        status     TEXT    NOT NULL,
+        input      TEXT    NOT NULL,
+        metadata   TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX runs_by_status  ON runs (status, seq);
+      CREATE INDEX runs_by_package ON runs (package, seq);
+
+      CREATE TABLE steps (
+        seq               INTEGER PRIMARY KEY,    -- insertion order: FIFO tie-break
+        run_id            TEXT    NOT NULL,
+        id                TEXT    NOT NULL,
+        kind              TEXT    NOT NULL,
+        queue             TEXT    NOT NULL,
+        status            TEXT    NOT NULL,
+        input             TEXT    NOT NULL,
+        depends_on        TEXT,                   -- JSON Dependency[]; NULL when none
+        deps_waiting      INTEGER NOT NULL DEFAULT 0, -- dependency edges not yet satisfied
+        retry             TEXT    NOT NULL,       -- JSON ResolvedRetryPolicy
+        max_attempts      INTEGER NOT NULL,
+        attempt           INTEGER NOT NULL DEFAULT 0,
+        reclaims          INTEGER NOT NULL DEFAULT 0,
+        priority          INTEGER NOT NULL DEFAULT 0,
+        parent_id         TEXT,
+        dedup_key         TEXT,
+        site              TEXT,
+        metadata          TEXT    NOT NULL,
+        ready_at          INTEGER,                -- while ready: not claimable before this
+        started_at        INTEGER,
+        finished_at       INTEGER,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        lease_worker      TEXT,
+        lease_token       TEXT,
+        lease_acquired_at INTEGER,
+        lease_expires_at  INTEGER,
+        result            TEXT,                   -- last successful result (superjson)
+        records           TEXT,                   -- superjson RecordWrite[]
+        emitted_ids       TEXT,                   -- JSON string[]
+        error             TEXT,                   -- JSON StepErrorRecord of the last failed attempt
+        error_code        TEXT,
+        completed_at      INTEGER,                -- when the last attempt finished
+        UNIQUE (run_id, id)
+      );
+      -- Claiming: partial, so a claim and a completion only touch it for ready rows,
+      -- and it stays as small as the backlog however much history accumulates.
+      CREATE INDEX steps_ready ON steps (queue, ready_at) WHERE status = 'ready';
+      -- Reclaiming expired leases and counting a queue's running steps.
+      CREATE INDEX steps_leases ON steps (lease_expires_at) WHERE status = 'running';
+      CREATE INDEX steps_running_by_queue ON steps (queue) WHERE status = 'running';
+      -- "Has this run finished?" in one index probe.
+      CREATE INDEX steps_active ON steps (run_id) WHERE status IN ('pending', 'ready', 'running');
+      CREATE UNIQUE INDEX steps_dedup ON steps (run_id, dedup_key) WHERE dedup_key IS NOT NULL;
+
+      -- Dependency edges, keyed for the reverse lookup "who waits for this step".
+      CREATE TABLE step_deps (
+        run_id   TEXT    NOT NULL,
+        dep_id   TEXT    NOT NULL,
+        step_id  TEXT    NOT NULL,
+        required INTEGER NOT NULL,
+        PRIMARY KEY (run_id, dep_id, step_id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE artifacts (
+        run_id       TEXT    NOT NULL,
+        id           TEXT    NOT NULL,
+        step_id      TEXT    NOT NULL,
+        name         TEXT    NOT NULL,
+        kind         TEXT    NOT NULL,
+        content_type TEXT    NOT NULL,
+        metadata     TEXT    NOT NULL,
+        uri          TEXT,                        -- set for artifacts kept in an ArtifactStore
+        size         INTEGER NOT NULL,
+        body         BLOB    NOT NULL,            -- empty for artifacts kept in an ArtifactStore
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (run_id, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX artifacts_by_step ON artifacts (run_id, step_id);
+
+      -- Token buckets of rate-limited queues, shared by every process on the file.
+      CREATE TABLE queue_buckets (
+        queue       TEXT    PRIMARY KEY,
+        tokens      REAL    NOT NULL,
+        refilled_at INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Applies the migrations this database has not seen yet; returns the versions applied. */
+export function migrate(db: Database.Database, now: number): number[] {
+  const apply = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at INTEGER NOT NULL
+    )`);
+    const applied = new Set(
+      (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
+    );
+    const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+    const done: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, now);
+      done.push(m.version);
+    }
+    return done;
+  });
+  return apply.immediate();
+}

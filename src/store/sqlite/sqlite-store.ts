@@ -1,0 +1,572 @@
+/**
+ * The embedded store: one SQLite file (better-sqlite3), shared by every runtime
+ * that opens it, in this process or others.
+ *
+ * - WAL, `synchronous=NORMAL`: a commit survives a process crash (not power loss)
+ *   and readers never block the writer.
+ * - Every command that writes runs in one `BEGIN IMMEDIATE` transaction: it takes
+ *   the write lock up front, so two processes never deadlock upgrading a read lock,
+ *   and a claim is exclusive without row locks. `busy_timeout` makes a second
+ *   process wait for the lock instead of failing.
+ * - Statements are prepared once. Claims and completions are batched by the engine,
+ *   so one transaction carries many steps (see shared/LIMITS.md).
+ */
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
+import type { StepStatus } from "../../types.js";
+import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import type {
+  ClaimRequest,
+  ClaimResult,
+  ClaimedStep,
+  CompletionResult,
+  LeaseRef,
+  ListRunsQuery,
+  NewStep,
+  ReclaimResult,
+  ResultRecord,
+  RunRecord,
+  StepErrorRecord,
+  StepOutcome,
+  StepRecord,
+  Store,
+  StoredArtifact,
+} from "../store.js";
+import { migrate } from "./migrations.js";
+import { type ArtifactRow, type RunRow, type StepRow, toArtifact, toRun, toStep } from "./rows.js";
+
+export interface SqliteStoreOptions {
+  path: string;
+  /** ms a writer waits for another process's write lock (default 5000). */
+  busyTimeout?: number;
+}
+
+/** Codes that turn a step's success into a permanent failure instead of failing the batch. */
+const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
+  ErrorCodes.duplicateStep,
+  ErrorCodes.unknownDependency,
+  ErrorCodes.duplicateArtifact,
+]);
+
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const file = options.path;
+  if (file !== ":memory:" && !file.startsWith("file:")) {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  }
+  const db = new Database(file);
+  // Set first, so that even switching to WAL waits for a concurrent opener.
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout ?? 5000))}`);
+  if (file !== ":memory:") db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  migrate(db, Date.now());
+  return new SqliteStore(db);
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #sql;
+  readonly #claimTx;
+  readonly #completeTx;
+  #closed = false;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.#claimTx = db.transaction((request: ClaimRequest) => this.#claim(request));
+    this.#completeTx = db.transaction((outcomes: StepOutcome[]) => this.#complete(outcomes));
+  }
+
+  async createRun(run: RunRecord, steps: NewStep[]): Promise<{ created: boolean; run: RunRecord }> {
+    return this.#db
+      .transaction(() => {
+        const inserted = this.#sql.insertRun.run(
+          run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
+        );
+        if (inserted.changes === 0) {
+          return { created: false, run: toRun(this.#sql.getRun.get(run.id) as RunRow) };
+        }
+        this.#insertSteps(run.id, steps, run.createdAt, undefined);
+        return { created: true, run };
+      })
+      .immediate();
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.#claimTx.immediate(request);
+  }
+
+  async complete(outcomes: StepOutcome[]): Promise<CompletionResult[]> {
+    if (outcomes.length === 0) return [];
+    return this.#completeTx.immediate(outcomes);
+  }
+
+  async heartbeat(leases: LeaseRef[], expiresAt: number, now: number): Promise<LeaseRef[]> {
+    if (leases.length === 0) return [];
+    return this.#db
+      .transaction(() =>
+        leases.filter((l) => this.#sql.extendLease.run(expiresAt, now, l.runId, l.stepId, l.token).changes === 0),
+      )
+      .immediate();
+  }
+
+  async release(leases: LeaseRef[], now: number): Promise<void> {
+    if (leases.length === 0) return;
+    this.#db
+      .transaction(() => {
+        for (const l of leases) this.#sql.releaseLease.run(now, now, l.runId, l.stepId, l.token);
+      })
+      .immediate();
+  }
+
+  async reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult> {
+    // A read-only probe first, so that idle processes do not queue for the write lock.
+    if (!this.#sql.anyExpired.get(now)) return { reclaimed: 0, failed: 0 };
+    return this.#db
+      .transaction(() => {
+        const result = { reclaimed: 0, failed: 0 };
+        const touched = new Set<string>();
+        for (const row of this.#sql.expired.all(now) as { run_id: string; id: string; reclaims: number }[]) {
+          if (row.reclaims < maxReclaims) {
+            this.#sql.reclaimLease.run(now, now, row.run_id, row.id);
+            result.reclaimed++;
+            continue;
+          }
+          const error: StepErrorRecord = {
+            code: ErrorCodes.leaseExpired,
+            message: `the step's lease expired ${row.reclaims + 1} times (maxReclaims ${maxReclaims}); its worker probably crashed while running it`,
+            retryable: false,
+            occurredAt: now,
+          };
+          this.#sql.expireStep.run(JSON.stringify(error), error.code, now, now, now, row.run_id, row.id);
+          this.#propagate(row.run_id, row.id, "failed", now);
+          touched.add(row.run_id);
+          result.failed++;
+        }
+        for (const runId of touched) this.#finishRunIfDone(runId, now);
+        return result;
+      })
+      .immediate();
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = this.#sql.getRun.get(runId) as RunRow | undefined;
+    return row && toRun(row);
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.status !== undefined) {
+      where.push("status = ?");
+      args.push(query.status);
+    }
+    if (query.package !== undefined) {
+      where.push("package = ?");
+      args.push(query.package);
+    }
+    if (query.after !== undefined) {
+      const after = this.#sql.runSeq.get(query.after) as { seq: number } | undefined;
+      if (!after) throw new WorkflowError(ErrorCodes.notFound, `listRuns: no run "${query.after}" to page after`);
+      where.push("seq < ?");
+      args.push(after.seq);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
+    return (this.#db.prepare(sql).all(...args, query.limit) as RunRow[]).map(toRun);
+  }
+
+  async getSteps(runId: string): Promise<StepRecord[]> {
+    return (this.#sql.stepsOfRun.all(runId) as StepRow[]).map(toStep);
+  }
+
+  async getResult(runId: string, stepId: string): Promise<ResultRecord | undefined> {
+    const row = this.#sql.result.get(runId, stepId) as
+      | { status: StepStatus; result: string | null; records: string | null; emitted_ids: string | null; error: string | null; completed_at: number | null }
+      | undefined;
+    if (!row || row.completed_at === null) return undefined;
+    if (row.status === "succeeded") {
+      const record: ResultRecord = {
+        stepId,
+        emittedIds: row.emitted_ids === null ? [] : (JSON.parse(row.emitted_ids) as string[]),
+        completedAt: row.completed_at,
+        artifacts: (this.#sql.artifactsOfStep.all(runId, stepId) as ArtifactRow[]).map(toArtifact),
+      };
+      if (row.result !== null) record.result = row.result;
+      if (row.records !== null) record.records = row.records;
+      return record;
+    }
+    if (row.error === null) return undefined;
+    return { stepId, emittedIds: [], completedAt: row.completed_at, artifacts: [], error: JSON.parse(row.error) };
+  }
+
+  async readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined> {
+    const row = this.#sql.artifact.get(runId, artifactId) as (ArtifactRow & { body: Buffer }) | undefined;
+    return row && { artifact: toArtifact(row), body: new Uint8Array(row.body) };
+  }
+
+  async retryStep(runId: string, stepId: string, now: number): Promise<void> {
+    this.#db.transaction(() => this.#retryStep(runId, stepId, now)).immediate();
+  }
+
+  async cancelRun(runId: string, now: number): Promise<void> {
+    this.#db
+      .transaction(() => {
+        const run = this.#sql.getRun.get(runId) as RunRow | undefined;
+        if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+        if (run.status !== "running" && run.status !== "pending") {
+          throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
+        }
+        this.#sql.cancelSteps.run(now, now, runId);
+        this.#sql.setRunStatus.run("canceled", now, runId);
+      })
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  // ---- inside transactions -------------------------------------------------
+
+  #claim(request: ClaimRequest): ClaimResult {
+    const { now } = request;
+    const candidates: { seq: number; ready_at: number; queue: string }[] = [];
+    const visited: string[] = [];
+    const tokensByQueue = new Map<string, number>();
+    let nextDueAt: number | undefined;
+    const due = (t: number | null | undefined) => {
+      if (t !== null && t !== undefined && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
+    };
+
+    for (let row = this.#sql.firstReadyQueue.get() as { queue: string } | undefined; row; row = this.#sql.nextReadyQueue.get(row.queue) as { queue: string } | undefined) {
+      const queue = row.queue;
+      visited.push(queue);
+      const policy = request.policyFor(queue);
+      let capacity = request.limit;
+      if (Number.isFinite(policy.maxWorkers)) {
+        const running = (this.#sql.runningInQueue.get(queue) as { n: number }).n;
+        capacity = Math.min(capacity, policy.maxWorkers - running);
+      }
+      if (policy.rateLimit) {
+        const bucket = this.#sql.getBucket.get(queue) as { tokens: number; refilled_at: number } | undefined;
+        const tokens = refillTokens(bucket && { tokens: bucket.tokens, refilledAt: bucket.refilled_at }, policy.rateLimit, now);
+        tokensByQueue.set(queue, tokens);
+        if (tokens < 1 && this.#sql.anyReadyNow.get(queue, now)) due(nextTokenAt(tokens, policy.rateLimit, now));
+        capacity = Math.min(capacity, Math.floor(tokens));
+      }
+      if (capacity <= 0) continue;
+      for (const c of this.#sql.readyInQueue.all(queue, now, capacity) as { seq: number; ready_at: number }[]) {
+        candidates.push({ ...c, queue });
+      }
+    }
+
+    // FIFO by readiness across queues; each queue already respected its own limits.
+    candidates.sort((a, b) => a.ready_at - b.ready_at || a.seq - b.seq);
+    const chosen = candidates.slice(0, request.limit);
+    const expiresAt = now + request.leaseDuration;
+    const runs = new Map<string, RunRecord>();
+    const consumed = new Map<string, number>();
+    const steps: ClaimedStep[] = [];
+    for (const c of chosen) {
+      const row = this.#sql.leaseStep.get(request.workerId, randomUUID(), now, expiresAt, now, now, c.seq) as StepRow;
+      let run = runs.get(row.run_id);
+      if (!run) {
+        run = toRun(this.#sql.getRun.get(row.run_id) as RunRow);
+        runs.set(row.run_id, run);
+      }
+      steps.push({ step: toStep(row) as ClaimedStep["step"], run });
+      consumed.set(c.queue, (consumed.get(c.queue) ?? 0) + 1);
+    }
+    for (const [queue, n] of consumed) {
+      const tokens = tokensByQueue.get(queue);
+      if (tokens !== undefined) this.#sql.putBucket.run(queue, tokens - n, now);
+    }
+
+    // Only worth computing when the engine may go to sleep after this claim.
+    if (steps.length < request.limit) {
+      for (const queue of visited) due((this.#sql.nextReadyAt.get(queue, now) as { t: number | null }).t);
+      due((this.#sql.nextLeaseExpiry.get() as { t: number | null }).t);
+    }
+    const result: ClaimResult = { steps };
+    if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;
+    return result;
+  }
+
+  #complete(outcomes: StepOutcome[]): CompletionResult[] {
+    const touched = new Map<string, number>();
+    const results = outcomes.map((outcome) => {
+      const result = this.#applyOutcome(outcome);
+      if (result.status !== "stale" && outcome.status !== "retry") touched.set(outcome.runId, outcome.now);
+      return result;
+    });
+    for (const [runId, now] of touched) this.#finishRunIfDone(runId, now);
+    return results;
+  }
+
+  #applyOutcome(o: StepOutcome): CompletionResult {
+    const s = this.#sql;
+    switch (o.status) {
+      case "retry": {
+        const changes = s.scheduleRetry.run(o.readyAt, JSON.stringify(o.error), o.error.code, o.now, o.now, o.runId, o.stepId, o.token).changes;
+        return changes ? { status: "applied" } : { status: "stale" };
+      }
+      case "failed":
+        return this.#fail(o, o.error) ? { status: "applied" } : { status: "stale" };
+      case "succeeded": {
+        if (o.emitted.length === 0 && o.artifacts.length === 0) {
+          if (!this.#markSucceeded(o)) return { status: "stale" };
+        } else {
+          try {
+            // A savepoint: a graph conflict in the emitted steps undoes this step's
+            // success, and the step fails instead.
+            const applied = this.#db.transaction(() => {
+              if (!this.#markSucceeded(o)) return false;
+              for (const a of o.artifacts) {
+                if (s.artifact.get(o.runId, a.id)) {
+                  throw new WorkflowError(ErrorCodes.duplicateArtifact, `artifact id "${a.id}" is already used in run "${o.runId}"`);
+                }
+                s.insertArtifact.run(o.runId, a.id, o.stepId, a.name, a.kind, a.contentType, JSON.stringify(a.metadata), a.uri ?? null, a.size, Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength), o.now);
+              }
+              const created = this.#insertSteps(o.runId, o.emitted, o.now, o.stepId);
+              if (created.length) s.setEmittedIds.run(JSON.stringify(created), o.runId, o.stepId);
+              return true;
+            })();
+            if (!applied) return { status: "stale" };
+          } catch (err) {
+            if (!isWorkflowError(err) || !GRAPH_CONFLICTS.has(err.code)) throw err;
+            const error: StepErrorRecord = { code: err.code, message: err.message, retryable: false, occurredAt: o.now };
+            return this.#fail(o, error) ? { status: "rejected", error } : { status: "stale" };
+          }
+        }
+        this.#propagate(o.runId, o.stepId, "succeeded", o.now);
+        return { status: "applied" };
+      }
+    }
+  }
+
+  #markSucceeded(o: StepOutcome & { status: "succeeded" }): boolean {
+    return this.#sql.markSucceeded.run(o.result, o.records ?? null, o.now, o.now, o.now, o.runId, o.stepId, o.token).changes === 1;
+  }
+
+  #fail(lease: LeaseRef & { now: number }, error: StepErrorRecord): boolean {
+    const changes = this.#sql.markFailed.run(JSON.stringify(error), error.code, lease.now, lease.now, lease.now, lease.runId, lease.stepId, lease.token).changes;
+    if (changes === 0) return false;
+    this.#propagate(lease.runId, lease.stepId, "failed", lease.now);
+    return true;
+  }
+
+  /**
+   * Inserts steps into a run. Dependencies must name steps of the run or of this
+   * batch. A step whose `dedupKey` is already taken is not created; dependencies
+   * on it wait for the step that holds the key. Returns the ids created.
+   */
+  #insertSteps(runId: string, steps: NewStep[], now: number, parentId: string | undefined): string[] {
+    const s = this.#sql;
+    const holderOf = new Map<string, string>(); // dedupKey -> step id
+    const aliasOf = new Map<string, string>(); // id of a step not created -> id of the step holding its key
+    const created: NewStep[] = [];
+    for (const step of steps) {
+      if (step.dedupKey !== undefined) {
+        const holder = holderOf.get(step.dedupKey) ?? (s.stepByDedupKey.get(runId, step.dedupKey) as { id: string } | undefined)?.id;
+        if (holder !== undefined) {
+          aliasOf.set(step.id, holder);
+          continue;
+        }
+        holderOf.set(step.dedupKey, step.id);
+      }
+      created.push(step);
+    }
+    const inBatch = new Set(created.map((step) => step.id));
+    const bornSkipped: string[] = [];
+    for (const step of created) {
+      if (s.stepStatus.get(runId, step.id)) {
+        throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${step.id}" is already used in run "${runId}"`);
+      }
+      const edges = new Map<string, boolean>();
+      for (const d of step.dependsOn) {
+        const target = aliasOf.get(d.stepId) ?? d.stepId;
+        edges.set(target, (edges.get(target) ?? false) || d.required);
+      }
+      let waiting = 0;
+      let violated = false;
+      for (const [target, required] of edges) {
+        if (inBatch.has(target)) {
+          waiting++;
+          continue;
+        }
+        const dep = s.stepStatus.get(runId, target) as { status: StepStatus } | undefined;
+        if (!dep) {
+          throw new WorkflowError(ErrorCodes.unknownDependency, `step "${step.id}" depends on "${target}", which is not a step of run "${runId}"`);
+        }
+        const state = edgeState(dep.status, required);
+        if (state === "waiting") waiting++;
+        else if (state === "violated") violated = true;
+      }
+      const status: StepStatus = violated ? "skipped" : waiting > 0 ? "pending" : "ready";
+      const dependsOn = [...edges].map(([stepId, required]) => ({ stepId, required }));
+      s.insertStep.run(
+        runId, step.id, step.kind, step.queue, status, step.input,
+        dependsOn.length ? JSON.stringify(dependsOn) : null, violated ? 0 : waiting,
+        JSON.stringify(step.retry), step.retry.maxAttempts, step.priority,
+        step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, JSON.stringify(step.metadata),
+        status === "ready" ? now : null, violated ? now : null, now, now,
+      );
+      for (const [target, required] of edges) s.insertEdge.run(runId, target, step.id, required ? 1 : 0);
+      if (violated) bornSkipped.push(step.id);
+    }
+    for (const id of bornSkipped) this.#propagate(runId, id, "skipped", now);
+    return created.map((step) => step.id);
+  }
+
+  /** Tells the dependents of a step that just finished; skips cascade transitively. */
+  #propagate(runId: string, stepId: string, status: StepStatus, now: number): void {
+    const s = this.#sql;
+    const finished: [string, StepStatus][] = [[stepId, status]];
+    for (let next = finished.pop(); next; next = finished.pop()) {
+      const [id, state] = next;
+      for (const edge of s.dependents.all(runId, id) as { step_id: string; required: number }[]) {
+        const verdict = edgeState(state, edge.required === 1);
+        if (verdict === "satisfied") s.satisfyEdge.run(now, now, runId, edge.step_id);
+        else if (verdict === "violated" && s.skipStep.run(now, now, runId, edge.step_id).changes) {
+          finished.push([edge.step_id, "skipped"]);
+        }
+      }
+    }
+  }
+
+  #finishRunIfDone(runId: string, now: number): void {
+    if (this.#sql.runHasActiveStep.get(runId)) return;
+    const counts = this.#sql.finishedCounts.get(runId) as { failed: number; canceled: number };
+    this.#sql.finishRun.run(finishedRunStatus(counts.failed > 0, counts.canceled > 0), now, runId);
+  }
+
+  #retryStep(runId: string, stepId: string, now: number): void {
+    const s = this.#sql;
+    const run = s.getRun.get(runId) as RunRow | undefined;
+    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+    const row = s.getStep.get(runId, stepId) as StepRow | undefined;
+    if (!row) throw new WorkflowError(ErrorCodes.notFound, `no step "${stepId}" in run "${runId}"`);
+    if (row.status !== "failed" && row.status !== "canceled") {
+      throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" is ${row.status}; only a failed or canceled step can be retried`);
+    }
+
+    // Everything downstream that was skipped or canceled comes back with it.
+    const revived = new Set<string>([stepId]);
+    const frontier = [stepId];
+    for (let id = frontier.pop(); id !== undefined; id = frontier.pop()) {
+      for (const edge of s.dependents.all(runId, id) as { step_id: string }[]) {
+        if (revived.has(edge.step_id)) continue;
+        const status = (s.stepStatus.get(runId, edge.step_id) as { status: StepStatus }).status;
+        if (status === "skipped" || status === "canceled") {
+          revived.add(edge.step_id);
+          frontier.push(edge.step_id);
+        }
+      }
+    }
+    // Recount each revived step's waiting edges, treating the other revived steps as unfinished.
+    const skippedAgain: string[] = [];
+    for (const id of revived) {
+      const step = toStep(s.getStep.get(runId, id) as StepRow);
+      let waiting = 0;
+      let violated: string | undefined;
+      for (const d of step.dependsOn) {
+        const depStatus = revived.has(d.stepId) ? "pending" : (s.stepStatus.get(runId, d.stepId) as { status: StepStatus }).status;
+        const state = edgeState(depStatus, d.required);
+        if (state === "waiting") waiting++;
+        else if (state === "violated") violated = d.stepId;
+      }
+      if (violated !== undefined && id === stepId) {
+        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not succeed; retry that one`);
+      }
+      if (violated !== undefined) skippedAgain.push(id);
+      s.reviveStep.run(waiting > 0 ? "pending" : "ready", waiting, waiting > 0 ? null : now, now, runId, id);
+    }
+    for (const id of revived) s.resetAttempts.run(now, runId, id);
+    for (const id of skippedAgain) {
+      if (s.skipStep.run(now, now, runId, id).changes) this.#propagate(runId, id, "skipped", now);
+    }
+    s.setRunStatus.run("running", now, runId);
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
+  const fenced = "WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'";
+  return {
+    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+    getRun: p("SELECT * FROM runs WHERE id = ?"),
+    runSeq: p("SELECT seq FROM runs WHERE id = ?"),
+    setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
+    // Only a running run finishes: a canceled one stays canceled.
+    finishRun: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ? AND status = 'running'"),
+    runHasActiveStep: p("SELECT 1 FROM steps WHERE run_id = ? AND status IN ('pending', 'ready', 'running') LIMIT 1"),
+    finishedCounts: p(`SELECT coalesce(sum(status = 'failed'), 0) AS failed, coalesce(sum(status = 'canceled'), 0) AS canceled
+                       FROM steps WHERE run_id = ?`),
+
+    insertStep: p(`INSERT INTO steps (run_id, id, kind, queue, status, input, depends_on, deps_waiting, retry, max_attempts,
+                     priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertEdge: p("INSERT INTO step_deps (run_id, dep_id, step_id, required) VALUES (?, ?, ?, ?)"),
+    getStep: p("SELECT * FROM steps WHERE run_id = ? AND id = ?"),
+    stepStatus: p("SELECT status FROM steps WHERE run_id = ? AND id = ?"),
+    stepByDedupKey: p("SELECT id FROM steps WHERE run_id = ? AND dedup_key = ?"),
+    stepsOfRun: p("SELECT * FROM steps WHERE run_id = ? ORDER BY seq"),
+    dependents: p("SELECT step_id, required FROM step_deps WHERE run_id = ? AND dep_id = ?"),
+    satisfyEdge: p(`UPDATE steps SET deps_waiting = deps_waiting - 1,
+                      status   = CASE WHEN deps_waiting <= 1 THEN 'ready' ELSE status END,
+                      ready_at = CASE WHEN deps_waiting <= 1 THEN ? ELSE ready_at END,
+                      updated_at = ?
+                    WHERE run_id = ? AND id = ? AND status = 'pending'`),
+    skipStep: p("UPDATE steps SET status = 'skipped', finished_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'pending'"),
+    reviveStep: p(`UPDATE steps SET status = ?, deps_waiting = ?, ready_at = ?, finished_at = NULL, updated_at = ?, ${clearLease}
+                   WHERE run_id = ? AND id = ?`),
+    resetAttempts: p("UPDATE steps SET attempt = 0, reclaims = 0, updated_at = ? WHERE run_id = ? AND id = ?"),
+    cancelSteps: p(`UPDATE steps SET status = 'canceled', finished_at = ?, updated_at = ?, ${clearLease}
+                    WHERE run_id = ? AND status IN ('pending', 'ready', 'running')`),
+
+    firstReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' ORDER BY queue LIMIT 1"),
+    nextReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' AND queue > ? ORDER BY queue LIMIT 1"),
+    readyInQueue: p(`SELECT seq, ready_at FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ?
+                     ORDER BY ready_at, seq LIMIT ?`),
+    anyReadyNow: p("SELECT 1 FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ? LIMIT 1"),
+    nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND ready_at > ?"),
+    nextLeaseExpiry: p("SELECT min(lease_expires_at) AS t FROM steps WHERE status = 'running'"),
+    runningInQueue: p("SELECT count(*) AS n FROM steps WHERE status = 'running' AND queue = ?"),
+    getBucket: p("SELECT tokens, refilled_at FROM queue_buckets WHERE queue = ?"),
+    putBucket: p(`INSERT INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
+                  ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`),
+    leaseStep: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
+                    lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
+                  WHERE seq = ? RETURNING *`),
+
+    markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL,
+                        completed_at = ?, finished_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
+    setEmittedIds: p("UPDATE steps SET emitted_ids = ? WHERE run_id = ? AND id = ?"),
+    markFailed: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
+                     updated_at = ?, ${clearLease} ${fenced}`),
+    scheduleRetry: p(`UPDATE steps SET status = 'ready', ready_at = ?, error = ?, error_code = ?, completed_at = ?,
+                        updated_at = ?, ${clearLease} ${fenced}`),
+    extendLease: p(`UPDATE steps SET lease_expires_at = ?, updated_at = ? ${fenced}`),
+    // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
+    releaseLease: p(`UPDATE steps SET status = 'ready', attempt = attempt - 1, ready_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
+    anyExpired: p("SELECT 1 FROM steps WHERE status = 'running' AND lease_expires_at <= ? LIMIT 1"),
+    expired: p("SELECT run_id, id, reclaims FROM steps WHERE status = 'running' AND lease_expires_at <= ?"),
+    reclaimLease: p(`UPDATE steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = ?,
+                       updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
+    expireStep: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
+                     updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
+
+    result: p("SELECT status, result, records, emitted_ids, error, completed_at FROM steps WHERE run_id = ? AND id = ?"),
+    artifact: p("SELECT * FROM artifacts WHERE run_id = ? AND id = ?"),
+    artifactsOfStep: p(`SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM artifacts
+                        WHERE run_id = ? AND step_id = ? ORDER BY id`),
+    insertArtifact: p(`INSERT INTO artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  };
+}

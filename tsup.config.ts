@@ -1,0 +1,29 @@
+import { defineConfig } from "tsup";
+
+const entry = { index: "src/index.ts", conformance: "src/conformance/index.ts" };
+
+// superjson and p-limit (and their own dependencies) ship as ESM only. Node 20 cannot
+// require() ESM, so the CommonJS build carries a bundled copy of them; the ESM build
+// imports them as ordinary dependencies.
+const esmOnlyDependencies = [/^superjson/, /^copy-anything/, /^is-what/, /^p-limit/, /^yocto-queue/];
+
+export default defineConfig([
+  {
+    entry,
+    format: ["esm"],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: "node20",
+    external: ["vitest"],
+  },
+  {
+    entry,
+    format: ["cjs"],
+    dts: true,
+    sourcemap: true,
+    target: "node20",
+    external: ["vitest"],
+    noExternal: esmOnlyDependencies,
+  },
+]);
