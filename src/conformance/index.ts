@@ -1,1 +1,29 @@
-export {};
+/**
+ * The store conformance suite: the behaviour every store adapter must show,
+ * written against the public `Runtime` API so that it checks what applications
+ * rely on, not an adapter's internals. Both built-in adapters run it; a
+ * third-party adapter runs it from its own vitest file:
+ *
+ * @example
+ * // my-store.test.ts
+ * import { describeStoreConformance } from "trellis/conformance";
+ * describeStoreConformance({ name: "my-store", makeStore: () => myStore(freshDatabaseUrl()) });
+ */
+import { describe } from "vitest";
+import type { ConformanceTarget } from "./harness.js";
+import { executionSuite } from "./execution.js";
+import { operationsSuite } from "./operations.js";
+import { runsSuite } from "./runs.js";
+import { schedulingSuite } from "./scheduling.js";
+
+export type { ConformanceTarget } from "./harness.js";
+export { Gate, Harness, waitUntil } from "./harness.js";
+
+export function describeStoreConformance(target: ConformanceTarget): void {
+  describe(`store conformance: ${target.name}`, () => {
+    runsSuite(target);
+    executionSuite(target);
+    schedulingSuite(target);
+    operationsSuite(target);
+  });
+}

@@ -149,7 +149,7 @@ export class Runtime {
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
-  runOnce(): Promise<CycleResult> {
+  async runOnce(): Promise<CycleResult> {
     this.#assertOpen();
     return this.#scheduler.runOnce();
   }
@@ -158,7 +158,7 @@ export class Runtime {
    * Runs workers until `signal` aborts (or `maxCycles`); resolves once in-flight
    * steps have settled, or after `shutdownGrace` ms with their leases given back.
    */
-  startWorkers(opts: WorkerOptions = {}): Promise<void> {
+  async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
     return this.#scheduler.startWorkers(opts);
   }

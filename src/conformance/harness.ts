@@ -1,0 +1,122 @@
+/**
+ * Test helpers of the conformance suite: runtimes on a fresh store with a clock
+ * the test drives, gates that hold an executor until the test lets it go, and
+ * poll-until for state that another process or timer changes.
+ */
+import { afterEach, beforeEach } from "vitest";
+import { newRuntime, type Runtime } from "../engine/runtime.js";
+import type { RuntimeConfig } from "../config.js";
+import type { StoreConfig } from "../store/store.js";
+
+export interface ConformanceTarget {
+  /** Shown in the suite's name. */
+  name: string;
+  /**
+   * A store config for a fresh, empty database. Opening it twice must give two
+   * connections to the same database (that is how the suite simulates two processes).
+   */
+  makeStore(): StoreConfig | Promise<StoreConfig>;
+  /** Called after each test, e.g. to drop the database. */
+  cleanup?(): void | Promise<void>;
+}
+
+export class Harness {
+  /** The clock every runtime of this test reads (epoch ms). */
+  now = Date.UTC(2026, 0, 1, 12, 0, 0);
+  readonly errors: unknown[] = [];
+  readonly #runtimes: Runtime[] = [];
+  readonly #store: StoreConfig;
+
+  constructor(store: StoreConfig) {
+    this.#store = store;
+  }
+
+  /** A runtime on this test's store. Call twice for two "processes" sharing it. */
+  async runtime(extra: Partial<RuntimeConfig> = {}): Promise<Runtime> {
+    const rt = await newRuntime({
+      store: this.#store,
+      clock: () => this.now,
+      onError: (e) => this.errors.push(e),
+      ...extra,
+    });
+    this.#runtimes.push(rt);
+    return rt;
+  }
+
+  advance(ms: number): void {
+    this.now += ms;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const rt of this.#runtimes.splice(0)) await rt.close();
+  }
+}
+
+/** A fresh harness per test, closed afterwards. */
+export function useHarness(target: ConformanceTarget): () => Harness {
+  let current: Harness | undefined;
+  beforeEach(async () => {
+    current = new Harness(await target.makeStore());
+  });
+  afterEach(async () => {
+    await current?.closeAll();
+    current = undefined;
+    await target.cleanup?.();
+  });
+  return () => {
+    if (!current) throw new Error("useHarness: no test is running");
+    return current;
+  };
+}
+
+/** Holds executors until `open()`; `entered` counts who is waiting, `waitFor(n)` waits for n of them. */
+export class Gate {
+  entered = 0;
+  maxInside = 0;
+  #inside = 0;
+  #open = false;
+  #release: (() => void)[] = [];
+  #arrivals: (() => void)[] = [];
+
+  async pass(): Promise<void> {
+    this.entered++;
+    this.#inside++;
+    this.maxInside = Math.max(this.maxInside, this.#inside);
+    for (const a of this.#arrivals.splice(0)) a();
+    try {
+      if (!this.#open) await new Promise<void>((resolve) => this.#release.push(resolve));
+    } finally {
+      this.#inside--;
+    }
+  }
+
+  async waitFor(n: number): Promise<void> {
+    while (this.entered < n) await new Promise<void>((resolve) => this.#arrivals.push(resolve));
+  }
+
+  open(): void {
+    this.#open = true;
+    for (const r of this.#release.splice(0)) r();
+  }
+}
+
+/** Polls `check` until it returns a truthy value; fails after `timeout` ms (a guard, not a timing assertion). */
+export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeout = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The code of the WorkflowError a promise rejects with (fails if it resolves). */
+export async function rejectionCode(promise: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof promise === "function" ? promise() : promise);
+  } catch (err) {
+    return (err as { code?: string }).code ?? `not a WorkflowError: ${String(err)}`;
+  }
+  throw new Error("expected a rejection");
+}

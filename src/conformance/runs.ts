@@ -1,0 +1,163 @@
+/** Conformance: starting runs, the run graph, and everything that must write nothing. */
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { WorkflowError } from "../errors.js";
+import { newExecutor } from "../executor.js";
+import { type EntrypointFn, newPackage } from "../package.js";
+import { requireSteps } from "../run-builder.js";
+import { type ConformanceTarget, rejectionCode, useHarness } from "./harness.js";
+
+const noop = (kind: string) => newExecutor(kind, async () => {});
+
+export function runsSuite(target: ConformanceTarget): void {
+  describe("starting runs", () => {
+    const h = useHarness(target);
+
+    it("writes the run and its steps at once; entrypoint mutations win over start options", async () => {
+      const rt = await h().runtime();
+      rt.registerPackage(
+        newPackage("orders")
+          .displayName("Orders")
+          .entrypoint(z.object({ orderId: z.string() }), (run, input) => {
+            run.name(`order ${input.orderId}`);
+            run.metadata("tenant", "acme");
+            const a = run.step("a", { n: 1 }, { kind: "k", metadata: { team: "x" } });
+            run.step("b", {}, { kind: "k", dependsOn: requireSteps(a), queue: "slow" });
+          })
+          .build(),
+      );
+      const handle = await rt.startRun("orders", { orderId: "o-1" }, { runId: "r1", metadata: { tenant: "t0", source: "api" } });
+      expect(handle).toEqual({ id: "r1", package: "orders", name: "order o-1" });
+      const run = await rt.workflow("r1");
+      expect(run).toMatchObject({ id: "r1", package: "orders", name: "order o-1", status: "running", input: { orderId: "o-1" } });
+      expect(run?.metadata).toEqual({ tenant: "acme", source: "api" });
+      expect(run?.createdAt.getTime()).toBe(h().now);
+      const steps = await rt.steps("r1");
+      expect(steps.map((s) => [s.id, s.status, s.queue, s.attempt, s.maxAttempts])).toEqual([
+        ["a", "ready", "default", 0, 1],
+        ["b", "pending", "slow", 0, 1],
+      ]);
+      expect(steps[0]?.metadata).toEqual({ team: "x" });
+      expect(steps[1]?.dependsOn).toEqual([{ stepId: "a", required: true }]);
+    });
+
+    it("names the run after the display name, then the package, unless told otherwise", async () => {
+      const rt = await h().runtime();
+      rt.registerPackage(newPackage("plain").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+      rt.registerPackage(newPackage("shown").displayName("Shown").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+      expect((await rt.startRun("plain", null)).name).toBe("plain");
+      expect((await rt.startRun("shown", null)).name).toBe("Shown");
+      expect((await rt.startRun("shown", null, { name: "custom" })).name).toBe("custom");
+      const generated = await rt.startRun("plain", null);
+      expect(generated.id).toMatch(/^plain-[0-9a-f-]{36}$/);
+    });
+
+    it("is idempotent by runId, also when two runtimes race", async () => {
+      const a = await h().runtime();
+      const b = await h().runtime();
+      let calls = 0;
+      for (const rt of [a, b]) {
+        rt.registerPackage(
+          newPackage("p")
+            .entrypoint((run) => {
+              calls++;
+              run.step("only", null, { kind: "k" });
+            })
+            .build(),
+        );
+      }
+      const handles = await Promise.all([a.startRun("p", 1, { runId: "same" }), b.startRun("p", 2, { runId: "same" })]);
+      expect(handles[0]).toEqual(handles[1]);
+      expect(await a.steps("same")).toHaveLength(1);
+      const again = await a.startRun("p", 3, { runId: "same" });
+      expect(again.id).toBe("same");
+      expect(calls).toBeLessThanOrEqual(2);
+      expect((await a.listRuns()).map((r) => r.id)).toEqual(["same"]);
+    });
+
+    it("rejects bad starts with a code and writes nothing", async () => {
+      const rt = await h().runtime();
+      const cause = new Error("boom");
+      const pkg = (name: string, fn: EntrypointFn<unknown>) =>
+        rt.registerPackage(newPackage(name).entrypoint(fn).build());
+      rt.registerPackage(newPackage("typed").entrypoint(z.object({ n: z.number() }), (run) => void run.step("s", null, { kind: "k" })).build());
+      pkg("empty", () => {});
+      pkg("throws", () => {
+        throw cause;
+      });
+      pkg("throwsTyped", () => {
+        throw new WorkflowError("my_code", "mine");
+      });
+      pkg("dupStep", (run) => {
+        run.step("x", null, { kind: "k" });
+        run.step("x", null, { kind: "k" });
+      });
+      pkg("unknownDep", (run) => void run.step("x", null, { kind: "k", dependsOn: requireSteps("nope") }));
+      pkg("cycle", (run) => {
+        run.step("x", null, { kind: "k", dependsOn: requireSteps("z") });
+        run.step("y", null, { kind: "k", dependsOn: requireSteps("x") });
+        run.step("z", null, { kind: "k", dependsOn: requireSteps("y") });
+      });
+      pkg("selfLoop", (run) => void run.step("x", null, { kind: "k", dependsOn: requireSteps("x") }));
+      pkg("noKind", (run) => void run.step("x", null, { kind: "" }));
+      pkg("badRetry", (run) => void run.step("x", null, { kind: "k", retry: { maxAttempts: 0 } }));
+      pkg("badInput", (run) => void run.step("x", () => 1, { kind: "k" }));
+      pkg("afterPartialWrite", (run) => {
+        run.step("ok", null, { kind: "k" });
+        run.step("bad", null, { kind: "k", dependsOn: requireSteps("missing") });
+      });
+
+      expect(await rejectionCode(rt.startRun("nope", {}))).toBe("unknown_package");
+      expect(await rejectionCode(rt.startRun("typed", { n: "one" }))).toBe("invalid_input");
+      const invalid = await rt.startRun("typed", {}).catch((e: WorkflowError) => e);
+      expect(Array.isArray((invalid as WorkflowError).details)).toBe(true);
+      expect(await rejectionCode(rt.startRun("empty", {}))).toBe("empty_run");
+      const failed = (await rt.startRun("throws", {}).catch((e: unknown) => e)) as WorkflowError;
+      expect(failed.code).toBe("entrypoint_failed");
+      expect(failed.cause).toBe(cause);
+      expect(await rejectionCode(rt.startRun("throwsTyped", {}))).toBe("my_code");
+      expect(await rejectionCode(rt.startRun("dupStep", {}))).toBe("duplicate_step");
+      expect(await rejectionCode(rt.startRun("unknownDep", {}))).toBe("unknown_dependency");
+      expect(await rejectionCode(rt.startRun("cycle", {}))).toBe("dependency_cycle");
+      expect(await rejectionCode(rt.startRun("selfLoop", {}))).toBe("dependency_cycle");
+      expect(await rejectionCode(rt.startRun("noKind", {}))).toBe("invalid_input");
+      expect(await rejectionCode(rt.startRun("badRetry", {}))).toBe("invalid_input");
+      expect(await rejectionCode(rt.startRun("badInput", {}))).toBe("invalid_input");
+      expect(await rejectionCode(rt.startRun("afterPartialWrite", {}, { runId: "half" }))).toBe("unknown_dependency");
+      expect(await rejectionCode(rt.startRun("typed", { n: 1 }, { runId: "" }))).toBe("invalid_input");
+
+      expect(await rt.listRuns()).toEqual([]);
+      expect(await rt.workflow("half")).toBeUndefined();
+      expect(await rt.steps("half")).toEqual([]);
+    });
+
+    it("refuses a second executor or package under a taken name", async () => {
+      const rt = await h().runtime();
+      rt.registerExecutor(noop("k"));
+      expect(await rejectionCode(() => rt.registerExecutor(noop("k")))).toBe("duplicate_executor");
+      rt.registerPackage(newPackage("p").entrypoint(() => {}).build());
+      expect(await rejectionCode(() => rt.registerPackage(newPackage("p").entrypoint(() => {}).build()))).toBe("duplicate_package");
+    });
+
+    it("lists runs newest first, filtered and paged", async () => {
+      const rt = await h().runtime();
+      rt.registerExecutor(noop("k"));
+      rt.registerExecutor(newExecutor("fail", async () => {
+        throw new WorkflowError("nope", "no");
+      }));
+      rt.registerPackage(newPackage("a").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+      rt.registerPackage(newPackage("b").entrypoint((run) => void run.step("s", null, { kind: "fail" })).build());
+      for (let i = 0; i < 5; i++) await rt.startRun(i % 2 ? "b" : "a", null, { runId: `run-${i}` });
+      await rt.runOnce();
+      expect((await rt.listRuns()).map((r) => r.id)).toEqual(["run-4", "run-3", "run-2", "run-1", "run-0"]);
+      expect((await rt.listRuns({ package: "b" })).map((r) => r.id)).toEqual(["run-3", "run-1"]);
+      expect((await rt.listRuns({ status: "failed" })).map((r) => r.id)).toEqual(["run-3", "run-1"]);
+      expect((await rt.listRuns({ status: "succeeded", package: "a" })).map((r) => r.id)).toEqual(["run-4", "run-2", "run-0"]);
+      const page1 = await rt.listRuns({ limit: 2 });
+      const page2 = await rt.listRuns({ limit: 2, after: page1.at(-1)?.id });
+      const page3 = await rt.listRuns({ limit: 2, after: page2.at(-1)?.id });
+      expect([...page1, ...page2, ...page3].map((r) => r.id)).toEqual(["run-4", "run-3", "run-2", "run-1", "run-0"]);
+      expect(await rejectionCode(rt.listRuns({ limit: 0 }))).toBe("invalid_input");
+    });
+  });
+}
