@@ -1,0 +1,64 @@
+import { fork } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newRuntime, sqliteStore } from "../src/index.js";
+import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
+
+const fixture = fileURLToPath(new URL("./fixtures/open-store.mjs", import.meta.url));
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-sqlite-"));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("the SQLite store", () => {
+  it("creates its directory and opens it in WAL mode (journal mode persists in the file)", async () => {
+    const file = path.join(dir, "nested", "deeper", "app.db");
+    const rt = await newRuntime({ store: sqliteStore(file) });
+    await rt.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all()).toEqual(
+      MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
+    db.close();
+  });
+
+  it("migrates exactly once when several processes open a new file at the same moment", async () => {
+    const file = path.join(dir, "shared.db");
+    const children = Array.from({ length: 4 }, () => fork(fixture, [file], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+    const reports = children.map(
+      (child) =>
+        new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
+          child.on("message", (m) => m !== "ready" && resolve(m as { ok: boolean }));
+          child.on("exit", (code) => code !== 0 && reject(new Error(`child exited with ${code}`)));
+        }),
+    );
+    await Promise.all(children.map((child) => new Promise<void>((resolve) => child.once("message", () => resolve()))));
+    for (const child of children) child.send("go");
+    const results = await Promise.all(reports);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    expect((db.prepare("SELECT count(*) AS n FROM schema_migrations").get() as { n: number }).n).toBe(MIGRATIONS.length);
+    db.close();
+  });
+
+  it("claims through the partial ready index, so history does not slow claiming", async () => {
+    const file = path.join(dir, "plan.db");
+    await (await newRuntime({ store: sqliteStore(file) })).close();
+    const db = new Database(file, { readonly: true });
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(" | ");
+    expect(plan("SELECT seq, ready_at FROM steps WHERE status = 'ready' AND queue = 'q' AND ready_at <= 5 ORDER BY ready_at, seq LIMIT 16")).toMatch(
+      /USING (COVERING )?INDEX steps_ready/,
+    );
+    expect(plan("SELECT queue FROM steps WHERE status = 'ready' AND queue > 'a' ORDER BY queue LIMIT 1")).toMatch(/USING (COVERING )?INDEX steps_ready/);
+    expect(plan("SELECT 1 FROM steps WHERE run_id = 'r' AND status IN ('pending', 'ready', 'running') LIMIT 1")).toMatch(/INDEX steps_active/);
+    expect(plan("SELECT run_id, id, reclaims FROM steps WHERE status = 'running' AND lease_expires_at <= 5")).toMatch(/INDEX steps_leases/);
+    expect(plan("SELECT step_id, required FROM step_deps WHERE run_id = 'r' AND dep_id = 'd'")).toMatch(/PRIMARY KEY/);
+    db.close();
+  });
+});
