@@ -56,8 +56,9 @@ describe("the SQLite store", () => {
       /USING (COVERING )?INDEX steps_ready/,
     );
     expect(plan("SELECT queue FROM steps WHERE status = 'ready' AND queue > 'a' ORDER BY queue LIMIT 1")).toMatch(/USING (COVERING )?INDEX steps_ready/);
-    expect(plan("SELECT 1 FROM steps WHERE run_id = 'r' AND status IN ('pending', 'ready', 'running') LIMIT 1")).toMatch(/INDEX steps_active/);
-    expect(plan("SELECT run_id, id, reclaims FROM steps WHERE status = 'running' AND lease_expires_at <= 5")).toMatch(/INDEX steps_leases/);
+    expect(plan("SELECT 1 FROM steps WHERE run_id = 'r' AND finished_at IS NULL LIMIT 1")).toMatch(/INDEX steps_active/);
+    expect(plan("SELECT run_id, id, reclaims FROM steps WHERE status = 'running' AND lease_expires_at <= 5")).toMatch(/INDEX steps_running/);
+    expect(plan("SELECT count(*) AS n FROM steps WHERE status = 'running' AND queue = 'q'")).toMatch(/INDEX steps_running/);
     expect(plan("SELECT step_id, required FROM step_deps WHERE run_id = 'r' AND dep_id = 'd'")).toMatch(/PRIMARY KEY/);
     db.close();
   });

@@ -131,6 +131,20 @@ export function runsSuite(target: ConformanceTarget): void {
       expect(await rt.steps("half")).toEqual([]);
     });
 
+    it("starts many runs in one transaction: all of them, or none when one is bad", async () => {
+      const rt = await h().runtime();
+      rt.registerPackage(newPackage("n").entrypoint(z.number(), (run, n) => void run.step("s", n, { kind: "k" })).build());
+      await rt.startRun("n", 0, { runId: "old" });
+      const handles = await rt.startRuns("n", [{ input: 1, runId: "a" }, { input: 2 }, { input: 3, runId: "old" }, { input: 4, runId: "a" }]);
+      expect(handles.map((hd) => hd.id)).toEqual(["a", expect.stringMatching(/^n-/), "old", "a"]);
+      expect(await rt.listRuns()).toHaveLength(3);
+      expect((await rt.workflow("old"))?.input).toBe(0);
+      expect((await rt.workflow("a"))?.input).toBe(1);
+      expect(await rejectionCode(rt.startRuns("n", [{ input: 5, runId: "b" }, { input: "five" }]))).toBe("invalid_input");
+      expect(await rt.workflow("b")).toBeUndefined();
+      expect(await rt.startRuns("n", [])).toEqual([]);
+    });
+
     it("refuses a second executor or package under a taken name", async () => {
       const rt = await h().runtime();
       rt.registerExecutor(noop("k"));

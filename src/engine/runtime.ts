@@ -12,7 +12,7 @@ import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { tryEncode } from "../serialization.js";
-import type { Store } from "../store/store.js";
+import type { NewRun, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type { CycleResult, ListRunsFilter, RunHandle, StepInfo, StepResult, WorkflowRun } from "../types.js";
 import { toArtifactRef, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
@@ -93,9 +93,39 @@ export class Runtime {
    * its first steps in one transaction. Nothing is written if anything fails.
    */
   async startRun(packageName: string, input: unknown, opts: StartRunOptions = {}): Promise<RunHandle> {
+    const [handle] = await this.startRuns(packageName, [{ ...opts, input }]);
+    return handle as RunHandle;
+  }
+
+  /**
+   * Starts many runs of one package in one transaction: all of them or, if any
+   * input or entrypoint fails, none. Runs whose `runId` exists already are
+   * returned as they are. Much faster than a `startRun` per run for bulk work.
+   */
+  async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
     const pkg = this.#packages.get(packageName);
     if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${packageName}" is registered`);
+    const handles: (RunHandle | undefined)[] = [];
+    const toCreate: { index: number; run: NewRun }[] = [];
+    for (const [index, item] of items.entries()) {
+      const prepared = await this.#prepareRun(pkg, item);
+      if ("run" in prepared) toCreate.push({ index, run: prepared });
+      handles[index] = "run" in prepared ? undefined : prepared;
+    }
+    if (toCreate.length) {
+      const stored = await this.#store.createRuns(toCreate.map((c) => c.run));
+      stored.forEach(({ run }, i) => {
+        handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
+      });
+      if (stored.some((s) => s.created)) this.#scheduler.wake();
+    }
+    return handles as RunHandle[];
+  }
+
+  /** Validates one start and lays out its graph; an existing run comes back as its handle. */
+  async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
+    const { input, ...opts } = item;
     const options = startOptionsSchema.safeParse(opts);
     if (!options.success) {
       throw new WorkflowError(ErrorCodes.invalidInput, `startRun options: ${options.error.issues[0]?.path.join(".")}: ${options.error.issues[0]?.message}`, {
@@ -112,9 +142,13 @@ export class Runtime {
       }
       value = parsed.data;
     }
+    // A caller-chosen id may exist already: then the entrypoint need not run at all.
+    // (A generated one cannot; the store still settles races between processes.)
+    if (options.data.runId !== undefined) {
+      const existing = await this.#store.getRun(options.data.runId);
+      if (existing) return { id: existing.id, package: existing.package, name: existing.name };
+    }
     const runId = options.data.runId ?? `${pkg.name}-${randomUUID()}`;
-    const existing = await this.#store.getRun(runId);
-    if (existing) return { id: existing.id, package: existing.package, name: existing.name };
 
     const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {});
     try {
@@ -131,21 +165,10 @@ export class Runtime {
     if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
 
     const now = this.#config.clock();
-    const { created, run } = await this.#store.createRun(
-      {
-        id: runId,
-        package: pkg.name,
-        name: builder.runName,
-        status: "running",
-        input: encoded.text,
-        metadata: builder.runMetadata,
-        createdAt: now,
-        updatedAt: now,
-      },
-      builder.steps,
-    );
-    if (created) this.#scheduler.wake();
-    return { id: run.id, package: run.package, name: run.name };
+    return {
+      run: { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata: builder.runMetadata, createdAt: now, updatedAt: now },
+      steps: builder.steps,
+    };
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */

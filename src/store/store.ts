@@ -37,6 +37,12 @@ export interface RunRecord {
   updatedAt: number;
 }
 
+/** A run to insert with its first steps. */
+export interface NewRun {
+  run: RunRecord;
+  steps: NewStep[];
+}
+
 /** A step to insert, at run start or emitted by a completing step. */
 export interface NewStep {
   id: string;
@@ -204,11 +210,12 @@ export interface ListRunsQuery {
 /** The commands every adapter implements. All of them are atomic. */
 export interface Store {
   /**
-   * Inserts a run and its initial steps in one transaction. If a run with this id
-   * exists, writes nothing and returns it with `created: false`, also when two
-   * processes race. The engine has already validated the graph.
+   * Inserts runs with their initial steps, all in one transaction. A run whose id
+   * exists already is not written again: it comes back as stored, with
+   * `created: false`, also when two processes race. The engine has already
+   * validated each graph.
    */
-  createRun(run: RunRecord, steps: NewStep[]): Promise<{ created: boolean; run: RunRecord }>;
+  createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]>;
   /** Leases up to `limit` ready steps, honouring every queue's limits across processes. */
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /** Writes a batch of outcomes; each one only if its lease is still held. */

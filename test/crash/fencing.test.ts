@@ -21,7 +21,7 @@ beforeEach(async () => {
   rt.registerPackage(
     newPackage("crash-fence")
       .entrypoint(async (run) => {
-        const slow = run.step("slow", {}, { kind: "crash/probe" });
+        const slow = run.step("slow", {}, { kind: "crash/probe", retry: { maxAttempts: 3, initialBackoff: 10 } });
         run.step("after", {}, { kind: "crash/noop", dependsOn: requireSteps(slow) });
       })
       .build(),
@@ -34,57 +34,64 @@ afterEach(async () => {
 });
 
 describe("a worker whose event loop is blocked past its lease", () => {
-  it("has its late completion discarded; the reclaiming worker's result stands", async () => {
-    const marker = path.join(box.dir, "committed-by-b");
-    const { id: runId } = await rt.startRun("crash-fence", {}, { runId: "fence-1" });
+  // What the blocked worker's executor does once it is unblocked. Each takes a
+  // different write path of the store (plain success; success with an emitted
+  // step; failure; retry scheduled), and each must be fenced by the lease token.
+  it.each(["result", "result-and-child", "permanent-error", "retryable-error"] as const)(
+    "has its late completion (%s) discarded; the reclaiming worker's result stands",
+    async (outcome) => {
+      const marker = path.join(box.dir, "committed-by-b");
+      const { id: runId } = await rt.startRun("crash-fence", {}, { runId: "fence-1" });
 
-    // Worker A runs one cycle: it claims the step with a short lease and then
-    // blocks its event loop (no heartbeat) until the marker exists.
-    const a = box.spawn({ workerId: "worker-a", mode: "once", probe: "block-until-marker", marker, leaseDuration: 300 });
-    await a.waitFor("executing", (m) => m.stepId === "slow");
+      // Worker A runs one cycle: it claims the step with a short lease and then
+      // blocks its event loop (no heartbeat) until the marker exists.
+      const a = box.spawn({ workerId: "worker-a", mode: "once", probe: "block-until-marker", outcome, marker, leaseDuration: 300 });
+      await a.waitFor("executing", (m) => m.stepId === "slow");
 
-    // Worker B (another process: A's event loop is frozen) reclaims the step once
-    // A's lease has expired and commits it.
-    const b = box.spawn({ workerId: "worker-b", probe: "complete", leaseDuration: 1000, pollInterval: 50 });
-    const run = await pollUntil("worker B to finish the run", async () => {
-      const r = await rt.workflow(runId);
-      return r && r.status !== "running" ? r : undefined;
-    });
-    expect(run.status).toBe("succeeded");
-    const committedSteps = await rt.steps(runId);
-    const committedResult = await rt.result(runId, "slow");
-    expect(committedResult?.data).toEqual({ workerId: "worker-b", pid: b.pid });
-    expect(committedSteps.find((s) => s.id === "slow")).toMatchObject({ status: "succeeded", attempt: 1, reclaims: 1 });
+      // Worker B (another process: A's event loop is frozen) reclaims the step
+      // once A's lease has expired, and commits it.
+      const b = box.spawn({ workerId: "worker-b", probe: "complete", leaseDuration: 1000, pollInterval: 50 });
+      const committedRun = await pollUntil("worker B to finish the run", async () => {
+        const r = await rt.workflow(runId);
+        return r && r.status !== "running" ? r : undefined;
+      });
+      expect(committedRun.status).toBe("succeeded");
+      const committedSteps = await rt.steps(runId);
+      const committedResult = await rt.result(runId, "slow");
+      expect(committedResult?.data).toEqual({ workerId: "worker-b", pid: b.pid });
+      expect(committedResult?.records).toEqual([{ collection: "effects", key: "fence-1/slow", data: { workerId: "worker-b", pid: b.pid } }]);
+      expect(committedResult?.emittedIds).toEqual(["slow-audit"]);
+      expect(committedSteps.map((s) => s.id).sort()).toEqual(["after", "slow", "slow-audit"]);
+      expect(committedSteps.find((s) => s.id === "slow")).toMatchObject({ status: "succeeded", attempt: 1, reclaims: 1 });
 
-    // Only now let A go on. Its executor returns a result of its own and the
-    // engine tries to complete the step with A's (stale) lease token.
-    expect(a.exit).toBeUndefined();
-    fs.writeFileSync(marker, "");
-    const cycle = await a.waitFor("cycle");
-    // A claimed the step, and its completion did not count as a success.
-    expect(cycle.result).toMatchObject({ claimed: 1, succeeded: 0 });
-    expect(box.starts().filter((l) => l.event === "finish")).toEqual([
-      { event: "finish", stepId: "slow", workerId: "worker-a", markerSeen: true },
-    ]);
+      // Only now let A go on: its executor ends (with its own result, or by
+      // throwing) and the engine tries to complete the step with A's stale lease.
+      expect(a.exit).toBeUndefined();
+      fs.writeFileSync(marker, "");
+      const cycle = await a.waitFor("cycle");
+      expect(box.starts().filter((l) => l.event === "finish")).toEqual([
+        { event: "finish", stepId: "slow", workerId: "worker-a", markerSeen: true },
+      ]);
+      // A claimed the step; its completion counted neither as a success nor as a failure.
+      expect(cycle.result).toMatchObject({ claimed: 1, succeeded: 0, failed: 0 });
 
-    // Nothing A produced was written: the step, its result, its records and its
-    // emitted children are exactly what B committed.
-    expect(await rt.steps(runId)).toEqual(committedSteps);
-    expect(await rt.result(runId, "slow")).toEqual(committedResult);
-    expect(committedResult?.records).toEqual([{ collection: "effects", key: "fence-1/slow", data: { workerId: "worker-b", pid: b.pid } }]);
-    expect(committedResult?.emittedIds).toEqual(["slow-audit"]);
-    expect((await rt.workflow(runId))?.status).toBe("succeeded");
+      // Nothing A produced was written: the run, the steps, the result (data,
+      // records, emitted children) are exactly what B committed.
+      expect(await rt.workflow(runId)).toEqual(committedRun);
+      expect(await rt.steps(runId)).toEqual(committedSteps);
+      expect(await rt.result(runId, "slow")).toEqual(committedResult);
 
-    // Both executed the step (at least once), one commit.
-    const starts = box.starts().filter((l) => l.event === "start" && l.stepId === "slow");
-    expect(starts.map((l) => [l.workerId, l.attempt, l.reclaims]).sort()).toEqual([
-      ["worker-a", 1, 0],
-      ["worker-b", 1, 1],
-    ]);
+      // Both executed the step, once each; B's execution is the one committed.
+      const starts = box.starts().filter((l) => l.event === "start" && l.stepId === "slow");
+      expect(starts.map((l) => [l.workerId, l.attempt, l.reclaims]).sort()).toEqual([
+        ["worker-a", 1, 0],
+        ["worker-b", 1, 1],
+      ]);
 
-    expect(await a.stop()).toEqual({ code: 0, signal: null });
-    expect(await b.stop()).toEqual({ code: 0, signal: null });
-    expect(a.errors).toEqual([]);
-    expect(b.errors).toEqual([]);
-  });
+      expect(await a.stop()).toEqual({ code: 0, signal: null });
+      expect(await b.stop()).toEqual({ code: 0, signal: null });
+      expect(a.errors).toEqual([]);
+      expect(b.errors).toEqual([]);
+    },
+  );
 });

@@ -24,6 +24,7 @@ export interface WorkerConfig {
   logDir: string;
   mode?: "workers" | "once";
   probe?: "complete" | "hang" | "block-until-marker";
+  outcome?: "result-and-child" | "result" | "permanent-error" | "retryable-error";
   marker?: string;
   leaseDuration?: number;
   pollInterval?: number;

@@ -69,14 +69,18 @@ export const MIGRATIONS: readonly Migration[] = [
         completed_at      INTEGER,                -- when the last attempt finished
         UNIQUE (run_id, id)
       );
-      -- Claiming: partial, so a claim and a completion only touch it for ready rows,
-      -- and it stays as small as the backlog however much history accumulates.
+      -- Every index below is partial, and chosen so that a status change touches as
+      -- few of them as possible: a claim moves a row from steps_ready to
+      -- steps_running, a completion takes it out of steps_running and steps_active.
+      -- Claiming, in readiness order within a queue; as small as the backlog,
+      -- however much history accumulates.
       CREATE INDEX steps_ready ON steps (queue, ready_at) WHERE status = 'ready';
-      -- Reclaiming expired leases and counting a queue's running steps.
-      CREATE INDEX steps_leases ON steps (lease_expires_at) WHERE status = 'running';
-      CREATE INDEX steps_running_by_queue ON steps (queue) WHERE status = 'running';
-      -- "Has this run finished?" in one index probe.
-      CREATE INDEX steps_active ON steps (run_id) WHERE status IN ('pending', 'ready', 'running');
+      -- Counting a queue's running steps, and finding expired leases (a scan of
+      -- running steps only: there are never more than the workers).
+      CREATE INDEX steps_running ON steps (queue, lease_expires_at) WHERE status = 'running';
+      -- "Has this run finished?" in one probe. Keyed on finished_at, which only
+      -- terminal transitions write, so claims and retries leave it alone.
+      CREATE INDEX steps_active ON steps (run_id) WHERE finished_at IS NULL;
       CREATE UNIQUE INDEX steps_dedup ON steps (run_id, dedup_key) WHERE dedup_key IS NOT NULL;
 
       -- Dependency edges, keyed for the reverse lookup "who waits for this step".

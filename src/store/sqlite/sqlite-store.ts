@@ -25,6 +25,7 @@ import type {
   CompletionResult,
   LeaseRef,
   ListRunsQuery,
+  NewRun,
   NewStep,
   ReclaimResult,
   ResultRecord,
@@ -70,6 +71,7 @@ export class SqliteStore implements Store {
   readonly #sql;
   readonly #claimTx;
   readonly #completeTx;
+  readonly #createRunsTx;
   #closed = false;
 
   constructor(db: Database.Database) {
@@ -77,21 +79,11 @@ export class SqliteStore implements Store {
     this.#sql = prepareStatements(db);
     this.#claimTx = db.transaction((request: ClaimRequest) => this.#claim(request));
     this.#completeTx = db.transaction((outcomes: StepOutcome[]) => this.#complete(outcomes));
+    this.#createRunsTx = db.transaction((runs: NewRun[]) => runs.map((r) => this.#createRun(r)));
   }
 
-  async createRun(run: RunRecord, steps: NewStep[]): Promise<{ created: boolean; run: RunRecord }> {
-    return this.#db
-      .transaction(() => {
-        const inserted = this.#sql.insertRun.run(
-          run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
-        );
-        if (inserted.changes === 0) {
-          return { created: false, run: toRun(this.#sql.getRun.get(run.id) as RunRow) };
-        }
-        this.#insertSteps(run.id, steps, run.createdAt, undefined);
-        return { created: true, run };
-      })
-      .immediate();
+  async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
+    return this.#createRunsTx.immediate(runs);
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -231,6 +223,15 @@ export class SqliteStore implements Store {
   }
 
   // ---- inside transactions -------------------------------------------------
+
+  #createRun({ run, steps }: NewRun): { created: boolean; run: RunRecord } {
+    const inserted = this.#sql.insertRun.run(
+      run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
+    );
+    if (inserted.changes === 0) return { created: false, run: toRun(this.#sql.getRun.get(run.id) as RunRow) };
+    this.#insertSteps(run.id, steps, run.createdAt, undefined);
+    return { created: true, run };
+  }
 
   #claim(request: ClaimRequest): ClaimResult {
     const { now } = request;
@@ -505,7 +506,7 @@ function prepareStatements(db: Database.Database) {
     setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
     // Only a running run finishes: a canceled one stays canceled.
     finishRun: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ? AND status = 'running'"),
-    runHasActiveStep: p("SELECT 1 FROM steps WHERE run_id = ? AND status IN ('pending', 'ready', 'running') LIMIT 1"),
+    runHasActiveStep: p("SELECT 1 FROM steps WHERE run_id = ? AND finished_at IS NULL LIMIT 1"),
     finishedCounts: p(`SELECT coalesce(sum(status = 'failed'), 0) AS failed, coalesce(sum(status = 'canceled'), 0) AS canceled
                        FROM steps WHERE run_id = ?`),
 
