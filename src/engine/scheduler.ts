@@ -103,11 +103,16 @@ export class Scheduler {
     return run;
   }
 
-  /** Stops the worker loop (if any) and waits for it, in-flight steps included. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the worker loop (if any) and waits for every in-flight step, also those
+   * `runOnce` started, so that nothing writes to the store after it is closed.
+   */
+  async stop(grace = 10_000): Promise<void> {
     this.#stop.abort();
     await this.#workers;
+    await this.#drain(grace);
     clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
   }
 
   async #loop(options: WorkerOptions): Promise<void> {
@@ -137,6 +142,7 @@ export class Scheduler {
 
   /** Lets in-flight steps finish; past the grace period aborts them and gives their leases back. */
   async #drain(grace: number): Promise<void> {
+    if (this.#inFlight.size === 0) return;
     const settled = Promise.all([...this.#inFlight.values()].map((e) => e.settled));
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
