@@ -251,6 +251,8 @@ export function operationsSuite(target: ConformanceTarget): void {
       stubborn.open();
       expect((await rt.runOnce()).succeeded).toBe(1);
       expect((await rt.workflow("stubborn"))?.status).toBe("succeeded");
+      await rt.close();
+      expect(h().errors).toEqual([]); // the abandoned attempt wrote nothing, not even after close
     });
 
     it("refuses work after close, and close is idempotent", async () => {

@@ -30,6 +30,8 @@ interface Execution {
   /** Resolves once the outcome is written (or found stale). */
   settled: Promise<void>;
   counters?: CycleResult;
+  /** Given up at shutdown: its lease was released, so its outcome is not written. */
+  abandoned?: boolean;
 }
 
 export interface WorkerOptions {
@@ -154,7 +156,10 @@ export class Scheduler {
     clearTimeout(timer);
     if (!late) return;
     const stuck = [...this.#inFlight.values()];
-    for (const e of stuck) e.controller.abort(new WorkflowError(ErrorCodes.closed, "the worker is shutting down"));
+    for (const e of stuck) {
+      e.abandoned = true;
+      e.controller.abort(new WorkflowError(ErrorCodes.closed, "the worker is shutting down"));
+    }
     try {
       await this.#store.release(
         stuck.map((e) => e.lease),
@@ -206,6 +211,7 @@ export class Scheduler {
     execution.settled = this.#limit(async () => {
       const executor = this.#registry.get(claimed.step.kind);
       const outcome = await executeStep(claimed, executor, this.#services, controller.signal, this.#config.clock);
+      if (execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
       let result: CompletionResult;
       try {
         result = await this.#completions.add(outcome);
