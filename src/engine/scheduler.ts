@@ -3,8 +3,15 @@
  * `maxWorkers` of them at once, heartbeats their leases, writes their outcomes
  * in batches, and sleeps only when there is nothing to do.
  *
+ * A worker leases up to twice `maxWorkers` steps and runs `maxWorkers` at a time
+ * (p-limit): the leased-but-waiting half is a local buffer, so that claims and
+ * completions carry batches even when steps are short (shared/LIMITS.md: batch
+ * size is what decides a durable queue's throughput). A step's lease is
+ * heartbeated from the moment it is claimed; at shutdown the buffered steps are
+ * given back at once, without running.
+ *
  * The loop in brief:
- *   claim (as many steps as there are free slots) → start each executor →
+ *   claim (as many steps as there are free places) → start each executor →
  *   each outcome joins the next completion batch → a written outcome frees its
  *   slot and wakes the loop, which claims again.
  * While idle it sleeps until the earliest known due time (a retry's backoff, a
@@ -30,7 +37,9 @@ interface Execution {
   /** Resolves once the outcome is written (or found stale). */
   settled: Promise<void>;
   counters?: CycleResult;
-  /** Given up at shutdown: its lease was released, so its outcome is not written. */
+  /** Its executor has been called (it is past the p-limit queue). */
+  started?: boolean;
+  /** Given up at shutdown: its lease was released, so it does not run, or its outcome is not written. */
   abandoned?: boolean;
 }
 
@@ -145,6 +154,7 @@ export class Scheduler {
   /** Lets in-flight steps finish; past the grace period aborts them and gives their leases back. */
   async #drain(grace: number): Promise<void> {
     if (this.#inFlight.size === 0) return;
+    await this.#abandon([...this.#inFlight.values()].filter((e) => !e.started), undefined);
     const settled = Promise.all([...this.#inFlight.values()].map((e) => e.settled));
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -155,20 +165,25 @@ export class Scheduler {
     ]);
     clearTimeout(timer);
     if (!late) return;
-    const stuck = [...this.#inFlight.values()];
-    for (const e of stuck) {
+    await this.#abandon([...this.#inFlight.values()], new WorkflowError(ErrorCodes.closed, "the worker is shutting down"));
+  }
+
+  /** Gives leases back without spending an attempt; running executors get their signal aborted. */
+  async #abandon(executions: Execution[], reason: WorkflowError | undefined): Promise<void> {
+    if (executions.length === 0) return;
+    for (const e of executions) {
       e.abandoned = true;
-      e.controller.abort(new WorkflowError(ErrorCodes.closed, "the worker is shutting down"));
+      if (reason) e.controller.abort(reason);
+      this.#inFlight.delete(e.lease.token);
     }
     try {
       await this.#store.release(
-        stuck.map((e) => e.lease),
+        executions.map((e) => e.lease),
         this.#config.clock(),
       );
     } catch (err) {
       this.#config.onError(err); // the leases will expire and be reclaimed instead
     }
-    for (const e of stuck) this.#inFlight.delete(e.lease.token);
   }
 
   async #reclaim(counters?: CycleResult): Promise<void> {
@@ -180,7 +195,7 @@ export class Scheduler {
   }
 
   async #claimAndStart(counters?: CycleResult): Promise<Execution[]> {
-    const free = this.#config.maxWorkers - this.#inFlight.size - this.#reserved;
+    const free = 2 * this.#config.maxWorkers - this.#inFlight.size - this.#reserved;
     if (free <= 0) return [];
     this.#reserved += free;
     let claimed: ClaimedStep[];
@@ -208,10 +223,15 @@ export class Scheduler {
     if (counters) execution.counters = counters;
     this.#inFlight.set(lease.token, execution);
     this.#ensureHeartbeat();
-    execution.settled = this.#limit(async () => {
-      const executor = this.#registry.get(claimed.step.kind);
-      const outcome = await executeStep(claimed, executor, this.#services, controller.signal, this.#config.clock);
-      if (execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
+    execution.settled = (async () => {
+      // The p-limit slot covers the executor only: writing the outcome happens in
+      // batches outside it, so the next buffered step can start meanwhile.
+      const outcome = await this.#limit(() => {
+        if (execution.abandoned) return undefined;
+        execution.started = true;
+        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller.signal, this.#config.clock);
+      });
+      if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
       let result: CompletionResult;
       try {
         result = await this.#completions.add(outcome);
@@ -221,7 +241,7 @@ export class Scheduler {
         result = { status: "stale" };
       }
       this.#count(execution.counters, outcome, result);
-    }).finally(() => {
+    })().finally(() => {
       this.#inFlight.delete(lease.token);
       this.wake();
     });

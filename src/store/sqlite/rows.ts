@@ -1,6 +1,6 @@
 /** Mapping between SQLite rows and the store's records. */
 import type { Dependency, RunStatus, StepStatus } from "../../types.js";
-import type { LeaseRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store.js";
+import type { ClaimedStep, LeaseRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store.js";
 
 export interface RunRow {
   id: string;
@@ -118,4 +118,55 @@ export function toArtifact(row: ArtifactRow): StoredArtifact {
   };
   if (row.uri !== null) artifact.uri = row.uri;
   return artifact;
+}
+
+/**
+ * What a claim reads of each step it leased, with its run, as one raw row (an
+ * array: cheaper than an object per row). The lease, status and start time are
+ * not read back: the claim just wrote them.
+ */
+export const CLAIMED_STEP_COLUMNS = `s.run_id, s.id, s.kind, s.queue, s.input, s.depends_on, s.retry, s.max_attempts, s.attempt,
+  s.reclaims, s.priority, s.parent_id, s.dedup_key, s.site, s.metadata, s.ready_at, s.created_at, s.error,
+  r.package, r.name, r.status, r.input, r.metadata, r.created_at, r.updated_at`;
+
+type Cell = string | number | null;
+
+export function toClaimedStep(row: unknown[], lease: LeaseRecord): ClaimedStep {
+  const [runId, id, kind, queue, input, dependsOn, retry, maxAttempts, attempt, reclaims, priority, parentId, dedupKey, site, metadata,
+    readyAt, createdAt, error, pkg, runName, runStatus, runInput, runMetadata, runCreatedAt, runUpdatedAt] = row as Cell[];
+  const step: ClaimedStep["step"] = {
+    runId: runId as string,
+    id: id as string,
+    kind: kind as string,
+    queue: queue as string,
+    status: "running",
+    input: input as string,
+    attempt: attempt as number,
+    maxAttempts: maxAttempts as number,
+    reclaims: reclaims as number,
+    priority: priority as number,
+    retry: JSON.parse(retry as string),
+    dependsOn: dependsOn === null ? [] : (JSON.parse(dependsOn as string) as Dependency[]),
+    metadata: JSON.parse(metadata as string) as Record<string, string>,
+    startedAt: lease.acquiredAt,
+    createdAt: createdAt as number,
+    updatedAt: lease.acquiredAt,
+    lease,
+  };
+  if (parentId !== null) step.parentId = parentId as string;
+  if (dedupKey !== null) step.dedupKey = dedupKey as string;
+  if (site !== null) step.site = site as string;
+  if (readyAt !== null) step.readyAt = readyAt as number;
+  if (error !== null) step.lastError = JSON.parse(error as string) as StepErrorRecord;
+  const run: RunRecord = {
+    id: runId as string,
+    package: pkg as string,
+    name: runName as string,
+    status: runStatus as RunStatus,
+    input: runInput as string,
+    metadata: JSON.parse(runMetadata as string) as Record<string, string>,
+    createdAt: runCreatedAt as number,
+    updatedAt: runUpdatedAt as number,
+  };
+  return { step, run };
 }

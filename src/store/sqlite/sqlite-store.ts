@@ -37,7 +37,7 @@ import type {
   StoredArtifact,
 } from "../store.js";
 import { migrate } from "./migrations.js";
-import { type ArtifactRow, type RunRow, type StepRow, toArtifact, toRun, toStep } from "./rows.js";
+import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "./rows.js";
 
 export interface SqliteStoreOptions {
   path: string;
@@ -269,17 +269,14 @@ export class SqliteStore implements Store {
     candidates.sort((a, b) => a.ready_at - b.ready_at || a.seq - b.seq);
     const chosen = candidates.slice(0, request.limit);
     const expiresAt = now + request.leaseDuration;
-    const runs = new Map<string, RunRecord>();
     const consumed = new Map<string, number>();
     const steps: ClaimedStep[] = [];
     for (const c of chosen) {
-      const row = this.#sql.leaseStep.get(request.workerId, randomUUID(), now, expiresAt, now, now, c.seq) as StepRow;
-      let run = runs.get(row.run_id);
-      if (!run) {
-        run = toRun(this.#sql.getRun.get(row.run_id) as RunRow);
-        runs.set(row.run_id, run);
-      }
-      steps.push({ step: toStep(row) as ClaimedStep["step"], run });
+      const lease = { workerId: request.workerId, token: randomUUID(), acquiredAt: now, expiresAt };
+      // A plain UPDATE and one narrow, raw SELECT (step joined with its run): several
+      // times cheaper than UPDATE ... RETURNING * plus a run lookup.
+      this.#sql.leaseStep.run(lease.workerId, lease.token, now, expiresAt, now, now, c.seq);
+      steps.push(toClaimedStep(this.#sql.claimedStep.get(c.seq) as unknown[], lease));
       consumed.set(c.queue, (consumed.get(c.queue) ?? 0) + 1);
     }
     for (const [queue, n] of consumed) {
@@ -544,7 +541,8 @@ function prepareStatements(db: Database.Database) {
                   ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`),
     leaseStep: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
                     lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
-                  WHERE seq = ? RETURNING *`),
+                  WHERE seq = ?`),
+    claimedStep: p(`SELECT ${CLAIMED_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.seq = ?`).raw(true),
 
     markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL,
                         completed_at = ?, finished_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
