@@ -41,7 +41,9 @@ export const MIGRATIONS: readonly Migration[] = [
         queue             TEXT    NOT NULL,
         status            TEXT    NOT NULL,
         input             TEXT    NOT NULL,
-        depends_on        TEXT,                   -- JSON Dependency[]; NULL when none
+        -- The edges themselves live in step_deps only: a join over thousands of
+        -- steps would otherwise carry them in a row rewritten at every edge.
+        deps_total        INTEGER NOT NULL DEFAULT 0, -- dependency edges of this step
         deps_waiting      INTEGER NOT NULL DEFAULT 0, -- dependency edges not yet satisfied
         retry             TEXT    NOT NULL,       -- JSON ResolvedRetryPolicy
         max_attempts      INTEGER NOT NULL,
@@ -83,7 +85,8 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX steps_active ON steps (run_id) WHERE finished_at IS NULL;
       CREATE UNIQUE INDEX steps_dedup ON steps (run_id, dedup_key) WHERE dedup_key IS NOT NULL;
 
-      -- Dependency edges, keyed for the reverse lookup "who waits for this step".
+      -- Dependency edges, keyed for the lookup "who waits for this step", with an
+      -- index for "what does this step wait for".
       CREATE TABLE step_deps (
         run_id   TEXT    NOT NULL,
         dep_id   TEXT    NOT NULL,
@@ -91,6 +94,7 @@ export const MIGRATIONS: readonly Migration[] = [
         required INTEGER NOT NULL,
         PRIMARY KEY (run_id, dep_id, step_id)
       ) WITHOUT ROWID;
+      CREATE INDEX step_deps_forward ON step_deps (run_id, step_id);
 
       CREATE TABLE artifacts (
         run_id       TEXT    NOT NULL,

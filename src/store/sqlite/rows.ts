@@ -20,7 +20,7 @@ export interface StepRow {
   queue: string;
   status: string;
   input: string;
-  depends_on: string | null;
+  deps_total: number;
   retry: string;
   max_attempts: number;
   attempt: number;
@@ -76,7 +76,8 @@ export function toLease(row: StepRow): LeaseRecord | undefined {
   };
 }
 
-export function toStep(row: StepRow): StepRecord {
+/** A step row; its dependencies come from step_deps (`[]` for a step without any). */
+export function toStep(row: StepRow, dependsOn: Dependency[]): StepRecord {
   const step: StepRecord = {
     runId: row.run_id,
     id: row.id,
@@ -89,7 +90,7 @@ export function toStep(row: StepRow): StepRecord {
     reclaims: row.reclaims,
     priority: row.priority,
     retry: JSON.parse(row.retry),
-    dependsOn: row.depends_on === null ? [] : (JSON.parse(row.depends_on) as Dependency[]),
+    dependsOn,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -125,14 +126,14 @@ export function toArtifact(row: ArtifactRow): StoredArtifact {
  * array: cheaper than an object per row). The lease, status and start time are
  * not read back: the claim just wrote them.
  */
-export const CLAIMED_STEP_COLUMNS = `s.run_id, s.id, s.kind, s.queue, s.input, s.depends_on, s.retry, s.max_attempts, s.attempt,
+export const CLAIMED_STEP_COLUMNS = `s.run_id, s.id, s.kind, s.queue, s.input, s.deps_total, s.retry, s.max_attempts, s.attempt,
   s.reclaims, s.priority, s.parent_id, s.dedup_key, s.site, s.metadata, s.ready_at, s.created_at, s.error,
   r.package, r.name, r.status, r.input, r.metadata, r.created_at, r.updated_at`;
 
 type Cell = string | number | null;
 
-export function toClaimedStep(row: unknown[], lease: LeaseRecord): ClaimedStep {
-  const [runId, id, kind, queue, input, dependsOn, retry, maxAttempts, attempt, reclaims, priority, parentId, dedupKey, site, metadata,
+export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId: string, stepId: string) => Dependency[]): ClaimedStep {
+  const [runId, id, kind, queue, input, depsTotal, retry, maxAttempts, attempt, reclaims, priority, parentId, dedupKey, site, metadata,
     readyAt, createdAt, error, pkg, runName, runStatus, runInput, runMetadata, runCreatedAt, runUpdatedAt] = row as Cell[];
   const step: ClaimedStep["step"] = {
     runId: runId as string,
@@ -146,7 +147,7 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord): ClaimedStep {
     reclaims: reclaims as number,
     priority: priority as number,
     retry: JSON.parse(retry as string),
-    dependsOn: dependsOn === null ? [] : (JSON.parse(dependsOn as string) as Dependency[]),
+    dependsOn: depsTotal === 0 ? [] : depsOf(runId as string, id as string),
     metadata: JSON.parse(metadata as string) as Record<string, string>,
     startedAt: lease.acquiredAt,
     createdAt: createdAt as number,

@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
-import type { StepStatus } from "../../types.js";
+import type { Dependency, StepStatus } from "../../types.js";
 import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
 import type {
   ClaimRequest,
@@ -170,7 +170,11 @@ export class SqliteStore implements Store {
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
-    return (this.#sql.stepsOfRun.all(runId) as StepRow[]).map(toStep);
+    const deps = new Map<string, Dependency[]>();
+    for (const e of this.#sql.edgesOfRun.all(runId) as { step_id: string; dep_id: string; required: number }[]) {
+      deps.set(e.step_id, [...(deps.get(e.step_id) ?? []), { stepId: e.dep_id, required: e.required === 1 }]);
+    }
+    return (this.#sql.stepsOfRun.all(runId) as StepRow[]).map((row) => toStep(row, deps.get(row.id) ?? []));
   }
 
   async getResult(runId: string, stepId: string): Promise<ResultRecord | undefined> {
@@ -233,6 +237,9 @@ export class SqliteStore implements Store {
     return { created: true, run };
   }
 
+  readonly #depsOf = (runId: string, stepId: string): Dependency[] =>
+    (this.#sql.depsOf.all(runId, stepId) as { dep_id: string; required: number }[]).map((e) => ({ stepId: e.dep_id, required: e.required === 1 }));
+
   #claim(request: ClaimRequest): ClaimResult {
     const { now } = request;
     const candidates: { seq: number; ready_at: number; queue: string }[] = [];
@@ -276,7 +283,7 @@ export class SqliteStore implements Store {
       // A plain UPDATE and one narrow, raw SELECT (step joined with its run): several
       // times cheaper than UPDATE ... RETURNING * plus a run lookup.
       this.#sql.leaseStep.run(lease.workerId, lease.token, now, expiresAt, now, now, c.seq);
-      steps.push(toClaimedStep(this.#sql.claimedStep.get(c.seq) as unknown[], lease));
+      steps.push(toClaimedStep(this.#sql.claimedStep.get(c.seq) as unknown[], lease, this.#depsOf));
       consumed.set(c.queue, (consumed.get(c.queue) ?? 0) + 1);
     }
     for (const [queue, n] of consumed) {
@@ -405,10 +412,9 @@ export class SqliteStore implements Store {
         else if (state === "violated") violated = true;
       }
       const status: StepStatus = violated ? "skipped" : waiting > 0 ? "pending" : "ready";
-      const dependsOn = [...edges].map(([stepId, required]) => ({ stepId, required }));
       s.insertStep.run(
         runId, step.id, step.kind, step.queue, status, step.input,
-        dependsOn.length ? JSON.stringify(dependsOn) : null, violated ? 0 : waiting,
+        edges.size, violated ? 0 : waiting,
         JSON.stringify(step.retry), step.retry.maxAttempts, step.priority,
         step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, JSON.stringify(step.metadata),
         status === "ready" ? now : null, violated ? now : null, now, now,
@@ -468,7 +474,7 @@ export class SqliteStore implements Store {
     // Recount each revived step's waiting edges, treating the other revived steps as unfinished.
     const skippedAgain: string[] = [];
     for (const id of revived) {
-      const step = toStep(s.getStep.get(runId, id) as StepRow);
+      const step = toStep(s.getStep.get(runId, id) as StepRow, this.#depsOf(runId, id));
       let waiting = 0;
       let violated: string | undefined;
       for (const d of step.dependsOn) {
@@ -507,7 +513,7 @@ function prepareStatements(db: Database.Database) {
     finishedCounts: p(`SELECT coalesce(sum(status = 'failed'), 0) AS failed, coalesce(sum(status = 'canceled'), 0) AS canceled
                        FROM steps WHERE run_id = ?`),
 
-    insertStep: p(`INSERT INTO steps (run_id, id, kind, queue, status, input, depends_on, deps_waiting, retry, max_attempts,
+    insertStep: p(`INSERT INTO steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
                      priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertEdge: p("INSERT INTO step_deps (run_id, dep_id, step_id, required) VALUES (?, ?, ?, ?)"),
@@ -516,6 +522,8 @@ function prepareStatements(db: Database.Database) {
     stepByDedupKey: p("SELECT id FROM steps WHERE run_id = ? AND dedup_key = ?"),
     stepsOfRun: p("SELECT * FROM steps WHERE run_id = ? ORDER BY seq"),
     dependents: p("SELECT step_id, required FROM step_deps WHERE run_id = ? AND dep_id = ?"),
+    depsOf: p("SELECT dep_id, required FROM step_deps WHERE run_id = ? AND step_id = ? ORDER BY dep_id"),
+    edgesOfRun: p("SELECT step_id, dep_id, required FROM step_deps WHERE run_id = ? ORDER BY step_id, dep_id"),
     satisfyEdge: p(`UPDATE steps SET deps_waiting = deps_waiting - 1,
                       status   = CASE WHEN deps_waiting <= 1 THEN 'ready' ELSE status END,
                       ready_at = CASE WHEN deps_waiting <= 1 THEN ? ELSE ready_at END,
