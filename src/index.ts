@@ -14,7 +14,7 @@ export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type 
 export { newExecutor, newTypedExecutor, Registry, type Executor } from "./executor.js";
 export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn } from "./package.js";
 export { requireSteps, type RunBuilder, type StepHandle, type StepOpts } from "./run-builder.js";
-export type { RetryPolicy } from "./retry.js";
+export type { RetryPolicy, ResolvedRetryPolicy } from "./retry.js";
 export type { StepContext, ArtifactOptions } from "./step-context.js";
 export type {
   RunStatus,
@@ -32,7 +32,7 @@ export type {
 } from "./types.js";
 export { sqliteStore } from "./store/sqlite/index.js";
 export type * from "./store/store.js";
-export { edgeState, finishedRunStatus, isFinished, ACTIVE_STEP_STATUSES, type EdgeState } from "./store/graph-rules.js";
+export { edgeState, finishedRunStatus, isFinished, refillTokens, nextTokenAt, ACTIVE_STEP_STATUSES, type EdgeState } from "./store/graph-rules.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
 export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
 export type { Projection, ProjectionStore } from "./projections/projection-store.js";

@@ -39,7 +39,7 @@ function findUnserializable(value: unknown, seen: Set<object>, path = "value"): 
     case "object": {
       if (value === null) return undefined;
       if (seen.has(value)) return `${path} is a circular reference`;
-      if (value instanceof Date || value instanceof RegExp || value instanceof Error || ArrayBuffer.isView(value)) return undefined;
+      if (value instanceof Date || value instanceof RegExp || value instanceof Error || value instanceof URL || ArrayBuffer.isView(value)) return undefined;
       seen.add(value);
       try {
         if (Array.isArray(value) || value instanceof Set) {

@@ -93,7 +93,7 @@ export interface CycleResult {
   succeeded: number;
   /** Attempts that failed, whether or not a retry was scheduled. */
   failed: number;
-  /** Expired leases this cycle took back. */
+  /** Expired leases this cycle took back (put back to ready, or failed with `lease_expired`). */
   reclaimed: number;
 }
 

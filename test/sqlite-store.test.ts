@@ -47,6 +47,15 @@ describe("the SQLite store", () => {
     db.close();
   });
 
+  it("refuses a file migrated by a newer version", async () => {
+    const file = path.join(dir, "future.db");
+    await (await newRuntime({ store: sqliteStore(file) })).close();
+    const db = new Database(file);
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future', 0)").run();
+    db.close();
+    await expect(newRuntime({ store: sqliteStore(file) })).rejects.toMatchObject({ code: "store_error", message: expect.stringContaining("newer") });
+  });
+
   it("claims through the partial ready index, so history does not slow claiming", async () => {
     const file = path.join(dir, "plan.db");
     await (await newRuntime({ store: sqliteStore(file) })).close();

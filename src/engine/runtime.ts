@@ -12,6 +12,7 @@ import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { tryEncode } from "../serialization.js";
+import { guardStore } from "../store/guarded-store.js";
 import type { NewRun, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type { CycleResult, ListRunsFilter, RunHandle, StepInfo, StepResult, WorkflowRun } from "../types.js";
@@ -46,8 +47,14 @@ const listRunsSchema = z
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   const resolved = resolveConfig(config);
-  const store = await resolved.store.open();
-  return new Runtime(store, resolved);
+  let store: Store;
+  try {
+    store = await resolved.store.open();
+  } catch (err) {
+    if (isWorkflowError(err)) throw err;
+    throw new WorkflowError(ErrorCodes.storeError, `cannot open the ${resolved.store.name} store: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  return new Runtime(guardStore(store), resolved);
 }
 
 export class Runtime {
@@ -58,7 +65,7 @@ export class Runtime {
   readonly #scheduler: Scheduler;
   #closing: Promise<void> | undefined;
 
-  /** Use {@link newRuntime}. */
+  /** @internal Use {@link newRuntime}. */
   constructor(store: Store, config: ResolvedConfig) {
     this.#store = store;
     this.#config = config;
@@ -187,21 +194,25 @@ export class Runtime {
   }
 
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
+    this.#assertOpen();
     const run = await this.#store.getRun(runId);
     return run && toWorkflowRun(run);
   }
 
   async result(runId: string, stepId: string): Promise<StepResult | undefined> {
+    this.#assertOpen();
     const result = await this.#store.getResult(runId, stepId);
     return result && toStepResult(runId, result);
   }
 
   async steps(runId: string): Promise<StepInfo[]> {
+    this.#assertOpen();
     return (await this.#store.getSteps(runId)).map(toStepInfo);
   }
 
   /** Newest first; `after` is the id of the last run of the previous page. */
   async listRuns(filter: ListRunsFilter = {}): Promise<WorkflowRun[]> {
+    this.#assertOpen();
     const parsed = listRunsSchema.safeParse(filter);
     if (!parsed.success) {
       throw new WorkflowError(ErrorCodes.invalidInput, `listRuns filter: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
@@ -212,6 +223,7 @@ export class Runtime {
 
   /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */
   async readArtifact(runId: string, artifactId: string): Promise<{ ref: ArtifactRef; body: Uint8Array }> {
+    this.#assertOpen();
     const found = await this.#store.readArtifact(runId, artifactId);
     if (!found) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
     return { ref: toArtifactRef(runId, found.artifact), body: found.body };
@@ -235,6 +247,7 @@ export class Runtime {
   }
 
   async projection(name: string): Promise<Projection> {
+    this.#assertOpen();
     const store = this.#config.projectionStore;
     if (!store) throw new WorkflowError(ErrorCodes.noProjectionStore, "this runtime has no projectionStore configured");
     return store.projection(name);

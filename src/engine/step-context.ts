@@ -123,13 +123,13 @@ export class ExecutingStep implements StepContext {
   async storeArtifact(name: string, contentType: string, body: Uint8Array | string, opts: ArtifactOptions = {}): Promise<ArtifactRef> {
     const store = this.#services.artifactStore;
     if (!store) throw new WorkflowError(ErrorCodes.noArtifactStore, "storeArtifact needs RuntimeConfig.artifactStore");
-    this.#artifactCount++;
-    const bytes = toBytes(body);
-    const kind = opts.kind ?? inferArtifactKind(name, contentType);
-    const ref = await store.put({ id: opts.id ?? randomUUID(), name, kind, contentType, metadata: { ...(opts.metadata ?? {}) }, body: bytes });
+    // Checked before the bytes are written, so a bad call leaves nothing behind.
+    const record = this.#describe(opts.id ?? randomUUID(), name, contentType, opts, new Uint8Array(0), 0);
+    const ref = await store.put({ ...record, body: toBytes(body) });
     // The result keeps the reference; the bytes stay in the artifact store.
-    const record = this.#describe(ref.id, name, contentType, { ...opts, kind }, new Uint8Array(0), ref.size);
+    record.id = ref.id;
     record.uri = ref.uri;
+    record.size = ref.size;
     this.output.artifacts.push(record);
     return ref;
   }

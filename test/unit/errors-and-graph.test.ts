@@ -82,6 +82,6 @@ describe("serialization", () => {
     expect(tryEncode(circular).ok).toBe(false);
     expect(tryEncode(Symbol("s")).ok).toBe(false);
     const shared = { x: 1 };
-    expect(tryEncode({ a: shared, b: shared, d: new Date(0), m: new Map(), s: new Set(), n: 1n, u: undefined }).ok).toBe(true);
+    expect(tryEncode({ a: shared, b: shared, d: new Date(0), m: new Map(), s: new Set(), n: 1n, u: undefined, url: new URL("https://example.com/x") }).ok).toBe(true);
   });
 });

@@ -133,6 +133,11 @@ export function migrate(db: Database.Database, now: number): number[] {
     const applied = new Set(
       (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
     );
+    const newest = Math.max(0, ...applied);
+    const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (newest > known) {
+      throw new Error(`this database has schema version ${newest}, newer than this trellis knows (${known}); upgrade trellis`);
+    }
     const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
     const done: number[] = [];
     for (const m of MIGRATIONS) {

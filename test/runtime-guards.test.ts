@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { newExecutor, newPackage, newRuntime, sqliteStore, type Store, type StoreConfig } from "../src/index.js";
+
+/** The real SQLite store, with one command made to fail the way a driver fails. */
+function failing(method: keyof Store, error: unknown): StoreConfig {
+  const inner = sqliteStore(":memory:");
+  return {
+    name: "failing-sqlite",
+    async open() {
+      const store = await inner.open();
+      (store as unknown as Record<string, unknown>)[method] = async () => {
+        throw error;
+      };
+      return store;
+    },
+  };
+}
+
+describe("runtime guards", () => {
+  it("reports a store failure as a store_error WorkflowError with the driver's error as cause", async () => {
+    const cause = Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+    const rt = await newRuntime({ store: failing("getRun", cause) });
+    await expect(rt.workflow("x")).rejects.toMatchObject({ name: "WorkflowError", code: "store_error", cause });
+    await rt.close();
+  });
+
+  it("keeps the worker loop alive through store failures, reporting them to onError", async () => {
+    const errors: unknown[] = [];
+    let failures = 0;
+    const inner = sqliteStore(":memory:");
+    const flaky: StoreConfig = {
+      name: "flaky",
+      async open() {
+        const store = await inner.open();
+        const claim = store.claim.bind(store);
+        store.claim = async (req) => {
+          if (failures++ < 2) throw new Error("SQLITE_BUSY: database is locked");
+          return claim(req);
+        };
+        return store;
+      },
+    };
+    const rt = await newRuntime({ store: flaky, pollInterval: 5, onError: (e) => errors.push(e) });
+    rt.registerExecutor(newExecutor("k", async (step) => step.result("ok")));
+    rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+    await rt.startRun("p", null, { runId: "r" });
+    const ac = new AbortController();
+    const workers = rt.startWorkers({ signal: ac.signal });
+    while ((await rt.workflow("r"))?.status !== "succeeded") await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await workers;
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatchObject({ code: "store_error" });
+    await rt.close();
+  });
+
+  it("answers runtime_closed to every call after close", async () => {
+    const rt = await newRuntime({ store: sqliteStore(":memory:") });
+    await rt.close();
+    for (const call of [() => rt.workflow("r"), () => rt.steps("r"), () => rt.result("r", "s"), () => rt.listRuns(), () => rt.readArtifact("r", "a"), () => rt.retryStep("r", "s"), () => rt.cancelRun("r")]) {
+      await expect(call()).rejects.toMatchObject({ code: "runtime_closed" });
+    }
+  });
+
+  it("turns a failing store open into store_error", async () => {
+    await expect(newRuntime({ store: { name: "broken", open: async () => Promise.reject(new Error("ECONNREFUSED")) } })).rejects.toMatchObject({
+      code: "store_error",
+    });
+  });
+});
