@@ -40,7 +40,10 @@ export const retryPolicySchema = z
   })
   .strict();
 
+const DEFAULT_POLICY: ResolvedRetryPolicy = Object.freeze({ maxAttempts: 1, backoff: "exponential", initialBackoff: 1000, multiplier: 2, jitter: false });
+
 export function resolveRetryPolicy(policy: RetryPolicy | undefined): ResolvedRetryPolicy {
+  if (policy === undefined) return DEFAULT_POLICY; // shared: most steps never set one
   const resolved: ResolvedRetryPolicy = {
     maxAttempts: policy?.maxAttempts ?? 1,
     backoff: policy?.backoff ?? "exponential",

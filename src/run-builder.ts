@@ -52,7 +52,7 @@ export function requireSteps(...handles: (StepHandle | string)[]): Dependency[] 
  * Validates a step's id, input and options and turns them into the record the
  * store inserts. Throws `invalid_input` naming the step and the field.
  */
-export function toNewStep(id: string, input: unknown, opts: StepOpts): NewStep {
+export function toNewStep(id: string, input: unknown, opts: StepOpts, known?: { value: unknown; text: string }): NewStep {
   if (typeof id !== "string" || id.trim() === "") {
     throw new WorkflowError(ErrorCodes.invalidInput, "a step id must be a non-empty string");
   }
@@ -63,7 +63,8 @@ export function toNewStep(id: string, input: unknown, opts: StepOpts): NewStep {
       details: parsed.error.issues,
     });
   }
-  const encoded = tryEncode(input);
+  // The run's input is often handed to a step as is: encode it once.
+  const encoded = known && known.value === input && typeof input === "object" ? { ok: true as const, text: known.text } : tryEncode(input);
   if (!encoded.ok) {
     throw new WorkflowError(ErrorCodes.invalidInput, `step "${id}": input cannot be stored: ${encoded.error.message}`, { cause: encoded.error });
   }
@@ -145,9 +146,12 @@ export class CollectingRunBuilder implements RunBuilder {
   readonly steps: NewStep[] = [];
   readonly #ids = new Set<string>();
 
-  constructor(name: string, metadata: Record<string, string>) {
+  readonly #input: { value: unknown; text: string } | undefined;
+
+  constructor(name: string, metadata: Record<string, string>, input?: { value: unknown; text: string }) {
     this.runName = name;
     this.runMetadata = { ...metadata };
+    this.#input = input;
   }
 
   name(n: string): void {
@@ -164,7 +168,7 @@ export class CollectingRunBuilder implements RunBuilder {
 
   step(id: string, input: unknown, opts: StepOpts): StepHandle {
     if (this.#ids.has(id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${id}" is used twice in this run`);
-    const step = toNewStep(id, input, opts);
+    const step = toNewStep(id, input, opts, this.#input);
     this.#ids.add(id);
     this.steps.push(step);
     return { id };

@@ -10,16 +10,17 @@ import { backoffDelay } from "../retry.js";
 import { checkGraph } from "../run-builder.js";
 import { tryEncode } from "../serialization.js";
 import type { ClaimedStep, StepErrorRecord, StepOutcome } from "../store/store.js";
+import type { LazyAbort } from "./lazy-abort.js";
 import { ExecutingStep, type StepServices } from "./step-context.js";
 
 export async function executeStep(
   claimed: ClaimedStep,
   executor: Executor | undefined,
   services: StepServices,
-  signal: AbortSignal,
+  abort: LazyAbort,
   clock: () => number,
 ): Promise<StepOutcome> {
-  const step = new ExecutingStep(claimed, services, signal, new Date(clock()));
+  const step = new ExecutingStep(claimed, services, abort, new Date(clock()));
   try {
     if (!executor) {
       return failure(claimed, clock(), {

@@ -157,7 +157,9 @@ export class Runtime {
     }
     const runId = options.data.runId ?? `${pkg.name}-${randomUUID()}`;
 
-    const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {});
+    const encoded = tryEncode(value);
+    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
+    const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {}, { value, text: encoded.text });
     try {
       await pkg.entrypoint(builder, value);
     } catch (err) {
@@ -168,8 +170,6 @@ export class Runtime {
     }
     if (builder.steps.length === 0) throw new WorkflowError(ErrorCodes.emptyRun, `the entrypoint of package "${pkg.name}" added no step`);
     checkGraph(builder.steps, () => false);
-    const encoded = tryEncode(value);
-    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
 
     const now = this.#config.clock();
     return {

@@ -28,12 +28,13 @@ import type { ClaimedStep, CompletionResult, LeaseRef, StepOutcome, Store } from
 import type { CycleResult } from "../types.js";
 import { Batcher } from "./batcher.js";
 import { executeStep } from "./execute.js";
+import { LazyAbort } from "./lazy-abort.js";
 import type { StepServices } from "./step-context.js";
 import { Wakeup } from "./wakeup.js";
 
 interface Execution {
   lease: LeaseRef;
-  controller: AbortController;
+  controller: LazyAbort;
   /** Resolves once the outcome is written (or found stale). */
   settled: Promise<void>;
   counters?: CycleResult;
@@ -218,7 +219,7 @@ export class Scheduler {
 
   #start(claimed: ClaimedStep, counters: CycleResult | undefined): Execution {
     const lease: LeaseRef = { runId: claimed.run.id, stepId: claimed.step.id, token: claimed.step.lease.token };
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     const execution: Execution = { lease, controller, settled: Promise.resolve() };
     if (counters) execution.counters = counters;
     this.#inFlight.set(lease.token, execution);
@@ -229,7 +230,7 @@ export class Scheduler {
       const outcome = await this.#limit(() => {
         if (execution.abandoned) return undefined;
         execution.started = true;
-        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller.signal, this.#config.clock);
+        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller, this.#config.clock);
       });
       if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
       let result: CompletionResult;

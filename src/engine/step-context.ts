@@ -12,6 +12,7 @@ import { decode } from "../serialization.js";
 import type { ArtifactOptions, StepContext } from "../step-context.js";
 import type { ArtifactRecord, ClaimedStep, NewStep } from "../store/store.js";
 import type { Lease, RecordWrite, StepInfo, StepResult, WorkflowRun } from "../types.js";
+import type { LazyAbort } from "./lazy-abort.js";
 import { toLease, toStepInfo, toWorkflowRun } from "./records.js";
 
 /** What a step context needs from its runtime. */
@@ -23,34 +24,39 @@ export interface StepServices {
 }
 
 const textEncoder = new TextEncoder();
+// Shared by every step that adds nothing to a list; replaced by a real array on the first push.
+const NONE: never[] = Object.freeze([]) as unknown as never[];
 const toBytes = (body: Uint8Array | string): Uint8Array => (typeof body === "string" ? textEncoder.encode(body) : body);
 
 export class ExecutingStep implements StepContext {
   readonly now: Date;
-  readonly signal: AbortSignal;
+  readonly #abort: LazyAbort;
   readonly #claimed: ClaimedStep;
   readonly #services: StepServices;
   #step?: StepInfo;
   #workflow?: WorkflowRun;
   #input?: { value: unknown };
 
-  /** What the executor produced, read by the engine when it returns. */
-  readonly output = {
-    data: undefined as unknown,
-    records: [] as RecordWrite[],
-    artifacts: [] as ArtifactRecord[],
-    emitted: [] as NewStep[],
+  /** What the executor produced, read by the engine when it returns. Lists are made on first use. */
+  readonly output: { data: unknown; records: RecordWrite[]; artifacts: ArtifactRecord[]; emitted: NewStep[] } = {
+    data: undefined,
+    records: NONE,
+    artifacts: NONE,
+    emitted: NONE,
   };
   #artifactCount = 0;
 
-  constructor(claimed: ClaimedStep, services: StepServices, signal: AbortSignal, now: Date) {
+  constructor(claimed: ClaimedStep, services: StepServices, abort: LazyAbort, now: Date) {
     this.#claimed = claimed;
     this.#services = services;
-    this.signal = signal;
+    this.#abort = abort;
     this.now = now;
   }
 
-  // Views are built on first use: most executors never look at them.
+  // Views (and the signal) are built on first use: most executors never look at them.
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
   get step(): StepInfo {
     return (this.#step ??= toStepInfo(this.#claimed.step));
   }
@@ -99,6 +105,7 @@ export class ExecutingStep implements StepContext {
     }
     const child = toNewStep(id, input, opts);
     child.parentId ??= this.#claimed.step.id;
+    if (this.output.emitted === NONE) this.output.emitted = [];
     this.output.emitted.push(child);
     return child.id;
   }
@@ -107,6 +114,7 @@ export class ExecutingStep implements StepContext {
     if (typeof collection !== "string" || collection.trim() === "" || typeof key !== "string" || key.trim() === "") {
       throw new WorkflowError(ErrorCodes.invalidInput, "a record needs a non-empty collection and key");
     }
+    if (this.output.records === NONE) this.output.records = [];
     this.output.records.push({ collection, key, data });
   }
 
@@ -116,6 +124,7 @@ export class ExecutingStep implements StepContext {
     if (this.output.artifacts.some((a) => a.id === id)) {
       throw new WorkflowError(ErrorCodes.duplicateArtifact, `artifact id "${id}" is used twice by step "${this.#claimed.step.id}"`);
     }
+    if (this.output.artifacts === NONE) this.output.artifacts = [];
     this.output.artifacts.push(this.#describe(id, name, contentType, opts, bytes, bytes.byteLength));
     return id;
   }
@@ -130,6 +139,7 @@ export class ExecutingStep implements StepContext {
     record.id = ref.id;
     record.uri = ref.uri;
     record.size = ref.size;
+    if (this.output.artifacts === NONE) this.output.artifacts = [];
     this.output.artifacts.push(record);
     return ref;
   }

@@ -132,6 +132,22 @@ export const CLAIMED_STEP_COLUMNS = `s.run_id, s.id, s.kind, s.queue, s.input, s
 
 type Cell = string | number | null;
 
+/**
+ * Retry policies and metadata repeat across steps (most steps share a handful of
+ * each), so a claim parses each distinct text once. Parsed values are frozen:
+ * they are shared, and readers copy before handing them out.
+ */
+const parsed = new Map<string, unknown>();
+function parseShared<T>(text: string): T {
+  let value = parsed.get(text);
+  if (value === undefined) {
+    value = Object.freeze(JSON.parse(text));
+    if (parsed.size >= 1024) parsed.clear();
+    parsed.set(text, value);
+  }
+  return value as T;
+}
+
 export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId: string, stepId: string) => Dependency[]): ClaimedStep {
   const [runId, id, kind, queue, input, depsTotal, retry, maxAttempts, attempt, reclaims, priority, parentId, dedupKey, site, metadata,
     readyAt, createdAt, error, pkg, runName, runStatus, runInput, runMetadata, runCreatedAt, runUpdatedAt] = row as Cell[];
@@ -146,9 +162,9 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
     maxAttempts: maxAttempts as number,
     reclaims: reclaims as number,
     priority: priority as number,
-    retry: JSON.parse(retry as string),
+    retry: parseShared(retry as string),
     dependsOn: depsTotal === 0 ? [] : depsOf(runId as string, id as string),
-    metadata: JSON.parse(metadata as string) as Record<string, string>,
+    metadata: parseShared<Record<string, string>>(metadata as string),
     startedAt: lease.acquiredAt,
     createdAt: createdAt as number,
     updatedAt: lease.acquiredAt,
@@ -165,7 +181,7 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
     name: runName as string,
     status: runStatus as RunStatus,
     input: runInput as string,
-    metadata: JSON.parse(runMetadata as string) as Record<string, string>,
+    metadata: parseShared<Record<string, string>>(runMetadata as string),
     createdAt: runCreatedAt as number,
     updatedAt: runUpdatedAt as number,
   };

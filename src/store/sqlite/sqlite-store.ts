@@ -36,6 +36,7 @@ import type {
   Store,
   StoredArtifact,
 } from "../store.js";
+import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "./rows.js";
 
@@ -60,10 +61,14 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = new Database(file);
   // Set first, so that even switching to WAL waits for a concurrent opener.
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout ?? 5000))}`);
-  if (file !== ":memory:") db.pragma("journal_mode = WAL");
+  const onDisk = file !== ":memory:" && !file.startsWith("file:");
+  if (onDisk) {
+    db.pragma("journal_mode = WAL");
+    db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+  }
   db.pragma("synchronous = NORMAL");
   migrate(db, Date.now());
-  return new SqliteStore(db);
+  return new SqliteStore(db, onDisk ? new Checkpointer(path.resolve(file)) : undefined);
 }
 
 export class SqliteStore implements Store {
@@ -72,10 +77,12 @@ export class SqliteStore implements Store {
   readonly #claimTx;
   readonly #completeTx;
   readonly #createRunsTx;
+  readonly #checkpointer: Checkpointer | undefined;
   #closed = false;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, checkpointer?: Checkpointer) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.#sql = prepareStatements(db);
     this.#claimTx = db.transaction((request: ClaimRequest) => this.#claim(request));
     this.#completeTx = db.transaction((outcomes: StepOutcome[]) => this.#complete(outcomes));
@@ -223,6 +230,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#checkpointer?.stop();
     this.#db.close();
   }
 
@@ -233,7 +241,7 @@ export class SqliteStore implements Store {
       run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
     );
     if (inserted.changes === 0) return { created: false, run: toRun(this.#sql.getRun.get(run.id) as RunRow) };
-    this.#insertSteps(run.id, steps, run.createdAt, undefined);
+    this.#insertSteps(run.id, steps, run.createdAt, undefined, true);
     return { created: true, run };
   }
 
@@ -369,7 +377,7 @@ export class SqliteStore implements Store {
    * batch. A step whose `dedupKey` is already taken is not created; dependencies
    * on it wait for the step that holds the key. Returns the ids created.
    */
-  #insertSteps(runId: string, steps: NewStep[], now: number, parentId: string | undefined): string[] {
+  #insertSteps(runId: string, steps: NewStep[], now: number, parentId: string | undefined, newRun = false): string[] {
     const s = this.#sql;
     const holderOf = new Map<string, string>(); // dedupKey -> step id
     const aliasOf = new Map<string, string>(); // id of a step not created -> id of the step holding its key
@@ -388,7 +396,8 @@ export class SqliteStore implements Store {
     const inBatch = new Set(created.map((step) => step.id));
     const bornSkipped: string[] = [];
     for (const step of created) {
-      if (s.stepStatus.get(runId, step.id)) {
+      // A new run has no steps yet (and the engine checked the batch for duplicates).
+      if (!newRun && s.stepStatus.get(runId, step.id)) {
         throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${step.id}" is already used in run "${runId}"`);
       }
       const edges = new Map<string, boolean>();
@@ -415,8 +424,8 @@ export class SqliteStore implements Store {
       s.insertStep.run(
         runId, step.id, step.kind, step.queue, status, step.input,
         edges.size, violated ? 0 : waiting,
-        JSON.stringify(step.retry), step.retry.maxAttempts, step.priority,
-        step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, JSON.stringify(step.metadata),
+        jsonOf(step.retry), step.retry.maxAttempts, step.priority,
+        step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, jsonOf(step.metadata),
         status === "ready" ? now : null, violated ? now : null, now, now,
       );
       for (const [target, required] of edges) s.insertEdge.run(runId, target, step.id, required ? 1 : 0);
@@ -495,6 +504,17 @@ export class SqliteStore implements Store {
     }
     s.setRunStatus.run("running", now, runId);
   }
+}
+
+/** JSON text of small, mostly repeated values (retry policies, metadata), reusing the last one. */
+let lastValue: unknown;
+let lastJson = "";
+function jsonOf(value: object): string {
+  if (value !== lastValue) {
+    lastJson = JSON.stringify(value);
+    lastValue = Object.isFrozen(value) ? value : undefined;
+  }
+  return lastJson;
 }
 
 function prepareStatements(db: Database.Database) {
