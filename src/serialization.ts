@@ -1,76 +1,99 @@
 /**
  * How values are persisted: superjson text, so that `Date`, `Map`, `Set`,
- * `BigInt` and `undefined` come back as they went in. One stringify on write and
- * one parse on read per value (see shared/LIMITS.md: serialization is the
- * largest cost of a step once the store is batched).
+ * `BigInt`, `undefined` (and the like) come back as they went in.
+ *
+ * superjson walks every value twice (to annotate, then to rebuild), which makes
+ * it the largest cost of a short step (shared/LIMITS.md). Most values are plain
+ * JSON, for which superjson's text is exactly `{"json":<the JSON>}`; those are
+ * written and read with the native JSON functions instead, in the same format,
+ * so any superjson reader (and this one) reads both.
  */
 import superjson from "superjson";
 import type { Encoded } from "./store/store.js";
 
+type Shape = "plain" | "rich" | { problem: string };
+
 export function encode(value: unknown): Encoded {
-  return superjson.stringify(value);
+  const result = tryEncode(value);
+  if (!result.ok) throw result.error;
+  return result.text;
 }
 
 export function decode<T = unknown>(text: Encoded): T {
-  return superjson.parse<T>(text);
+  const envelope = JSON.parse(text) as { json: unknown; meta?: unknown };
+  if (envelope.meta === undefined) return envelope.json as T;
+  return superjson.deserialize<T>(envelope as Parameters<typeof superjson.deserialize>[0]);
 }
 
 /**
- * Like `encode`, but refuses what would not come back as it went in: functions,
- * symbols and class instances superjson does not know (they would silently
- * turn into `{}` or vanish). Returns the error instead of throwing.
+ * Encodes a value, refusing what would not come back as it went in: functions,
+ * symbols, circular references and class instances superjson does not know
+ * (they would silently turn into `{}` or vanish). Returns the error instead of throwing.
  */
 export function tryEncode(value: unknown): { ok: true; text: Encoded } | { ok: false; error: Error } {
-  const problem = findUnserializable(value, new Set());
-  if (problem) return { ok: false, error: new Error(problem) };
+  const shape = inspect(value, new Set(), "value");
+  if (typeof shape === "object") return { ok: false, error: new Error(shape.problem) };
   try {
-    return { ok: true, text: superjson.stringify(value) };
+    return { ok: true, text: shape === "plain" ? `{"json":${JSON.stringify(value)}}` : superjson.stringify(value) };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
   }
 }
 
-function findUnserializable(value: unknown, seen: Set<object>, path = "value"): string | undefined {
+/** "plain" when JSON says it all, "rich" when superjson must annotate, or what cannot be stored. */
+function inspect(value: unknown, seen: Set<object>, path: string): Shape {
   switch (typeof value) {
+    case "string":
+    case "boolean":
+      return "plain";
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0) ? "plain" : "rich";
+    case "bigint":
+    case "undefined":
+      return "rich";
     case "function":
-      return `${path} is a function`;
+      return { problem: `${path} is a function` };
     case "symbol":
-      return `${path} is a symbol`;
-    case "object": {
-      if (value === null) return undefined;
-      if (seen.has(value)) return `${path} is a circular reference`;
-      if (value instanceof Date || value instanceof RegExp || value instanceof Error || value instanceof URL || ArrayBuffer.isView(value)) return undefined;
-      seen.add(value);
-      try {
-        if (Array.isArray(value) || value instanceof Set) {
-          let i = 0;
-          for (const item of value) {
-            const p = findUnserializable(item, seen, `${path}[${i++}]`);
-            if (p) return p;
-          }
-          return undefined;
-        }
-        if (value instanceof Map) {
-          for (const [k, v] of value) {
-            const p = findUnserializable(k, seen, `${path} key`) ?? findUnserializable(v, seen, `${path}.get(${String(k)})`);
-            if (p) return p;
-          }
-          return undefined;
-        }
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) {
-          return `${path} is an instance of ${proto?.constructor?.name ?? "a class"}, which does not round-trip`;
-        }
-        for (const [k, v] of Object.entries(value)) {
-          const p = findUnserializable(v, seen, `${path}.${k}`);
-          if (p) return p;
-        }
-        return undefined;
-      } finally {
-        seen.delete(value);
+      return { problem: `${path} is a symbol` };
+  }
+  if (value === null) return "plain";
+  const object = value as object;
+  if (seen.has(object)) return { problem: `${path} is a circular reference` };
+  if (object instanceof Date || object instanceof RegExp || object instanceof Error || object instanceof URL || ArrayBuffer.isView(object)) {
+    return "rich";
+  }
+  seen.add(object);
+  try {
+    let shape: Shape = "plain";
+    const visit = (item: unknown, at: string): boolean => {
+      const s = inspect(item, seen, at);
+      if (typeof s === "object") {
+        shape = s;
+        return false;
       }
+      if (s === "rich") shape = "rich";
+      return true;
+    };
+    if (Array.isArray(object)) {
+      for (let i = 0; i < object.length; i++) if (!visit(object[i], `${path}[${i}]`)) return shape;
+      return shape;
     }
-    default:
-      return undefined;
+    if (object instanceof Set) {
+      let i = 0;
+      for (const item of object) if (!visit(item, `${path}[${i++}]`)) return shape;
+      return "rich";
+    }
+    if (object instanceof Map) {
+      for (const [k, v] of object) if (!visit(k, `${path} key`) || !visit(v, `${path}.get(${String(k)})`)) return shape;
+      return "rich";
+    }
+    const proto = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) {
+      return { problem: `${path} is an instance of ${proto?.constructor?.name ?? "a class"}, which does not round-trip` };
+    }
+    for (const key in object) if (!visit((object as Record<string, unknown>)[key], `${path}.${key}`)) return shape;
+    return shape;
+  } finally {
+    seen.delete(object);
   }
 }

@@ -85,3 +85,22 @@ describe("serialization", () => {
     expect(tryEncode({ a: shared, b: shared, d: new Date(0), m: new Map(), s: new Set(), n: 1n, u: undefined, url: new URL("https://example.com/x") }).ok).toBe(true);
   });
 });
+
+describe("the plain-JSON fast path", () => {
+  it("writes exactly what superjson writes, and reads both forms back", async () => {
+    const superjson = (await import("superjson")).default;
+    const { decode } = await import("../../src/serialization.js");
+    const plain = [{ a: 1, b: ["x", true, null, { c: 2.5 }] }, "text", 0, [], {}, null];
+    for (const value of plain) {
+      const encoded = tryEncode(value);
+      expect(encoded.ok && encoded.text).toBe(superjson.stringify(value));
+      expect(decode(superjson.stringify(value))).toEqual(value);
+    }
+    const rich = [{ d: new Date(5) }, [1, undefined], { u: undefined }, -0, NaN, 2n, new Set([1]), new Map([[1, 2]]), undefined];
+    for (const value of rich) {
+      const encoded = tryEncode(value);
+      expect(encoded.ok && encoded.text).toBe(superjson.stringify(value));
+      expect(encoded.ok && decode(encoded.text)).toEqual(value);
+    }
+  });
+});
