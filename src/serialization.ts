@@ -13,6 +13,9 @@ import type { Encoded } from "./store/store.js";
 
 type Shape = "plain" | "rich" | { problem: string };
 
+/** What a step that sets no result stores, computed once. */
+const UNDEFINED_TEXT = superjson.stringify(undefined);
+
 export function encode(value: unknown): Encoded {
   const result = tryEncode(value);
   if (!result.ok) throw result.error;
@@ -31,6 +34,7 @@ export function decode<T = unknown>(text: Encoded): T {
  * (they would silently turn into `{}` or vanish). Returns the error instead of throwing.
  */
 export function tryEncode(value: unknown): { ok: true; text: Encoded } | { ok: false; error: Error } {
+  if (value === undefined) return { ok: true, text: UNDEFINED_TEXT };
   const shape = inspect(value, new Set(), "value");
   if (typeof shape === "object") return { ok: false, error: new Error(shape.problem) };
   try {

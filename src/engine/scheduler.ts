@@ -3,10 +3,10 @@
  * `maxWorkers` of them at once, heartbeats their leases, writes their outcomes
  * in batches, and sleeps only when there is nothing to do.
  *
- * A worker leases up to twice `maxWorkers` steps and runs `maxWorkers` at a time
- * (p-limit): the leased-but-waiting half is a local buffer, so that claims and
- * completions carry batches even when steps are short (shared/LIMITS.md: batch
- * size is what decides a durable queue's throughput). A step's lease is
+ * A worker runs `maxWorkers` steps at a time (p-limit) and holds up to 8x that
+ * many leased when steps are short (see `#leaseTarget`): the leased-but-waiting
+ * ones are a local buffer, so that claims and completions carry batches
+ * (shared/LIMITS.md: batch size is what decides a durable queue's throughput). A step's lease is
  * heartbeated from the moment it is claimed; at shutdown the buffered steps are
  * given back at once, without running.
  *
@@ -63,6 +63,7 @@ export class Scheduler {
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
   readonly #wakeup = new Wakeup();
   #reserved = 0; // slots promised to a claim that has not returned yet
+  #averageStepMs: number | undefined; // moving average of executor durations
   #nextDueAt: number | undefined;
   #lastReclaimAt = -Infinity;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -195,8 +196,23 @@ export class Scheduler {
     if (reclaimed) this.wake();
   }
 
+  /**
+   * How many steps to hold leased: the running ones plus a local buffer sized by
+   * how short steps are. Short steps need a deep buffer for claims and
+   * completions to carry batches; long ones gain nothing from it, and a buffer
+   * would only keep work from idle workers in other processes.
+   */
+  #leaseTarget(): number {
+    const { maxWorkers } = this.#config;
+    const ms = this.#averageStepMs;
+    if (ms === undefined) return 2 * maxWorkers;
+    if (ms < 2) return 8 * maxWorkers;
+    if (ms < 20) return 2 * maxWorkers;
+    return maxWorkers;
+  }
+
   async #claimAndStart(counters?: CycleResult): Promise<Execution[]> {
-    const free = 2 * this.#config.maxWorkers - this.#inFlight.size - this.#reserved;
+    const free = this.#leaseTarget() - this.#inFlight.size - this.#reserved;
     if (free <= 0) return [];
     this.#reserved += free;
     let claimed: ClaimedStep[];
@@ -230,7 +246,11 @@ export class Scheduler {
       const outcome = await this.#limit(() => {
         if (execution.abandoned) return undefined;
         execution.started = true;
-        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller, this.#config.clock);
+        const began = performance.now();
+        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller, this.#config.clock).finally(() => {
+          const ms = performance.now() - began;
+          this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;
+        });
       });
       if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
       let result: CompletionResult;
