@@ -57,7 +57,8 @@ function success(claimed: ClaimedStep, step: ExecutingStep, now: number): StepOu
       return failure(claimed, now, describeError(err));
     }
   }
-  const outcome: StepOutcome = { ...leaseOf(claimed), now, status: "succeeded", result: result.text, artifacts, emitted };
+  const { runId, stepId, token } = leaseOf(claimed);
+  const outcome: StepOutcome = { runId, stepId, token, now, status: "succeeded", result: result.text, artifacts, emitted };
   if (encodedRecords !== undefined) outcome.records = encodedRecords;
   return outcome;
 }

@@ -35,6 +35,8 @@ const startOptionsSchema = z
   })
   .strict();
 
+const NO_OPTIONS = { success: true as const, data: {} as z.output<typeof startOptionsSchema> };
+
 const listRunsSchema = z
   .object({
     status: z.enum(["pending", "running", "succeeded", "failed", "canceled"]).optional(),
@@ -133,7 +135,8 @@ export class Runtime {
   /** Validates one start and lays out its graph; an existing run comes back as its handle. */
   async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
     const { input, ...opts } = item;
-    const options = startOptionsSchema.safeParse(opts);
+    // Most bulk items carry only an input: nothing to validate.
+    const options = Object.keys(opts).length === 0 ? NO_OPTIONS : startOptionsSchema.safeParse(opts);
     if (!options.success) {
       throw new WorkflowError(ErrorCodes.invalidInput, `startRun options: ${options.error.issues[0]?.path.join(".")}: ${options.error.issues[0]?.message}`, {
         details: options.error.issues,

@@ -46,6 +46,10 @@ export interface SqliteStoreOptions {
   busyTimeout?: number;
 }
 
+// Shared answers (they are never mutated): one fewer allocation per step.
+const APPLIED: CompletionResult = Object.freeze({ status: "applied" });
+const STALE: CompletionResult = Object.freeze({ status: "stale" });
+
 /** Codes that turn a step's success into a permanent failure instead of failing the batch. */
 const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
   ErrorCodes.duplicateStep,
@@ -325,13 +329,13 @@ export class SqliteStore implements Store {
     switch (o.status) {
       case "retry": {
         const changes = s.scheduleRetry.run(o.readyAt, JSON.stringify(o.error), o.error.code, o.now, o.now, o.runId, o.stepId, o.token).changes;
-        return changes ? { status: "applied" } : { status: "stale" };
+        return changes ? APPLIED : STALE;
       }
       case "failed":
-        return this.#fail(o, o.error) ? { status: "applied" } : { status: "stale" };
+        return this.#fail(o, o.error) ? APPLIED : STALE;
       case "succeeded": {
         if (o.emitted.length === 0 && o.artifacts.length === 0) {
-          if (!this.#markSucceeded(o)) return { status: "stale" };
+          if (!this.#markSucceeded(o)) return STALE;
         } else {
           try {
             // A savepoint: a graph conflict in the emitted steps undoes this step's
@@ -348,15 +352,15 @@ export class SqliteStore implements Store {
               if (created.length) s.setEmittedIds.run(JSON.stringify(created), o.runId, o.stepId);
               return true;
             })();
-            if (!applied) return { status: "stale" };
+            if (!applied) return STALE;
           } catch (err) {
             if (!isWorkflowError(err) || !GRAPH_CONFLICTS.has(err.code)) throw err;
             const error: StepErrorRecord = { code: err.code, message: err.message, retryable: false, occurredAt: o.now };
-            return this.#fail(o, error) ? { status: "rejected", error } : { status: "stale" };
+            return this.#fail(o, error) ? { status: "rejected", error } : STALE;
           }
         }
         this.#propagate(o.runId, o.stepId, "succeeded", o.now);
-        return { status: "applied" };
+        return APPLIED;
       }
     }
   }
