@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { newRuntime, sqliteStore } from "../src/index.js";
+import { newPackage, newRuntime, sqliteStore } from "../src/index.js";
 import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/open-store.mjs", import.meta.url));
@@ -45,6 +45,20 @@ describe("the SQLite store", () => {
     const db = new Database(file, { readonly: true });
     expect((db.prepare("SELECT count(*) AS n FROM schema_migrations").get() as { n: number }).n).toBe(MIGRATIONS.length);
     db.close();
+  });
+
+  it("checkpoints the WAL on a background thread, not in the writers' commits", async () => {
+    const file = path.join(dir, "ckpt.db");
+    const rt = await newRuntime({ store: sqliteStore(file) });
+    rt.registerPackage(newPackage("p").entrypoint((run, n) => void run.step("s", n, { kind: "k" })).build());
+    const before = fs.statSync(file).size;
+    // ~1 MB of pages: far below the main connection's own auto-checkpoint threshold,
+    // so only the background thread can move them into the database file.
+    await rt.startRuns("p", Array.from({ length: 3000 }, (_, i) => ({ input: i })));
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.statSync(file).size).toBeGreaterThan(before);
+    await rt.close();
   });
 
   it("refuses a file migrated by a newer version", async () => {

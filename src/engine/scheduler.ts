@@ -6,9 +6,9 @@
  * A worker runs `maxWorkers` steps at a time (p-limit) and holds up to 8x that
  * many leased when steps are short (see `#leaseTarget`): the leased-but-waiting
  * ones are a local buffer, so that claims and completions carry batches
- * (shared/LIMITS.md: batch size is what decides a durable queue's throughput). A step's lease is
- * heartbeated from the moment it is claimed; at shutdown the buffered steps are
- * given back at once, without running.
+ * (shared/LIMITS.md: batch size decides a durable queue's throughput). A step's
+ * lease is heartbeated from the moment it is claimed; at shutdown the buffered
+ * steps are given back at once, without running.
  *
  * The loop in brief:
  *   claim (as many steps as there are free places) → start each executor →
