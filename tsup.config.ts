@@ -20,6 +20,8 @@ export default defineConfig([
   {
     entry,
     format: ["cjs"],
+    // import.meta.url (used to find better-sqlite3 for the checkpoint thread) in CommonJS.
+    shims: true,
     dts: true,
     sourcemap: true,
     target: "node20",

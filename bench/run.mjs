@@ -62,11 +62,14 @@ const rows = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const report = lines.filter((l) => !l.startsWith('{')).join('\n').trim();
 const summary = ratios(rows);
 
+// Which code was measured: the build comes from the working tree, so say if it was dirty.
+const rev = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' }).stdout?.trim() || 'unknown';
+
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, ''); // 20261122T041200Z
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 fs.writeFileSync(path.join(dir, `${stamp}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-const md = `# bench ${stamp}\n\n\`${shown}\`\n\n${report}\n\n${summary}\n`;
+const md = `# bench ${stamp} (trellis ${rev})\n\n\`${shown}\`\n\n${report}\n\n${summary}\n`;
 fs.writeFileSync(path.join(dir, `${stamp}.md`), md);
 fs.writeFileSync(path.join(dir, 'latest.md'), md);
 
@@ -101,7 +104,8 @@ function ratios(rows) {
   const peers = [...new Set(rows.filter((r) => r.backend === 'sqlite' && r.contender !== SELF_NAME).map((r) => r.contender))];
   const metrics = [...new Set(rows.filter((r) => r.contender === SELF_NAME).map((r) => `${r.workload}\u0000${r.metric}`))];
   if (!peers.length || !metrics.length) return '(no ratios: need trellis-sqlite and at least one SQLite peer)';
-  const fmt = (x) => (x === null || x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  // 3-4 significant digits (99.98 prints as 100, not 100.0).
+  const fmt = (x) => (x === null || x === undefined ? 'n/a' : x >= 99.95 ? x.toFixed(0) : x >= 9.995 ? x.toFixed(1) : x.toFixed(2));
   const ratio = (a, b) => (a && b ? `${fmt(a / b)}x` : 'n/a');
 
   const head = `| workload | figure | better | ${SELF_NAME} | ${peers.map((p) => `${p} | ratio vs ${p}`).join(' | ')} |`;
