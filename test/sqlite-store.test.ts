@@ -54,7 +54,8 @@ describe("the SQLite store", () => {
     const before = fs.statSync(file).size;
     // ~1 MB of pages: far below the main connection's own auto-checkpoint threshold,
     // so only the background thread can move them into the database file.
-    await rt.startRuns("p", Array.from({ length: 3000 }, (_, i) => ({ input: i })));
+    // Checkpoints are requested every 64 write transactions.
+    for (let i = 0; i < 100; i++) await rt.startRuns("p", Array.from({ length: 30 }, (_, j) => ({ input: i * 30 + j })));
     const deadline = Date.now() + 10_000;
     while (fs.statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(fs.statSync(file).size).toBeGreaterThan(before);

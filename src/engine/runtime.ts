@@ -3,11 +3,11 @@
  * packages, run start, reads for admin screens, operator actions, and the
  * worker loop (delegated to the scheduler).
  */
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
+import { timeOrderedId } from "../ids.js";
 import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
@@ -158,7 +158,7 @@ export class Runtime {
       const existing = await this.#store.getRun(options.data.runId);
       if (existing) return { id: existing.id, package: existing.package, name: existing.name };
     }
-    const runId = options.data.runId ?? `${pkg.name}-${randomUUID()}`;
+    const runId = options.data.runId ?? `${pkg.name}-${timeOrderedId()}`;
 
     const encoded = tryEncode(value);
     if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);

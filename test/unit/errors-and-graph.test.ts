@@ -104,3 +104,13 @@ describe("the plain-JSON fast path", () => {
     }
   });
 });
+
+describe("generated run ids", () => {
+  it("are UUIDv7-shaped, unique, and ordered by time", async () => {
+    const { timeOrderedId } = await import("../../src/ids.js");
+    const ids = Array.from({ length: 2000 }, (_, i) => timeOrderedId(1_700_000_000_000 + i));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});

@@ -66,6 +66,7 @@ export const MIGRATIONS: readonly Migration[] = [
         result            TEXT,                   -- last successful result (superjson)
         records           TEXT,                   -- superjson RecordWrite[]
         emitted_ids       TEXT,                   -- JSON string[]
+        has_artifacts     INTEGER NOT NULL DEFAULT 0, -- the last success wrote artifacts
         error             TEXT,                   -- JSON StepErrorRecord of the last failed attempt
         error_code        TEXT,
         completed_at      INTEGER,                -- when the last attempt finished

@@ -163,13 +163,18 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
     reclaims: reclaims as number,
     priority: priority as number,
     retry: parseShared(retry as string),
-    dependsOn: depsTotal === 0 ? [] : depsOf(runId as string, id as string),
+    dependsOn: [],
     metadata: parseShared<Record<string, string>>(metadata as string),
     startedAt: lease.acquiredAt,
     createdAt: createdAt as number,
     updatedAt: lease.acquiredAt,
     lease,
   };
+  if (depsTotal !== 0) {
+    // Read only if someone looks (step.step in an executor): most never do.
+    let deps: Dependency[] | undefined;
+    Object.defineProperty(step, "dependsOn", { enumerable: true, get: () => (deps ??= depsOf(runId as string, id as string)) });
+  }
   if (parentId !== null) step.parentId = parentId as string;
   if (dedupKey !== null) step.dedupKey = dedupKey as string;
   if (site !== null) step.site = site as string;

@@ -94,16 +94,22 @@ export class SqliteStore implements Store {
   }
 
   async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
-    return this.#createRunsTx.immediate(runs);
+    const created = this.#createRunsTx.immediate(runs);
+    this.#checkpointer?.wrote();
+    return created;
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    return this.#claimTx.immediate(request);
+    const result = this.#claimTx.immediate(request);
+    if (result.steps.length) this.#checkpointer?.wrote();
+    return result;
   }
 
   async complete(outcomes: StepOutcome[]): Promise<CompletionResult[]> {
     if (outcomes.length === 0) return [];
-    return this.#completeTx.immediate(outcomes);
+    const results = this.#completeTx.immediate(outcomes);
+    this.#checkpointer?.wrote();
+    return results;
   }
 
   async heartbeat(leases: LeaseRef[], expiresAt: number, now: number): Promise<LeaseRef[]> {
@@ -190,7 +196,7 @@ export class SqliteStore implements Store {
 
   async getResult(runId: string, stepId: string): Promise<ResultRecord | undefined> {
     const row = this.#sql.result.get(runId, stepId) as
-      | { status: StepStatus; result: string | null; records: string | null; emitted_ids: string | null; error: string | null; completed_at: number | null }
+      | { status: StepStatus; result: string | null; records: string | null; emitted_ids: string | null; has_artifacts: number; error: string | null; completed_at: number | null }
       | undefined;
     if (!row || row.completed_at === null) return undefined;
     if (row.status === "succeeded") {
@@ -198,7 +204,7 @@ export class SqliteStore implements Store {
         stepId,
         emittedIds: row.emitted_ids === null ? [] : (JSON.parse(row.emitted_ids) as string[]),
         completedAt: row.completed_at,
-        artifacts: (this.#sql.artifactsOfStep.all(runId, stepId) as ArtifactRow[]).map(toArtifact),
+        artifacts: row.has_artifacts ? (this.#sql.artifactsOfStep.all(runId, stepId) as ArtifactRow[]).map(toArtifact) : [],
       };
       if (row.result !== null) record.result = row.result;
       if (row.records !== null) record.records = row.records;
@@ -314,17 +320,15 @@ export class SqliteStore implements Store {
   }
 
   #complete(outcomes: StepOutcome[]): CompletionResult[] {
+    // Runs that may have just finished: not those where a step made a dependent
+    // ready or added children, which is most completions of a multi-step run.
     const touched = new Map<string, number>();
-    const results = outcomes.map((outcome) => {
-      const result = this.#applyOutcome(outcome);
-      if (result.status !== "stale" && outcome.status !== "retry") touched.set(outcome.runId, outcome.now);
-      return result;
-    });
+    const results = outcomes.map((outcome) => this.#applyOutcome(outcome, touched));
     for (const [runId, now] of touched) this.#finishRunIfDone(runId, now);
     return results;
   }
 
-  #applyOutcome(o: StepOutcome): CompletionResult {
+  #applyOutcome(o: StepOutcome, touched: Map<string, number>): CompletionResult {
     const s = this.#sql;
     switch (o.status) {
       case "retry": {
@@ -332,8 +336,11 @@ export class SqliteStore implements Store {
         return changes ? APPLIED : STALE;
       }
       case "failed":
-        return this.#fail(o, o.error) ? APPLIED : STALE;
+        if (!this.#fail(o, o.error)) return STALE;
+        touched.set(o.runId, o.now);
+        return APPLIED;
       case "succeeded": {
+        let created: string[] = [];
         if (o.emitted.length === 0 && o.artifacts.length === 0) {
           if (!this.#markSucceeded(o)) return STALE;
         } else {
@@ -348,18 +355,21 @@ export class SqliteStore implements Store {
                 }
                 s.insertArtifact.run(o.runId, a.id, o.stepId, a.name, a.kind, a.contentType, JSON.stringify(a.metadata), a.uri ?? null, a.size, Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength), o.now);
               }
-              const created = this.#insertSteps(o.runId, o.emitted, o.now, o.stepId);
-              if (created.length) s.setEmittedIds.run(JSON.stringify(created), o.runId, o.stepId);
+              created = this.#insertSteps(o.runId, o.emitted, o.now, o.stepId);
+              s.setEmittedAndArtifacts.run(created.length ? JSON.stringify(created) : null, o.artifacts.length ? 1 : 0, o.runId, o.stepId);
               return true;
             })();
             if (!applied) return STALE;
           } catch (err) {
             if (!isWorkflowError(err) || !GRAPH_CONFLICTS.has(err.code)) throw err;
             const error: StepErrorRecord = { code: err.code, message: err.message, retryable: false, occurredAt: o.now };
-            return this.#fail(o, error) ? { status: "rejected", error } : STALE;
+            if (!this.#fail(o, error)) return STALE;
+            touched.set(o.runId, o.now);
+            return { status: "rejected", error };
           }
         }
-        this.#propagate(o.runId, o.stepId, "succeeded", o.now);
+        const dependentsWaiting = this.#propagate(o.runId, o.stepId, "succeeded", o.now);
+        if (!dependentsWaiting && created.length === 0) touched.set(o.runId, o.now);
         return APPLIED;
       }
     }
@@ -439,20 +449,26 @@ export class SqliteStore implements Store {
     return created.map((step) => step.id);
   }
 
-  /** Tells the dependents of a step that just finished; skips cascade transitively. */
-  #propagate(runId: string, stepId: string, status: StepStatus, now: number): void {
+  /**
+   * Tells the dependents of a step that just finished; skips cascade transitively.
+   * Returns whether a dependent is still waiting or now ready (so the run goes on).
+   */
+  #propagate(runId: string, stepId: string, status: StepStatus, now: number): boolean {
     const s = this.#sql;
+    let dependentsWaiting = false;
     const finished: [string, StepStatus][] = [[stepId, status]];
     for (let next = finished.pop(); next; next = finished.pop()) {
       const [id, state] = next;
       for (const edge of s.dependents.all(runId, id) as { step_id: string; required: number }[]) {
         const verdict = edgeState(state, edge.required === 1);
-        if (verdict === "satisfied") s.satisfyEdge.run(now, now, runId, edge.step_id);
-        else if (verdict === "violated" && s.skipStep.run(now, now, runId, edge.step_id).changes) {
+        if (verdict === "satisfied") {
+          if (s.satisfyEdge.run(now, now, runId, edge.step_id).changes) dependentsWaiting = true;
+        } else if (verdict === "violated" && s.skipStep.run(now, now, runId, edge.step_id).changes) {
           finished.push([edge.step_id, "skipped"]);
         }
       }
     }
+    return dependentsWaiting;
   }
 
   #finishRunIfDone(runId: string, now: number): void {
@@ -576,9 +592,9 @@ function prepareStatements(db: Database.Database) {
                   WHERE seq = ?`),
     claimedStep: p(`SELECT ${CLAIMED_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.seq = ?`).raw(true),
 
-    markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL,
+    markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL, has_artifacts = 0,
                         completed_at = ?, finished_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
-    setEmittedIds: p("UPDATE steps SET emitted_ids = ? WHERE run_id = ? AND id = ?"),
+    setEmittedAndArtifacts: p("UPDATE steps SET emitted_ids = ?, has_artifacts = ? WHERE run_id = ? AND id = ?"),
     markFailed: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
                      updated_at = ?, ${clearLease} ${fenced}`),
     scheduleRetry: p(`UPDATE steps SET status = 'ready', ready_at = ?, error = ?, error_code = ?, completed_at = ?,
@@ -593,7 +609,7 @@ function prepareStatements(db: Database.Database) {
     expireStep: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
                      updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
 
-    result: p("SELECT status, result, records, emitted_ids, error, completed_at FROM steps WHERE run_id = ? AND id = ?"),
+    result: p("SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM steps WHERE run_id = ? AND id = ?"),
     artifact: p("SELECT * FROM artifacts WHERE run_id = ? AND id = ?"),
     artifactsOfStep: p(`SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM artifacts
                         WHERE run_id = ? AND step_id = ? ORDER BY id`),
