@@ -59,13 +59,11 @@ const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
 
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const file = options.path;
-  if (file !== ":memory:" && !file.startsWith("file:")) {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  }
+  const onDisk = file !== ":memory:";
+  if (onDisk) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file);
   // Set first, so that even switching to WAL waits for a concurrent opener.
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout ?? 5000))}`);
-  const onDisk = file !== ":memory:" && !file.startsWith("file:");
   if (onDisk) {
     db.pragma("journal_mode = WAL");
     db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
