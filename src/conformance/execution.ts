@@ -159,6 +159,7 @@ export function executionSuite(target: ConformanceTarget): void {
       }));
       rt.registerExecutor(newExecutor("peek", async (step) => {
         ran.push(step.step.id);
+        await expect(step.dependencyResult("no-such-step")).rejects.toMatchObject({ code: "not_found" });
         const dep = await step.dependencyResult("bad");
         step.result(dep.error?.code);
         await expect(step.dependencyData("bad")).rejects.toMatchObject({ code: "invalid_state" });

@@ -257,6 +257,18 @@ export function operationsSuite(target: ConformanceTarget): void {
       expect(h().errors).toEqual([]); // the abandoned attempt wrote nothing, not even after close
     });
 
+    it("runs one loop at a time, and stops after maxCycles", async () => {
+      const rt = await h().runtime();
+      rt.registerExecutor(newExecutor("k", async () => {}));
+      rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+      await rt.startRun("p", null, { runId: "r" });
+      const ac = new AbortController();
+      const workers = rt.startWorkers({ signal: ac.signal, maxCycles: 1 });
+      expect(await rejectionCode(rt.startWorkers())).toBe("invalid_state");
+      await workers; // one cycle: claims the step, lets it finish, returns without an abort
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+    });
+
     it("refuses work after close, and close is idempotent", async () => {
       const rt = await h().runtime();
       await rt.close();
