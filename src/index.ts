@@ -35,6 +35,6 @@ export type * from "./store/store.js";
 export { edgeState, finishedRunStatus, isFinished, refillTokens, nextTokenAt, ACTIVE_STEP_STATUSES, type EdgeState } from "./store/graph-rules.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
 export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
-export { validateName } from "./names.js";
+export { validateName, MAX_NAME_BYTES } from "./names.js";
 export type { Projection, ProjectionStore } from "./projections/projection-store.js";
 export { SQLiteProjectionStore } from "./projections/sqlite-projection-store.js";
