@@ -52,7 +52,7 @@ export function requireSteps(...handles: (StepHandle | string)[]): Dependency[] 
  * Validates a step's id, input and options and turns them into the record the
  * store inserts. Throws `invalid_input` naming the step and the field.
  */
-export function toNewStep(id: string, input: unknown, opts: StepOpts, known?: { value: unknown; text: string }): NewStep {
+export function toNewStep(id: string, input: unknown, opts: StepOpts, encodedInput?: string): NewStep {
   if (typeof id !== "string" || id.trim() === "") {
     throw new WorkflowError(ErrorCodes.invalidInput, "a step id must be a non-empty string");
   }
@@ -63,8 +63,7 @@ export function toNewStep(id: string, input: unknown, opts: StepOpts, known?: { 
       details: parsed.error.issues,
     });
   }
-  // The run's input is often handed to a step as is: encode it once.
-  const encoded = known && known.value === input && typeof input === "object" ? { ok: true as const, text: known.text } : tryEncode(input);
+  const encoded = encodedInput !== undefined ? { ok: true as const, text: encodedInput } : tryEncode(input);
   if (!encoded.ok) {
     throw new WorkflowError(ErrorCodes.invalidInput, `step "${id}": input cannot be stored: ${encoded.error.message}`, { cause: encoded.error });
   }
@@ -148,12 +147,22 @@ export class CollectingRunBuilder implements RunBuilder {
   readonly steps: NewStep[] = [];
   readonly #ids = new Set<string>();
 
-  readonly #input: { value: unknown; text: string } | undefined;
+  readonly #runInput: unknown;
+  /** Steps given the run's own input object, encoded once when the entrypoint is done. */
+  readonly #takesRunInput: NewStep[] = [];
 
-  constructor(name: string, metadata: Record<string, string>, input?: { value: unknown; text: string }) {
+  constructor(name: string, metadata: Record<string, string>, runInput?: unknown) {
     this.runName = name;
     this.runMetadata = { ...metadata };
-    this.#input = input;
+    this.#runInput = runInput;
+  }
+
+  /**
+   * Sets the input of the steps that were handed the run's input object, from the
+   * run input's encoding (made after the entrypoint, so both see the same state).
+   */
+  fillRunInput(encoded: string): void {
+    for (const step of this.#takesRunInput) step.input = encoded;
   }
 
   name(n: string): void {
@@ -170,7 +179,10 @@ export class CollectingRunBuilder implements RunBuilder {
 
   step(id: string, input: unknown, opts: StepOpts): StepHandle {
     if (this.#ids.has(id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${id}" is used twice in this run`);
-    const step = toNewStep(id, input, opts, this.#input);
+    // The run's input is often handed to a step as is: encode it once, later.
+    const shared = typeof input === "object" && input !== null && input === this.#runInput;
+    const step = toNewStep(id, input, opts, shared ? "" : undefined);
+    if (shared) this.#takesRunInput.push(step);
     this.#ids.add(id);
     this.steps.push(step);
     return { id };

@@ -41,6 +41,24 @@ export function runsSuite(target: ConformanceTarget): void {
       expect(steps[1]?.dependsOn).toEqual([{ stepId: "a", required: true }]);
     });
 
+    it("records the run input and a step handed the same object alike, as the entrypoint left them", async () => {
+      const rt = await h().runtime();
+      let seen: unknown;
+      rt.registerExecutor(newExecutor("k", async (step) => void (seen = step.input())));
+      rt.registerPackage(
+        newPackage("m")
+          .entrypoint((run, input) => {
+            run.step("s", input, { kind: "k" });
+            (input as { stamped?: boolean }).stamped = true;
+          })
+          .build(),
+      );
+      await rt.startRun("m", { n: 1 }, { runId: "r" });
+      await rt.runOnce();
+      expect((await rt.workflow("r"))?.input).toEqual({ n: 1, stamped: true });
+      expect(seen).toEqual({ n: 1, stamped: true });
+    });
+
     it("names the run after the display name, then the package, unless told otherwise", async () => {
       const rt = await h().runtime();
       rt.registerPackage(newPackage("plain").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());

@@ -160,9 +160,7 @@ export class Runtime {
     }
     const runId = options.data.runId ?? `${pkg.name}-${timeOrderedId()}`;
 
-    const encoded = tryEncode(value);
-    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
-    const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {}, { value, text: encoded.text });
+    const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {}, value);
     try {
       await pkg.entrypoint(builder, value);
     } catch (err) {
@@ -173,6 +171,9 @@ export class Runtime {
     }
     if (builder.steps.length === 0) throw new WorkflowError(ErrorCodes.emptyRun, `the entrypoint of package "${pkg.name}" added no step`);
     checkGraph(builder.steps, () => false);
+    const encoded = tryEncode(value);
+    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
+    builder.fillRunInput(encoded.text);
 
     const now = this.#config.clock();
     return {
