@@ -68,6 +68,7 @@ export class Scheduler {
   #lastReclaimAt = -Infinity;
   #heartbeat: NodeJS.Timeout | undefined;
   #workers: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
   readonly #stop = new AbortController();
 
   constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices) {
@@ -109,7 +110,11 @@ export class Scheduler {
     if (this.#workers) {
       return Promise.reject(new WorkflowError(ErrorCodes.invalidState, "startWorkers is already running on this runtime"));
     }
+    // Work made ready by other connections (other processes, other runtimes) wakes the loop too.
+    this.#unsubscribe = this.#store.subscribe?.(() => this.wake());
     const run = this.#loop(options).finally(() => {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
       this.#workers = undefined;
     });
     this.#workers = run;

@@ -29,5 +29,7 @@ export function guardStore(store: Store): Store {
       }
     };
   }
+  // Not a command: a synchronous registration, passed through as it is.
+  if (store.subscribe) guarded.subscribe = store.subscribe.bind(store);
   return guarded as unknown as Store;
 }

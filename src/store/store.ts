@@ -235,5 +235,12 @@ export interface Store {
   retryStep(runId: string, stepId: string, now: number): Promise<void>;
   /** Operator cancel; throws `not_found` / `invalid_state` WorkflowErrors. */
   cancelRun(runId: string, now: number): Promise<void>;
+  /**
+   * Optional: calls `onChange` when another connection (in this process or
+   * another) may have made work ready, so idle workers claim at once instead of
+   * at their next poll. A hint: spurious calls are fine, missed ones cost a poll.
+   * Returns the unsubscribe function.
+   */
+  subscribe?(onChange: () => void): () => void;
   close(): Promise<void>;
 }

@@ -38,6 +38,7 @@ import type {
 } from "../store.js";
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
+import { WalWatcher } from "./wal-watcher.js";
 import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "./rows.js";
 
 export interface SqliteStoreOptions {
@@ -70,7 +71,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
   db.pragma("synchronous = NORMAL");
   migrate(db, Date.now());
-  return new SqliteStore(db, onDisk ? new Checkpointer(path.resolve(file)) : undefined);
+  if (!onDisk) return new SqliteStore(db);
+  const resolved = path.resolve(file);
+  return new SqliteStore(db, new Checkpointer(resolved), new WalWatcher(`${resolved}-wal`));
 }
 
 export class SqliteStore implements Store {
@@ -80,16 +83,22 @@ export class SqliteStore implements Store {
   readonly #completeTx;
   readonly #createRunsTx;
   readonly #checkpointer: Checkpointer | undefined;
+  readonly #watcher: WalWatcher | undefined;
   #closed = false;
 
-  constructor(db: Database.Database, checkpointer?: Checkpointer) {
+  constructor(db: Database.Database, checkpointer?: Checkpointer, watcher?: WalWatcher) {
     this.#db = db;
     this.#checkpointer = checkpointer;
+    this.#watcher = watcher;
+    if (watcher) this.subscribe = (onChange) => watcher.subscribe(onChange);
     this.#sql = prepareStatements(db);
     this.#claimTx = db.transaction((request: ClaimRequest) => this.#claim(request));
     this.#completeTx = db.transaction((outcomes: StepOutcome[]) => this.#complete(outcomes));
     this.#createRunsTx = db.transaction((runs: NewRun[]) => runs.map((r) => this.#createRun(r)));
   }
+
+  /** Set when the file can be watched (see `WalWatcher`). */
+  subscribe?: (onChange: () => void) => () => void;
 
   async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
     const created = this.#createRunsTx.immediate(runs);
@@ -238,6 +247,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watcher?.close();
     await this.#checkpointer?.stop();
     this.#db.close();
   }
