@@ -269,6 +269,20 @@ export function operationsSuite(target: ConformanceTarget): void {
       expect((await rt.workflow("r"))?.status).toBe("succeeded");
     });
 
+    it("close gives back the leases of steps that outlive its grace period", async () => {
+      const rt = await h().runtime();
+      const hang = new Gate();
+      rt.registerExecutor(newExecutor("hang", () => hang.pass()));
+      rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "hang" })).build());
+      await rt.startRun("p", null, { runId: "r" });
+      void rt.runOnce();
+      await hang.waitFor(1);
+      await rt.close({ shutdownGrace: 10 });
+      const other = await h().runtime();
+      expect((await other.steps("r"))[0]).toMatchObject({ status: "ready", attempt: 0 });
+      hang.open();
+    });
+
     it("refuses work after close, and close is idempotent", async () => {
       const rt = await h().runtime();
       await rt.close();

@@ -257,10 +257,14 @@ export class Runtime {
     return store.projection(name);
   }
 
-  /** Stops the workers (letting in-flight steps settle), then closes the stores. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Stops the workers, lets in-flight steps settle for up to `shutdownGrace` ms
+   * (default 10 000; past it their signals abort and their leases are given
+   * back), then closes the stores. Idempotent.
+   */
+  close(opts: { shutdownGrace?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#scheduler.stop();
+      await this.#scheduler.stop(opts.shutdownGrace);
       await this.#config.projectionStore?.close?.();
       await this.#store.close();
     })();

@@ -94,7 +94,8 @@ export class Scheduler {
     const counters = emptyCycle();
     await this.#reclaim(counters);
     const mine = new Set<Promise<void>>();
-    for (;;) {
+    // A close() while the cycle waits ends it: nothing more is claimed.
+    while (!this.#stop.signal.aborted) {
       const started = await this.#claimAndStart(counters);
       for (const e of started) {
         mine.add(e.settled);
@@ -104,6 +105,7 @@ export class Scheduler {
       // Wait for one of this cycle's steps to settle: children it made ready may run in this cycle too.
       await Promise.race(mine);
     }
+    return counters;
   }
 
   startWorkers(options: WorkerOptions = {}): Promise<void> {
