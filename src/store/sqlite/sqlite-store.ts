@@ -84,6 +84,7 @@ export class SqliteStore implements Store {
   readonly #createRunsTx;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #watcher: WalWatcher | undefined;
+  readonly #listRuns = new Map<string, Database.Statement>();
   #closed = false;
 
   constructor(db: Database.Database, checkpointer?: Checkpointer, watcher?: WalWatcher) {
@@ -190,13 +191,18 @@ export class SqliteStore implements Store {
       args.push(after.seq);
     }
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, query.limit) as RunRow[]).map(toRun);
+    // Eight filter combinations at most: prepare each once.
+    let statement = this.#listRuns.get(sql);
+    if (!statement) this.#listRuns.set(sql, (statement = this.#db.prepare(sql)));
+    return (statement.all(...args, query.limit) as RunRow[]).map(toRun);
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
     const deps = new Map<string, Dependency[]>();
     for (const e of this.#sql.edgesOfRun.all(runId) as { step_id: string; dep_id: string; required: number }[]) {
-      deps.set(e.step_id, [...(deps.get(e.step_id) ?? []), { stepId: e.dep_id, required: e.required === 1 }]);
+      let list = deps.get(e.step_id);
+      if (!list) deps.set(e.step_id, (list = []));
+      list.push({ stepId: e.dep_id, required: e.required === 1 });
     }
     return (this.#sql.stepsOfRun.all(runId) as StepRow[]).map((row) => toStep(row, deps.get(row.id) ?? []));
   }
