@@ -112,7 +112,11 @@ export function checkGraph(steps: readonly NewStep[], isKnown?: (id: string) => 
   for (const s of steps) {
     const inside = new Set(s.dependsOn.map((d) => d.stepId).filter((d) => ids.has(d)));
     waitingOn.set(s.id, inside.size);
-    for (const d of inside) dependents.set(d, [...(dependents.get(d) ?? []), s.id]);
+    for (const d of inside) {
+      let list = dependents.get(d);
+      if (!list) dependents.set(d, (list = []));
+      list.push(s.id);
+    }
   }
   const free = [...waitingOn].filter(([, n]) => n === 0).map(([id]) => id);
   let ordered = 0;
