@@ -6,32 +6,18 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Runtime, newPackage, newRuntime, requireSteps, sqliteStore } from "../../src/index.js";
-import { Sandbox, assertBuilt, pollUntil } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { newPackage, requireSteps } from "../../src/index.js";
+import { pollUntil, useCrashRuntime } from "./harness.js";
 
-let box: Sandbox;
-let rt: Runtime;
-
-beforeAll(assertBuilt);
-
-beforeEach(async () => {
-  box = new Sandbox();
-  rt = await newRuntime({ store: sqliteStore(box.db) });
-  rt.registerPackage(
-    newPackage("crash-fence")
-      .entrypoint(async (run) => {
-        const slow = run.step("slow", {}, { kind: "crash/probe", retry: { maxAttempts: 3, initialBackoff: 10 } });
-        run.step("after", {}, { kind: "crash/noop", dependsOn: requireSteps(slow) });
-      })
-      .build(),
-  );
-});
-
-afterEach(async () => {
-  await rt.close();
-  await box.cleanup();
-});
+const env = useCrashRuntime(
+  newPackage("crash-fence")
+    .entrypoint(async (run) => {
+      const slow = run.step("slow", {}, { kind: "crash/probe", retry: { maxAttempts: 3, initialBackoff: 10 } });
+      run.step("after", {}, { kind: "crash/noop", dependsOn: requireSteps(slow) });
+    })
+    .build(),
+);
 
 describe("a worker whose event loop is blocked past its lease", () => {
   // What the blocked worker's executor does once it is unblocked. Each takes a
@@ -40,24 +26,24 @@ describe("a worker whose event loop is blocked past its lease", () => {
   it.each(["result", "result-and-child", "permanent-error", "retryable-error"] as const)(
     "has its late completion (%s) discarded; the reclaiming worker's result stands",
     async (outcome) => {
-      const marker = path.join(box.dir, "committed-by-b");
-      const { id: runId } = await rt.startRun("crash-fence", {}, { runId: "fence-1" });
+      const marker = path.join(env.box.dir, "committed-by-b");
+      const { id: runId } = await env.rt.startRun("crash-fence", {}, { runId: "fence-1" });
 
       // Worker A runs one cycle: it claims the step with a short lease and then
       // blocks its event loop (no heartbeat) until the marker exists.
-      const a = box.spawn({ workerId: "worker-a", mode: "once", probe: "block-until-marker", outcome, marker, leaseDuration: 300 });
+      const a = env.box.spawn({ workerId: "worker-a", mode: "once", probe: "block-until-marker", outcome, marker, leaseDuration: 300 });
       await a.waitFor("executing", (m) => m.stepId === "slow");
 
       // Worker B (another process: A's event loop is frozen) reclaims the step
       // once A's lease has expired, and commits it.
-      const b = box.spawn({ workerId: "worker-b", probe: "complete", leaseDuration: 1000, pollInterval: 50 });
+      const b = env.box.spawn({ workerId: "worker-b", probe: "complete", leaseDuration: 1000, pollInterval: 50 });
       const committedRun = await pollUntil("worker B to finish the run", async () => {
-        const r = await rt.workflow(runId);
+        const r = await env.rt.workflow(runId);
         return r && r.status !== "running" ? r : undefined;
       });
       expect(committedRun.status).toBe("succeeded");
-      const committedSteps = await rt.steps(runId);
-      const committedResult = await rt.result(runId, "slow");
+      const committedSteps = await env.rt.steps(runId);
+      const committedResult = await env.rt.result(runId, "slow");
       expect(committedResult?.data).toEqual({ workerId: "worker-b", pid: b.pid });
       expect(committedResult?.records).toEqual([{ collection: "effects", key: "fence-1/slow", data: { workerId: "worker-b", pid: b.pid } }]);
       expect(committedResult?.emittedIds).toEqual(["slow-audit"]);
@@ -69,7 +55,7 @@ describe("a worker whose event loop is blocked past its lease", () => {
       expect(a.exit).toBeUndefined();
       fs.writeFileSync(marker, "");
       const cycle = await a.waitFor("cycle");
-      expect(box.starts().filter((l) => l.event === "finish")).toEqual([
+      expect(env.box.starts().filter((l) => l.event === "finish")).toEqual([
         { event: "finish", stepId: "slow", workerId: "worker-a", markerSeen: true },
       ]);
       // A claimed the step; its completion counted neither as a success nor as a failure.
@@ -77,12 +63,12 @@ describe("a worker whose event loop is blocked past its lease", () => {
 
       // Nothing A produced was written: the run, the steps, the result (data,
       // records, emitted children) are exactly what B committed.
-      expect(await rt.workflow(runId)).toEqual(committedRun);
-      expect(await rt.steps(runId)).toEqual(committedSteps);
-      expect(await rt.result(runId, "slow")).toEqual(committedResult);
+      expect(await env.rt.workflow(runId)).toEqual(committedRun);
+      expect(await env.rt.steps(runId)).toEqual(committedSteps);
+      expect(await env.rt.result(runId, "slow")).toEqual(committedResult);
 
       // Both executed the step, once each; B's execution is the one committed.
-      const starts = box.starts().filter((l) => l.event === "start" && l.stepId === "slow");
+      const starts = env.box.starts().filter((l) => l.event === "start" && l.stepId === "slow");
       expect(starts.map((l) => [l.workerId, l.attempt, l.reclaims]).sort()).toEqual([
         ["worker-a", 1, 0],
         ["worker-b", 1, 1],

@@ -9,6 +9,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll, beforeEach } from "vitest";
+import { type Runtime, type WorkflowPackage, newRuntime, sqliteStore } from "../../src/index.js";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../fixtures/crash-worker.mjs", import.meta.url));
 const DIST_ENTRY = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
@@ -167,4 +169,23 @@ export async function pollUntil<T>(what: string, probe: () => Promise<T | undefi
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/**
+ * Per test: a fresh sandbox and a runtime on its file with these packages. The
+ * test process only starts runs and reads state; workers run in child processes.
+ */
+export function useCrashRuntime(...packages: WorkflowPackage[]): { readonly box: Sandbox; readonly rt: Runtime } {
+  const env = {} as { box: Sandbox; rt: Runtime };
+  beforeAll(assertBuilt);
+  beforeEach(async () => {
+    env.box = new Sandbox();
+    env.rt = await newRuntime({ store: sqliteStore(env.box.db) });
+    for (const pkg of packages) env.rt.registerPackage(pkg);
+  });
+  afterEach(async () => {
+    await env.rt.close();
+    await env.box.cleanup();
+  });
+  return env;
 }

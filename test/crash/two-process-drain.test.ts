@@ -5,40 +5,26 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Runtime, newPackage, newRuntime, requireSteps, sqliteStore } from "../../src/index.js";
-import { Sandbox, assertBuilt, pollUntil } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { newPackage, requireSteps } from "../../src/index.js";
+import { pollUntil, useCrashRuntime } from "./harness.js";
 
 const RUNS = 300;
 const FAN_OUT = 8; // s0 → s1..s8 → s9: 10 steps a run
 const STEP_IDS = ["s0", ...Array.from({ length: FAN_OUT }, (_, i) => `s${i + 1}`), `s${FAN_OUT + 1}`];
 
-let box: Sandbox;
-let rt: Runtime;
-
-beforeAll(assertBuilt);
-
-beforeEach(async () => {
-  box = new Sandbox();
-  rt = await newRuntime({ store: sqliteStore(box.db) });
-  rt.registerPackage(
-    newPackage("crash-drain")
-      .entrypoint(async (run, input) => {
-        const { n } = input as { n: number };
-        const root = run.step("s0", { value: n }, { kind: "crash/unit" });
-        const fan = Array.from({ length: FAN_OUT }, (_, i) =>
-          run.step(`s${i + 1}`, { value: i + 1, sumOf: ["s0"] }, { kind: "crash/unit", dependsOn: requireSteps(root) }),
-        );
-        run.step(`s${FAN_OUT + 1}`, { value: 0, sumOf: fan.map((h) => h.id) }, { kind: "crash/unit", dependsOn: requireSteps(...fan) });
-      })
-      .build(),
-  );
-});
-
-afterEach(async () => {
-  await rt.close();
-  await box.cleanup();
-});
+const env = useCrashRuntime(
+  newPackage("crash-drain")
+    .entrypoint(async (run, input) => {
+      const { n } = input as { n: number };
+      const root = run.step("s0", { value: n }, { kind: "crash/unit" });
+      const fan = Array.from({ length: FAN_OUT }, (_, i) =>
+        run.step(`s${i + 1}`, { value: i + 1, sumOf: ["s0"] }, { kind: "crash/unit", dependsOn: requireSteps(root) }),
+      );
+      run.step(`s${FAN_OUT + 1}`, { value: 0, sumOf: fan.map((h) => h.id) }, { kind: "crash/unit", dependsOn: requireSteps(...fan) });
+    })
+    .build(),
+);
 
 describe("two worker processes on one SQLite file", () => {
   it(`execute each of ${RUNS * STEP_IDS.length} steps exactly once`, async () => {
@@ -46,18 +32,18 @@ describe("two worker processes on one SQLite file", () => {
     // must be "exactly once" here.
     const config = { leaseDuration: 10_000, pollInterval: 20, maxWorkers: 8 };
     const start = async (from: number, to: number) => {
-      for (let n = from; n < to; n++) runIds.push((await rt.startRun("crash-drain", { n }, { runId: `drain-${n}` })).id);
+      for (let n = from; n < to; n++) runIds.push((await env.rt.startRun("crash-drain", { n }, { runId: `drain-${n}` })).id);
     };
     const runIds: string[] = [];
     // A backlog before the workers exist, the rest while they drain it.
     await start(0, RUNS / 3);
-    const workers = [box.spawn({ workerId: "drain-1", ...config }), box.spawn({ workerId: "drain-2", ...config })];
+    const workers = [env.box.spawn({ workerId: "drain-1", ...config }), env.box.spawn({ workerId: "drain-2", ...config })];
     await Promise.all(workers.map((w) => w.waitFor("ready")));
     await start(RUNS / 3, RUNS);
 
     await pollUntil(
       "every run to finish",
-      async () => ((await rt.listRuns({ status: "running", limit: 1 })).length === 0 ? true : undefined),
+      async () => ((await env.rt.listRuns({ status: "running", limit: 1 })).length === 0 ? true : undefined),
       45_000,
       100,
     );
@@ -68,7 +54,7 @@ describe("two worker processes on one SQLite file", () => {
     const executions = new Map<string, number[]>(); // "runId/stepId" -> pids
     const byPid = new Map<number, number>();
     for (const w of workers) {
-      const file = path.join(box.logDir, `exec-${w.config.workerId}.log`);
+      const file = path.join(env.box.logDir, `exec-${w.config.workerId}.log`);
       const lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
       for (const line of lines) {
         const [runId, stepId, pid] = line.split(" ");
@@ -87,13 +73,13 @@ describe("two worker processes on one SQLite file", () => {
 
     // And the store agrees: every run succeeded, every step once, no reclaims,
     // and the fan-in saw its dependencies' data.
-    const runs = await rt.listRuns({ package: "crash-drain", limit: 10_000 });
+    const runs = await env.rt.listRuns({ package: "crash-drain", limit: 10_000 });
     expect(runs).toHaveLength(RUNS);
     expect(runs.filter((r) => r.status !== "succeeded")).toEqual([]);
     for (let n = 0; n < RUNS; n++) {
-      const steps = await rt.steps(`drain-${n}`);
+      const steps = await env.rt.steps(`drain-${n}`);
       expect(steps.map((s) => [s.id, s.status, s.attempt, s.reclaims])).toEqual(STEP_IDS.map((id) => [id, "succeeded", 1, 0]));
-      const fanIn = await rt.result(`drain-${n}`, `s${FAN_OUT + 1}`);
+      const fanIn = await env.rt.result(`drain-${n}`, `s${FAN_OUT + 1}`);
       expect((fanIn?.data as { value: number }).value).toBe((FAN_OUT * (FAN_OUT + 1)) / 2 + FAN_OUT * n);
     }
   });
