@@ -1,0 +1,54 @@
+/**
+ * The published builds, as an application loads them: CommonJS (with the
+ * ESM-only dependencies bundled in) and ESM, each running a real run on SQLite.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const program = (load: string, db: string) => `
+${load}
+(async () => {
+  const rt = await newRuntime({ store: sqliteStore(${JSON.stringify(db)}) });
+  rt.registerExecutor(newExecutor("k", async (step) => step.result({ at: new Date(0), tags: new Set(["a"]) })));
+  rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+  const { id } = await rt.startRun("p", null);
+  await rt.runOnce();
+  const data = (await rt.result(id, "s")).data;
+  console.log(JSON.stringify({ status: (await rt.workflow(id)).status, date: data.at instanceof Date, set: data.tags instanceof Set }));
+  await rt.close();
+})();`;
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-builds-"));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("the built package", () => {
+  it("works from CommonJS", () => {
+    const load = `const { newRuntime, sqliteStore, newExecutor, newPackage } = require(${JSON.stringify(path.join(root, "dist/index.cjs"))});`;
+    const out = execFileSync(process.execPath, ["-e", program(load, path.join(dir, "cjs.db"))], { encoding: "utf8" });
+    expect(JSON.parse(out)).toEqual({ status: "succeeded", date: true, set: true });
+  });
+
+  it("works from ESM", () => {
+    const url = new URL("dist/index.js", `file://${root}/`).href;
+    const load = `import { newRuntime, sqliteStore, newExecutor, newPackage } from ${JSON.stringify(url)};`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", program(load, path.join(dir, "esm.db"))], { encoding: "utf8" });
+    expect(JSON.parse(out)).toEqual({ status: "succeeded", date: true, set: true });
+  });
+
+  it("declares its entry points", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    for (const entry of [".", "./conformance"]) {
+      for (const file of [pkg.exports[entry].import.default, pkg.exports[entry].import.types, pkg.exports[entry].require.default, pkg.exports[entry].require.types]) {
+        expect(fs.existsSync(path.join(root, file)), file).toBe(true);
+      }
+    }
+  });
+});
