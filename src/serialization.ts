@@ -16,12 +16,6 @@ type Shape = "plain" | "rich" | { problem: string };
 /** What a step that sets no result stores, computed once. */
 const UNDEFINED_TEXT = superjson.stringify(undefined);
 
-export function encode(value: unknown): Encoded {
-  const result = tryEncode(value);
-  if (!result.ok) throw result.error;
-  return result.text;
-}
-
 export function decode<T = unknown>(text: Encoded): T {
   const envelope = JSON.parse(text) as { json: unknown; meta?: unknown };
   if (envelope.meta === undefined) return envelope.json as T;

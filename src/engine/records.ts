@@ -23,7 +23,7 @@ export function toLease(lease: LeaseRecord): Lease {
   return { workerId: lease.workerId, token: lease.token, acquiredAt: date(lease.acquiredAt), expiresAt: date(lease.expiresAt) };
 }
 
-export function toStepError(error: StepErrorRecord): StepError {
+function toStepError(error: StepErrorRecord): StepError {
   const out: StepError = { code: error.code, message: error.message, retryable: error.retryable, occurredAt: date(error.occurredAt) };
   if (error.details !== undefined) out.details = decode(error.details);
   return out;
@@ -57,7 +57,7 @@ export function toStepInfo(step: StepRecord): StepInfo {
 }
 
 /** Where an inline artifact's bytes live: in the run's own store, read with `rt.readArtifact`. */
-export function inlineArtifactUri(runId: string, artifactId: string): string {
+function inlineArtifactUri(runId: string, artifactId: string): string {
   return `trellis:artifact/${encodeURIComponent(runId)}/${encodeURIComponent(artifactId)}`;
 }
 

@@ -51,7 +51,7 @@ export interface WorkerOptions {
   shutdownGrace?: number;
 }
 
-export const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
+const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
 
 export class Scheduler {
   readonly #store: Store;

@@ -105,8 +105,7 @@ export class ExecutingStep implements StepContext {
     }
     const child = toNewStep(id, input, opts);
     child.parentId ??= this.#claimed.step.id;
-    if (this.output.emitted === NONE) this.output.emitted = [];
-    this.output.emitted.push(child);
+    this.#append("emitted", child);
     return child.id;
   }
 
@@ -114,8 +113,7 @@ export class ExecutingStep implements StepContext {
     if (typeof collection !== "string" || collection.trim() === "" || typeof key !== "string" || key.trim() === "") {
       throw new WorkflowError(ErrorCodes.invalidInput, "a record needs a non-empty collection and key");
     }
-    if (this.output.records === NONE) this.output.records = [];
-    this.output.records.push({ collection, key, data });
+    this.#append("records", { collection, key, data });
   }
 
   artifact(name: string, contentType: string, body: Uint8Array | string, opts: ArtifactOptions = {}): string {
@@ -124,8 +122,7 @@ export class ExecutingStep implements StepContext {
     if (this.output.artifacts.some((a) => a.id === id)) {
       throw new WorkflowError(ErrorCodes.duplicateArtifact, `artifact id "${id}" is used twice by step "${this.#claimed.step.id}"`);
     }
-    if (this.output.artifacts === NONE) this.output.artifacts = [];
-    this.output.artifacts.push(this.#describe(id, name, contentType, opts, bytes, bytes.byteLength));
+    this.#append("artifacts", this.#describe(id, name, contentType, opts, bytes, bytes.byteLength));
     return id;
   }
 
@@ -139,13 +136,18 @@ export class ExecutingStep implements StepContext {
     record.id = ref.id;
     record.uri = ref.uri;
     record.size = ref.size;
-    if (this.output.artifacts === NONE) this.output.artifacts = [];
-    this.output.artifacts.push(record);
+    this.#append("artifacts", record);
     return ref;
   }
 
   async projection(name: string): Promise<Projection> {
     return this.#services.projection(name);
+  }
+
+  /** Adds to one of the output lists, replacing the shared empty one on first use. */
+  #append<K extends "records" | "artifacts" | "emitted">(list: K, item: this["output"][K][number]): void {
+    if (this.output[list] === NONE) this.output[list] = [];
+    (this.output[list] as unknown[]).push(item);
   }
 
   #nextArtifactId(): string {
