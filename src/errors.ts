@@ -52,6 +52,8 @@ export const ErrorCodes = {
   closed: "runtime_closed",
   /** The store failed or returned something it should not have. */
   storeError: "store_error",
+  /** The database was migrated by a newer trellis than this one; upgrade trellis to open it. */
+  schemaTooNew: "schema_too_new",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -3,7 +3,8 @@
  *
  * Register typed executors and workflow packages on a {@link Runtime}, start
  * runs, and run workers inside your application's lifecycle. State lives in a
- * store: SQLite by default ({@link sqliteStore}), embedded, zero setup.
+ * store: SQLite by default ({@link sqliteStore}), embedded, zero setup; or
+ * PostgreSQL ({@link postgresStore}) for many processes on many machines.
  *
  * @module
  */
@@ -31,6 +32,7 @@ export type {
   ListRunsFilter,
 } from "./types.js";
 export { sqliteStore } from "./store/sqlite/index.js";
+export { postgresStore, type PostgresStoreConfig } from "./store/postgres/index.js";
 export type * from "./store/store.js";
 export { edgeState, finishedRunStatus, isFinished, refillTokens, nextTokenAt, ACTIVE_STEP_STATUSES, type EdgeState } from "./store/graph-rules.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";

@@ -68,7 +68,7 @@ describe("the SQLite store", () => {
     const db = new Database(file);
     db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future', 0)").run();
     db.close();
-    await expect(newRuntime({ store: sqliteStore(file) })).rejects.toMatchObject({ code: "store_error", message: expect.stringContaining("newer") });
+    await expect(newRuntime({ store: sqliteStore(file) })).rejects.toMatchObject({ code: "schema_too_new", message: expect.stringContaining("newer") });
   });
 
   it("claims through the partial ready index, so history does not slow claiming", async () => {

@@ -17,7 +17,7 @@ import type { NewRun, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type { CycleResult, ListRunsFilter, RunHandle, StepInfo, StepResult, WorkflowRun } from "../types.js";
 import { toArtifactRef, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
-import { Scheduler, type WorkerOptions } from "./scheduler.js";
+import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
 export interface StartRunOptions {
   /** Makes the start idempotent: a second start with the same id returns the first run. */
@@ -247,7 +247,7 @@ export class Runtime {
   async cancelRun(runId: string): Promise<void> {
     this.#assertOpen();
     await this.#store.cancelRun(runId, this.#config.clock());
-    this.#scheduler.abortRun(runId, new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`));
+    this.#scheduler.abortRun(runId, canceledError(runId));
   }
 
   async projection(name: string): Promise<Projection> {

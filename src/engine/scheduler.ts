@@ -24,7 +24,7 @@ import type { ResolvedConfig } from "../config.js";
 import { queuePolicy } from "../config.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Registry } from "../executor.js";
-import type { ClaimedStep, CompletionResult, LeaseRef, StepOutcome, Store } from "../store/store.js";
+import type { ClaimedStep, CompletionResult, LeaseRef, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
 import { Batcher } from "./batcher.js";
 import { executeStep } from "./execute.js";
@@ -50,6 +50,9 @@ export interface WorkerOptions {
   maxCycles?: number;
   shutdownGrace?: number;
 }
+
+/** Why a step's signal aborts when its run is canceled. */
+export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
 
 const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
 
@@ -90,6 +93,15 @@ export class Scheduler {
     for (const e of this.#inFlight.values()) if (e.lease.runId === runId) e.controller.abort(reason);
   }
 
+  #onStoreEvent(event: StoreEvent | undefined): void {
+    if (event?.type === "canceled") {
+      this.abortRun(event.runId, canceledError(event.runId));
+      return;
+    }
+    if (event?.type === "due" && event.at < (this.#nextDueAt ?? Infinity)) this.#nextDueAt = event.at;
+    this.wake();
+  }
+
   async runOnce(): Promise<CycleResult> {
     const counters = emptyCycle();
     await this.#reclaim(counters);
@@ -113,7 +125,7 @@ export class Scheduler {
       return Promise.reject(new WorkflowError(ErrorCodes.invalidState, "startWorkers is already running on this runtime"));
     }
     // Work made ready by other connections (other processes, other runtimes) wakes the loop too.
-    this.#unsubscribe = this.#store.subscribe?.(() => this.wake());
+    this.#unsubscribe = this.#store.subscribe?.((event) => this.#onStoreEvent(event));
     const run = this.#loop(options).finally(() => {
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;

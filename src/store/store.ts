@@ -207,6 +207,18 @@ export interface ListRunsQuery {
   after?: string;
 }
 
+/**
+ * What a wake-up tells the workers, when the adapter knows more than "something
+ * changed" (no event means `ready`).
+ */
+export type StoreEvent =
+  /** Work may be claimable now. */
+  | { type: "ready" }
+  /** Work becomes claimable at `at` (epoch ms): a retry's backoff, say. */
+  | { type: "due"; at: number }
+  /** A run was canceled: abort its steps running in this process. */
+  | { type: "canceled"; runId: string };
+
 /** The commands every adapter implements. All of them are atomic. */
 export interface Store {
   /**
@@ -239,8 +251,9 @@ export interface Store {
    * Optional: calls `onChange` when another connection (in this process or
    * another) may have made work ready, so idle workers claim at once instead of
    * at their next poll. A hint: spurious calls are fine, missed ones cost a poll.
+   * An adapter that knows more says so with an event (see `StoreEvent`).
    * Returns the unsubscribe function.
    */
-  subscribe?(onChange: () => void): () => void;
+  subscribe?(onChange: (event?: StoreEvent) => void): () => void;
   close(): Promise<void>;
 }

@@ -30,6 +30,7 @@ export function sqliteStore(options: string | { path: string; busyTimeout?: numb
       try {
         return openSqliteStore(resolved);
       } catch (err) {
+        if (err instanceof WorkflowError) throw err;
         throw new WorkflowError(ErrorCodes.storeError, `sqliteStore: cannot open "${resolved.path}": ${(err as Error).message}`, { cause: err });
       }
     },

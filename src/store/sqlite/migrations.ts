@@ -7,6 +7,7 @@
  * Times are integer epoch milliseconds. Values are superjson text.
  */
 import type Database from "better-sqlite3";
+import { ErrorCodes, WorkflowError } from "../../errors.js";
 
 export interface Migration {
   version: number;
@@ -137,7 +138,10 @@ export function migrate(db: Database.Database, now: number): number[] {
     const newest = Math.max(0, ...applied);
     const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
     if (newest > known) {
-      throw new Error(`this database has schema version ${newest}, newer than this trellis knows (${known}); upgrade trellis`);
+      throw new WorkflowError(
+        ErrorCodes.schemaTooNew,
+        `this database has schema version ${newest}, newer than this trellis knows (${known}); upgrade trellis`,
+      );
     }
     const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
     const done: number[] = [];

@@ -18,6 +18,7 @@ import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { Dependency, StepStatus } from "../../types.js";
 import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { jsonOf, NO_STEPS, planSteps, type RunLookup } from "../step-plan.js";
 import type {
   ClaimRequest,
   ClaimResult,
@@ -39,7 +40,7 @@ import type {
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { WalWatcher } from "./wal-watcher.js";
-import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "./rows.js";
+import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "../rows.js";
 
 export interface SqliteStoreOptions {
   path: string;
@@ -400,67 +401,29 @@ export class SqliteStore implements Store {
     return true;
   }
 
-  /**
-   * Inserts steps into a run. Dependencies must name steps of the run or of this
-   * batch. A step whose `dedupKey` is already taken is not created; dependencies
-   * on it wait for the step that holds the key. Returns the ids created.
-   */
+  /** Inserts steps into a run (see `planSteps`); returns the ids created. */
   #insertSteps(runId: string, steps: NewStep[], now: number, parentId: string | undefined, newRun = false): string[] {
     const s = this.#sql;
-    const holderOf = new Map<string, string>(); // dedupKey -> step id
-    const aliasOf = new Map<string, string>(); // id of a step not created -> id of the step holding its key
-    const created: NewStep[] = [];
-    for (const step of steps) {
-      if (step.dedupKey !== undefined) {
-        const holder = holderOf.get(step.dedupKey) ?? (s.stepByDedupKey.get(runId, step.dedupKey) as { id: string } | undefined)?.id;
-        if (holder !== undefined) {
-          aliasOf.set(step.id, holder);
-          continue;
-        }
-        holderOf.set(step.dedupKey, step.id);
-      }
-      created.push(step);
-    }
-    const inBatch = new Set(created.map((step) => step.id));
-    const bornSkipped: string[] = [];
-    for (const step of created) {
-      // A new run has no steps yet (and the engine checked the batch for duplicates).
-      if (!newRun && s.stepStatus.get(runId, step.id)) {
-        throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${step.id}" is already used in run "${runId}"`);
-      }
-      const edges = new Map<string, boolean>();
-      for (const d of step.dependsOn) {
-        const target = aliasOf.get(d.stepId) ?? d.stepId;
-        edges.set(target, (edges.get(target) ?? false) || d.required);
-      }
-      let waiting = 0;
-      let violated = false;
-      for (const [target, required] of edges) {
-        if (inBatch.has(target)) {
-          waiting++;
-          continue;
-        }
-        const dep = s.stepStatus.get(runId, target) as { status: StepStatus } | undefined;
-        if (!dep) {
-          throw new WorkflowError(ErrorCodes.unknownDependency, `step "${step.id}" depends on "${target}", which is not a step of run "${runId}"`);
-        }
-        const state = edgeState(dep.status, required);
-        if (state === "waiting") waiting++;
-        else if (state === "violated") violated = true;
-      }
-      const status: StepStatus = violated ? "skipped" : waiting > 0 ? "pending" : "ready";
+    const lookup: RunLookup = newRun
+      ? NO_STEPS
+      : {
+          statusOf: (id) => (s.stepStatus.get(runId, id) as { status: StepStatus } | undefined)?.status,
+          holderOf: (key) => (s.stepByDedupKey.get(runId, key) as { id: string } | undefined)?.id,
+        };
+    const planned = planSteps(runId, steps, lookup);
+    for (const { step, status, edges, waiting } of planned) {
+      const skipped = status === "skipped";
       s.insertStep.run(
         runId, step.id, step.kind, step.queue, status, step.input,
-        edges.size, violated ? 0 : waiting,
+        edges.size, waiting,
         jsonOf(step.retry), step.retry.maxAttempts, step.priority,
         step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, jsonOf(step.metadata),
-        status === "ready" ? now : null, violated ? now : null, now, now,
+        status === "ready" ? now : null, skipped ? now : null, now, now,
       );
       for (const [target, required] of edges) s.insertEdge.run(runId, target, step.id, required ? 1 : 0);
-      if (violated) bornSkipped.push(step.id);
     }
-    for (const id of bornSkipped) this.#propagate(runId, id, "skipped", now);
-    return created.map((step) => step.id);
+    for (const p of planned) if (p.status === "skipped") this.#propagate(runId, p.step.id, "skipped", now);
+    return planned.map((p) => p.step.id);
   }
 
   /**
@@ -538,17 +501,6 @@ export class SqliteStore implements Store {
     }
     s.setRunStatus.run("running", now, runId);
   }
-}
-
-/** JSON text of small, mostly repeated values (retry policies, metadata), reusing the last one. */
-let lastValue: unknown;
-let lastJson = "";
-function jsonOf(value: object): string {
-  if (value !== lastValue) {
-    lastJson = JSON.stringify(value);
-    lastValue = Object.isFrozen(value) ? value : undefined;
-  }
-  return lastJson;
 }
 
 function prepareStatements(db: Database.Database) {

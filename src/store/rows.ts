@@ -1,6 +1,6 @@
-/** Mapping between SQLite rows and the store's records. */
-import type { Dependency, RunStatus, StepStatus } from "../../types.js";
-import type { ClaimedStep, LeaseRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store.js";
+/** Mapping between the built-in adapters' rows (same column names in SQLite and Postgres) and the store's records. */
+import type { Dependency, RunStatus, StepStatus } from "../types.js";
+import type { ClaimedStep, LeaseRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "./store.js";
 
 export interface RunRow {
   id: string;

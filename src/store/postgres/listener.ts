@@ -1,0 +1,155 @@
+/**
+ * LISTEN on one dedicated connection, turning notifications into `StoreEvent`s
+ * for the workers of this process. The connection is opened when the first
+ * subscriber arrives and re-established (with backoff) whenever it drops; after
+ * a reconnect every subscriber gets a `ready` event, since notifications sent
+ * while it was down are lost and there may be work waiting.
+ */
+import type pg from "pg";
+import type { StoreEvent } from "../store.js";
+import { quoteIdent } from "./migrations.js";
+
+/** Notification payloads: short, because every listening process receives every one. */
+export const Payload = {
+  ready: "r",
+  due: (at: number) => `d:${at}`,
+  canceled: (runId: string) => `c:${runId}`,
+} as const;
+
+export function parsePayload(payload: string | undefined): StoreEvent {
+  if (payload?.startsWith("d:")) {
+    const at = Number(payload.slice(2));
+    if (Number.isFinite(at)) return { type: "due", at };
+  }
+  if (payload?.startsWith("c:")) return { type: "canceled", runId: payload.slice(2) };
+  return { type: "ready" };
+}
+
+const MIN_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 5_000;
+
+export class Listener {
+  readonly #connect: () => Promise<pg.PoolClient>;
+  readonly #channel: string;
+  readonly #onError: (err: unknown) => void;
+  readonly #subscribers = new Set<(event: StoreEvent) => void>();
+  #client: pg.PoolClient | undefined;
+  #detach: (() => void) | undefined; // removes our handlers from #client
+  #connecting: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #backoff = MIN_BACKOFF_MS;
+  #closed = false;
+
+  constructor(connect: () => Promise<pg.PoolClient>, channel: string, onError: (err: unknown) => void) {
+    this.#connect = connect;
+    this.#channel = channel;
+    this.#onError = onError;
+  }
+
+  subscribe(onEvent: (event: StoreEvent) => void): () => void {
+    this.#subscribers.add(onEvent);
+    if (!this.#client && !this.#connecting && !this.#retry) this.#start();
+    return () => {
+      this.#subscribers.delete(onEvent);
+      if (this.#subscribers.size === 0) this.#stop();
+    };
+  }
+
+  /** Resolves once the LISTEN is in place (tests and benchmarks wait for it). */
+  async ready(): Promise<void> {
+    await this.#connecting;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#subscribers.clear();
+    await this.#connecting?.catch(() => undefined);
+    this.#stop();
+  }
+
+  #emit(event: StoreEvent): void {
+    for (const s of this.#subscribers) s(event);
+  }
+
+  #start(): void {
+    this.#connecting = this.#open().finally(() => {
+      this.#connecting = undefined;
+    });
+  }
+
+  async #open(): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#connect();
+      const onNotification = (msg: pg.Notification) => {
+        if (msg.channel === this.#channel) this.#emit(parsePayload(msg.payload));
+      };
+      const c = client;
+      const onLost = (err?: unknown) => {
+        if (this.#client !== c) return;
+        this.#client = undefined;
+        detach();
+        c.release(err instanceof Error ? err : new Error("LISTEN connection ended"));
+        if (err) this.#onError(err);
+        this.#scheduleReconnect();
+      };
+      const onEnd = () => onLost();
+      const detach = () => {
+        c.removeListener("notification", onNotification);
+        c.removeListener("error", onLost);
+        c.removeListener("end", onEnd);
+      };
+      c.on("notification", onNotification);
+      c.on("error", onLost);
+      c.on("end", onEnd);
+      try {
+        await c.query(`LISTEN ${quoteIdent(this.#channel)}`);
+      } catch (err) {
+        detach();
+        throw err;
+      }
+      if (this.#closed || this.#subscribers.size === 0) {
+        detach();
+        c.release(true); // still LISTENing: not fit for the pool
+        return;
+      }
+      const reconnected = this.#backoff > MIN_BACKOFF_MS;
+      this.#client = c;
+      this.#detach = detach;
+      this.#backoff = MIN_BACKOFF_MS;
+      // Whatever was notified while we were not listening is lost: look now.
+      if (reconnected) this.#emit({ type: "ready" });
+    } catch (err) {
+      client?.release(err instanceof Error ? err : true);
+      this.#onError(err);
+      this.#scheduleReconnect();
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#subscribers.size === 0 || this.#retry) return;
+    const delay = this.#backoff;
+    this.#backoff = Math.min(MAX_BACKOFF_MS, this.#backoff * 2);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (!this.#closed && this.#subscribers.size > 0) this.#start();
+    }, delay);
+    this.#retry.unref();
+  }
+
+  #stop(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    const client = this.#client;
+    this.#client = undefined;
+    this.#detach?.();
+    this.#detach = undefined;
+    if (client) {
+      // UNLISTEN so the pooled connection comes back clean; if that fails, drop it.
+      client.query(`UNLISTEN ${quoteIdent(this.#channel)}`).then(
+        () => client.release(),
+        (err: Error) => client.release(err),
+      );
+    }
+  }
+}

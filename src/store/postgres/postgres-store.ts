@@ -1,0 +1,961 @@
+/**
+ * The PostgreSQL store: one schema, shared by every process on every machine
+ * that points trellis at it.
+ *
+ * How it stays correct with many writers (READ COMMITTED throughout):
+ * - **Claims** lock ready rows with `FOR UPDATE SKIP LOCKED`, so concurrent
+ *   claimers never wait for each other and never lease the same step. A queue
+ *   with a global limit (`maxWorkers`, `rateLimit`) is claimed under a
+ *   transaction-scoped advisory lock of that queue only: unlimited queues never
+ *   serialise, and no row is hot.
+ * - **Run-level writes** (completions, reclaims that fail a step, operator
+ *   actions, lease release) first take a transaction-scoped advisory lock per run,
+ *   in a fixed order. Deciding "the run has finished" or "this new step waits for
+ *   that one" reads other steps of the run, so two transactions must not decide
+ *   it at once; ordering the locks rules out deadlocks.
+ * - **Heartbeats and reclaims** never wait: they skip rows another transaction
+ *   holds (a completion is writing them, and will settle them).
+ *
+ * How it stays fast (see shared/LIMITS.md): claims and completions are batched
+ * by the engine and written set-wise (`unnest` arrays, `= ANY(ARRAY(...))`,
+ * shapes whose plan cannot go bad), so a batch costs a handful of round trips
+ * whatever its size. Statements are unnamed: planned with their real values.
+ *
+ * Wake-ups: writes that make work ready (or due, or canceled) `NOTIFY` the
+ * schema's channel in their transaction; every process LISTENs (see `Listener`).
+ */
+import pg from "pg";
+import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
+import type { Dependency, StepStatus } from "../../types.js";
+import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "../rows.js";
+import { jsonOf, NO_STEPS, planSteps, type PlannedStep } from "../step-plan.js";
+import type {
+  ArtifactRecord,
+  ClaimRequest,
+  ClaimResult,
+  ClaimedStep,
+  CompletionResult,
+  LeaseRef,
+  ListRunsQuery,
+  NewRun,
+  NewStep,
+  ReclaimResult,
+  ResultRecord,
+  RunRecord,
+  StepErrorRecord,
+  StepOutcome,
+  StepRecord,
+  Store,
+  StoreEvent,
+  StoredArtifact,
+} from "../store.js";
+import { Listener, Payload } from "./listener.js";
+import { migrate, quoteIdent } from "./migrations.js";
+
+export interface PostgresStoreOptions {
+  pool: pg.Pool;
+  /** Ours to end at close (we created it from a connection string). */
+  ownsPool: boolean;
+  schema: string;
+}
+
+const APPLIED: CompletionResult = Object.freeze({ status: "applied" });
+const STALE: CompletionResult = Object.freeze({ status: "stale" });
+
+/** Codes that turn a step's success into a permanent failure instead of failing the batch. */
+const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
+  ErrorCodes.duplicateStep,
+  ErrorCodes.unknownDependency,
+  ErrorCodes.duplicateArtifact,
+]);
+
+// bigint columns hold epoch milliseconds, well inside a double's exact range.
+// Per query, so that an application's own pg type parsers stay untouched.
+const INT8_OID = 20;
+const TYPES = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+const key = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
+
+type Db = pg.PoolClient;
+
+/** A transaction in progress: notifications are sent with its COMMIT. */
+interface Tx {
+  db: Db;
+  notify: Set<string>;
+}
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const client = await options.pool.connect();
+  let keys: { runs: number; queues: number };
+  try {
+    await migrate(client, options.schema, Date.now());
+    const { rows } = await client.query<{ runs: number; queues: number }>(
+      "SELECT hashtext($1) AS runs, hashtext($2) AS queues",
+      [`trellis:run:${options.schema}`, `trellis:queue:${options.schema}`],
+    );
+    keys = rows[0] as { runs: number; queues: number };
+  } catch (err) {
+    client.release(err instanceof Error ? err : true);
+    throw err;
+  }
+  client.release();
+  return new PostgresStore(options, keys);
+}
+
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #schema: string;
+  readonly #channel: string;
+  readonly #lockKeys: { runs: number; queues: number };
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #listener: Listener;
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions, lockKeys: { runs: number; queues: number }) {
+    this.#pool = options.pool;
+    this.#ownsPool = options.ownsPool;
+    this.#schema = options.schema;
+    this.#channel = `trellis.${options.schema}`;
+    this.#lockKeys = lockKeys;
+    this.#sql = statements(quoteIdent(options.schema));
+    this.#listener = new Listener(
+      () => this.#pool.connect(),
+      this.#channel,
+      () => undefined, // a lost LISTEN costs latency, not correctness: the poll is the backstop
+    );
+  }
+
+  get schema(): string {
+    return this.#schema;
+  }
+
+  subscribe(onChange: (event?: StoreEvent) => void): () => void {
+    return this.#listener.subscribe(onChange);
+  }
+
+  /** Resolves once this store's LISTEN connection is up (after a `subscribe`). */
+  listening(): Promise<void> {
+    return this.#listener.ready();
+  }
+
+  // ---- plumbing -------------------------------------------------------------
+
+  async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(db: pg.Pool | Db, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return db.query<R>({ text, values: values ?? [], types: TYPES });
+  }
+
+  async #rows<R extends pg.QueryResultRow>(db: pg.Pool | Db, text: string, values?: unknown[]): Promise<R[]> {
+    return (await this.#query<R>(db, text, values)).rows;
+  }
+
+  /**
+   * Runs `fn` in a transaction. `runIds` are locked first (advisory, sorted);
+   * `BEGIN`, the locks, and at the end the notifications and `COMMIT`, each go in
+   * one round trip.
+   */
+  async #tx<T>(runIds: Iterable<string>, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const db = await this.#pool.connect();
+    const tx: Tx = { db, notify: new Set() };
+    let broken: Error | undefined;
+    try {
+      const ids = [...new Set(runIds)];
+      if (ids.length === 0) await db.query("BEGIN");
+      else {
+        // Sorted by lock key, so every transaction takes its locks in one order.
+        await db.query(
+          `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
+           FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, ids)}::text[]) AS id ORDER BY h) AS l`,
+        );
+      }
+      const result = await fn(tx);
+      const notify = [...tx.notify].map((p) => `SELECT pg_notify(${db.escapeLiteral(this.#channel)}, ${db.escapeLiteral(p)}); `).join("");
+      await db.query(`${notify}COMMIT`);
+      return result;
+    } catch (err) {
+      await db.query("ROLLBACK").catch((e: Error) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      db.release(broken);
+    }
+  }
+
+  async #notify(payloads: string[]): Promise<void> {
+    if (payloads.length === 0) return;
+    await this.#query(this.#pool, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [this.#channel, payloads]);
+  }
+
+  // ---- commands -------------------------------------------------------------
+
+  async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
+    if (runs.length === 0) return [];
+    // Inserted in id order: two processes creating overlapping batches wait for
+    // each other in one order instead of deadlocking.
+    const order = runs.map((_, i) => i).sort((a, b) => compare(runs[a]!.run.id, runs[b]!.run.id));
+    return this.#tx([], async (tx) => {
+      const r = order.map((i) => runs[i]!.run);
+      const inserted = await this.#rows<{ id: string }>(tx.db, this.#sql.insertRuns, [
+        r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
+        r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
+      ]);
+      const created = new Set(inserted.map((row) => row.id));
+      const existing = new Map<string, RunRecord>();
+      const missing = runs.filter((x) => !created.has(x.run.id)).map((x) => x.run.id);
+      if (missing.length) {
+        for (const row of await this.#rows<RunRow>(tx.db, this.#sql.runsByIds, [missing])) existing.set(row.id, toRun(row));
+      }
+      const rows: StepRows = newStepRows();
+      const claimed = new Set<string>();
+      for (const { run, steps } of runs) {
+        // A run id twice in one batch: the first one wins, like a race between two calls.
+        if (!created.has(run.id) || claimed.has(run.id)) continue;
+        claimed.add(run.id);
+        addStepRows(rows, run.id, planSteps(run.id, steps, NO_STEPS), run.createdAt, undefined);
+      }
+      if (await this.#insertStepRows(tx.db, rows)) tx.notify.add(Payload.ready);
+      const seen = new Set<string>();
+      return runs.map(({ run }) => {
+        if (created.has(run.id) && !seen.has(run.id)) {
+          seen.add(run.id);
+          return { created: true, run };
+        }
+        const stored = existing.get(run.id) ?? run;
+        return { created: false, run: stored };
+      });
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    const { now } = request;
+    const scan = await this.#rows<{ queue: string | null; oldest: number | null; oldest_seq: number | null; next: number | null; lease_min: number | null }>(
+      this.#pool,
+      this.#sql.readyQueues,
+      [now],
+    );
+    let nextDueAt: number | undefined;
+    const due = (t: number | null | undefined) => {
+      if (t !== null && t !== undefined && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
+    };
+    due(scan[0]?.lease_min);
+    // Oldest work first across queues (readiness, then insertion order), as if
+    // one queue: each queue is claimed from in that order, and the steps sorted.
+    const queues = scan
+      .filter((row): row is typeof row & { queue: string; oldest: number; oldest_seq: number } => row.queue !== null && row.oldest !== null)
+      .sort((a, b) => a.oldest - b.oldest || a.oldest_seq - b.oldest_seq);
+    const steps: Claimed[] = [];
+    for (const q of queues) {
+      due(q.next);
+      const remaining = request.limit - steps.length;
+      if (remaining <= 0 || q.oldest > now) continue;
+      const policy = request.policyFor(q.queue);
+      if (Number.isFinite(policy.maxWorkers) || policy.rateLimit) {
+        const limited = await this.#claimLimited(q.queue, remaining, request);
+        due(limited.nextDueAt);
+        steps.push(...limited.steps);
+      } else {
+        steps.push(...(await this.#claimFrom(this.#pool, q.queue, remaining, request)));
+      }
+    }
+    if (queues.length > 1) steps.sort(byReadiness);
+    const result: ClaimResult = { steps: steps.map((c) => c.claimed) };
+    if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;
+    return result;
+  }
+
+  /** One statement: lock up to `limit` ready steps of `queue`, lease them, return them with their runs. */
+  async #claimFrom(db: pg.Pool | Db, queue: string, limit: number, request: ClaimRequest): Promise<Claimed[]> {
+    const { now, workerId } = request;
+    const expiresAt = now + request.leaseDuration;
+    const { rows } = await db.query<unknown[]>({
+      text: this.#sql.claim,
+      values: [workerId, now, expiresAt, queue, limit],
+      types: TYPES,
+      rowMode: "array",
+    });
+    const claimed = rows.map((row): Claimed => {
+      const lease = { workerId, token: row[CLAIM_TOKEN] as string, acquiredAt: now, expiresAt };
+      const deps = row[CLAIM_DEPS] as [string, boolean][] | null;
+      return {
+        claimed: toClaimedStep(row, lease, () => (deps ?? []).map(([stepId, required]) => ({ stepId, required }))),
+        readyAt: row[CLAIM_READY_AT] as number,
+        seq: row[CLAIM_SEQ] as number,
+      };
+    });
+    // UPDATE ... RETURNING has no order: restore the claim's.
+    return claimed.sort(byReadiness);
+  }
+
+  /**
+   * A queue with a global limit: claimed under that queue's advisory lock, so the
+   * running count and the token bucket read here stay true until the commit.
+   */
+  async #claimLimited(queue: string, limit: number, request: ClaimRequest): Promise<{ steps: Claimed[]; nextDueAt?: number }> {
+    const { now } = request;
+    const policy = request.policyFor(queue);
+    const db = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await db.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(queue)}))`);
+      const [state] = await this.#rows<{ running: number; tokens: number | null; refilled_at: number | null }>(db, this.#sql.queueState, [queue]);
+      let capacity = limit;
+      if (Number.isFinite(policy.maxWorkers)) capacity = Math.min(capacity, policy.maxWorkers - (state?.running ?? 0));
+      let tokens: number | undefined;
+      let nextDueAt: number | undefined;
+      if (policy.rateLimit) {
+        const stored = state && state.tokens !== null && state.refilled_at !== null ? { tokens: state.tokens, refilledAt: state.refilled_at } : undefined;
+        tokens = refillTokens(stored, policy.rateLimit, now);
+        if (tokens < 1) nextDueAt = nextTokenAt(tokens, policy.rateLimit, now);
+        capacity = Math.min(capacity, Math.floor(tokens));
+      }
+      const steps = capacity > 0 ? await this.#claimFrom(db, queue, capacity, request) : [];
+      if (tokens !== undefined && steps.length > 0) await this.#query(db, this.#sql.putBucket, [queue, tokens - steps.length, now]);
+      await db.query("COMMIT");
+      return nextDueAt === undefined ? { steps } : { steps, nextDueAt };
+    } catch (err) {
+      await db.query("ROLLBACK").catch((e: Error) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      db.release(broken);
+    }
+  }
+
+  async complete(outcomes: StepOutcome[]): Promise<CompletionResult[]> {
+    if (outcomes.length === 0) return [];
+    return this.#tx(
+      outcomes.map((o) => o.runId),
+      (tx) => this.#complete(tx, outcomes),
+    );
+  }
+
+  async #complete(tx: Tx, outcomes: StepOutcome[]): Promise<CompletionResult[]> {
+    const results = new Map<string, CompletionResult>();
+    const now = Math.max(...outcomes.map((o) => o.now));
+    const succeeded: { runId: string; stepId: string }[] = [];
+    const failed: { runId: string; stepId: string }[] = [];
+    const finishedRuns = new Set<string>();
+    const queues = new Set<string>();
+
+    const simple = outcomes.filter((o): o is Extract<StepOutcome, { status: "succeeded" }> => o.status === "succeeded" && o.emitted.length === 0 && o.artifacts.length === 0);
+    if (simple.length) {
+      for (const row of await this.#markSucceeded(tx.db, simple)) {
+        results.set(key(row.run_id, row.id), APPLIED);
+        succeeded.push({ runId: row.run_id, stepId: row.id });
+        queues.add(row.queue);
+      }
+    }
+    for (const o of outcomes) {
+      if (o.status !== "succeeded" || (o.emitted.length === 0 && o.artifacts.length === 0)) continue;
+      const result = await this.#succeedWithOutputs(tx, o, queues);
+      results.set(key(o.runId, o.stepId), result);
+      if (result.status === "applied") succeeded.push({ runId: o.runId, stepId: o.stepId });
+      else if (result.status === "rejected") failed.push({ runId: o.runId, stepId: o.stepId });
+    }
+    const retries = outcomes.filter((o): o is Extract<StepOutcome, { status: "retry" }> => o.status === "retry");
+    if (retries.length) {
+      const rows = await this.#rows<{ run_id: string; id: string; queue: string; ready_at: number }>(tx.db, this.#sql.scheduleRetries, [
+        retries.map((o) => o.runId), retries.map((o) => o.stepId), retries.map((o) => o.token), retries.map((o) => o.readyAt),
+        retries.map((o) => JSON.stringify(o.error)), retries.map((o) => o.error.code), retries.map((o) => o.now),
+      ]);
+      for (const row of rows) {
+        results.set(key(row.run_id, row.id), APPLIED);
+        if (row.ready_at <= now) tx.notify.add(Payload.ready);
+        else tx.notify.add(Payload.due(row.ready_at));
+      }
+    }
+    const failures = outcomes.filter((o): o is Extract<StepOutcome, { status: "failed" }> => o.status === "failed");
+    if (failures.length) {
+      for (const row of await this.#markFailed(tx.db, failures.map((o) => ({ lease: o, error: o.error })))) {
+        results.set(key(row.run_id, row.id), APPLIED);
+        failed.push({ runId: row.run_id, stepId: row.id });
+        queues.add(row.queue);
+      }
+    }
+
+    if (succeeded.length) {
+      const ready = await this.#rows<{ ready: boolean }>(tx.db, this.#sql.satisfyDependents, [
+        succeeded.map((s) => s.runId), succeeded.map((s) => s.stepId), now,
+      ]);
+      if (ready.some((r) => r.ready)) tx.notify.add(Payload.ready);
+    }
+    if (failed.length) await this.#propagate(tx, failed.map((f) => ({ ...f, status: "failed" as const })), now);
+    for (const s of [...succeeded, ...failed]) finishedRuns.add(s.runId);
+    await this.#finishRunsIfDone(tx.db, finishedRuns, now);
+    // A finished step frees a slot of its queue: workers elsewhere waiting on a
+    // queue limit may claim now.
+    if (!tx.notify.has(Payload.ready) && queues.size) {
+      const [row] = await this.#rows<{ any: boolean }>(tx.db, this.#sql.anyReadyIn, [[...queues], now]);
+      if (row?.any) tx.notify.add(Payload.ready);
+    }
+    return outcomes.map((o) => results.get(key(o.runId, o.stepId)) ?? STALE);
+  }
+
+  async #markSucceeded(db: Db, outcomes: Extract<StepOutcome, { status: "succeeded" }>[]) {
+    return this.#rows<{ run_id: string; id: string; queue: string }>(db, this.#sql.markSucceeded, [
+      outcomes.map((o) => o.runId), outcomes.map((o) => o.stepId), outcomes.map((o) => o.token),
+      outcomes.map((o) => o.result), outcomes.map((o) => o.records ?? null), outcomes.map((o) => o.now),
+    ]);
+  }
+
+  async #markFailed(db: Db, failures: { lease: LeaseRef & { now: number }; error: StepErrorRecord }[]) {
+    return this.#rows<{ run_id: string; id: string; queue: string }>(db, this.#sql.markFailed, [
+      failures.map((f) => f.lease.runId), failures.map((f) => f.lease.stepId), failures.map((f) => f.lease.token),
+      failures.map((f) => JSON.stringify(f.error)), failures.map((f) => f.error.code), failures.map((f) => f.lease.now),
+    ]);
+  }
+
+  /**
+   * A success that writes artifacts or emits steps, inside a savepoint: a graph
+   * conflict in what it emits undoes the success, and the step fails instead.
+   */
+  async #succeedWithOutputs(tx: Tx, o: Extract<StepOutcome, { status: "succeeded" }>, queues: Set<string>): Promise<CompletionResult> {
+    const { db } = tx;
+    await db.query("SAVEPOINT outputs");
+    try {
+      const [row] = await this.#markSucceeded(db, [o]);
+      if (!row) {
+        await db.query("RELEASE SAVEPOINT outputs");
+        return STALE;
+      }
+      queues.add(row.queue);
+      if (o.artifacts.length) await this.#insertArtifacts(db, o.runId, o.stepId, o.artifacts, o.now);
+      const created = await this.#insertSteps(tx, o.runId, o.emitted, o.now, o.stepId);
+      await this.#query(db, this.#sql.setEmittedAndArtifacts, [
+        created.length ? JSON.stringify(created) : null, o.artifacts.length > 0, o.runId, o.stepId,
+      ]);
+      await db.query("RELEASE SAVEPOINT outputs");
+      return APPLIED;
+    } catch (err) {
+      if (!isWorkflowError(err) || !GRAPH_CONFLICTS.has(err.code)) throw err;
+      await db.query("ROLLBACK TO SAVEPOINT outputs");
+      const error: StepErrorRecord = { code: err.code, message: err.message, retryable: false, occurredAt: o.now };
+      const [row] = await this.#markFailed(db, [{ lease: o, error }]);
+      if (!row) return STALE;
+      queues.add(row.queue);
+      return { status: "rejected", error };
+    }
+  }
+
+  async #insertArtifacts(db: Db, runId: string, stepId: string, artifacts: ArtifactRecord[], now: number): Promise<void> {
+    const taken = await this.#rows<{ id: string }>(db, this.#sql.artifactIdsTaken, [runId, artifacts.map((a) => a.id)]);
+    if (taken[0]) throw new WorkflowError(ErrorCodes.duplicateArtifact, `artifact id "${taken[0].id}" is already used in run "${runId}"`);
+    await this.#query(db, this.#sql.insertArtifacts, [
+      runId, stepId, artifacts.map((a) => a.id), artifacts.map((a) => a.name), artifacts.map((a) => a.kind),
+      artifacts.map((a) => a.contentType), artifacts.map((a) => JSON.stringify(a.metadata)), artifacts.map((a) => a.uri ?? null),
+      artifacts.map((a) => a.size), artifacts.map((a) => Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength)), now,
+    ]);
+  }
+
+  /** Inserts steps into an existing run (its lock held); returns the ids created. */
+  async #insertSteps(tx: Tx, runId: string, steps: NewStep[], now: number, parentId: string | undefined): Promise<string[]> {
+    const keys = steps.flatMap((s) => (s.dedupKey === undefined ? [] : [s.dedupKey]));
+    const ids = new Set<string>();
+    for (const s of steps) {
+      ids.add(s.id);
+      for (const d of s.dependsOn) ids.add(d.stepId);
+    }
+    const known = await this.#rows<{ id: string; status: StepStatus; dedup_key: string | null }>(tx.db, this.#sql.stepsByIdsOrKeys, [runId, [...ids], keys]);
+    const statusOf = new Map(known.map((k) => [k.id, k.status]));
+    const holderOf = new Map(known.filter((k) => k.dedup_key !== null).map((k) => [k.dedup_key as string, k.id]));
+    const planned = planSteps(runId, steps, { statusOf: (id) => statusOf.get(id), holderOf: (k) => holderOf.get(k) });
+    const rows = newStepRows();
+    addStepRows(rows, runId, planned, now, parentId);
+    if (await this.#insertStepRows(tx.db, rows)) tx.notify.add(Payload.ready);
+    const skipped = planned.filter((p) => p.status === "skipped");
+    if (skipped.length) await this.#propagate(tx, skipped.map((p) => ({ runId, stepId: p.step.id, status: "skipped" as const })), now);
+    return planned.map((p) => p.step.id);
+  }
+
+  /** Writes planned steps and their edges; returns whether any step is ready. */
+  async #insertStepRows(db: Db, rows: StepRows): Promise<boolean> {
+    if (rows.id.length === 0) return false;
+    await this.#query(db, this.#sql.insertSteps, [
+      rows.runId, rows.id, rows.kind, rows.queue, rows.status, rows.input, rows.depsTotal, rows.depsWaiting, rows.retry,
+      rows.maxAttempts, rows.priority, rows.parentId, rows.dedupKey, rows.site, rows.metadata, rows.readyAt, rows.finishedAt, rows.now,
+    ]);
+    if (rows.edgeRun.length) await this.#query(db, this.#sql.insertEdges, [rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeRequired]);
+    return rows.status.includes("ready");
+  }
+
+  /**
+   * Tells the dependents of steps that finished without succeeding (failed,
+   * skipped, canceled): optional edges are satisfied, required ones skip the
+   * dependent, and skips cascade, one level per round trip.
+   */
+  async #propagate(tx: Tx, finished: { runId: string; stepId: string; status: StepStatus }[], now: number): Promise<void> {
+    for (let level = finished; level.length > 0; ) {
+      const statusOf = new Map(level.map((f) => [key(f.runId, f.stepId), f.status]));
+      const edges = await this.#rows<{ run_id: string; dep_id: string; step_id: string; required: boolean }>(tx.db, this.#sql.dependentsOf, [
+        level.map((f) => f.runId), level.map((f) => f.stepId),
+      ]);
+      const satisfied = new Map<string, { runId: string; stepId: string; n: number }>();
+      const violated = new Map<string, { runId: string; stepId: string }>();
+      for (const e of edges) {
+        const verdict = edgeState(statusOf.get(key(e.run_id, e.dep_id)) as StepStatus, e.required);
+        const k = key(e.run_id, e.step_id);
+        if (verdict === "violated") violated.set(k, { runId: e.run_id, stepId: e.step_id });
+        else if (verdict === "satisfied") {
+          const s = satisfied.get(k);
+          if (s) s.n++;
+          else satisfied.set(k, { runId: e.run_id, stepId: e.step_id, n: 1 });
+        }
+      }
+      let next: { runId: string; stepId: string; status: StepStatus }[] = [];
+      if (violated.size) {
+        const v = [...violated.values()];
+        const skipped = await this.#rows<{ run_id: string; id: string }>(tx.db, this.#sql.skipSteps, [v.map((x) => x.runId), v.map((x) => x.stepId), now]);
+        next = skipped.map((r) => ({ runId: r.run_id, stepId: r.id, status: "skipped" as const }));
+      }
+      if (satisfied.size) {
+        const s = [...satisfied.values()];
+        const ready = await this.#rows<{ ready: boolean }>(tx.db, this.#sql.decrementWaiting, [s.map((x) => x.runId), s.map((x) => x.stepId), s.map((x) => x.n), now]);
+        if (ready.some((r) => r.ready)) tx.notify.add(Payload.ready);
+      }
+      level = next;
+    }
+  }
+
+  /** Finishes the runs among `runIds` that have no unfinished step left (their locks held). */
+  async #finishRunsIfDone(db: Db, runIds: Set<string>, now: number): Promise<void> {
+    if (runIds.size === 0) return;
+    const done = await this.#rows<{ id: string; failed: boolean; canceled: boolean }>(db, this.#sql.finishableRuns, [[...runIds]]);
+    if (done.length === 0) return;
+    await this.#query(db, this.#sql.finishRuns, [done.map((d) => d.id), done.map((d) => finishedRunStatus(d.failed, d.canceled)), now]);
+  }
+
+  async heartbeat(leases: LeaseRef[], expiresAt: number, now: number): Promise<LeaseRef[]> {
+    if (leases.length === 0) return [];
+    const held = await this.#rows<{ run_id: string; id: string; token: string }>(this.#pool, this.#sql.heartbeat, [
+      leases.map((l) => l.runId), leases.map((l) => l.stepId), leases.map((l) => l.token), expiresAt, now,
+    ]);
+    const still = new Set(held.map((h) => h.token));
+    return leases.filter((l) => !still.has(l.token));
+  }
+
+  async release(leases: LeaseRef[], now: number): Promise<void> {
+    if (leases.length === 0) return;
+    await this.#tx(
+      leases.map((l) => l.runId),
+      async (tx) => {
+        const released = await this.#rows(tx.db, this.#sql.releaseLeases, [
+          leases.map((l) => l.runId), leases.map((l) => l.stepId), leases.map((l) => l.token), now,
+        ]);
+        if (released.length) tx.notify.add(Payload.ready);
+      },
+    );
+  }
+
+  async reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult> {
+    // A read-only probe first: idle processes poll this.
+    const [probe] = await this.#rows(this.#pool, this.#sql.anyExpired, [now]);
+    if (!probe) return { reclaimed: 0, failed: 0 };
+    const reclaimed = (await this.#query(this.#pool, this.#sql.reclaim, [now, maxReclaims])).rowCount ?? 0;
+    if (reclaimed) await this.#notify([Payload.ready]);
+    const doomed = await this.#rows<{ run_id: string; id: string; reclaims: number }>(this.#pool, this.#sql.overReclaimed, [now, maxReclaims]);
+    if (doomed.length === 0) return { reclaimed, failed: 0 };
+    const failed = await this.#tx(
+      doomed.map((d) => d.run_id),
+      async (tx) => {
+        const expired = await this.#rows<{ run_id: string; id: string; reclaims: number }>(tx.db, this.#sql.expireSteps, [
+          doomed.map((d) => d.run_id), doomed.map((d) => d.id), now, maxReclaims, ErrorCodes.leaseExpired,
+        ]);
+        await this.#propagate(tx, expired.map((e) => ({ runId: e.run_id, stepId: e.id, status: "failed" as const })), now);
+        await this.#finishRunsIfDone(tx.db, new Set(expired.map((e) => e.run_id)), now);
+        return expired.length;
+      },
+    );
+    return { reclaimed, failed };
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const [row] = await this.#rows<RunRow>(this.#pool, this.#sql.getRun, [runId]);
+    return row && toRun(row);
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.status !== undefined) {
+      args.push(query.status);
+      where.push(`status = $${args.length}`);
+    }
+    if (query.package !== undefined) {
+      args.push(query.package);
+      where.push(`package = $${args.length}`);
+    }
+    if (query.after !== undefined) {
+      const [after] = await this.#rows<{ seq: number }>(this.#pool, this.#sql.runSeq, [query.after]);
+      if (!after) throw new WorkflowError(ErrorCodes.notFound, `listRuns: no run "${query.after}" to page after`);
+      args.push(after.seq);
+      where.push(`seq < $${args.length}`);
+    }
+    args.push(query.limit);
+    const sql = `SELECT * FROM ${quoteIdent(this.#schema)}.runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${args.length}`;
+    return (await this.#rows<RunRow>(this.#pool, sql, args)).map(toRun);
+  }
+
+  async getSteps(runId: string): Promise<StepRecord[]> {
+    return this.#stepsOf(this.#pool, runId);
+  }
+
+  async #stepsOf(db: pg.Pool | Db, runId: string): Promise<StepRecord[]> {
+    const deps = new Map<string, Dependency[]>();
+    for (const e of await this.#rows<{ step_id: string; dep_id: string; required: boolean }>(db, this.#sql.edgesOfRun, [runId])) {
+      let list = deps.get(e.step_id);
+      if (!list) deps.set(e.step_id, (list = []));
+      list.push({ stepId: e.dep_id, required: e.required });
+    }
+    return (await this.#rows<StepRow>(db, this.#sql.stepsOfRun, [runId])).map((row) => toStep(row, deps.get(row.id) ?? []));
+  }
+
+  async getResult(runId: string, stepId: string): Promise<ResultRecord | undefined> {
+    const [row] = await this.#rows<{
+      status: StepStatus; result: string | null; records: string | null; emitted_ids: string | null; has_artifacts: boolean; error: string | null; completed_at: number | null;
+    }>(this.#pool, this.#sql.result, [runId, stepId]);
+    if (!row || row.completed_at === null) return undefined;
+    if (row.status === "succeeded") {
+      const record: ResultRecord = {
+        stepId,
+        emittedIds: row.emitted_ids === null ? [] : (JSON.parse(row.emitted_ids) as string[]),
+        completedAt: row.completed_at,
+        artifacts: row.has_artifacts ? (await this.#rows<ArtifactRow>(this.#pool, this.#sql.artifactsOfStep, [runId, stepId])).map(toArtifact) : [],
+      };
+      if (row.result !== null) record.result = row.result;
+      if (row.records !== null) record.records = row.records;
+      return record;
+    }
+    if (row.error === null) return undefined;
+    return { stepId, emittedIds: [], completedAt: row.completed_at, artifacts: [], error: JSON.parse(row.error) };
+  }
+
+  async readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined> {
+    const [row] = await this.#rows<ArtifactRow & { body: Buffer }>(this.#pool, this.#sql.artifact, [runId, artifactId]);
+    return row && { artifact: toArtifact(row), body: new Uint8Array(row.body) };
+  }
+
+  async retryStep(runId: string, stepId: string, now: number): Promise<void> {
+    await this.#tx([runId], (tx) => this.#retryStep(tx, runId, stepId, now));
+  }
+
+  async cancelRun(runId: string, now: number): Promise<void> {
+    await this.#tx([runId], async (tx) => {
+      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
+      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+      if (run.status !== "running" && run.status !== "pending") {
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
+      }
+      await this.#query(tx.db, this.#sql.cancelSteps, [runId, now]);
+      await this.#query(tx.db, this.#sql.setRunStatus, ["canceled", now, runId]);
+      // Workers running its steps in other processes abort them; slots free up.
+      tx.notify.add(Payload.canceled(runId));
+      tx.notify.add(Payload.ready);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#listener.close();
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  // ---- operator retry ---------------------------------------------------------
+
+  async #retryStep(tx: Tx, runId: string, stepId: string, now: number): Promise<void> {
+    const { db } = tx;
+    const [run] = await this.#rows<RunRow>(db, this.#sql.getRun, [runId]);
+    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+    const steps = await this.#stepsOf(db, runId);
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    const target = byId.get(stepId);
+    if (!target) throw new WorkflowError(ErrorCodes.notFound, `no step "${stepId}" in run "${runId}"`);
+    if (target.status !== "failed" && target.status !== "canceled") {
+      throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" is ${target.status}; only a failed or canceled step can be retried`);
+    }
+    const dependents = new Map<string, string[]>();
+    for (const s of steps) for (const d of s.dependsOn) dependents.set(d.stepId, [...(dependents.get(d.stepId) ?? []), s.id]);
+
+    // Everything downstream that was skipped or canceled comes back with it.
+    const revived = new Set<string>([stepId]);
+    const frontier = [stepId];
+    for (let id = frontier.pop(); id !== undefined; id = frontier.pop()) {
+      for (const next of dependents.get(id) ?? []) {
+        const status = byId.get(next)?.status;
+        if (!revived.has(next) && (status === "skipped" || status === "canceled")) {
+          revived.add(next);
+          frontier.push(next);
+        }
+      }
+    }
+    // Recount each revived step's waiting edges, treating the other revived steps as unfinished.
+    const skippedAgain: string[] = [];
+    const updates: { id: string; status: "pending" | "ready"; waiting: number }[] = [];
+    for (const id of revived) {
+      let waiting = 0;
+      let violated: string | undefined;
+      for (const d of byId.get(id)?.dependsOn ?? []) {
+        const depStatus: StepStatus = revived.has(d.stepId) ? "pending" : (byId.get(d.stepId)?.status ?? "pending");
+        const state = edgeState(depStatus, d.required);
+        if (state === "waiting") waiting++;
+        else if (state === "violated") violated = d.stepId;
+      }
+      if (violated !== undefined && id === stepId) {
+        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not succeed; retry that one`);
+      }
+      if (violated !== undefined) skippedAgain.push(id);
+      updates.push({ id, status: waiting > 0 ? "pending" : "ready", waiting });
+    }
+    await this.#query(db, this.#sql.reviveSteps, [runId, updates.map((u) => u.id), updates.map((u) => u.status), updates.map((u) => u.waiting), now]);
+    if (skippedAgain.length) {
+      const skipped = await this.#rows<{ run_id: string; id: string }>(db, this.#sql.skipSteps, [skippedAgain.map(() => runId), skippedAgain, now]);
+      await this.#propagate(tx, skipped.map((r) => ({ runId, stepId: r.id, status: "skipped" as const })), now);
+    }
+    await this.#query(db, this.#sql.setRunStatus, ["running", now, runId]);
+    tx.notify.add(Payload.ready);
+  }
+}
+
+/** A step just claimed, with its place in claim order. */
+interface Claimed {
+  claimed: ClaimedStep;
+  readyAt: number;
+  seq: number;
+}
+
+const byReadiness = (a: Claimed, b: Claimed) => a.readyAt - b.readyAt || a.seq - b.seq;
+
+/** Column arrays for one multi-row INSERT of steps (and one of their edges). */
+interface StepRows {
+  runId: string[]; id: string[]; kind: string[]; queue: string[]; status: string[]; input: string[];
+  depsTotal: number[]; depsWaiting: number[]; retry: string[]; maxAttempts: number[]; priority: number[];
+  parentId: (string | null)[]; dedupKey: (string | null)[]; site: (string | null)[]; metadata: string[];
+  readyAt: (number | null)[]; finishedAt: (number | null)[]; now: number[];
+  edgeRun: string[]; edgeDep: string[]; edgeStep: string[]; edgeRequired: boolean[];
+}
+
+function newStepRows(): StepRows {
+  return {
+    runId: [], id: [], kind: [], queue: [], status: [], input: [], depsTotal: [], depsWaiting: [], retry: [], maxAttempts: [],
+    priority: [], parentId: [], dedupKey: [], site: [], metadata: [], readyAt: [], finishedAt: [], now: [],
+    edgeRun: [], edgeDep: [], edgeStep: [], edgeRequired: [],
+  };
+}
+
+function addStepRows(rows: StepRows, runId: string, planned: PlannedStep[], now: number, parentId: string | undefined): void {
+  for (const { step, status, edges, waiting } of planned) {
+    rows.runId.push(runId);
+    rows.id.push(step.id);
+    rows.kind.push(step.kind);
+    rows.queue.push(step.queue);
+    rows.status.push(status);
+    rows.input.push(step.input);
+    rows.depsTotal.push(edges.size);
+    rows.depsWaiting.push(waiting);
+    rows.retry.push(jsonOf(step.retry));
+    rows.maxAttempts.push(step.retry.maxAttempts);
+    rows.priority.push(step.priority);
+    rows.parentId.push(step.parentId ?? parentId ?? null);
+    rows.dedupKey.push(step.dedupKey ?? null);
+    rows.site.push(step.site ?? null);
+    rows.metadata.push(jsonOf(step.metadata));
+    rows.readyAt.push(status === "ready" ? now : null);
+    rows.finishedAt.push(status === "skipped" ? now : null);
+    rows.now.push(now);
+    for (const [target, required] of edges) {
+      rows.edgeRun.push(runId);
+      rows.edgeDep.push(target);
+      rows.edgeStep.push(step.id);
+      rows.edgeRequired.push(required);
+    }
+  }
+}
+
+/** Code-unit order, the same in JS and for the lock order (which sorts hashes anyway). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `ARRAY['a','b']` with every element escaped: for the one-round-trip `BEGIN; lock` query. */
+function literalArray(db: Db, values: string[]): string {
+  return `ARRAY[${values.map((v) => db.escapeLiteral(v)).join(",")}]`;
+}
+
+// Positions of the extra columns a claim returns after CLAIMED_STEP_COLUMNS.
+const CLAIMED_COLUMN_COUNT = CLAIMED_STEP_COLUMNS.split(",").length;
+const CLAIM_TOKEN = CLAIMED_COLUMN_COUNT;
+const CLAIM_DEPS = CLAIMED_COLUMN_COUNT + 1;
+const CLAIM_SEQ = CLAIMED_COLUMN_COUNT + 2;
+const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c.trim() === "s.ready_at");
+
+function statements(s: string) {
+  const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
+  return {
+    insertRuns: `INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+                 ON CONFLICT (id) DO NOTHING RETURNING id`,
+    runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
+    getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
+    runSeq: `SELECT seq FROM ${s}.runs WHERE id = $1`,
+    setRunStatus: `UPDATE ${s}.runs SET status = $1, updated_at = $2 WHERE id = $3`,
+    finishableRuns: `SELECT r.id,
+                       EXISTS (SELECT 1 FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed') AS failed,
+                       EXISTS (SELECT 1 FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled') AS canceled
+                     FROM ${s}.runs r
+                     WHERE r.id = ANY($1::text[]) AND r.status = 'running'
+                       AND NOT EXISTS (SELECT 1 FROM ${s}.steps a WHERE a.run_id = r.id AND a.finished_at IS NULL)`,
+    // Only a running run finishes: a canceled one stays canceled.
+    finishRuns: `UPDATE ${s}.runs r SET status = u.status, updated_at = $3
+                 FROM unnest($1::text[], $2::text[]) AS u(id, status) WHERE r.id = u.id AND r.status = 'running'`,
+
+    insertSteps: `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+                    priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
+                  SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+                    priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now
+                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[],
+                    $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[])
+                    AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+                    priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now)`,
+    insertEdges: `INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
+                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])`,
+    stepsByIdsOrKeys: `SELECT id, status, dedup_key FROM ${s}.steps
+                       WHERE run_id = $1 AND (id = ANY($2::text[]) OR dedup_key = ANY($3::text[]))`,
+    stepsOfRun: `SELECT * FROM ${s}.steps WHERE run_id = $1 ORDER BY seq`,
+    edgesOfRun: `SELECT step_id, dep_id, required FROM ${s}.step_deps WHERE run_id = $1 ORDER BY step_id, dep_id`,
+    dependentsOf: `SELECT e.run_id, e.dep_id, e.step_id, e.required
+                   FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
+                   JOIN ${s}.step_deps e ON e.run_id = d.run_id AND e.dep_id = d.id`,
+    // A success satisfies every edge out of the step; a dependent becomes ready
+    // when its last waiting edge is satisfied. Grouped: two finished steps of one
+    // batch may share a dependent.
+    satisfyDependents: `WITH counts AS (
+                          SELECT e.run_id, e.step_id, count(*)::int AS n
+                          FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
+                          JOIN ${s}.step_deps e ON e.run_id = d.run_id AND e.dep_id = d.id
+                          GROUP BY e.run_id, e.step_id)
+                        UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
+                          status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
+                          ready_at = CASE WHEN t.deps_waiting <= c.n THEN $3::bigint ELSE t.ready_at END,
+                          updated_at = $3
+                        FROM counts c WHERE t.run_id = c.run_id AND t.id = c.step_id AND t.status = 'pending'
+                        RETURNING t.status = 'ready' AS ready`,
+    decrementWaiting: `UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - u.n,
+                         status   = CASE WHEN t.deps_waiting <= u.n THEN 'ready' ELSE t.status END,
+                         ready_at = CASE WHEN t.deps_waiting <= u.n THEN $4::bigint ELSE t.ready_at END,
+                         updated_at = $4
+                       FROM unnest($1::text[], $2::text[], $3::int[]) AS u(run_id, id, n)
+                       WHERE t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
+                       RETURNING t.status = 'ready' AS ready`,
+    skipSteps: `UPDATE ${s}.steps t SET status = 'skipped', finished_at = $3, updated_at = $3
+                FROM unnest($1::text[], $2::text[]) AS u(run_id, id)
+                WHERE t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
+                RETURNING t.run_id, t.id`,
+    reviveSteps: `UPDATE ${s}.steps t SET status = u.status, deps_waiting = u.waiting,
+                    ready_at = CASE WHEN u.status = 'ready' THEN $5::bigint ELSE NULL END,
+                    finished_at = NULL, attempt = 0, reclaims = 0, updated_at = $5::bigint, ${clearLease}
+                  FROM unnest($2::text[], $3::text[], $4::int[]) AS u(id, status, waiting)
+                  WHERE t.run_id = $1 AND t.id = u.id`,
+    cancelSteps: `UPDATE ${s}.steps SET status = 'canceled', finished_at = $2, updated_at = $2, ${clearLease}
+                  WHERE run_id = $1 AND status IN ('pending', 'ready', 'running')`,
+
+    // Distinct queues with ready steps (a skip scan of steps_ready), each with its
+    // oldest and next future readiness, plus the earliest lease expiry.
+    readyQueues: `WITH RECURSIVE q(queue) AS (
+                    (SELECT queue FROM ${s}.steps WHERE status = 'ready' ORDER BY queue LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT n.queue FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue > q.queue ORDER BY n.queue LIMIT 1)
+                    FROM q WHERE q.queue IS NOT NULL)
+                  SELECT (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min, r.*
+                  FROM (VALUES (1)) AS one
+                  LEFT JOIN (
+                    SELECT q.queue, o.ready_at AS oldest, o.seq AS oldest_seq,
+                      (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = q.queue AND n.ready_at > $1
+                        ORDER BY n.ready_at LIMIT 1) AS next
+                    FROM q
+                    CROSS JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = q.queue
+                                        ORDER BY ready_at, seq LIMIT 1) AS o
+                    WHERE q.queue IS NOT NULL) AS r ON true`,
+    claim: `UPDATE ${s}.steps s SET status = 'running', attempt = s.attempt + 1, lease_worker = $1,
+              lease_token = gen_random_uuid()::text, lease_acquired_at = $2, lease_expires_at = $3, started_at = $2, updated_at = $2
+            FROM ${s}.runs r
+            WHERE s.seq = ANY(ARRAY(
+                SELECT seq FROM ${s}.steps WHERE status = 'ready' AND queue = $4 AND ready_at <= $2
+                ORDER BY ready_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED))
+              AND r.id = s.run_id
+            RETURNING ${CLAIMED_STEP_COLUMNS}, s.lease_token,
+              CASE WHEN s.deps_total > 0 THEN
+                (SELECT json_agg(json_build_array(e.dep_id, e.required) ORDER BY e.dep_id)
+                 FROM ${s}.step_deps e WHERE e.run_id = s.run_id AND e.step_id = s.id) END,
+              s.seq`,
+    queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
+                   b.tokens, b.refilled_at
+                 FROM (VALUES (1)) AS one LEFT JOIN ${s}.queue_buckets b ON b.queue = $1`,
+    putBucket: `INSERT INTO ${s}.queue_buckets (queue, tokens, refilled_at) VALUES ($1, $2, $3)
+                ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`,
+    anyReadyIn: `SELECT EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND queue = ANY($1::text[]) AND ready_at <= $2) AS any`,
+
+    markSucceeded: `UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
+                      has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
+                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, result, records, now)
+                    WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                    RETURNING t.run_id, t.id, t.queue`,
+    setEmittedAndArtifacts: `UPDATE ${s}.steps SET emitted_ids = $1, has_artifacts = $2 WHERE run_id = $3 AND id = $4`,
+    markFailed: `UPDATE ${s}.steps t SET status = 'failed', error = u.error, error_code = u.code, completed_at = u.now,
+                   finished_at = u.now, updated_at = u.now, ${clearLease}
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, error, code, now)
+                 WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                 RETURNING t.run_id, t.id, t.queue`,
+    scheduleRetries: `UPDATE ${s}.steps t SET status = 'ready', ready_at = u.ready_at, error = u.error, error_code = u.code,
+                        completed_at = u.now, updated_at = u.now, ${clearLease}
+                      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+                        AS u(run_id, id, token, ready_at, error, code, now)
+                      WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                      RETURNING t.run_id, t.id, t.queue, t.ready_at`,
+    // Extends the leases still held and returns them. Rows another transaction is
+    // writing are skipped, not waited for (no deadlock with a completion), and
+    // still count as held if their token matched when this statement began.
+    heartbeat: `WITH req AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)),
+                held AS (SELECT t.seq, req.token FROM req JOIN ${s}.steps t
+                           ON t.run_id = req.run_id AND t.id = req.id AND t.lease_token = req.token AND t.status = 'running'),
+                extended AS (UPDATE ${s}.steps t SET lease_expires_at = $4, updated_at = $5
+                             WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM ${s}.steps x JOIN held ON x.seq = held.seq FOR UPDATE OF x SKIP LOCKED))
+                               AND t.status = 'running')
+                SELECT token FROM held`,
+    // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
+    releaseLeases: `UPDATE ${s}.steps t SET status = 'ready', attempt = t.attempt - 1, ready_at = $4, updated_at = $4, ${clearLease}
+                    FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)
+                    WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                    RETURNING t.id`,
+    anyExpired: `SELECT 1 FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 LIMIT 1`,
+    reclaim: `UPDATE ${s}.steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = $1,
+                updated_at = $1, ${clearLease}
+              WHERE seq = ANY(ARRAY(SELECT seq FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 AND reclaims < $2
+                                    FOR UPDATE SKIP LOCKED))`,
+    overReclaimed: `SELECT run_id, id, reclaims FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 AND reclaims >= $2`,
+    expireSteps: `UPDATE ${s}.steps t SET status = 'failed',
+                    error = json_build_object('code', $5::text,
+                      'message', 'the step''s lease expired ' || (t.reclaims + 1) || ' times (maxReclaims ' || $4::int
+                        || '); its worker probably crashed while running it',
+                      'retryable', false, 'occurredAt', $3::bigint)::text,
+                    error_code = $5, completed_at = $3, finished_at = $3, updated_at = $3, ${clearLease}
+                  FROM unnest($1::text[], $2::text[]) AS u(run_id, id)
+                  WHERE t.run_id = u.run_id AND t.id = u.id AND t.status = 'running' AND t.lease_expires_at <= $3 AND t.reclaims >= $4
+                  RETURNING t.run_id, t.id, t.reclaims`,
+
+    result: `SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM ${s}.steps WHERE run_id = $1 AND id = $2`,
+    artifact: `SELECT * FROM ${s}.artifacts WHERE run_id = $1 AND id = $2`,
+    artifactIdsTaken: `SELECT id FROM ${s}.artifacts WHERE run_id = $1 AND id = ANY($2::text[]) LIMIT 1`,
+    artifactsOfStep: `SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM ${s}.artifacts
+                      WHERE run_id = $1 AND step_id = $2 ORDER BY id`,
+    insertArtifacts: `INSERT INTO ${s}.artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
+                      SELECT $1, id, $2, name, kind, content_type, metadata, uri, size, body, $11
+                      FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bytea[])
+                        AS u(id, name, kind, content_type, metadata, uri, size, body)`,
+  };
+}

@@ -1,0 +1,10 @@
+import { describeStoreConformance } from "../src/conformance/index.js";
+import { usePostgresSchemas } from "./support/postgres.js";
+
+// A real PostgreSQL server; a fresh schema per test.
+const schemas = usePostgresSchemas("conf");
+
+describeStoreConformance({
+  name: "postgres",
+  makeStore: () => schemas.store(),
+});
