@@ -1,22 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { newExecutor, newPackage, newRuntime, sqliteStore, type Store, type StoreConfig } from "../src/index.js";
+import { newExecutor, newPackage, newRuntime, type Store, type StoreConfig } from "../src/index.js";
+import { stores } from "./support/stores.js";
 
-/** The real SQLite store, with one command made to fail the way a driver fails. */
-function failing(method: keyof Store, error: unknown): StoreConfig {
-  const inner = sqliteStore(":memory:");
-  return {
-    name: "failing-sqlite",
-    async open() {
-      const store = await inner.open();
-      (store as unknown as Record<string, unknown>)[method] = async () => {
-        throw error;
-      };
-      return store;
-    },
-  };
-}
+describe.each(stores("guards"))("runtime guards on $name", ({ fresh }) => {
+  /** A real store, with one command made to fail the way a driver fails. */
+  function failing(method: keyof Store, error: unknown): StoreConfig {
+    const inner = fresh();
+    return {
+      name: "failing",
+      async open() {
+        const store = await inner.open();
+        (store as unknown as Record<string, unknown>)[method] = async () => {
+          throw error;
+        };
+        return store;
+      },
+    };
+  }
 
-describe("runtime guards", () => {
   it("reports a store failure as a store_error WorkflowError with the driver's error as cause", async () => {
     const cause = Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
     const rt = await newRuntime({ store: failing("getRun", cause) });
@@ -27,7 +28,7 @@ describe("runtime guards", () => {
   it("keeps the worker loop alive through store failures, reporting them to onError", async () => {
     const errors: unknown[] = [];
     let failures = 0;
-    const inner = sqliteStore(":memory:");
+    const inner = fresh();
     const flaky: StoreConfig = {
       name: "flaky",
       async open() {
@@ -55,7 +56,7 @@ describe("runtime guards", () => {
   });
 
   it("answers runtime_closed to every call after close", async () => {
-    const rt = await newRuntime({ store: sqliteStore(":memory:") });
+    const rt = await newRuntime({ store: fresh() });
     await rt.close();
     for (const call of [() => rt.workflow("r"), () => rt.steps("r"), () => rt.result("r", "s"), () => rt.listRuns(), () => rt.readArtifact("r", "a"), () => rt.retryStep("r", "s"), () => rt.cancelRun("r")]) {
       await expect(call()).rejects.toMatchObject({ code: "runtime_closed" });

@@ -13,7 +13,7 @@ import type { ArtifactOptions, StepContext } from "../step-context.js";
 import type { ArtifactRecord, ClaimedStep, NewStep } from "../store/store.js";
 import type { Lease, RecordWrite, StepInfo, StepResult, WorkflowRun } from "../types.js";
 import type { LazyAbort } from "./lazy-abort.js";
-import { toLease, toStepInfo, toWorkflowRun } from "./records.js";
+import { toLease, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 
 /** What a step context needs from its runtime. */
 export interface StepServices {
@@ -84,7 +84,9 @@ export class ExecutingStep implements StepContext {
   }
 
   async dependencyResult(stepId: string): Promise<StepResult> {
-    const result = await this.#services.result(this.#claimed.run.id, stepId);
+    const runId = this.#claimed.run.id;
+    const prefetched = this.#claimed.dependencyResults?.get(stepId);
+    const result = prefetched ? toStepResult(runId, prefetched) : await this.#services.result(runId, stepId);
     if (!result) throw new WorkflowError(ErrorCodes.notFound, `step "${stepId}" of run "${this.#claimed.run.id}" has no result yet`);
     return result;
   }

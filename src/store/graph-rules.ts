@@ -36,6 +36,15 @@ export function finishedRunStatus(anyFailed: boolean, anyCanceled: boolean): Run
   return "succeeded";
 }
 
+/**
+ * `finishedRunStatus` as a SQL expression over two boolean expressions, for an
+ * adapter that finishes runs inside a statement. Kept next to the function so
+ * the two cannot drift apart.
+ */
+export function finishedRunStatusSql(anyFailed: string, anyCanceled: string): string {
+  return `CASE WHEN ${anyFailed} THEN 'failed' WHEN ${anyCanceled} THEN 'canceled' ELSE 'succeeded' END`;
+}
+
 /** Whole tokens a token bucket holds at `now`, after refilling since `refilledAt`. */
 export function refillTokens(
   stored: { tokens: number; refilledAt: number } | undefined,

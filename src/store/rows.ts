@@ -1,6 +1,6 @@
 /** Mapping between the built-in adapters' rows (same column names in SQLite and Postgres) and the store's records. */
 import type { Dependency, RunStatus, StepStatus } from "../types.js";
-import type { ClaimedStep, LeaseRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "./store.js";
+import type { ClaimedStep, LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "./store.js";
 
 export interface RunRow {
   id: string;
@@ -191,4 +191,32 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
     updatedAt: runUpdatedAt as number,
   };
   return { step, run };
+}
+
+/** The columns of a step's last outcome, as both adapters store them. */
+export interface OutcomeRow {
+  status: string;
+  result: string | null;
+  records: string | null;
+  emitted_ids: string | null;
+  error: string | null;
+  completed_at: number | null;
+}
+
+/** A step's result record, or undefined while it has none (not finished, or skipped/canceled without an error). */
+export function toResultRecord(stepId: string, row: OutcomeRow, artifacts: StoredArtifact[]): ResultRecord | undefined {
+  if (row.completed_at === null) return undefined;
+  if (row.status === "succeeded") {
+    const record: ResultRecord = {
+      stepId,
+      emittedIds: row.emitted_ids === null ? [] : (JSON.parse(row.emitted_ids) as string[]),
+      completedAt: row.completed_at,
+      artifacts,
+    };
+    if (row.result !== null) record.result = row.result;
+    if (row.records !== null) record.records = row.records;
+    return record;
+  }
+  if (row.error === null) return undefined;
+  return { stepId, emittedIds: [], completedAt: row.completed_at, artifacts: [], error: JSON.parse(row.error) as StepErrorRecord };
 }

@@ -104,6 +104,12 @@ export interface StepRecord {
 export interface ClaimedStep {
   step: StepRecord & { lease: LeaseRecord };
   run: RunRecord;
+  /**
+   * Optional: results of finished dependencies, read with the claim by an adapter
+   * for which every read is a round trip to a server. `step.dependencyResult()`
+   * looks here first and asks `getResult` for anything missing.
+   */
+  dependencyResults?: ReadonlyMap<string, ResultRecord>;
 }
 
 /** The limits of one queue, resolved by the engine from the runtime config. */

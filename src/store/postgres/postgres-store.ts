@@ -27,8 +27,8 @@
 import pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { Dependency, StepStatus } from "../../types.js";
-import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
-import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "../rows.js";
+import { edgeState, finishedRunStatus, finishedRunStatusSql, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
 import { jsonOf, NO_STEPS, planSteps, type PlannedStep } from "../step-plan.js";
 import type {
   ArtifactRecord,
@@ -193,41 +193,36 @@ export class PostgresStore implements Store {
 
   // ---- commands -------------------------------------------------------------
 
+  /**
+   * One statement (one round trip, one commit): the runs, the steps of those
+   * actually inserted, their edges, and a NOTIFY if a step is ready. A run id
+   * that exists already inserts nothing; it is read back afterwards.
+   */
   async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
     if (runs.length === 0) return [];
+    // A run id twice in one batch: the first one wins, like a race between two calls.
+    const first = new Map<string, NewRun>();
+    for (const r of runs) if (!first.has(r.run.id)) first.set(r.run.id, r);
     // Inserted in id order: two processes creating overlapping batches wait for
     // each other in one order instead of deadlocking.
-    const order = runs.map((_, i) => i).sort((a, b) => compare(runs[a]!.run.id, runs[b]!.run.id));
-    return this.#tx([], async (tx) => {
-      const r = order.map((i) => runs[i]!.run);
-      const inserted = await this.#rows<{ id: string }>(tx.db, this.#sql.insertRuns, [
-        r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
-        r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
-      ]);
-      const created = new Set(inserted.map((row) => row.id));
-      const existing = new Map<string, RunRecord>();
-      const missing = runs.filter((x) => !created.has(x.run.id)).map((x) => x.run.id);
-      if (missing.length) {
-        for (const row of await this.#rows<RunRow>(tx.db, this.#sql.runsByIds, [missing])) existing.set(row.id, toRun(row));
-      }
-      const rows: StepRows = newStepRows();
-      const claimed = new Set<string>();
-      for (const { run, steps } of runs) {
-        // A run id twice in one batch: the first one wins, like a race between two calls.
-        if (!created.has(run.id) || claimed.has(run.id)) continue;
-        claimed.add(run.id);
-        addStepRows(rows, run.id, planSteps(run.id, steps, NO_STEPS), run.createdAt, undefined);
-      }
-      if (await this.#insertStepRows(tx.db, rows)) tx.notify.add(Payload.ready);
-      const seen = new Set<string>();
-      return runs.map(({ run }) => {
-        if (created.has(run.id) && !seen.has(run.id)) {
-          seen.add(run.id);
-          return { created: true, run };
-        }
-        const stored = existing.get(run.id) ?? run;
-        return { created: false, run: stored };
-      });
+    const unique = [...first.values()].sort((a, b) => compare(a.run.id, b.run.id));
+    const rows = newStepRows();
+    for (const { run, steps } of unique) addStepRows(rows, run.id, planSteps(run.id, steps, NO_STEPS), run.createdAt, undefined);
+    const r = unique.map((x) => x.run);
+    const [result] = await this.#rows<{ created: string[] }>(this.#pool, this.#sql.createRuns, [
+      r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
+      r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
+      ...stepRowValues(rows), rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeRequired, this.#channel, Payload.ready,
+    ]);
+    const created = new Set(result?.created ?? []);
+    const existing = new Map<string, RunRecord>();
+    const missing = r.filter((x) => !created.has(x.id)).map((x) => x.id);
+    if (missing.length) {
+      for (const row of await this.#rows<RunRow>(this.#pool, this.#sql.runsByIds, [missing])) existing.set(row.id, toRun(row));
+    }
+    return runs.map(({ run }) => {
+      if (first.get(run.id)?.run === run && created.has(run.id)) return { created: true, run };
+      return { created: false, run: existing.get(run.id) ?? (first.get(run.id) as NewRun).run };
     });
   }
 
@@ -280,9 +275,12 @@ export class PostgresStore implements Store {
     });
     const claimed = rows.map((row): Claimed => {
       const lease = { workerId, token: row[CLAIM_TOKEN] as string, acquiredAt: now, expiresAt };
-      const deps = row[CLAIM_DEPS] as [string, boolean][] | null;
+      const deps = (row[CLAIM_DEPS] ?? []) as DependencyCell[];
+      const step = toClaimedStep(row, lease, () => deps.map(([stepId, required]) => ({ stepId, required })));
+      const results = prefetchedResults(deps);
+      if (results) step.dependencyResults = results;
       return {
-        claimed: toClaimedStep(row, lease, () => (deps ?? []).map(([stepId, required]) => ({ stepId, required }))),
+        claimed: step,
         readyAt: row[CLAIM_READY_AT] as number,
         seq: row[CLAIM_SEQ] as number,
       };
@@ -343,12 +341,17 @@ export class PostgresStore implements Store {
     const finishedRuns = new Set<string>();
     const queues = new Set<string>();
 
+    // Plain successes (most of them) go in one statement that also readies their
+    // dependents and finishes their runs; the rest below, one kind at a time.
     const simple = outcomes.filter((o): o is Extract<StepOutcome, { status: "succeeded" }> => o.status === "succeeded" && o.emitted.length === 0 && o.artifacts.length === 0);
     if (simple.length) {
-      for (const row of await this.#markSucceeded(tx.db, simple)) {
-        results.set(key(row.run_id, row.id), APPLIED);
-        succeeded.push({ runId: row.run_id, stepId: row.id });
-        queues.add(row.queue);
+      const [row] = await this.#rows<{ run_ids: string[]; ids: string[]; readied: boolean; more: boolean }>(tx.db, this.#sql.succeedPlain, [
+        simple.map((o) => o.runId), simple.map((o) => o.stepId), simple.map((o) => o.token),
+        simple.map((o) => o.result), simple.map((o) => o.records ?? null), simple.map((o) => o.now), now,
+      ]);
+      if (row) {
+        row.run_ids.forEach((runId, i) => results.set(key(runId, row.ids[i] as string), APPLIED));
+        if (row.readied || row.more) tx.notify.add(Payload.ready);
       }
     }
     for (const o of outcomes) {
@@ -476,10 +479,7 @@ export class PostgresStore implements Store {
   /** Writes planned steps and their edges; returns whether any step is ready. */
   async #insertStepRows(db: Db, rows: StepRows): Promise<boolean> {
     if (rows.id.length === 0) return false;
-    await this.#query(db, this.#sql.insertSteps, [
-      rows.runId, rows.id, rows.kind, rows.queue, rows.status, rows.input, rows.depsTotal, rows.depsWaiting, rows.retry,
-      rows.maxAttempts, rows.priority, rows.parentId, rows.dedupKey, rows.site, rows.metadata, rows.readyAt, rows.finishedAt, rows.now,
-    ]);
+    await this.#query(db, this.#sql.insertSteps, stepRowValues(rows));
     if (rows.edgeRun.length) await this.#query(db, this.#sql.insertEdges, [rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeRequired]);
     return rows.status.includes("ready");
   }
@@ -616,23 +616,11 @@ export class PostgresStore implements Store {
   }
 
   async getResult(runId: string, stepId: string): Promise<ResultRecord | undefined> {
-    const [row] = await this.#rows<{
-      status: StepStatus; result: string | null; records: string | null; emitted_ids: string | null; has_artifacts: boolean; error: string | null; completed_at: number | null;
-    }>(this.#pool, this.#sql.result, [runId, stepId]);
-    if (!row || row.completed_at === null) return undefined;
-    if (row.status === "succeeded") {
-      const record: ResultRecord = {
-        stepId,
-        emittedIds: row.emitted_ids === null ? [] : (JSON.parse(row.emitted_ids) as string[]),
-        completedAt: row.completed_at,
-        artifacts: row.has_artifacts ? (await this.#rows<ArtifactRow>(this.#pool, this.#sql.artifactsOfStep, [runId, stepId])).map(toArtifact) : [],
-      };
-      if (row.result !== null) record.result = row.result;
-      if (row.records !== null) record.records = row.records;
-      return record;
-    }
-    if (row.error === null) return undefined;
-    return { stepId, emittedIds: [], completedAt: row.completed_at, artifacts: [], error: JSON.parse(row.error) };
+    const [row] = await this.#rows<OutcomeRow & { has_artifacts: boolean }>(this.#pool, this.#sql.result, [runId, stepId]);
+    if (!row) return undefined;
+    const artifacts =
+      row.has_artifacts && row.status === "succeeded" ? (await this.#rows<ArtifactRow>(this.#pool, this.#sql.artifactsOfStep, [runId, stepId])).map(toArtifact) : [];
+    return toResultRecord(stepId, row, artifacts);
   }
 
   async readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined> {
@@ -722,6 +710,27 @@ export class PostgresStore implements Store {
   }
 }
 
+/**
+ * A claimed step's dependencies come with their outcomes (up to this many, and
+ * not those with artifacts): executors read their dependencies' results, and
+ * on a server each read would be a round trip.
+ */
+const PREFETCH_MAX_DEPS = 16;
+
+/** [dep_id, required, [status, result, records, emitted_ids, error, completed_at] | null] */
+type DependencyCell = [string, boolean, [string, string | null, string | null, string | null, string | null, number | null] | null];
+
+function prefetchedResults(deps: DependencyCell[]): Map<string, ResultRecord> | undefined {
+  let results: Map<string, ResultRecord> | undefined;
+  for (const [stepId, , outcome] of deps) {
+    if (!outcome) continue;
+    const [status, result, records, emitted_ids, error, completed_at] = outcome;
+    const record = toResultRecord(stepId, { status, result, records, emitted_ids, error, completed_at }, []);
+    if (record) (results ??= new Map()).set(stepId, record);
+  }
+  return results;
+}
+
 /** A step just claimed, with its place in claim order. */
 interface Claimed {
   claimed: ClaimedStep;
@@ -746,6 +755,14 @@ function newStepRows(): StepRows {
     priority: [], parentId: [], dedupKey: [], site: [], metadata: [], readyAt: [], finishedAt: [], now: [],
     edgeRun: [], edgeDep: [], edgeStep: [], edgeRequired: [],
   };
+}
+
+/** The 18 parameters of `insertSteps`, in order. */
+function stepRowValues(rows: StepRows): unknown[] {
+  return [
+    rows.runId, rows.id, rows.kind, rows.queue, rows.status, rows.input, rows.depsTotal, rows.depsWaiting, rows.retry,
+    rows.maxAttempts, rows.priority, rows.parentId, rows.dedupKey, rows.site, rows.metadata, rows.readyAt, rows.finishedAt, rows.now,
+  ];
 }
 
 function addStepRows(rows: StepRows, runId: string, planned: PlannedStep[], now: number, parentId: string | undefined): void {
@@ -794,34 +811,114 @@ const CLAIM_DEPS = CLAIMED_COLUMN_COUNT + 1;
 const CLAIM_SEQ = CLAIMED_COLUMN_COUNT + 2;
 const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c.trim() === "s.ready_at");
 
-function statements(s: string) {
+/**
+ * The statements, for schema `s` (quoted). Every batch statement reaches its rows
+ * through unique keys: `seq = ANY(ARRAY(...))` over a LATERAL lookup per key, so
+ * the plan is a handful of index probes whatever the table statistics say (a
+ * freshly loaded table has none, and a hash join over the whole table would
+ * cost as much as the history).
+ */
+export function statements(s: string) {
+  /** INSERT of steps from 18 parallel arrays starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
+  const insertSteps = (from: number, onlyRunsIn?: string) => {
+    const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text", "bigint", "bigint", "bigint"];
+    const arrays = types.map((t, i) => `$${from + i}::${t}[]`).join(", ");
+    return `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
+            SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now
+            FROM unnest(${arrays}) AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now)
+            ${onlyRunsIn ? `WHERE u.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
+  };
   const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
+  /** The seqs of the steps named by two parallel text[] parameters (run ids, step ids). */
+  const seqsOf = (runIds: string, ids: string) =>
+    `ARRAY(SELECT x.seq FROM unnest(${runIds}::text[], ${ids}::text[]) AS k(run_id, id)
+           CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = k.run_id AND id = k.id LIMIT 1) AS x)`;
   return {
-    insertRuns: `INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
-                 ON CONFLICT (id) DO NOTHING RETURNING id`,
+    // $1..$8 runs, $9..$26 steps (see stepRowValues), $27..$30 edges, $31 channel, $32 payload.
+    createRuns: `WITH ins AS (
+                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+                   ON CONFLICT (id) DO NOTHING RETURNING id),
+                 st AS (${insertSteps(9, "ins")} RETURNING status),
+                 ed AS (INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
+                        SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::boolean[]) AS e(run_id, dep_id, step_id, required)
+                        WHERE e.run_id IN (SELECT id FROM ins))
+                 SELECT ARRAY(SELECT id FROM ins) AS created,
+                   (SELECT pg_notify($31, $32) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
     runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
     getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
     runSeq: `SELECT seq FROM ${s}.runs WHERE id = $1`,
     setRunStatus: `UPDATE ${s}.runs SET status = $1, updated_at = $2 WHERE id = $3`,
+    // Runs with no unfinished step left. Each check is a LIMIT 1 probe of one run
+    // (a hashed anti-join over every unfinished step is what the planner picks
+    // otherwise, whenever its statistics are stale).
     finishableRuns: `SELECT r.id,
-                       EXISTS (SELECT 1 FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed') AS failed,
-                       EXISTS (SELECT 1 FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled') AS canceled
-                     FROM ${s}.runs r
-                     WHERE r.id = ANY($1::text[]) AND r.status = 'running'
-                       AND NOT EXISTS (SELECT 1 FROM ${s}.steps a WHERE a.run_id = r.id AND a.finished_at IS NULL)`,
+                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
+                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
+                     FROM unnest($1::text[]) AS k(id)
+                     CROSS JOIN LATERAL (SELECT id, status FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
+                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
+                                         WHERE a.run_id = r.id AND a.finished_at IS NULL LIMIT 1) AS one) AS active
+                     WHERE r.status = 'running' AND active.n = 0`,
+    // Plain successes, in one statement: fenced by lease token, their dependents
+    // satisfied, their runs finished when nothing else of them is unfinished. All
+    // of it reads one snapshot taken after the run locks (an earlier statement of
+    // the transaction), so the steps it just finished are told apart by seq.
+    succeedPlain: `WITH u AS (
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                       AS u(run_id, id, token, result, records, now)),
+                   done AS (
+                     UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
+                       has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
+                     FROM u
+                     WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                       AND t.lease_token = u.token AND t.status = 'running'
+                     RETURNING t.seq, t.run_id, t.id, t.queue),
+                   counts AS (
+                     SELECT e.run_id, e.step_id, count(*)::int AS n FROM done
+                     CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = done.run_id AND dep_id = done.id OFFSET 0) AS e
+                     GROUP BY e.run_id, e.step_id),
+                   targets AS (
+                     SELECT x.seq, c.n FROM counts c
+                     CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x),
+                   readied AS (
+                     UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
+                       status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
+                       ready_at = CASE WHEN t.deps_waiting <= c.n THEN $7::bigint ELSE t.ready_at END,
+                       updated_at = $7
+                     FROM targets c
+                     WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
+                     RETURNING t.status = 'ready' AS ready),
+                   finishable AS (
+                     SELECT r.seq,
+                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
+                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
+                     FROM (SELECT DISTINCT run_id FROM done) AS d
+                     CROSS JOIN LATERAL (SELECT seq, id, status FROM ${s}.runs WHERE id = d.run_id LIMIT 1) AS r
+                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
+                                         WHERE a.run_id = r.id AND a.finished_at IS NULL AND a.seq <> ALL(ARRAY(SELECT seq FROM done))
+                                         LIMIT 1) AS one) AS active
+                     WHERE r.status = 'running' AND active.n = 0),
+                   finished AS (
+                     UPDATE ${s}.runs r SET status = ${finishedRunStatusSql("f.failed", "f.canceled")}, updated_at = $7
+                     FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq AND r.status = 'running'
+                     RETURNING r.seq)
+                   SELECT ARRAY(SELECT run_id FROM done) AS run_ids, ARRAY(SELECT id FROM done) AS ids,
+                     EXISTS (SELECT 1 FROM readied WHERE ready) AS readied,
+                     EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
+                             AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
+                     (SELECT count(*) FROM finished) AS finished`,
     // Only a running run finishes: a canceled one stays canceled.
     finishRuns: `UPDATE ${s}.runs r SET status = u.status, updated_at = $3
-                 FROM unnest($1::text[], $2::text[]) AS u(id, status) WHERE r.id = u.id AND r.status = 'running'`,
+                 FROM unnest($1::text[], $2::text[]) AS u(id, status)
+                 WHERE r.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
+                                         CROSS JOIN LATERAL (SELECT seq FROM ${s}.runs WHERE id = k.id LIMIT 1) AS x))
+                   AND r.id = u.id AND r.status = 'running'`,
 
-    insertSteps: `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-                    priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
-                  SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-                    priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now
-                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[],
-                    $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[])
-                    AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-                    priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now)`,
+    insertSteps: insertSteps(1),
     insertEdges: `INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])`,
     stepsByIdsOrKeys: `SELECT id, status, dedup_key FROM ${s}.steps
@@ -830,37 +927,42 @@ function statements(s: string) {
     edgesOfRun: `SELECT step_id, dep_id, required FROM ${s}.step_deps WHERE run_id = $1 ORDER BY step_id, dep_id`,
     dependentsOf: `SELECT e.run_id, e.dep_id, e.step_id, e.required
                    FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
-                   JOIN ${s}.step_deps e ON e.run_id = d.run_id AND e.dep_id = d.id`,
+                   CROSS JOIN LATERAL (SELECT * FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e`,
     // A success satisfies every edge out of the step; a dependent becomes ready
     // when its last waiting edge is satisfied. Grouped: two finished steps of one
     // batch may share a dependent.
     satisfyDependents: `WITH counts AS (
                           SELECT e.run_id, e.step_id, count(*)::int AS n
                           FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
-                          JOIN ${s}.step_deps e ON e.run_id = d.run_id AND e.dep_id = d.id
-                          GROUP BY e.run_id, e.step_id)
+                          CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e
+                          GROUP BY e.run_id, e.step_id),
+                        targets AS (
+                          SELECT x.seq, c.n FROM counts c
+                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x)
                         UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
                           status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
                           ready_at = CASE WHEN t.deps_waiting <= c.n THEN $3::bigint ELSE t.ready_at END,
                           updated_at = $3
-                        FROM counts c WHERE t.run_id = c.run_id AND t.id = c.step_id AND t.status = 'pending'
+                        FROM targets c
+                        WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
                         RETURNING t.status = 'ready' AS ready`,
     decrementWaiting: `UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - u.n,
                          status   = CASE WHEN t.deps_waiting <= u.n THEN 'ready' ELSE t.status END,
                          ready_at = CASE WHEN t.deps_waiting <= u.n THEN $4::bigint ELSE t.ready_at END,
                          updated_at = $4
                        FROM unnest($1::text[], $2::text[], $3::int[]) AS u(run_id, id, n)
-                       WHERE t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
+                       WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
                        RETURNING t.status = 'ready' AS ready`,
     skipSteps: `UPDATE ${s}.steps t SET status = 'skipped', finished_at = $3, updated_at = $3
-                FROM unnest($1::text[], $2::text[]) AS u(run_id, id)
-                WHERE t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
+                WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'pending'
                 RETURNING t.run_id, t.id`,
     reviveSteps: `UPDATE ${s}.steps t SET status = u.status, deps_waiting = u.waiting,
                     ready_at = CASE WHEN u.status = 'ready' THEN $5::bigint ELSE NULL END,
                     finished_at = NULL, attempt = 0, reclaims = 0, updated_at = $5::bigint, ${clearLease}
                   FROM unnest($2::text[], $3::text[], $4::int[]) AS u(id, status, waiting)
-                  WHERE t.run_id = $1 AND t.id = u.id`,
+                  WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM unnest($2::text[]) AS k(id)
+                                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = $1 AND id = k.id LIMIT 1) AS x))
+                    AND t.id = u.id`,
     cancelSteps: `UPDATE ${s}.steps SET status = 'canceled', finished_at = $2, updated_at = $2, ${clearLease}
                   WHERE run_id = $1 AND status IN ('pending', 'ready', 'running')`,
 
@@ -890,7 +992,11 @@ function statements(s: string) {
               AND r.id = s.run_id
             RETURNING ${CLAIMED_STEP_COLUMNS}, s.lease_token,
               CASE WHEN s.deps_total > 0 THEN
-                (SELECT json_agg(json_build_array(e.dep_id, e.required) ORDER BY e.dep_id)
+                (SELECT json_agg(json_build_array(e.dep_id, e.required,
+                   CASE WHEN s.deps_total <= ${PREFETCH_MAX_DEPS} THEN
+                     (SELECT json_build_array(d.status, d.result, d.records, d.emitted_ids, d.error, d.completed_at)
+                      FROM ${s}.steps d WHERE d.run_id = e.run_id AND d.id = e.dep_id AND NOT d.has_artifacts LIMIT 1) END)
+                   ORDER BY e.dep_id)
                  FROM ${s}.step_deps e WHERE e.run_id = s.run_id AND e.step_id = s.id) END,
               s.seq`,
     queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
@@ -903,34 +1009,41 @@ function statements(s: string) {
     markSucceeded: `UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
                       has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, result, records, now)
-                    WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                    WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token AND t.status = 'running'
                     RETURNING t.run_id, t.id, t.queue`,
     setEmittedAndArtifacts: `UPDATE ${s}.steps SET emitted_ids = $1, has_artifacts = $2 WHERE run_id = $3 AND id = $4`,
     markFailed: `UPDATE ${s}.steps t SET status = 'failed', error = u.error, error_code = u.code, completed_at = u.now,
                    finished_at = u.now, updated_at = u.now, ${clearLease}
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, error, code, now)
-                 WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                 WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token AND t.status = 'running'
                  RETURNING t.run_id, t.id, t.queue`,
     scheduleRetries: `UPDATE ${s}.steps t SET status = 'ready', ready_at = u.ready_at, error = u.error, error_code = u.code,
                         completed_at = u.now, updated_at = u.now, ${clearLease}
                       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
                         AS u(run_id, id, token, ready_at, error, code, now)
-                      WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                      WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token AND t.status = 'running'
                       RETURNING t.run_id, t.id, t.queue, t.ready_at`,
     // Extends the leases still held and returns them. Rows another transaction is
     // writing are skipped, not waited for (no deadlock with a completion), and
     // still count as held if their token matched when this statement began.
     heartbeat: `WITH req AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)),
-                held AS (SELECT t.seq, req.token FROM req JOIN ${s}.steps t
-                           ON t.run_id = req.run_id AND t.id = req.id AND t.lease_token = req.token AND t.status = 'running'),
+                held AS (SELECT t.seq, req.token FROM req
+                         CROSS JOIN LATERAL (SELECT seq, lease_token, status FROM ${s}.steps
+                                             WHERE run_id = req.run_id AND id = req.id LIMIT 1) AS t
+                         WHERE t.lease_token = req.token AND t.status = 'running'),
                 extended AS (UPDATE ${s}.steps t SET lease_expires_at = $4, updated_at = $5
-                             WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM ${s}.steps x JOIN held ON x.seq = held.seq FOR UPDATE OF x SKIP LOCKED))
+                             WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM ${s}.steps x
+                                                     WHERE x.seq = ANY(ARRAY(SELECT seq FROM held)) FOR UPDATE SKIP LOCKED))
                                AND t.status = 'running')
                 SELECT token FROM held`,
     // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
     releaseLeases: `UPDATE ${s}.steps t SET status = 'ready', attempt = t.attempt - 1, ready_at = $4, updated_at = $4, ${clearLease}
                     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)
-                    WHERE t.run_id = u.run_id AND t.id = u.id AND t.lease_token = u.token AND t.status = 'running'
+                    WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token AND t.status = 'running'
                     RETURNING t.id`,
     anyExpired: `SELECT 1 FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 LIMIT 1`,
     reclaim: `UPDATE ${s}.steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = $1,
@@ -944,8 +1057,7 @@ function statements(s: string) {
                         || '); its worker probably crashed while running it',
                       'retryable', false, 'occurredAt', $3::bigint)::text,
                     error_code = $5, completed_at = $3, finished_at = $3, updated_at = $3, ${clearLease}
-                  FROM unnest($1::text[], $2::text[]) AS u(run_id, id)
-                  WHERE t.run_id = u.run_id AND t.id = u.id AND t.status = 'running' AND t.lease_expires_at <= $3 AND t.reclaims >= $4
+                  WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'running' AND t.lease_expires_at <= $3 AND t.reclaims >= $4
                   RETURNING t.run_id, t.id, t.reclaims`,
 
     result: `SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM ${s}.steps WHERE run_id = $1 AND id = $2`,

@@ -40,7 +40,7 @@ import type {
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { WalWatcher } from "./wal-watcher.js";
-import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type RunRow, type StepRow, toArtifact, toClaimedStep, toRun, toStep } from "../rows.js";
+import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
 
 export interface SqliteStoreOptions {
   path: string;
@@ -209,23 +209,10 @@ export class SqliteStore implements Store {
   }
 
   async getResult(runId: string, stepId: string): Promise<ResultRecord | undefined> {
-    const row = this.#sql.result.get(runId, stepId) as
-      | { status: StepStatus; result: string | null; records: string | null; emitted_ids: string | null; has_artifacts: number; error: string | null; completed_at: number | null }
-      | undefined;
-    if (!row || row.completed_at === null) return undefined;
-    if (row.status === "succeeded") {
-      const record: ResultRecord = {
-        stepId,
-        emittedIds: row.emitted_ids === null ? [] : (JSON.parse(row.emitted_ids) as string[]),
-        completedAt: row.completed_at,
-        artifacts: row.has_artifacts ? (this.#sql.artifactsOfStep.all(runId, stepId) as ArtifactRow[]).map(toArtifact) : [],
-      };
-      if (row.result !== null) record.result = row.result;
-      if (row.records !== null) record.records = row.records;
-      return record;
-    }
-    if (row.error === null) return undefined;
-    return { stepId, emittedIds: [], completedAt: row.completed_at, artifacts: [], error: JSON.parse(row.error) };
+    const row = this.#sql.result.get(runId, stepId) as (OutcomeRow & { has_artifacts: number }) | undefined;
+    if (!row) return undefined;
+    const artifacts = row.has_artifacts && row.status === "succeeded" ? (this.#sql.artifactsOfStep.all(runId, stepId) as ArtifactRow[]).map(toArtifact) : [];
+    return toResultRecord(stepId, row, artifacts);
   }
 
   async readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined> {
