@@ -66,6 +66,7 @@ describe("PostgreSQL statement plans with history and no statistics", () => {
   const cases: [string, () => [string, unknown[]]][] = [
     ["readyQueues", () => [sql.readyQueues, [now]]],
     ["claim", () => [sql.claim, ["w", now, now + 30_000, "default", 128]]],
+    ["claimDefault", () => [sql.claimDefault, ["w", now, now + 30_000, "default", 128]]],
     ["markSucceeded", () => [sql.markSucceeded, [runIds(), ids(), tokens(), sample.map(() => "{}"), sample.map(() => null), sample.map(() => now)]]],
     ["markFailed", () => [sql.markFailed, [runIds(), ids(), tokens(), sample.map(() => "{}"), sample.map(() => "x"), sample.map(() => now)]]],
     ["scheduleRetries", () => [sql.scheduleRetries, [runIds(), ids(), tokens(), sample.map(() => now), sample.map(() => "{}"), sample.map(() => "x"), sample.map(() => now)]]],

@@ -1,42 +1,52 @@
 /**
  * Groups concurrent requests into batches: everything added while a batch is
- * being written goes into the next one, and a batch starts as soon as the
- * previous one is done (never on a timer, so a lone request pays no latency).
- * One batch is in flight at a time.
+ * being written goes into the next one, and a batch starts as soon as a writer
+ * is free (never on a timer, so a lone request pays no latency). Up to
+ * `maxInFlight` batches are written at once (default 1): a store on a server
+ * overlaps one batch's round trips with another's.
  */
 export class Batcher<T, R> {
   readonly #write: (items: T[]) => Promise<R[]>;
+  readonly #maxInFlight: number;
   #queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  #draining = false;
+  #inFlight = 0;
+  #scheduled = false;
 
-  constructor(write: (items: T[]) => Promise<R[]>) {
+  constructor(write: (items: T[]) => Promise<R[]>, maxInFlight = 1) {
     this.#write = write;
+    this.#maxInFlight = Math.max(1, maxInFlight);
   }
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (!this.#draining) void this.#drain();
+      this.#schedule();
     });
   }
 
-  async #drain(): Promise<void> {
-    this.#draining = true;
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    // Let the other requests of this turn of the event loop join the batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#inFlight++;
     try {
-      // Let the other requests of this turn of the event loop join the first batch.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      while (this.#queue.length) {
-        const batch = this.#queue;
-        this.#queue = [];
-        try {
-          const results = await this.#write(batch.map((b) => b.item));
-          batch.forEach((b, i) => b.resolve(results[i] as R));
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
-      }
+      const results = await this.#write(batch.map((b) => b.item));
+      batch.forEach((b, i) => b.resolve(results[i] as R));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
     } finally {
-      this.#draining = false;
+      this.#inFlight--;
+      this.#schedule();
     }
   }
 }

@@ -3,7 +3,7 @@
  * `maxWorkers` of them at once, heartbeats their leases, writes their outcomes
  * in batches, and sleeps only when there is nothing to do.
  *
- * A worker runs `maxWorkers` steps at a time (p-limit) and holds up to 8x that
+ * A worker runs `maxWorkers` steps at a time (p-limit) and holds up to 16x that
  * many leased when steps are short (see `#leaseTarget`): the leased-but-waiting
  * ones are a local buffer, so that claims and completions carry batches
  * (shared/LIMITS.md: batch size decides a durable queue's throughput). A step's
@@ -66,6 +66,7 @@ export class Scheduler {
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
   readonly #wakeup = new Wakeup();
   #reserved = 0; // slots promised to a claim that has not returned yet
+  #writing = 0; // executions done running whose outcome is being written
   #averageStepMs: number | undefined; // moving average of executor durations
   #nextDueAt: number | undefined;
   #lastReclaimAt = -Infinity;
@@ -80,7 +81,7 @@ export class Scheduler {
     this.#config = config;
     this.#services = services;
     this.#limit = pLimit(config.maxWorkers);
-    this.#completions = new Batcher((outcomes) => store.complete(outcomes));
+    this.#completions = new Batcher((outcomes) => store.complete(outcomes), store.completeConcurrency);
   }
 
   /** New or newly ready work in this process: end the idle wait now. */
@@ -225,13 +226,15 @@ export class Scheduler {
     const { maxWorkers } = this.#config;
     const ms = this.#averageStepMs;
     if (ms === undefined) return 2 * maxWorkers;
-    if (ms < 2) return 8 * maxWorkers;
+    if (ms < 2) return 16 * maxWorkers;
     if (ms < 20) return 2 * maxWorkers;
     return maxWorkers;
   }
 
   async #claimAndStart(counters?: CycleResult): Promise<Execution[]> {
-    const free = this.#leaseTarget() - this.#inFlight.size - this.#reserved;
+    // A step whose outcome is being written no longer takes a place: the next
+    // claim overlaps the completion write instead of waiting for it.
+    const free = this.#leaseTarget() - (this.#inFlight.size - this.#writing) - this.#reserved;
     if (free <= 0) return [];
     this.#reserved += free;
     let claimed: ClaimedStep[];
@@ -273,12 +276,16 @@ export class Scheduler {
       });
       if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
       let result: CompletionResult;
+      this.#writing++;
+      this.wake();
       try {
         result = await this.#completions.add(outcome);
       } catch (err) {
         // Not written: the lease will expire and another attempt will run.
         this.#config.onError(err);
         result = { status: "stale" };
+      } finally {
+        this.#writing--;
       }
       this.#count(execution.counters, outcome, result);
     })().finally(() => {

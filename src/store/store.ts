@@ -261,5 +261,11 @@ export interface Store {
    * Returns the unsubscribe function.
    */
   subscribe?(onChange: (event?: StoreEvent) => void): () => void;
+  /**
+   * Optional: how many `complete` batches the engine may have in flight at once
+   * (default 1). A store on a server gains from 2: one batch's round trips
+   * overlap another's, and the server commits them together.
+   */
+  readonly completeConcurrency?: number;
   close(): Promise<void>;
 }

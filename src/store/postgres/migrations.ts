@@ -77,9 +77,9 @@ export const MIGRATIONS: readonly Migration[] = [
       -- serves, however much history accumulates.
       -- Claiming, in readiness order within a queue.
       CREATE INDEX steps_ready ON {schema}.steps (queue, ready_at, seq) WHERE status = 'ready';
-      -- Counting a queue's running steps; finding expired leases.
+      -- Counting a queue's running steps; finding expired leases (a scan of the
+      -- running steps: never more than the leases workers hold).
       CREATE INDEX steps_running ON {schema}.steps (queue, lease_expires_at) WHERE status = 'running';
-      CREATE INDEX steps_expiring ON {schema}.steps (lease_expires_at) WHERE status = 'running';
       -- "Has this run finished?" in one probe.
       CREATE INDEX steps_active ON {schema}.steps (run_id) WHERE finished_at IS NULL;
       CREATE UNIQUE INDEX steps_dedup ON {schema}.steps (run_id, dedup_key) WHERE dedup_key IS NOT NULL;

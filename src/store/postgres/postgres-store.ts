@@ -36,6 +36,7 @@ import type {
   ClaimResult,
   ClaimedStep,
   CompletionResult,
+  QueuePolicy,
   LeaseRef,
   ListRunsQuery,
   NewRun,
@@ -115,6 +116,10 @@ export class PostgresStore implements Store {
   readonly #sql: ReturnType<typeof statements>;
   readonly #listener: Listener;
   #closed = false;
+  /** Two completion batches at once: one's round trips overlap the other's. */
+  readonly completeConcurrency = 2;
+  /** The last claim saw ready steps in queues other than the default one. */
+  #othersWaiting = false;
 
   constructor(options: PostgresStoreOptions, lockKeys: { runs: number; queues: number }) {
     this.#pool = options.pool;
@@ -226,38 +231,56 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * The default queue, when it has no limits (the common case), is claimed from
+   * in the same statement that finds the other queues with ready steps: one round
+   * trip. Other queues follow, each in its own statement; limited ones under
+   * their queue lock.
+   */
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     const { now } = request;
-    const scan = await this.#rows<{ queue: string | null; oldest: number | null; oldest_seq: number | null; next: number | null; lease_min: number | null }>(
-      this.#pool,
-      this.#sql.readyQueues,
-      [now],
-    );
     let nextDueAt: number | undefined;
     const due = (t: number | null | undefined) => {
       if (t !== null && t !== undefined && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
     };
-    due(scan[0]?.lease_min);
-    // Oldest work first across queues (readiness, then insertion order), as if
-    // one queue: each queue is claimed from in that order, and the steps sorted.
-    const queues = scan
-      .filter((row): row is typeof row & { queue: string; oldest: number; oldest_seq: number } => row.queue !== null && row.oldest !== null)
-      .sort((a, b) => a.oldest - b.oldest || a.oldest_seq - b.oldest_seq);
     const steps: Claimed[] = [];
-    for (const q of queues) {
-      due(q.next);
+    let others: QueueScan[];
+    if (isUnlimited(request.policyFor(DEFAULT_QUEUE))) {
+      // Other queues waiting last time get half of the batch: a backlog in the
+      // default queue must not starve them.
+      const limit = this.#othersWaiting ? Math.ceil(request.limit / 2) : request.limit;
+      const { rows } = await this.#pool.query<unknown[]>({
+        text: this.#sql.claimDefault,
+        values: [request.workerId, now, now + request.leaseDuration, DEFAULT_QUEUE, limit],
+        types: TYPES,
+        rowMode: "array",
+      });
+      const [head] = rows;
+      others = (head?.[0] ?? []) as QueueScan[];
+      due(head?.[1] as number | null);
+      due(head?.[2] as number | null);
+      if (head?.[3] !== null && head?.[3] !== undefined) steps.push(...this.#toClaimed(rows.map((row) => row.slice(3)), request));
+    } else {
+      const [head] = await this.#rows<{ lease_min: number | null; queues: QueueScan[] | null }>(this.#pool, this.#sql.readyQueues, [now]);
+      due(head?.lease_min);
+      others = head?.queues ?? [];
+    }
+    // Oldest work first across queues (readiness, then insertion order).
+    others.sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+    this.#othersWaiting = others.some(([, oldest]) => oldest <= now);
+    for (const [queue, oldest, , next] of others) {
+      due(next);
       const remaining = request.limit - steps.length;
-      if (remaining <= 0 || q.oldest > now) continue;
-      const policy = request.policyFor(q.queue);
-      if (Number.isFinite(policy.maxWorkers) || policy.rateLimit) {
-        const limited = await this.#claimLimited(q.queue, remaining, request);
+      if (remaining <= 0 || oldest > now) continue;
+      const policy = request.policyFor(queue);
+      if (isUnlimited(policy)) steps.push(...(await this.#claimFrom(this.#pool, queue, remaining, request)));
+      else {
+        const limited = await this.#claimLimited(queue, remaining, request);
         due(limited.nextDueAt);
         steps.push(...limited.steps);
-      } else {
-        steps.push(...(await this.#claimFrom(this.#pool, q.queue, remaining, request)));
       }
     }
-    if (queues.length > 1) steps.sort(byReadiness);
+    steps.sort(byReadiness);
     const result: ClaimResult = { steps: steps.map((c) => c.claimed) };
     if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;
     return result;
@@ -273,6 +296,13 @@ export class PostgresStore implements Store {
       types: TYPES,
       rowMode: "array",
     });
+    return this.#toClaimed(rows, request);
+  }
+
+  /** Claimed rows (CLAIMED_STEP_COLUMNS, lease token, dependencies, seq) to claimed steps, in claim order. */
+  #toClaimed(rows: unknown[][], request: ClaimRequest): Claimed[] {
+    const { now, workerId } = request;
+    const expiresAt = now + request.leaseDuration;
     const claimed = rows.map((row): Claimed => {
       const lease = { workerId, token: row[CLAIM_TOKEN] as string, acquiredAt: now, expiresAt };
       const deps = (row[CLAIM_DEPS] ?? []) as DependencyCell[];
@@ -731,6 +761,13 @@ function prefetchedResults(deps: DependencyCell[]): Map<string, ResultRecord> | 
   return results;
 }
 
+const DEFAULT_QUEUE = "default";
+
+/** [queue, oldest ready_at, its seq, next future ready_at] */
+type QueueScan = [string, number, number, number | null];
+
+const isUnlimited = (policy: QueuePolicy) => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
+
 /** A step just claimed, with its place in claim order. */
 interface Claimed {
   claimed: ClaimedStep;
@@ -819,6 +856,42 @@ const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c.trim()
  * cost as much as the history).
  */
 export function statements(s: string) {
+  // Lease up to $5 ready steps of queue $4 for worker $1 at $2 until $3; return
+  // them with their runs, lease token, dependencies (with outcomes) and seq.
+  const returned = [
+    ...CLAIMED_STEP_COLUMNS.split(",").map((c) => c.trim()),
+    "s.lease_token",
+    `CASE WHEN s.deps_total > 0 THEN
+       (SELECT json_agg(json_build_array(e.dep_id, e.required,
+          CASE WHEN s.deps_total <= ${PREFETCH_MAX_DEPS} THEN
+            (SELECT json_build_array(d.status, d.result, d.records, d.emitted_ids, d.error, d.completed_at)
+             FROM ${s}.steps d WHERE d.run_id = e.run_id AND d.id = e.dep_id AND NOT d.has_artifacts LIMIT 1) END)
+          ORDER BY e.dep_id)
+        FROM ${s}.step_deps e WHERE e.run_id = s.run_id AND e.step_id = s.id) END`,
+    "s.seq",
+  ];
+  const claimSql = `UPDATE ${s}.steps s SET status = 'running', attempt = s.attempt + 1, lease_worker = $1,
+      lease_token = gen_random_uuid()::text, lease_acquired_at = $2, lease_expires_at = $3, started_at = $2, updated_at = $2
+    FROM ${s}.runs r
+    WHERE s.seq = ANY(ARRAY(
+        SELECT seq FROM ${s}.steps WHERE status = 'ready' AND queue = $4 AND ready_at <= $2
+        ORDER BY ready_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED))
+      AND r.id = s.run_id
+    RETURNING ${returned.map((c, i) => `${c} AS c${i}`).join(", ")}`;
+  /** CTEs q (distinct ready queues) and others (each but `except`, with its oldest and next readiness after `now`). */
+  const queueScan = (now: string, except: string) => `q(queue) AS (
+      (SELECT queue FROM ${s}.steps WHERE status = 'ready' ORDER BY queue LIMIT 1)
+      UNION ALL
+      SELECT (SELECT n.queue FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue > q.queue ORDER BY n.queue LIMIT 1)
+      FROM q WHERE q.queue IS NOT NULL),
+    others AS (
+      SELECT q.queue, o.ready_at AS oldest, o.seq AS oldest_seq,
+        (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = q.queue AND n.ready_at > ${now}
+          ORDER BY n.ready_at LIMIT 1) AS next
+      FROM q
+      CROSS JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = q.queue
+                          ORDER BY ready_at, seq LIMIT 1) AS o
+      WHERE q.queue IS NOT NULL AND q.queue <> ${except})`;
   /** INSERT of steps from 18 parallel arrays starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
   const insertSteps = (from: number, onlyRunsIn?: string) => {
     const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text", "bigint", "bigint", "bigint"];
@@ -832,6 +905,10 @@ export function statements(s: string) {
             ${onlyRunsIn ? `WHERE u.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
   };
   const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
+  // Fencing: a lease token is set exactly while a step is running (every way out
+  // of running clears it), so "token matches" is the whole check. Testing the
+  // status too would tempt the planner into the running-steps index, whose dead
+  // entries it would then walk.
   /** The seqs of the steps named by two parallel text[] parameters (run ids, step ids). */
   const seqsOf = (runIds: string, ids: string) =>
     `ARRAY(SELECT x.seq FROM unnest(${runIds}::text[], ${ids}::text[]) AS k(run_id, id)
@@ -875,7 +952,7 @@ export function statements(s: string) {
                        has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
                      FROM u
                      WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                       AND t.lease_token = u.token AND t.status = 'running'
+                       AND t.lease_token = u.token
                      RETURNING t.seq, t.run_id, t.id, t.queue),
                    counts AS (
                      SELECT e.run_id, e.step_id, count(*)::int AS n FROM done
@@ -896,15 +973,16 @@ export function statements(s: string) {
                      SELECT r.seq,
                        (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
                        (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
-                     FROM (SELECT DISTINCT run_id FROM done) AS d
+                     FROM (SELECT run_id, count(*) AS n FROM done GROUP BY run_id) AS d
                      CROSS JOIN LATERAL (SELECT seq, id, status FROM ${s}.runs WHERE id = d.run_id LIMIT 1) AS r
+                     -- In this snapshot the steps just finished are still unfinished: the run
+                     -- is done when they are all that is (counted up to one more than them).
                      CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
-                                         WHERE a.run_id = r.id AND a.finished_at IS NULL AND a.seq <> ALL(ARRAY(SELECT seq FROM done))
-                                         LIMIT 1) AS one) AS active
-                     WHERE r.status = 'running' AND active.n = 0),
+                                         WHERE a.run_id = r.id AND a.finished_at IS NULL LIMIT d.n + 1) AS one) AS unfinished
+                     WHERE r.status = 'running' AND unfinished.n = d.n),
                    finished AS (
                      UPDATE ${s}.runs r SET status = ${finishedRunStatusSql("f.failed", "f.canceled")}, updated_at = $7
-                     FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq AND r.status = 'running'
+                     FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq
                      RETURNING r.seq)
                    SELECT ARRAY(SELECT run_id FROM done) AS run_ids, ARRAY(SELECT id FROM done) AS ids,
                      EXISTS (SELECT 1 FROM readied WHERE ready) AS readied,
@@ -968,37 +1046,23 @@ export function statements(s: string) {
 
     // Distinct queues with ready steps (a skip scan of steps_ready), each with its
     // oldest and next future readiness, plus the earliest lease expiry.
-    readyQueues: `WITH RECURSIVE q(queue) AS (
-                    (SELECT queue FROM ${s}.steps WHERE status = 'ready' ORDER BY queue LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT n.queue FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue > q.queue ORDER BY n.queue LIMIT 1)
-                    FROM q WHERE q.queue IS NOT NULL)
-                  SELECT (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min, r.*
-                  FROM (VALUES (1)) AS one
-                  LEFT JOIN (
-                    SELECT q.queue, o.ready_at AS oldest, o.seq AS oldest_seq,
-                      (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = q.queue AND n.ready_at > $1
-                        ORDER BY n.ready_at LIMIT 1) AS next
-                    FROM q
-                    CROSS JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = q.queue
-                                        ORDER BY ready_at, seq LIMIT 1) AS o
-                    WHERE q.queue IS NOT NULL) AS r ON true`,
-    claim: `UPDATE ${s}.steps s SET status = 'running', attempt = s.attempt + 1, lease_worker = $1,
-              lease_token = gen_random_uuid()::text, lease_acquired_at = $2, lease_expires_at = $3, started_at = $2, updated_at = $2
-            FROM ${s}.runs r
-            WHERE s.seq = ANY(ARRAY(
-                SELECT seq FROM ${s}.steps WHERE status = 'ready' AND queue = $4 AND ready_at <= $2
-                ORDER BY ready_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED))
-              AND r.id = s.run_id
-            RETURNING ${CLAIMED_STEP_COLUMNS}, s.lease_token,
-              CASE WHEN s.deps_total > 0 THEN
-                (SELECT json_agg(json_build_array(e.dep_id, e.required,
-                   CASE WHEN s.deps_total <= ${PREFETCH_MAX_DEPS} THEN
-                     (SELECT json_build_array(d.status, d.result, d.records, d.emitted_ids, d.error, d.completed_at)
-                      FROM ${s}.steps d WHERE d.run_id = e.run_id AND d.id = e.dep_id AND NOT d.has_artifacts LIMIT 1) END)
-                   ORDER BY e.dep_id)
-                 FROM ${s}.step_deps e WHERE e.run_id = s.run_id AND e.step_id = s.id) END,
-              s.seq`,
+    // Queues with ready steps, other than $4 (a skip scan of steps_ready), each
+    // as [queue, oldest ready_at, its seq, next future ready_at], in one row with
+    // the earliest lease expiry.
+    readyQueues: `WITH RECURSIVE ${queueScan("$1", "''")}
+                  SELECT (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+                    (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues`,
+    // The default queue claimed (as \`claim\`) in the statement that scans for the
+    // other queues: [others, lease_min, default's next due, ...claimed columns],
+    // one row per claimed step, or one row of nulls after the first three.
+    claimDefault: `WITH RECURSIVE claimed AS (${claimSql}), ${queueScan("$2", "$4")}
+                   SELECT h.*, c.* FROM (
+                     SELECT (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues,
+                       (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+                       (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = $4 AND n.ready_at > $2
+                        ORDER BY n.ready_at LIMIT 1) AS next) AS h
+                   LEFT JOIN claimed AS c ON true`,
+    claim: claimSql,
     queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
                    b.tokens, b.refilled_at
                  FROM (VALUES (1)) AS one LEFT JOIN ${s}.queue_buckets b ON b.queue = $1`,
@@ -1010,21 +1074,21 @@ export function statements(s: string) {
                       has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, result, records, now)
                     WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token AND t.status = 'running'
+                      AND t.lease_token = u.token
                     RETURNING t.run_id, t.id, t.queue`,
     setEmittedAndArtifacts: `UPDATE ${s}.steps SET emitted_ids = $1, has_artifacts = $2 WHERE run_id = $3 AND id = $4`,
     markFailed: `UPDATE ${s}.steps t SET status = 'failed', error = u.error, error_code = u.code, completed_at = u.now,
                    finished_at = u.now, updated_at = u.now, ${clearLease}
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, error, code, now)
                  WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token AND t.status = 'running'
+                      AND t.lease_token = u.token
                  RETURNING t.run_id, t.id, t.queue`,
     scheduleRetries: `UPDATE ${s}.steps t SET status = 'ready', ready_at = u.ready_at, error = u.error, error_code = u.code,
                         completed_at = u.now, updated_at = u.now, ${clearLease}
                       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
                         AS u(run_id, id, token, ready_at, error, code, now)
                       WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token AND t.status = 'running'
+                      AND t.lease_token = u.token
                       RETURNING t.run_id, t.id, t.queue, t.ready_at`,
     // Extends the leases still held and returns them. Rows another transaction is
     // writing are skipped, not waited for (no deadlock with a completion), and
@@ -1043,7 +1107,7 @@ export function statements(s: string) {
     releaseLeases: `UPDATE ${s}.steps t SET status = 'ready', attempt = t.attempt - 1, ready_at = $4, updated_at = $4, ${clearLease}
                     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)
                     WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token AND t.status = 'running'
+                      AND t.lease_token = u.token
                     RETURNING t.id`,
     anyExpired: `SELECT 1 FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 LIMIT 1`,
     reclaim: `UPDATE ${s}.steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = $1,
