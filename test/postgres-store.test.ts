@@ -113,3 +113,20 @@ describe("the PostgreSQL store", () => {
     expect(await plan(`SELECT 1 FROM "${schema}".steps WHERE status = 'running' AND lease_expires_at <= 5 LIMIT 1`)).toMatch(/steps_running/);
   });
 });
+
+describe("array parameters", () => {
+  it("round-trip through PostgreSQL exactly, whatever the characters", async () => {
+    const { arrayLiteral } = await import("../src/store/postgres/arrays.js");
+    const texts = ["plain", "", "NULL", "null", 'quote " inside', "back\\slash", "{braces},comma", " spaces ", "ünïcødé ✓", "line\nbreak", null];
+    const { rows } = await admin.query("SELECT $1::text[] AS t, $2::bigint[] AS n, $3::boolean[] AS b, $4::bytea[] AS y", [
+      arrayLiteral(texts),
+      arrayLiteral([0, -1, 1_795_328_771_433, null]),
+      arrayLiteral([true, false, null]),
+      arrayLiteral([new Uint8Array([0, 1, 254, 255]), new Uint8Array([])]),
+    ]);
+    expect(rows[0].t).toEqual(texts);
+    expect(rows[0].n).toEqual(["0", "-1", "1795328771433", null]);
+    expect(rows[0].b).toEqual([true, false, null]);
+    expect(rows[0].y.map((b: Buffer) => [...b])).toEqual([[0, 1, 254, 255], []]);
+  });
+});

@@ -51,6 +51,7 @@ import type {
   StoreEvent,
   StoredArtifact,
 } from "../store.js";
+import { encodeParams } from "./arrays.js";
 import { Listener, Payload } from "./listener.js";
 import { migrate, quoteIdent } from "./migrations.js";
 
@@ -151,7 +152,7 @@ export class PostgresStore implements Store {
   // ---- plumbing -------------------------------------------------------------
 
   async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(db: pg.Pool | Db, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return db.query<R>({ text, values: values ?? [], types: TYPES });
+    return db.query<R>({ text, values: values ? encodeParams(values) : [], types: TYPES });
   }
 
   async #rows<R extends pg.QueryResultRow>(db: pg.Pool | Db, text: string, values?: unknown[]): Promise<R[]> {
