@@ -57,7 +57,8 @@ export function postgresStore(options: PostgresStoreConfig): StoreConfig {
     name: "postgres",
     async open() {
       const ownsPool = pool === undefined;
-      const thePool = pool ?? new pg.Pool({ connectionString, max: poolSize });
+      // application_name shows trellis in pg_stat_activity; one in the connection string wins.
+      const thePool = pool ?? new pg.Pool({ connectionString, max: poolSize, application_name: "trellis" });
       // An idle client of our own pool that loses its connection must not crash the process.
       if (ownsPool) thePool.on("error", () => undefined);
       try {

@@ -25,6 +25,12 @@ export function parsePayload(payload: string | undefined): StoreEvent {
   return { type: "ready" };
 }
 
+/** Drops a connection for good; whatever it still emits is swallowed (no unhandled 'error' event). */
+function destroy(client: pg.PoolClient, err: Error): void {
+  client.on("error", () => undefined);
+  client.release(err);
+}
+
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5_000;
 
@@ -89,7 +95,7 @@ export class Listener {
         if (this.#client !== c) return;
         this.#client = undefined;
         detach();
-        c.release(err instanceof Error ? err : new Error("LISTEN connection ended"));
+        destroy(c, err instanceof Error ? err : new Error("LISTEN connection ended"));
         if (err) this.#onError(err);
         this.#scheduleReconnect();
       };
@@ -110,7 +116,7 @@ export class Listener {
       }
       if (this.#closed || this.#subscribers.size === 0) {
         detach();
-        c.release(true); // still LISTENing: not fit for the pool
+        destroy(c, new Error("still LISTENing: not fit for the pool"));
         return;
       }
       const reconnected = this.#backoff > MIN_BACKOFF_MS;
@@ -120,7 +126,7 @@ export class Listener {
       // Whatever was notified while we were not listening is lost: look now.
       if (reconnected) this.#emit({ type: "ready" });
     } catch (err) {
-      client?.release(err instanceof Error ? err : true);
+      if (client) destroy(client, err instanceof Error ? err : new Error(String(err)));
       this.#onError(err);
       this.#scheduleReconnect();
     }
@@ -142,14 +148,18 @@ export class Listener {
     this.#retry = undefined;
     const client = this.#client;
     this.#client = undefined;
+    if (!client) return;
+    // Until it is back in the pool, a connection error must not become an
+    // unhandled 'error' event: swallow it (the UNLISTEN below fails with it).
+    const swallow = () => undefined;
+    client.on("error", swallow);
     this.#detach?.();
     this.#detach = undefined;
-    if (client) {
-      // UNLISTEN so the pooled connection comes back clean; if that fails, drop it.
-      client.query(`UNLISTEN ${quoteIdent(this.#channel)}`).then(
-        () => client.release(),
-        (err: Error) => client.release(err),
-      );
-    }
+    // UNLISTEN so the pooled connection comes back clean; if that fails, drop it.
+    const done = (err?: Error) => {
+      client.removeListener("error", swallow);
+      client.release(err);
+    };
+    client.query(`UNLISTEN ${quoteIdent(this.#channel)}`).then(() => done(), done);
   }
 }

@@ -136,7 +136,10 @@ export async function migrate(client: pg.ClientBase, schema: string, now: number
   const lockKey = `trellis:migrate:${schema}`;
   await client.query("SELECT pg_advisory_lock(hashtext($1))", [lockKey]);
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+    // Only if missing: CREATE SCHEMA needs the CREATE privilege on the database
+    // even with IF NOT EXISTS, and an application's role may lack it.
+    const exists = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (
       version    integer PRIMARY KEY,
       name       text    NOT NULL,

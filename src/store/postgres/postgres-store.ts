@@ -82,7 +82,7 @@ const TYPES = {
 
 const key = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
 
-type Db = pg.PoolClient;
+type Db = pg.PoolClient & { done(err?: Error): void };
 
 /** A transaction in progress: notifications are sent with its COMMIT. */
 interface Tx {
@@ -90,8 +90,27 @@ interface Tx {
   notify: Set<string>;
 }
 
+/**
+ * A pooled client for a multi-statement piece of work. While checked out, a
+ * client has no pool listener for connection errors, and pg emits them as an
+ * 'error' event that would crash the process: the work's own query fails
+ * instead, so the event is only swallowed here. `release` puts it back (or
+ * destroys it after an error) and takes the listener off.
+ */
+export async function checkout(pool: pg.Pool): Promise<pg.PoolClient & { done(err?: Error): void }> {
+  const client = await pool.connect();
+  const swallow = () => undefined;
+  client.on("error", swallow);
+  return Object.assign(client, {
+    done(err?: Error) {
+      client.removeListener("error", swallow);
+      client.release(err);
+    },
+  });
+}
+
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const client = await options.pool.connect();
+  const client = await checkout(options.pool);
   let keys: { runs: number; queues: number };
   try {
     await migrate(client, options.schema, Date.now());
@@ -101,10 +120,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     );
     keys = rows[0] as { runs: number; queues: number };
   } catch (err) {
-    client.release(err instanceof Error ? err : true);
+    client.done(err instanceof Error ? err : new Error(String(err)));
     throw err;
   }
-  client.release();
+  client.done();
   return new PostgresStore(options, keys);
 }
 
@@ -165,7 +184,7 @@ export class PostgresStore implements Store {
    * one round trip.
    */
   async #tx<T>(runIds: Iterable<string>, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const db = await this.#pool.connect();
+    const db = await checkout(this.#pool);
     const tx: Tx = { db, notify: new Set() };
     let broken: Error | undefined;
     try {
@@ -188,7 +207,7 @@ export class PostgresStore implements Store {
       });
       throw err;
     } finally {
-      db.release(broken);
+      db.done(broken);
     }
   }
 
@@ -327,7 +346,7 @@ export class PostgresStore implements Store {
   async #claimLimited(queue: string, limit: number, request: ClaimRequest): Promise<{ steps: Claimed[]; nextDueAt?: number }> {
     const { now } = request;
     const policy = request.policyFor(queue);
-    const db = await this.#pool.connect();
+    const db = await checkout(this.#pool);
     let broken: Error | undefined;
     try {
       await db.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(queue)}))`);
@@ -352,7 +371,7 @@ export class PostgresStore implements Store {
       });
       throw err;
     } finally {
-      db.release(broken);
+      db.done(broken);
     }
   }
 
