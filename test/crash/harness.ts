@@ -1,16 +1,21 @@
 /**
- * Shared harness of the crash tests: temp dirs, worker child processes
- * (test/fixtures/crash-worker.mjs, which runs the BUILT package from dist/) and
- * waiting for events with a deadline. The deadlines only bound how long a broken
- * test hangs; no assertion depends on timing.
+ * Shared harness of the crash tests: temp dirs, a store (a SQLite file, or a
+ * fresh PostgreSQL schema) shared by the test process and its worker child
+ * processes (test/fixtures/crash-worker.mjs, which runs the BUILT package from
+ * dist/), and waiting for events with a deadline. The deadlines only bound how
+ * long a broken test hangs; no assertion depends on timing.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { afterEach, beforeAll, beforeEach } from "vitest";
-import { type Runtime, type WorkflowPackage, newRuntime, sqliteStore } from "../../src/index.js";
+import { type Runtime, type WorkflowPackage, newRuntime, postgresStore, sqliteStore } from "../../src/index.js";
+import type { StoreConfig } from "../../src/store/store.js";
+import { pgUrl, uniqueSchema } from "../support/postgres.js";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../fixtures/crash-worker.mjs", import.meta.url));
 const DIST_ENTRY = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
@@ -20,18 +25,32 @@ export function assertBuilt(): void {
   if (!fs.existsSync(DIST_ENTRY)) throw new Error(`crash tests need the built package: run "npm run build" (missing ${DIST_ENTRY})`);
 }
 
+/** The stores every crash scenario runs on: `describe.each(STORE_KINDS)("on %s", (kind) => ...)`. */
+export const STORE_KINDS = ["sqlite", "postgres"] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** Where a worker process finds the store (JSON: it crosses the process boundary). */
+export type WorkerStore = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema: string };
+
 export interface WorkerConfig {
-  db: string;
+  store: WorkerStore;
   workerId: string;
   logDir: string;
   mode?: "workers" | "once";
   probe?: "complete" | "hang" | "block-until-marker";
   outcome?: "result-and-child" | "result" | "permanent-error" | "retryable-error";
   marker?: string;
+  /** "crash/unit" hangs (never returns) at this process's n-th start of it, after telling the parent. */
+  hangAtStart?: number;
+  /** SQLite file with the concurrency gauge of "crash/gauged" (see `createGauge`). */
+  gauge?: string;
+  /** Report the store's events ("store-event") and claims ("claim", "claimed" with the steps) over IPC. */
+  reportStore?: boolean;
   leaseDuration?: number;
   pollInterval?: number;
   maxWorkers?: number;
   maxReclaims?: number;
+  queues?: Record<string, { maxWorkers?: number }>;
 }
 
 export interface WorkerMessage {
@@ -42,6 +61,19 @@ export interface WorkerMessage {
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/** A line of a worker's `${workerId}.starts.jsonl`. */
+export interface StartLine {
+  event: "start";
+  runId: string;
+  stepId: string;
+  workerId: string;
+  pid: number;
+  attempt: number;
+  reclaims: number;
+  /** Epoch ms in the worker process (same clock as the test process). */
+  at: number;
 }
 
 const DEFAULT_DEADLINE = 30_000;
@@ -125,28 +157,61 @@ export class WorkerProcess {
   }
 }
 
-/** Per-test scratch space and the worker processes started in it; `cleanup` kills leftovers. */
+/**
+ * Per-test scratch space, the store, and the worker processes started on it;
+ * `cleanup` kills leftovers and removes the directory (and the schema).
+ */
 export class Sandbox {
+  readonly kind: StoreKind;
   readonly dir: string;
-  readonly db: string;
   readonly logDir: string;
+  /** The store as the workers open it (for Postgres without a per-worker application_name). */
+  readonly store: WorkerStore;
   readonly workers: WorkerProcess[] = [];
 
-  constructor() {
+  constructor(kind: StoreKind) {
+    this.kind = kind;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-crash-"));
-    this.db = path.join(this.dir, "trellis.db");
     this.logDir = path.join(this.dir, "logs");
     fs.mkdirSync(this.logDir);
+    this.store =
+      kind === "sqlite" ? { kind, path: path.join(this.dir, "trellis.db") } : { kind, url: pgUrl(), schema: uniqueSchema("crash") };
   }
 
-  spawn(config: Omit<WorkerConfig, "db" | "logDir">): WorkerProcess {
-    const w = new WorkerProcess({ db: this.db, logDir: this.logDir, ...config });
+  /** The same store for a runtime in the test process. */
+  storeConfig(): StoreConfig {
+    const s = this.store;
+    return s.kind === "sqlite" ? sqliteStore(s.path) : postgresStore({ connectionString: s.url, schema: s.schema });
+  }
+
+  /**
+   * The application_name of a worker's Postgres connections: it finds them in
+   * pg_stat_activity (at most 63 bytes; the schema name keeps it unique).
+   */
+  applicationName(workerId: string): string {
+    if (this.store.kind !== "postgres") throw new Error("applicationName: not a Postgres sandbox");
+    return `${this.store.schema}:${workerId}`;
+  }
+
+  spawn(config: Omit<WorkerConfig, "store" | "logDir">): WorkerProcess {
+    let store = this.store;
+    if (store.kind === "postgres") {
+      const url = new URL(store.url);
+      url.searchParams.set("application_name", this.applicationName(config.workerId));
+      store = { ...store, url: url.toString() };
+    }
+    const w = new WorkerProcess({ store, logDir: this.logDir, ...config });
     this.workers.push(w);
     return w;
   }
 
-  /** Lines of `${workerId}.starts.jsonl` of every worker, parsed. */
-  starts(): Record<string, unknown>[] {
+  /** Every executor start logged by any worker (also by killed ones), in no particular order. */
+  starts(): StartLine[] {
+    return this.#lines().filter((l) => l.event === "start") as unknown as StartLine[];
+  }
+
+  /** Every line of every worker's starts log, parsed. */
+  #lines(): Record<string, unknown>[] {
     return fs
       .readdirSync(this.logDir)
       .filter((f) => f.endsWith(".starts.jsonl"))
@@ -154,9 +219,26 @@ export class Sandbox {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
+  /** Lines other than starts (e.g. the fencing probe's "finish"). */
+  events(event: string): Record<string, unknown>[] {
+    return this.#lines().filter((l) => l.event === event);
+  }
+
   async cleanup(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.kill()));
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.store.kind === "postgres") {
+      const admin = new pg.Client({ connectionString: this.store.url });
+      await admin.connect();
+      try {
+        // A killed worker's backends end when the server notices the closed
+        // socket; do not let one that has not yet hold up the DROP.
+        await admin.query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name LIKE $1", [`${this.store.schema}:%`]);
+        await admin.query(`DROP SCHEMA IF EXISTS "${this.store.schema}" CASCADE`);
+      } finally {
+        await admin.end();
+      }
+    }
   }
 }
 
@@ -172,20 +254,52 @@ export async function pollUntil<T>(what: string, probe: () => Promise<T | undefi
 }
 
 /**
- * Per test: a fresh sandbox and a runtime on its file with these packages. The
- * test process only starts runs and reads state; workers run in child processes.
+ * Per test: a fresh sandbox on a store of this kind and a runtime on it with
+ * these packages. The test process only starts runs and reads state; workers
+ * run in child processes. Call it inside `describe.each(STORE_KINDS)`.
  */
-export function useCrashRuntime(...packages: WorkflowPackage[]): { readonly box: Sandbox; readonly rt: Runtime } {
+export function useCrashRuntime(kind: StoreKind, ...packages: WorkflowPackage[]): { readonly box: Sandbox; readonly rt: Runtime } {
   const env = {} as { box: Sandbox; rt: Runtime };
   beforeAll(assertBuilt);
   beforeEach(async () => {
-    env.box = new Sandbox();
-    env.rt = await newRuntime({ store: sqliteStore(env.box.db) });
+    env.box = new Sandbox(kind);
+    env.rt = await newRuntime({ store: env.box.storeConfig() });
     for (const pkg of packages) env.rt.registerPackage(pkg);
   });
   afterEach(async () => {
-    await env.rt.close();
-    await env.box.cleanup();
+    try {
+      await env.rt?.close();
+    } finally {
+      await env.box?.cleanup();
+    }
   });
   return env;
+}
+
+/**
+ * A concurrency gauge shared by processes: a SQLite file that "crash/gauged"
+ * executors change in one write transaction on entry and on exit. `peak` is the
+ * most executors ever inside at once, `peakProcesses` the most processes with
+ * one inside at once.
+ */
+export class Gauge {
+  readonly file: string;
+
+  constructor(dir: string) {
+    this.file = path.join(dir, "gauge.db");
+    const db = new Database(this.file);
+    db.exec(`CREATE TABLE gauge (current INTEGER NOT NULL, peak INTEGER NOT NULL, peak_processes INTEGER NOT NULL);
+             INSERT INTO gauge VALUES (0, 0, 0);
+             CREATE TABLE inside (pid INTEGER PRIMARY KEY, n INTEGER NOT NULL);`);
+    db.close();
+  }
+
+  read(): { current: number; peak: number; peakProcesses: number } {
+    const db = new Database(this.file, { readonly: true });
+    try {
+      return db.prepare("SELECT current, peak, peak_processes AS peakProcesses FROM gauge").get() as { current: number; peak: number; peakProcesses: number };
+    } finally {
+      db.close();
+    }
+  }
 }
