@@ -156,8 +156,10 @@ export class Scheduler {
     while (!signal.aborted && (options.maxCycles === undefined || cycles < options.maxCycles)) {
       cycles++;
       try {
-        if (clock() - this.#lastReclaimAt >= pollInterval || (this.#nextDueAt ?? Infinity) <= clock()) await this.#reclaim();
+        // Claim first: a wake-up for new work should not wait behind the reclaim
+        // probe. What the reclaim puts back wakes the loop for another claim.
         await this.#claimAndStart();
+        if (clock() - this.#lastReclaimAt >= pollInterval || (this.#nextDueAt ?? Infinity) <= clock()) await this.#reclaim();
       } catch (err) {
         // The store failed (disk full, database restarting, lock timeout): report it
         // and try again after a poll interval rather than dying.

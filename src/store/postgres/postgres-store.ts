@@ -24,6 +24,7 @@
  * Wake-ups: writes that make work ready (or due, or canceled) `NOTIFY` the
  * schema's channel in their transaction; every process LISTENs (see `Listener`).
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { Dependency, StepStatus } from "../../types.js";
@@ -81,6 +82,23 @@ const TYPES = {
 };
 
 const key = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
+
+/** A statement's text; `{ prepared }` for one worth preparing on each connection. */
+type Sql = string | { prepared: string };
+
+/**
+ * The name of a prepared statement: derived from its text, so that stores on
+ * different schemas sharing one pool never reuse a name for another text. Only
+ * the two latency-critical statements are prepared (a start, the default
+ * claim): both are planned the same way whatever their values, and a big
+ * statement's parse and plan are a visible part of one run's latency.
+ */
+const preparedNames = new Map<string, string>();
+function preparedName(text: string): string {
+  let name = preparedNames.get(text);
+  if (!name) preparedNames.set(text, (name = `trellis_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`));
+  return name;
+}
 
 type Db = pg.PoolClient & { done(err?: Error): void };
 
@@ -170,11 +188,14 @@ export class PostgresStore implements Store {
 
   // ---- plumbing -------------------------------------------------------------
 
-  async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(db: pg.Pool | Db, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return db.query<R>({ text, values: values ? encodeParams(values) : [], types: TYPES });
+  /** `{ prepared: text }`: parsed and planned once per connection (see `preparedName`). */
+  async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(db: pg.Pool | Db, sql: Sql, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const encoded = values ? encodeParams(values) : [];
+    if (typeof sql === "string") return db.query<R>({ text: sql, values: encoded, types: TYPES });
+    return db.query<R>({ text: sql.prepared, name: preparedName(sql.prepared), values: encoded, types: TYPES });
   }
 
-  async #rows<R extends pg.QueryResultRow>(db: pg.Pool | Db, text: string, values?: unknown[]): Promise<R[]> {
+  async #rows<R extends pg.QueryResultRow>(db: pg.Pool | Db, text: Sql, values?: unknown[]): Promise<R[]> {
     return (await this.#query<R>(db, text, values)).rows;
   }
 
@@ -234,7 +255,7 @@ export class PostgresStore implements Store {
     const rows = newStepRows();
     for (const { run, steps } of unique) addStepRows(rows, run.id, planSteps(run.id, steps, NO_STEPS), run.createdAt, undefined);
     const r = unique.map((x) => x.run);
-    const [result] = await this.#rows<{ created: string[] }>(this.#pool, this.#sql.createRuns, [
+    const [result] = await this.#rows<{ created: string[] }>(this.#pool, { prepared: this.#sql.createRuns }, [
       r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
       r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
       ...stepRowValues(rows), rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeRequired, this.#channel, Payload.ready,
@@ -271,6 +292,7 @@ export class PostgresStore implements Store {
       const limit = this.#othersWaiting ? Math.ceil(request.limit / 2) : request.limit;
       const { rows } = await this.#pool.query<unknown[]>({
         text: this.#sql.claimDefault,
+        name: preparedName(this.#sql.claimDefault),
         values: [request.workerId, now, now + request.leaseDuration, DEFAULT_QUEUE, limit],
         types: TYPES,
         rowMode: "array",
@@ -395,7 +417,7 @@ export class PostgresStore implements Store {
     // dependents and finishes their runs; the rest below, one kind at a time.
     const simple = outcomes.filter((o): o is Extract<StepOutcome, { status: "succeeded" }> => o.status === "succeeded" && o.emitted.length === 0 && o.artifacts.length === 0);
     if (simple.length) {
-      const [row] = await this.#rows<{ run_ids: string[]; ids: string[]; readied: boolean; more: boolean }>(tx.db, this.#sql.succeedPlain, [
+      const [row] = await this.#rows<{ run_ids: string[]; ids: string[]; readied: boolean; more: boolean }>(tx.db, { prepared: this.#sql.succeedPlain }, [
         simple.map((o) => o.runId), simple.map((o) => o.stepId), simple.map((o) => o.token),
         simple.map((o) => o.result), simple.map((o) => o.records ?? null), simple.map((o) => o.now), now,
       ]);
