@@ -8,7 +8,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newPackage, newRuntime, postgresStore, requireSteps } from "../src/index.js";
-import { statements } from "../src/store/postgres/postgres-store.js";
+import { statements } from "../src/store/postgres/statements.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";
 
 const schemas = usePostgresSchemas("plans");

@@ -66,7 +66,8 @@ export class Scheduler {
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
   readonly #wakeup = new Wakeup();
   #reserved = 0; // slots promised to a claim that has not returned yet
-  #writing = 0; // executions done running whose outcome is being written
+  #writing = 0; // executions done running whose outcome is being written (counted only with #overlapWrites)
+  readonly #overlapWrites: boolean;
   #averageStepMs: number | undefined; // moving average of executor durations
   #nextDueAt: number | undefined;
   #lastReclaimAt = -Infinity;
@@ -81,7 +82,8 @@ export class Scheduler {
     this.#config = config;
     this.#services = services;
     this.#limit = pLimit(config.maxWorkers);
-    this.#completions = new Batcher((outcomes) => store.complete(outcomes), store.completeConcurrency);
+    this.#overlapWrites = (store.writeConcurrency ?? 1) > 1;
+    this.#completions = new Batcher((outcomes) => store.complete(outcomes), store.writeConcurrency);
   }
 
   /** New or newly ready work in this process: end the idle wait now. */
@@ -234,8 +236,8 @@ export class Scheduler {
   }
 
   async #claimAndStart(counters?: CycleResult): Promise<Execution[]> {
-    // A step whose outcome is being written no longer takes a place: the next
-    // claim overlaps the completion write instead of waiting for it.
+    // On a store that writes concurrently, a step whose outcome is being written
+    // no longer takes a place: the next claim overlaps that write.
     const free = this.#leaseTarget() - (this.#inFlight.size - this.#writing) - this.#reserved;
     if (free <= 0) return [];
     this.#reserved += free;
@@ -278,8 +280,13 @@ export class Scheduler {
       });
       if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
       let result: CompletionResult;
-      this.#writing++;
-      this.wake();
+      // On a store that writes concurrently, the step gives up its place now, so
+      // the next claim overlaps this write (see Store.writeConcurrency).
+      const overlap = this.#overlapWrites;
+      if (overlap) {
+        this.#writing++;
+        this.wake();
+      }
       try {
         result = await this.#completions.add(outcome);
       } catch (err) {
@@ -287,7 +294,7 @@ export class Scheduler {
         this.#config.onError(err);
         result = { status: "stale" };
       } finally {
-        this.#writing--;
+        if (overlap) this.#writing--;
       }
       this.#count(execution.counters, outcome, result);
     })().finally(() => {

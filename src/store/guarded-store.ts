@@ -31,6 +31,6 @@ export function guardStore(store: Store): Store {
   }
   // Not a command: a synchronous registration, passed through as it is.
   if (store.subscribe) guarded.subscribe = store.subscribe.bind(store);
-  if (store.completeConcurrency !== undefined) guarded.completeConcurrency = store.completeConcurrency;
+  if (store.writeConcurrency !== undefined) guarded.writeConcurrency = store.writeConcurrency;
   return guarded as unknown as Store;
 }

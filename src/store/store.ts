@@ -262,10 +262,11 @@ export interface Store {
    */
   subscribe?(onChange: (event?: StoreEvent) => void): () => void;
   /**
-   * Optional: how many `complete` batches the engine may have in flight at once
-   * (default 1). A store on a server gains from 2: one batch's round trips
-   * overlap another's, and the server commits them together.
+   * Optional: how many writes the engine may have in flight at once (default 1).
+   * A store on a server gains from 2: one completion batch's round trips overlap
+   * another's, and the next claim overlaps both. An embedded store whose writes
+   * are synchronous gains nothing and loses batch size, so it leaves this at 1.
    */
-  readonly completeConcurrency?: number;
+  readonly writeConcurrency?: number;
   close(): Promise<void>;
 }

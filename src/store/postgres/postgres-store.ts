@@ -17,20 +17,25 @@
  *   holds (a completion is writing them, and will settle them).
  *
  * How it stays fast (see shared/LIMITS.md): claims and completions are batched
- * by the engine and written set-wise (`unnest` arrays, `= ANY(ARRAY(...))`,
- * shapes whose plan cannot go bad), so a batch costs a handful of round trips
- * whatever its size. Statements are unnamed: planned with their real values.
+ * by the engine and written set-wise (array parameters, `= ANY(ARRAY(...))`,
+ * shapes whose plan cannot go bad; see `statements.ts`), so a batch costs a
+ * handful of round trips whatever its size: a start is one statement, the
+ * default queue's claim is one, a batch of plain successes is three (lock,
+ * write, commit).
  *
  * Wake-ups: writes that make work ready (or due, or canceled) `NOTIFY` the
  * schema's channel in their transaction; every process LISTENs (see `Listener`).
+ *
+ * Around it: `statements.ts` (the SQL), `connection.ts` (clients, type parsing,
+ * prepared names), `arrays.ts` (array parameters), `step-rows.ts` (steps as
+ * column arrays), `migrations.ts`, `listener.ts`.
  */
-import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { Dependency, StepStatus } from "../../types.js";
-import { edgeState, finishedRunStatus, finishedRunStatusSql, nextTokenAt, refillTokens } from "../graph-rules.js";
-import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
-import { jsonOf, NO_STEPS, planSteps, type PlannedStep } from "../step-plan.js";
+import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { type ArtifactRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
+import { NO_STEPS, planSteps } from "../step-plan.js";
 import type {
   ArtifactRecord,
   ClaimRequest,
@@ -53,8 +58,11 @@ import type {
   StoredArtifact,
 } from "../store.js";
 import { encodeParams } from "./arrays.js";
+import { checkout, type Db, literalArray, preparedName, type Sql, TYPES } from "./connection.js";
 import { Listener, Payload } from "./listener.js";
 import { migrate, quoteIdent } from "./migrations.js";
+import { CLAIM_DEPS, CLAIM_READY_AT, CLAIM_SEQ, CLAIM_TOKEN, statements } from "./statements.js";
+import { addStepRows, newStepRows, type StepRows, stepRowValues } from "./step-rows.js";
 
 export interface PostgresStoreOptions {
   pool: pg.Pool;
@@ -73,58 +81,12 @@ const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
   ErrorCodes.duplicateArtifact,
 ]);
 
-// bigint columns hold epoch milliseconds, well inside a double's exact range.
-// Per query, so that an application's own pg type parsers stay untouched.
-const INT8_OID = 20;
-const TYPES = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
-};
-
 const key = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
-
-/** A statement's text; `{ prepared }` for one worth preparing on each connection. */
-type Sql = string | { prepared: string };
-
-/**
- * The name of a prepared statement: derived from its text, so that stores on
- * different schemas sharing one pool never reuse a name for another text. Only
- * the two latency-critical statements are prepared (a start, the default
- * claim): both are planned the same way whatever their values, and a big
- * statement's parse and plan are a visible part of one run's latency.
- */
-const preparedNames = new Map<string, string>();
-function preparedName(text: string): string {
-  let name = preparedNames.get(text);
-  if (!name) preparedNames.set(text, (name = `trellis_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`));
-  return name;
-}
-
-type Db = pg.PoolClient & { done(err?: Error): void };
 
 /** A transaction in progress: notifications are sent with its COMMIT. */
 interface Tx {
   db: Db;
   notify: Set<string>;
-}
-
-/**
- * A pooled client for a multi-statement piece of work. While checked out, a
- * client has no pool listener for connection errors, and pg emits them as an
- * 'error' event that would crash the process: the work's own query fails
- * instead, so the event is only swallowed here. `release` puts it back (or
- * destroys it after an error) and takes the listener off.
- */
-export async function checkout(pool: pg.Pool): Promise<pg.PoolClient & { done(err?: Error): void }> {
-  const client = await pool.connect();
-  const swallow = () => undefined;
-  client.on("error", swallow);
-  return Object.assign(client, {
-    done(err?: Error) {
-      client.removeListener("error", swallow);
-      client.release(err);
-    },
-  });
 }
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -155,7 +117,7 @@ export class PostgresStore implements Store {
   readonly #listener: Listener;
   #closed = false;
   /** Two completion batches at once: one's round trips overlap the other's. */
-  readonly completeConcurrency = 2;
+  readonly writeConcurrency = 2;
   /** The last claim saw ready steps in queues other than the default one. */
   #othersWaiting = false;
 
@@ -782,12 +744,6 @@ export class PostgresStore implements Store {
   }
 }
 
-/**
- * A claimed step's dependencies come with their outcomes (up to this many, and
- * not those with artifacts): executors read their dependencies' results, and
- * on a server each read would be a round trip.
- */
-const PREFETCH_MAX_DEPS = 16;
 
 /** [dep_id, required, [status, result, records, emitted_ids, error, completed_at] | null] */
 type DependencyCell = [string, boolean, [string, string | null, string | null, string | null, string | null, number | null] | null];
@@ -819,361 +775,7 @@ interface Claimed {
 
 const byReadiness = (a: Claimed, b: Claimed) => a.readyAt - b.readyAt || a.seq - b.seq;
 
-/** Column arrays for one multi-row INSERT of steps (and one of their edges). */
-interface StepRows {
-  runId: string[]; id: string[]; kind: string[]; queue: string[]; status: string[]; input: string[];
-  depsTotal: number[]; depsWaiting: number[]; retry: string[]; maxAttempts: number[]; priority: number[];
-  parentId: (string | null)[]; dedupKey: (string | null)[]; site: (string | null)[]; metadata: string[];
-  readyAt: (number | null)[]; finishedAt: (number | null)[]; now: number[];
-  edgeRun: string[]; edgeDep: string[]; edgeStep: string[]; edgeRequired: boolean[];
-}
-
-function newStepRows(): StepRows {
-  return {
-    runId: [], id: [], kind: [], queue: [], status: [], input: [], depsTotal: [], depsWaiting: [], retry: [], maxAttempts: [],
-    priority: [], parentId: [], dedupKey: [], site: [], metadata: [], readyAt: [], finishedAt: [], now: [],
-    edgeRun: [], edgeDep: [], edgeStep: [], edgeRequired: [],
-  };
-}
-
-/** The 18 parameters of `insertSteps`, in order. */
-function stepRowValues(rows: StepRows): unknown[] {
-  return [
-    rows.runId, rows.id, rows.kind, rows.queue, rows.status, rows.input, rows.depsTotal, rows.depsWaiting, rows.retry,
-    rows.maxAttempts, rows.priority, rows.parentId, rows.dedupKey, rows.site, rows.metadata, rows.readyAt, rows.finishedAt, rows.now,
-  ];
-}
-
-function addStepRows(rows: StepRows, runId: string, planned: PlannedStep[], now: number, parentId: string | undefined): void {
-  for (const { step, status, edges, waiting } of planned) {
-    rows.runId.push(runId);
-    rows.id.push(step.id);
-    rows.kind.push(step.kind);
-    rows.queue.push(step.queue);
-    rows.status.push(status);
-    rows.input.push(step.input);
-    rows.depsTotal.push(edges.size);
-    rows.depsWaiting.push(waiting);
-    rows.retry.push(jsonOf(step.retry));
-    rows.maxAttempts.push(step.retry.maxAttempts);
-    rows.priority.push(step.priority);
-    rows.parentId.push(step.parentId ?? parentId ?? null);
-    rows.dedupKey.push(step.dedupKey ?? null);
-    rows.site.push(step.site ?? null);
-    rows.metadata.push(jsonOf(step.metadata));
-    rows.readyAt.push(status === "ready" ? now : null);
-    rows.finishedAt.push(status === "skipped" ? now : null);
-    rows.now.push(now);
-    for (const [target, required] of edges) {
-      rows.edgeRun.push(runId);
-      rows.edgeDep.push(target);
-      rows.edgeStep.push(step.id);
-      rows.edgeRequired.push(required);
-    }
-  }
-}
-
 /** Code-unit order, the same in JS and for the lock order (which sorts hashes anyway). */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** `ARRAY['a','b']` with every element escaped: for the one-round-trip `BEGIN; lock` query. */
-function literalArray(db: Db, values: string[]): string {
-  return `ARRAY[${values.map((v) => db.escapeLiteral(v)).join(",")}]`;
-}
-
-// Positions of the extra columns a claim returns after CLAIMED_STEP_COLUMNS.
-const CLAIMED_COLUMN_COUNT = CLAIMED_STEP_COLUMNS.split(",").length;
-const CLAIM_TOKEN = CLAIMED_COLUMN_COUNT;
-const CLAIM_DEPS = CLAIMED_COLUMN_COUNT + 1;
-const CLAIM_SEQ = CLAIMED_COLUMN_COUNT + 2;
-const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c.trim() === "s.ready_at");
-
-/**
- * The statements, for schema `s` (quoted). Every batch statement reaches its rows
- * through unique keys: `seq = ANY(ARRAY(...))` over a LATERAL lookup per key, so
- * the plan is a handful of index probes whatever the table statistics say (a
- * freshly loaded table has none, and a hash join over the whole table would
- * cost as much as the history).
- */
-export function statements(s: string) {
-  // Lease up to $5 ready steps of queue $4 for worker $1 at $2 until $3; return
-  // them with their runs, lease token, dependencies (with outcomes) and seq.
-  const returned = [
-    ...CLAIMED_STEP_COLUMNS.split(",").map((c) => c.trim()),
-    "s.lease_token",
-    `CASE WHEN s.deps_total > 0 THEN
-       (SELECT json_agg(json_build_array(e.dep_id, e.required,
-          CASE WHEN s.deps_total <= ${PREFETCH_MAX_DEPS} THEN
-            (SELECT json_build_array(d.status, d.result, d.records, d.emitted_ids, d.error, d.completed_at)
-             FROM ${s}.steps d WHERE d.run_id = e.run_id AND d.id = e.dep_id AND NOT d.has_artifacts LIMIT 1) END)
-          ORDER BY e.dep_id)
-        FROM ${s}.step_deps e WHERE e.run_id = s.run_id AND e.step_id = s.id) END`,
-    "s.seq",
-  ];
-  const claimSql = `UPDATE ${s}.steps s SET status = 'running', attempt = s.attempt + 1, lease_worker = $1,
-      lease_token = gen_random_uuid()::text, lease_acquired_at = $2, lease_expires_at = $3, started_at = $2, updated_at = $2
-    FROM ${s}.runs r
-    WHERE s.seq = ANY(ARRAY(
-        SELECT seq FROM ${s}.steps WHERE status = 'ready' AND queue = $4 AND ready_at <= $2
-        ORDER BY ready_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED))
-      AND r.id = s.run_id
-    RETURNING ${returned.map((c, i) => `${c} AS c${i}`).join(", ")}`;
-  /** CTEs q (distinct ready queues) and others (each but `except`, with its oldest and next readiness after `now`). */
-  const queueScan = (now: string, except: string) => `q(queue) AS (
-      (SELECT queue FROM ${s}.steps WHERE status = 'ready' ORDER BY queue LIMIT 1)
-      UNION ALL
-      SELECT (SELECT n.queue FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue > q.queue ORDER BY n.queue LIMIT 1)
-      FROM q WHERE q.queue IS NOT NULL),
-    others AS (
-      SELECT q.queue, o.ready_at AS oldest, o.seq AS oldest_seq,
-        (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = q.queue AND n.ready_at > ${now}
-          ORDER BY n.ready_at LIMIT 1) AS next
-      FROM q
-      CROSS JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = q.queue
-                          ORDER BY ready_at, seq LIMIT 1) AS o
-      WHERE q.queue IS NOT NULL AND q.queue <> ${except})`;
-  /** INSERT of steps from 18 parallel arrays starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
-  const insertSteps = (from: number, onlyRunsIn?: string) => {
-    const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text", "bigint", "bigint", "bigint"];
-    const arrays = types.map((t, i) => `$${from + i}::${t}[]`).join(", ");
-    return `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
-            SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now
-            FROM unnest(${arrays}) AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now)
-            ${onlyRunsIn ? `WHERE u.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
-  };
-  const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
-  // Fencing: a lease token is set exactly while a step is running (every way out
-  // of running clears it), so "token matches" is the whole check. Testing the
-  // status too would tempt the planner into the running-steps index, whose dead
-  // entries it would then walk.
-  /** The seqs of the steps named by two parallel text[] parameters (run ids, step ids). */
-  const seqsOf = (runIds: string, ids: string) =>
-    `ARRAY(SELECT x.seq FROM unnest(${runIds}::text[], ${ids}::text[]) AS k(run_id, id)
-           CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = k.run_id AND id = k.id LIMIT 1) AS x)`;
-  return {
-    // $1..$8 runs, $9..$26 steps (see stepRowValues), $27..$30 edges, $31 channel, $32 payload.
-    createRuns: `WITH ins AS (
-                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at)
-                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
-                   ON CONFLICT (id) DO NOTHING RETURNING id),
-                 st AS (${insertSteps(9, "ins")} RETURNING status),
-                 ed AS (INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
-                        SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::boolean[]) AS e(run_id, dep_id, step_id, required)
-                        WHERE e.run_id IN (SELECT id FROM ins))
-                 SELECT ARRAY(SELECT id FROM ins) AS created,
-                   (SELECT pg_notify($31, $32) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
-    runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
-    getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
-    runSeq: `SELECT seq FROM ${s}.runs WHERE id = $1`,
-    setRunStatus: `UPDATE ${s}.runs SET status = $1, updated_at = $2 WHERE id = $3`,
-    // Runs with no unfinished step left. Each check is a LIMIT 1 probe of one run
-    // (a hashed anti-join over every unfinished step is what the planner picks
-    // otherwise, whenever its statistics are stale).
-    finishableRuns: `SELECT r.id,
-                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
-                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
-                     FROM unnest($1::text[]) AS k(id)
-                     CROSS JOIN LATERAL (SELECT id, status FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
-                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
-                                         WHERE a.run_id = r.id AND a.finished_at IS NULL LIMIT 1) AS one) AS active
-                     WHERE r.status = 'running' AND active.n = 0`,
-    // Plain successes, in one statement: fenced by lease token, their dependents
-    // satisfied, their runs finished when nothing else of them is unfinished. All
-    // of it reads one snapshot taken after the run locks (an earlier statement of
-    // the transaction), so the steps it just finished are told apart by seq.
-    succeedPlain: `WITH u AS (
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-                       AS u(run_id, id, token, result, records, now)),
-                   done AS (
-                     UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
-                       has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
-                     FROM u
-                     WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                       AND t.lease_token = u.token
-                     RETURNING t.seq, t.run_id, t.id, t.queue),
-                   counts AS (
-                     SELECT e.run_id, e.step_id, count(*)::int AS n FROM done
-                     CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = done.run_id AND dep_id = done.id OFFSET 0) AS e
-                     GROUP BY e.run_id, e.step_id),
-                   targets AS (
-                     SELECT x.seq, c.n FROM counts c
-                     CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x),
-                   readied AS (
-                     UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
-                       status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
-                       ready_at = CASE WHEN t.deps_waiting <= c.n THEN $7::bigint ELSE t.ready_at END,
-                       updated_at = $7
-                     FROM targets c
-                     WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
-                     RETURNING t.status = 'ready' AS ready),
-                   finishable AS (
-                     SELECT r.seq,
-                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
-                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
-                     FROM (SELECT run_id, count(*) AS n FROM done GROUP BY run_id) AS d
-                     CROSS JOIN LATERAL (SELECT seq, id, status FROM ${s}.runs WHERE id = d.run_id LIMIT 1) AS r
-                     -- In this snapshot the steps just finished are still unfinished: the run
-                     -- is done when they are all that is (counted up to one more than them).
-                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
-                                         WHERE a.run_id = r.id AND a.finished_at IS NULL LIMIT d.n + 1) AS one) AS unfinished
-                     WHERE r.status = 'running' AND unfinished.n = d.n),
-                   finished AS (
-                     UPDATE ${s}.runs r SET status = ${finishedRunStatusSql("f.failed", "f.canceled")}, updated_at = $7
-                     FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq
-                     RETURNING r.seq)
-                   SELECT ARRAY(SELECT run_id FROM done) AS run_ids, ARRAY(SELECT id FROM done) AS ids,
-                     EXISTS (SELECT 1 FROM readied WHERE ready) AS readied,
-                     EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
-                             AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
-                     (SELECT count(*) FROM finished) AS finished`,
-    // Only a running run finishes: a canceled one stays canceled.
-    finishRuns: `UPDATE ${s}.runs r SET status = u.status, updated_at = $3
-                 FROM unnest($1::text[], $2::text[]) AS u(id, status)
-                 WHERE r.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
-                                         CROSS JOIN LATERAL (SELECT seq FROM ${s}.runs WHERE id = k.id LIMIT 1) AS x))
-                   AND r.id = u.id AND r.status = 'running'`,
-
-    insertSteps: insertSteps(1),
-    insertEdges: `INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
-                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])`,
-    stepsByIdsOrKeys: `SELECT id, status, dedup_key FROM ${s}.steps
-                       WHERE run_id = $1 AND (id = ANY($2::text[]) OR dedup_key = ANY($3::text[]))`,
-    stepsOfRun: `SELECT * FROM ${s}.steps WHERE run_id = $1 ORDER BY seq`,
-    edgesOfRun: `SELECT step_id, dep_id, required FROM ${s}.step_deps WHERE run_id = $1 ORDER BY step_id, dep_id`,
-    dependentsOf: `SELECT e.run_id, e.dep_id, e.step_id, e.required
-                   FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
-                   CROSS JOIN LATERAL (SELECT * FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e`,
-    // A success satisfies every edge out of the step; a dependent becomes ready
-    // when its last waiting edge is satisfied. Grouped: two finished steps of one
-    // batch may share a dependent.
-    satisfyDependents: `WITH counts AS (
-                          SELECT e.run_id, e.step_id, count(*)::int AS n
-                          FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
-                          CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e
-                          GROUP BY e.run_id, e.step_id),
-                        targets AS (
-                          SELECT x.seq, c.n FROM counts c
-                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x)
-                        UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
-                          status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
-                          ready_at = CASE WHEN t.deps_waiting <= c.n THEN $3::bigint ELSE t.ready_at END,
-                          updated_at = $3
-                        FROM targets c
-                        WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
-                        RETURNING t.status = 'ready' AS ready`,
-    decrementWaiting: `UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - u.n,
-                         status   = CASE WHEN t.deps_waiting <= u.n THEN 'ready' ELSE t.status END,
-                         ready_at = CASE WHEN t.deps_waiting <= u.n THEN $4::bigint ELSE t.ready_at END,
-                         updated_at = $4
-                       FROM unnest($1::text[], $2::text[], $3::int[]) AS u(run_id, id, n)
-                       WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
-                       RETURNING t.status = 'ready' AS ready`,
-    skipSteps: `UPDATE ${s}.steps t SET status = 'skipped', finished_at = $3, updated_at = $3
-                WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'pending'
-                RETURNING t.run_id, t.id`,
-    reviveSteps: `UPDATE ${s}.steps t SET status = u.status, deps_waiting = u.waiting,
-                    ready_at = CASE WHEN u.status = 'ready' THEN $5::bigint ELSE NULL END,
-                    finished_at = NULL, attempt = 0, reclaims = 0, updated_at = $5::bigint, ${clearLease}
-                  FROM unnest($2::text[], $3::text[], $4::int[]) AS u(id, status, waiting)
-                  WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM unnest($2::text[]) AS k(id)
-                                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = $1 AND id = k.id LIMIT 1) AS x))
-                    AND t.id = u.id`,
-    cancelSteps: `UPDATE ${s}.steps SET status = 'canceled', finished_at = $2, updated_at = $2, ${clearLease}
-                  WHERE run_id = $1 AND status IN ('pending', 'ready', 'running')`,
-
-    // Distinct queues with ready steps (a skip scan of steps_ready), each with its
-    // oldest and next future readiness, plus the earliest lease expiry.
-    // Queues with ready steps, other than $4 (a skip scan of steps_ready), each
-    // as [queue, oldest ready_at, its seq, next future ready_at], in one row with
-    // the earliest lease expiry.
-    readyQueues: `WITH RECURSIVE ${queueScan("$1", "''")}
-                  SELECT (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
-                    (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues`,
-    // The default queue claimed (as \`claim\`) in the statement that scans for the
-    // other queues: [others, lease_min, default's next due, ...claimed columns],
-    // one row per claimed step, or one row of nulls after the first three.
-    claimDefault: `WITH RECURSIVE claimed AS (${claimSql}), ${queueScan("$2", "$4")}
-                   SELECT h.*, c.* FROM (
-                     SELECT (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues,
-                       (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
-                       (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = $4 AND n.ready_at > $2
-                        ORDER BY n.ready_at LIMIT 1) AS next) AS h
-                   LEFT JOIN claimed AS c ON true`,
-    claim: claimSql,
-    queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
-                   b.tokens, b.refilled_at
-                 FROM (VALUES (1)) AS one LEFT JOIN ${s}.queue_buckets b ON b.queue = $1`,
-    putBucket: `INSERT INTO ${s}.queue_buckets (queue, tokens, refilled_at) VALUES ($1, $2, $3)
-                ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`,
-    anyReadyIn: `SELECT EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND queue = ANY($1::text[]) AND ready_at <= $2) AS any`,
-
-    markSucceeded: `UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
-                      has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
-                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, result, records, now)
-                    WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token
-                    RETURNING t.run_id, t.id, t.queue`,
-    setEmittedAndArtifacts: `UPDATE ${s}.steps SET emitted_ids = $1, has_artifacts = $2 WHERE run_id = $3 AND id = $4`,
-    markFailed: `UPDATE ${s}.steps t SET status = 'failed', error = u.error, error_code = u.code, completed_at = u.now,
-                   finished_at = u.now, updated_at = u.now, ${clearLease}
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, error, code, now)
-                 WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token
-                 RETURNING t.run_id, t.id, t.queue`,
-    scheduleRetries: `UPDATE ${s}.steps t SET status = 'ready', ready_at = u.ready_at, error = u.error, error_code = u.code,
-                        completed_at = u.now, updated_at = u.now, ${clearLease}
-                      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
-                        AS u(run_id, id, token, ready_at, error, code, now)
-                      WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token
-                      RETURNING t.run_id, t.id, t.queue, t.ready_at`,
-    // Extends the leases still held and returns them. Rows another transaction is
-    // writing are skipped, not waited for (no deadlock with a completion), and
-    // still count as held if their token matched when this statement began.
-    heartbeat: `WITH req AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)),
-                held AS (SELECT t.seq, req.token FROM req
-                         CROSS JOIN LATERAL (SELECT seq, lease_token, status FROM ${s}.steps
-                                             WHERE run_id = req.run_id AND id = req.id LIMIT 1) AS t
-                         WHERE t.lease_token = req.token AND t.status = 'running'),
-                extended AS (UPDATE ${s}.steps t SET lease_expires_at = $4, updated_at = $5
-                             WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM ${s}.steps x
-                                                     WHERE x.seq = ANY(ARRAY(SELECT seq FROM held)) FOR UPDATE SKIP LOCKED))
-                               AND t.status = 'running')
-                SELECT token FROM held`,
-    // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
-    releaseLeases: `UPDATE ${s}.steps t SET status = 'ready', attempt = t.attempt - 1, ready_at = $4, updated_at = $4, ${clearLease}
-                    FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)
-                    WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
-                      AND t.lease_token = u.token
-                    RETURNING t.id`,
-    anyExpired: `SELECT 1 FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 LIMIT 1`,
-    reclaim: `UPDATE ${s}.steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = $1,
-                updated_at = $1, ${clearLease}
-              WHERE seq = ANY(ARRAY(SELECT seq FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 AND reclaims < $2
-                                    FOR UPDATE SKIP LOCKED))`,
-    overReclaimed: `SELECT run_id, id, reclaims FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 AND reclaims >= $2`,
-    expireSteps: `UPDATE ${s}.steps t SET status = 'failed',
-                    error = json_build_object('code', $5::text,
-                      'message', 'the step''s lease expired ' || (t.reclaims + 1) || ' times (maxReclaims ' || $4::int
-                        || '); its worker probably crashed while running it',
-                      'retryable', false, 'occurredAt', $3::bigint)::text,
-                    error_code = $5, completed_at = $3, finished_at = $3, updated_at = $3, ${clearLease}
-                  WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'running' AND t.lease_expires_at <= $3 AND t.reclaims >= $4
-                  RETURNING t.run_id, t.id, t.reclaims`,
-
-    result: `SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM ${s}.steps WHERE run_id = $1 AND id = $2`,
-    artifact: `SELECT * FROM ${s}.artifacts WHERE run_id = $1 AND id = $2`,
-    artifactIdsTaken: `SELECT id FROM ${s}.artifacts WHERE run_id = $1 AND id = ANY($2::text[]) LIMIT 1`,
-    artifactsOfStep: `SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM ${s}.artifacts
-                      WHERE run_id = $1 AND step_id = $2 ORDER BY id`,
-    insertArtifacts: `INSERT INTO ${s}.artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
-                      SELECT $1, id, $2, name, kind, content_type, metadata, uri, size, body, $11
-                      FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bytea[])
-                        AS u(id, name, kind, content_type, metadata, uri, size, body)`,
-  };
 }

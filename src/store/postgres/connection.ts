@@ -1,0 +1,61 @@
+/**
+ * Talking to the server: per-query type parsing, prepared-statement names,
+ * checked-out clients that cannot crash the process, and literals for the few
+ * statements sent as plain text.
+ */
+import { createHash } from "node:crypto";
+import pg from "pg";
+
+// bigint columns hold epoch milliseconds, well inside a double's exact range.
+// Per query, so that an application's own pg type parsers stay untouched.
+const INT8_OID = 20;
+export const TYPES = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+/** A statement's text; `{ prepared }` for one worth preparing on each connection. */
+export type Sql = string | { prepared: string };
+
+/**
+ * The name of a prepared statement: derived from its text, so that stores on
+ * different schemas sharing one pool never reuse a name for another text. Only
+ * the hot statements are prepared (a start, the default claim, a batch of plain
+ * successes): their plans are index probes by construction, the same for any
+ * values, and parsing and planning such big statements every time was a
+ * visible part of a run's latency (about 1 ms each).
+ */
+const preparedNames = new Map<string, string>();
+export function preparedName(text: string): string {
+  let name = preparedNames.get(text);
+  if (!name) preparedNames.set(text, (name = `trellis_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`));
+  return name;
+}
+
+/** A client checked out with `checkout`: `done()` gives it back. */
+export type Db = pg.PoolClient & { done(err?: Error): void };
+
+
+/**
+ * A pooled client for a multi-statement piece of work. While checked out, a
+ * client has no pool listener for connection errors, and pg emits them as an
+ * 'error' event that would crash the process: the work's own query fails
+ * instead, so the event is only swallowed here. `release` puts it back (or
+ * destroys it after an error) and takes the listener off.
+ */
+export async function checkout(pool: pg.Pool): Promise<Db> {
+  const client = await pool.connect();
+  const swallow = () => undefined;
+  client.on("error", swallow);
+  return Object.assign(client, {
+    done(err?: Error) {
+      client.removeListener("error", swallow);
+      client.release(err);
+    },
+  });
+}
+
+/** `ARRAY['a','b']` with every element escaped: for the one-round-trip `BEGIN; lock` query. */
+export function literalArray(db: Db, values: string[]): string {
+  return `ARRAY[${values.map((v) => db.escapeLiteral(v)).join(",")}]`;
+}

@@ -1,0 +1,307 @@
+/**
+ * The PostgreSQL store's SQL, in one place. See the docblock of `statements`.
+ */
+import { finishedRunStatusSql } from "../graph-rules.js";
+import { CLAIMED_STEP_COLUMNS } from "../rows.js";
+
+/**
+ * A claimed step's dependencies come with their outcomes (up to this many, and
+ * not those with artifacts): executors read their dependencies' results, and
+ * on a server each read would be a round trip.
+ */
+export const PREFETCH_MAX_DEPS = 16;
+
+// Positions of the extra columns a claim returns after CLAIMED_STEP_COLUMNS.
+const CLAIMED_COLUMN_COUNT = CLAIMED_STEP_COLUMNS.split(",").length;
+export const CLAIM_TOKEN = CLAIMED_COLUMN_COUNT;
+export const CLAIM_DEPS = CLAIMED_COLUMN_COUNT + 1;
+export const CLAIM_SEQ = CLAIMED_COLUMN_COUNT + 2;
+export const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c.trim() === "s.ready_at");
+
+/**
+ * The statements, for schema `s` (quoted). Every batch statement reaches its rows
+ * through unique keys: `seq = ANY(ARRAY(...))` over a LATERAL lookup per key, so
+ * the plan is a handful of index probes whatever the table statistics say (a
+ * freshly loaded table has none, and a hash join over the whole table would
+ * cost as much as the history).
+ */
+export function statements(s: string) {
+  // Lease up to $5 ready steps of queue $4 for worker $1 at $2 until $3; return
+  // them with their runs, lease token, dependencies (with outcomes) and seq.
+  const returned = [
+    ...CLAIMED_STEP_COLUMNS.split(",").map((c) => c.trim()),
+    "s.lease_token",
+    `CASE WHEN s.deps_total > 0 THEN
+       (SELECT json_agg(json_build_array(e.dep_id, e.required,
+          CASE WHEN s.deps_total <= ${PREFETCH_MAX_DEPS} THEN
+            (SELECT json_build_array(d.status, d.result, d.records, d.emitted_ids, d.error, d.completed_at)
+             FROM ${s}.steps d WHERE d.run_id = e.run_id AND d.id = e.dep_id AND NOT d.has_artifacts LIMIT 1) END)
+          ORDER BY e.dep_id)
+        FROM ${s}.step_deps e WHERE e.run_id = s.run_id AND e.step_id = s.id) END`,
+    "s.seq",
+  ];
+  const claimSql = `UPDATE ${s}.steps s SET status = 'running', attempt = s.attempt + 1, lease_worker = $1,
+      lease_token = gen_random_uuid()::text, lease_acquired_at = $2, lease_expires_at = $3, started_at = $2, updated_at = $2
+    FROM ${s}.runs r
+    WHERE s.seq = ANY(ARRAY(
+        SELECT seq FROM ${s}.steps WHERE status = 'ready' AND queue = $4 AND ready_at <= $2
+        ORDER BY ready_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED))
+      AND r.id = s.run_id
+    RETURNING ${returned.map((c, i) => `${c} AS c${i}`).join(", ")}`;
+  /** CTEs q (distinct ready queues) and others (each but `except`, with its oldest and next readiness after `now`). */
+  const queueScan = (now: string, except: string) => `q(queue) AS (
+      (SELECT queue FROM ${s}.steps WHERE status = 'ready' ORDER BY queue LIMIT 1)
+      UNION ALL
+      SELECT (SELECT n.queue FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue > q.queue ORDER BY n.queue LIMIT 1)
+      FROM q WHERE q.queue IS NOT NULL),
+    others AS (
+      SELECT q.queue, o.ready_at AS oldest, o.seq AS oldest_seq,
+        (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = q.queue AND n.ready_at > ${now}
+          ORDER BY n.ready_at LIMIT 1) AS next
+      FROM q
+      CROSS JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = q.queue
+                          ORDER BY ready_at, seq LIMIT 1) AS o
+      WHERE q.queue IS NOT NULL AND q.queue <> ${except})`;
+  /** INSERT of steps from 18 parallel arrays starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
+  const insertSteps = (from: number, onlyRunsIn?: string) => {
+    const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text", "bigint", "bigint", "bigint"];
+    const arrays = types.map((t, i) => `$${from + i}::${t}[]`).join(", ");
+    return `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
+            SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now
+            FROM unnest(${arrays}) AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now)
+            ${onlyRunsIn ? `WHERE u.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
+  };
+  const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
+  // Fencing: a lease token is set exactly while a step is running (every way out
+  // of running clears it), so "token matches" is the whole check. Testing the
+  // status too would tempt the planner into the running-steps index, whose dead
+  // entries it would then walk.
+  /** The seqs of the steps named by two parallel text[] parameters (run ids, step ids). */
+  const seqsOf = (runIds: string, ids: string) =>
+    `ARRAY(SELECT x.seq FROM unnest(${runIds}::text[], ${ids}::text[]) AS k(run_id, id)
+           CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = k.run_id AND id = k.id LIMIT 1) AS x)`;
+  return {
+    // $1..$8 runs, $9..$26 steps (see stepRowValues), $27..$30 edges, $31 channel, $32 payload.
+    createRuns: `WITH ins AS (
+                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+                   ON CONFLICT (id) DO NOTHING RETURNING id),
+                 st AS (${insertSteps(9, "ins")} RETURNING status),
+                 ed AS (INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
+                        SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::boolean[]) AS e(run_id, dep_id, step_id, required)
+                        WHERE e.run_id IN (SELECT id FROM ins))
+                 SELECT ARRAY(SELECT id FROM ins) AS created,
+                   (SELECT pg_notify($31, $32) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
+    runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
+    getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
+    runSeq: `SELECT seq FROM ${s}.runs WHERE id = $1`,
+    setRunStatus: `UPDATE ${s}.runs SET status = $1, updated_at = $2 WHERE id = $3`,
+    // Runs with no unfinished step left. Each check is a LIMIT 1 probe of one run
+    // (a hashed anti-join over every unfinished step is what the planner picks
+    // otherwise, whenever its statistics are stale).
+    finishableRuns: `SELECT r.id,
+                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
+                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
+                     FROM unnest($1::text[]) AS k(id)
+                     CROSS JOIN LATERAL (SELECT id, status FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
+                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
+                                         WHERE a.run_id = r.id AND a.finished_at IS NULL LIMIT 1) AS one) AS active
+                     WHERE r.status = 'running' AND active.n = 0`,
+    // Plain successes, in one statement: fenced by lease token, their dependents
+    // satisfied, their runs finished when nothing else of them is unfinished. All
+    // of it reads one snapshot taken after the run locks (an earlier statement of
+    // the transaction), so the steps it just finished are told apart by seq.
+    succeedPlain: `WITH u AS (
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                       AS u(run_id, id, token, result, records, now)),
+                   done AS (
+                     UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
+                       has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
+                     FROM u
+                     WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                       AND t.lease_token = u.token
+                     RETURNING t.seq, t.run_id, t.id, t.queue),
+                   counts AS (
+                     SELECT e.run_id, e.step_id, count(*)::int AS n FROM done
+                     CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = done.run_id AND dep_id = done.id OFFSET 0) AS e
+                     GROUP BY e.run_id, e.step_id),
+                   targets AS (
+                     SELECT x.seq, c.n FROM counts c
+                     CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x),
+                   readied AS (
+                     UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
+                       status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
+                       ready_at = CASE WHEN t.deps_waiting <= c.n THEN $7::bigint ELSE t.ready_at END,
+                       updated_at = $7
+                     FROM targets c
+                     WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
+                     RETURNING t.status = 'ready' AS ready),
+                   finishable AS (
+                     SELECT r.seq,
+                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
+                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
+                     FROM (SELECT run_id, count(*) AS n FROM done GROUP BY run_id) AS d
+                     CROSS JOIN LATERAL (SELECT seq, id, status FROM ${s}.runs WHERE id = d.run_id LIMIT 1) AS r
+                     -- In this snapshot the steps just finished are still unfinished: the run
+                     -- is done when they are all that is (counted up to one more than them).
+                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
+                                         WHERE a.run_id = r.id AND a.finished_at IS NULL LIMIT d.n + 1) AS one) AS unfinished
+                     WHERE r.status = 'running' AND unfinished.n = d.n),
+                   finished AS (
+                     UPDATE ${s}.runs r SET status = ${finishedRunStatusSql("f.failed", "f.canceled")}, updated_at = $7
+                     FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq
+                     RETURNING r.seq)
+                   SELECT ARRAY(SELECT run_id FROM done) AS run_ids, ARRAY(SELECT id FROM done) AS ids,
+                     EXISTS (SELECT 1 FROM readied WHERE ready) AS readied,
+                     EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
+                             AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
+                     (SELECT count(*) FROM finished) AS finished`,
+    // Only a running run finishes: a canceled one stays canceled.
+    finishRuns: `UPDATE ${s}.runs r SET status = u.status, updated_at = $3
+                 FROM unnest($1::text[], $2::text[]) AS u(id, status)
+                 WHERE r.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
+                                         CROSS JOIN LATERAL (SELECT seq FROM ${s}.runs WHERE id = k.id LIMIT 1) AS x))
+                   AND r.id = u.id AND r.status = 'running'`,
+
+    insertSteps: insertSteps(1),
+    insertEdges: `INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
+                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])`,
+    stepsByIdsOrKeys: `SELECT id, status, dedup_key FROM ${s}.steps
+                       WHERE run_id = $1 AND (id = ANY($2::text[]) OR dedup_key = ANY($3::text[]))`,
+    stepsOfRun: `SELECT * FROM ${s}.steps WHERE run_id = $1 ORDER BY seq`,
+    edgesOfRun: `SELECT step_id, dep_id, required FROM ${s}.step_deps WHERE run_id = $1 ORDER BY step_id, dep_id`,
+    dependentsOf: `SELECT e.run_id, e.dep_id, e.step_id, e.required
+                   FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
+                   CROSS JOIN LATERAL (SELECT * FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e`,
+    // A success satisfies every edge out of the step; a dependent becomes ready
+    // when its last waiting edge is satisfied. Grouped: two finished steps of one
+    // batch may share a dependent.
+    satisfyDependents: `WITH counts AS (
+                          SELECT e.run_id, e.step_id, count(*)::int AS n
+                          FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
+                          CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e
+                          GROUP BY e.run_id, e.step_id),
+                        targets AS (
+                          SELECT x.seq, c.n FROM counts c
+                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x)
+                        UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
+                          status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
+                          ready_at = CASE WHEN t.deps_waiting <= c.n THEN $3::bigint ELSE t.ready_at END,
+                          updated_at = $3
+                        FROM targets c
+                        WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
+                        RETURNING t.status = 'ready' AS ready`,
+    decrementWaiting: `UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - u.n,
+                         status   = CASE WHEN t.deps_waiting <= u.n THEN 'ready' ELSE t.status END,
+                         ready_at = CASE WHEN t.deps_waiting <= u.n THEN $4::bigint ELSE t.ready_at END,
+                         updated_at = $4
+                       FROM unnest($1::text[], $2::text[], $3::int[]) AS u(run_id, id, n)
+                       WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
+                       RETURNING t.status = 'ready' AS ready`,
+    skipSteps: `UPDATE ${s}.steps t SET status = 'skipped', finished_at = $3, updated_at = $3
+                WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'pending'
+                RETURNING t.run_id, t.id`,
+    reviveSteps: `UPDATE ${s}.steps t SET status = u.status, deps_waiting = u.waiting,
+                    ready_at = CASE WHEN u.status = 'ready' THEN $5::bigint ELSE NULL END,
+                    finished_at = NULL, attempt = 0, reclaims = 0, updated_at = $5::bigint, ${clearLease}
+                  FROM unnest($2::text[], $3::text[], $4::int[]) AS u(id, status, waiting)
+                  WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM unnest($2::text[]) AS k(id)
+                                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = $1 AND id = k.id LIMIT 1) AS x))
+                    AND t.id = u.id`,
+    cancelSteps: `UPDATE ${s}.steps SET status = 'canceled', finished_at = $2, updated_at = $2, ${clearLease}
+                  WHERE run_id = $1 AND status IN ('pending', 'ready', 'running')`,
+
+    // Distinct queues with ready steps (a skip scan of steps_ready), each with its
+    // oldest and next future readiness, plus the earliest lease expiry.
+    // Queues with ready steps, other than $4 (a skip scan of steps_ready), each
+    // as [queue, oldest ready_at, its seq, next future ready_at], in one row with
+    // the earliest lease expiry.
+    readyQueues: `WITH RECURSIVE ${queueScan("$1", "''")}
+                  SELECT (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+                    (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues`,
+    // The default queue claimed (as \`claim\`) in the statement that scans for the
+    // other queues: [others, lease_min, default's next due, ...claimed columns],
+    // one row per claimed step, or one row of nulls after the first three.
+    claimDefault: `WITH RECURSIVE claimed AS (${claimSql}), ${queueScan("$2", "$4")}
+                   SELECT h.*, c.* FROM (
+                     SELECT (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues,
+                       (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+                       (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = $4 AND n.ready_at > $2
+                        ORDER BY n.ready_at LIMIT 1) AS next) AS h
+                   LEFT JOIN claimed AS c ON true`,
+    claim: claimSql,
+    queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
+                   b.tokens, b.refilled_at
+                 FROM (VALUES (1)) AS one LEFT JOIN ${s}.queue_buckets b ON b.queue = $1`,
+    putBucket: `INSERT INTO ${s}.queue_buckets (queue, tokens, refilled_at) VALUES ($1, $2, $3)
+                ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`,
+    anyReadyIn: `SELECT EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND queue = ANY($1::text[]) AND ready_at <= $2) AS any`,
+
+    markSucceeded: `UPDATE ${s}.steps t SET status = 'succeeded', result = u.result, records = u.records, emitted_ids = NULL,
+                      has_artifacts = false, completed_at = u.now, finished_at = u.now, updated_at = u.now, ${clearLease}
+                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, result, records, now)
+                    WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token
+                    RETURNING t.run_id, t.id, t.queue`,
+    setEmittedAndArtifacts: `UPDATE ${s}.steps SET emitted_ids = $1, has_artifacts = $2 WHERE run_id = $3 AND id = $4`,
+    markFailed: `UPDATE ${s}.steps t SET status = 'failed', error = u.error, error_code = u.code, completed_at = u.now,
+                   finished_at = u.now, updated_at = u.now, ${clearLease}
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run_id, id, token, error, code, now)
+                 WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token
+                 RETURNING t.run_id, t.id, t.queue`,
+    scheduleRetries: `UPDATE ${s}.steps t SET status = 'ready', ready_at = u.ready_at, error = u.error, error_code = u.code,
+                        completed_at = u.now, updated_at = u.now, ${clearLease}
+                      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+                        AS u(run_id, id, token, ready_at, error, code, now)
+                      WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token
+                      RETURNING t.run_id, t.id, t.queue, t.ready_at`,
+    // Extends the leases still held and returns them. Rows another transaction is
+    // writing are skipped, not waited for (no deadlock with a completion), and
+    // still count as held if their token matched when this statement began.
+    heartbeat: `WITH req AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)),
+                held AS (SELECT t.seq, req.token FROM req
+                         CROSS JOIN LATERAL (SELECT seq, lease_token, status FROM ${s}.steps
+                                             WHERE run_id = req.run_id AND id = req.id LIMIT 1) AS t
+                         WHERE t.lease_token = req.token AND t.status = 'running'),
+                extended AS (UPDATE ${s}.steps t SET lease_expires_at = $4, updated_at = $5
+                             WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM ${s}.steps x
+                                                     WHERE x.seq = ANY(ARRAY(SELECT seq FROM held)) FOR UPDATE SKIP LOCKED))
+                               AND t.status = 'running')
+                SELECT token FROM held`,
+    // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
+    releaseLeases: `UPDATE ${s}.steps t SET status = 'ready', attempt = t.attempt - 1, ready_at = $4, updated_at = $4, ${clearLease}
+                    FROM unnest($1::text[], $2::text[], $3::text[]) AS u(run_id, id, token)
+                    WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                      AND t.lease_token = u.token
+                    RETURNING t.id`,
+    anyExpired: `SELECT 1 FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 LIMIT 1`,
+    reclaim: `UPDATE ${s}.steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = $1,
+                updated_at = $1, ${clearLease}
+              WHERE seq = ANY(ARRAY(SELECT seq FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 AND reclaims < $2
+                                    FOR UPDATE SKIP LOCKED))`,
+    overReclaimed: `SELECT run_id, id, reclaims FROM ${s}.steps WHERE status = 'running' AND lease_expires_at <= $1 AND reclaims >= $2`,
+    expireSteps: `UPDATE ${s}.steps t SET status = 'failed',
+                    error = json_build_object('code', $5::text,
+                      'message', 'the step''s lease expired ' || (t.reclaims + 1) || ' times (maxReclaims ' || $4::int
+                        || '); its worker probably crashed while running it',
+                      'retryable', false, 'occurredAt', $3::bigint)::text,
+                    error_code = $5, completed_at = $3, finished_at = $3, updated_at = $3, ${clearLease}
+                  WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'running' AND t.lease_expires_at <= $3 AND t.reclaims >= $4
+                  RETURNING t.run_id, t.id, t.reclaims`,
+
+    result: `SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM ${s}.steps WHERE run_id = $1 AND id = $2`,
+    artifact: `SELECT * FROM ${s}.artifacts WHERE run_id = $1 AND id = $2`,
+    artifactIdsTaken: `SELECT id FROM ${s}.artifacts WHERE run_id = $1 AND id = ANY($2::text[]) LIMIT 1`,
+    artifactsOfStep: `SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM ${s}.artifacts
+                      WHERE run_id = $1 AND step_id = $2 ORDER BY id`,
+    insertArtifacts: `INSERT INTO ${s}.artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
+                      SELECT $1, id, $2, name, kind, content_type, metadata, uri, size, body, $11
+                      FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bytea[])
+                        AS u(id, name, kind, content_type, metadata, uri, size, body)`,
+  };
+}
