@@ -116,7 +116,7 @@ export class PostgresStore implements Store {
   readonly #sql: ReturnType<typeof statements>;
   readonly #listener: Listener;
   #closed = false;
-  /** Two completion batches at once: one's round trips overlap the other's. */
+  /** Two completion batches at once, and claims overlapping them: one's round trips overlap another's. */
   readonly writeConcurrency = 2;
   /** The last claim saw ready steps in queues other than the default one. */
   #othersWaiting = false;
