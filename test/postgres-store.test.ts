@@ -1,12 +1,10 @@
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newExecutor, newPackage, newRuntime, postgresStore } from "../src/index.js";
 import { MIGRATIONS } from "../src/store/postgres/migrations.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";
+import { openConcurrently } from "./support/open-concurrently.js";
 
-const fixture = fileURLToPath(new URL("./fixtures/open-store.mjs", import.meta.url));
 const schemas = usePostgresSchemas("pgstore");
 let admin: pg.Pool;
 beforeAll(() => {
@@ -20,17 +18,7 @@ describe("the PostgreSQL store", () => {
   it("creates its schema and migrates exactly once when several processes open it at the same moment", async () => {
     const schema = schemas.schema();
     const arg = JSON.stringify({ postgres: pgUrl(), schema });
-    const children = Array.from({ length: 4 }, () => fork(fixture, [arg], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-    const reports = children.map(
-      (child) =>
-        new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
-          child.on("message", (m) => m !== "ready" && resolve(m as { ok: boolean }));
-          child.on("exit", (code) => code !== 0 && reject(new Error(`child exited with ${code}`)));
-        }),
-    );
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => child.once("message", () => resolve()))));
-    for (const child of children) child.send("go");
-    expect((await Promise.all(reports)).filter((r) => !r.ok)).toEqual([]);
+    expect((await openConcurrently(arg)).filter((r) => !r.ok)).toEqual([]);
     const { rows } = await admin.query(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
     expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
   });

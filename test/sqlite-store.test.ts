@@ -1,14 +1,12 @@
-import { fork } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newPackage, newRuntime, sqliteStore } from "../src/index.js";
 import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
+import { openConcurrently } from "./support/open-concurrently.js";
 
-const fixture = fileURLToPath(new URL("./fixtures/open-store.mjs", import.meta.url));
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-sqlite-"));
@@ -30,18 +28,7 @@ describe("the SQLite store", () => {
 
   it("migrates exactly once when several processes open a new file at the same moment", async () => {
     const file = path.join(dir, "shared.db");
-    const children = Array.from({ length: 4 }, () => fork(fixture, [file], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-    const reports = children.map(
-      (child) =>
-        new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
-          child.on("message", (m) => m !== "ready" && resolve(m as { ok: boolean }));
-          child.on("exit", (code) => code !== 0 && reject(new Error(`child exited with ${code}`)));
-        }),
-    );
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => child.once("message", () => resolve()))));
-    for (const child of children) child.send("go");
-    const results = await Promise.all(reports);
-    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect((await openConcurrently(file)).filter((r) => !r.ok)).toEqual([]);
     const db = new Database(file, { readonly: true });
     expect((db.prepare("SELECT count(*) AS n FROM schema_migrations").get() as { n: number }).n).toBe(MIGRATIONS.length);
     db.close();

@@ -107,6 +107,24 @@ export function toStep(row: StepRow, dependsOn: Dependency[]): StepRecord {
   return step;
 }
 
+/** A dependency edge as both adapters read it (SQLite stores `required` as 0/1). */
+export interface EdgeRow {
+  step_id: string;
+  dep_id: string;
+  required: boolean | number;
+}
+
+/** A run's edges grouped by the step that waits, in the order read. */
+export function dependenciesByStep(edges: readonly EdgeRow[]): Map<string, Dependency[]> {
+  const deps = new Map<string, Dependency[]>();
+  for (const e of edges) {
+    let list = deps.get(e.step_id);
+    if (!list) deps.set(e.step_id, (list = []));
+    list.push({ stepId: e.dep_id, required: e.required === true || e.required === 1 });
+  }
+  return deps;
+}
+
 export function toArtifact(row: ArtifactRow): StoredArtifact {
   const artifact: StoredArtifact = {
     id: row.id,

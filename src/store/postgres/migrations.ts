@@ -9,13 +9,7 @@
  * superjson text, as in the SQLite store.
  */
 import type pg from "pg";
-import { ErrorCodes, WorkflowError } from "../../errors.js";
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { type Migration, pendingMigrations } from "../migration-ledger.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -147,17 +141,8 @@ export async function migrate(client: pg.ClientBase, schema: string, now: number
     )`);
     const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${q}.schema_migrations`);
     const applied = new Set(rows.map((r) => r.version));
-    const newest = Math.max(0, ...applied);
-    const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-    if (newest > known) {
-      throw new WorkflowError(
-        ErrorCodes.schemaTooNew,
-        `schema "${schema}" has version ${newest}, newer than this trellis knows (${known}); upgrade trellis`,
-      );
-    }
     const done: number[] = [];
-    for (const m of MIGRATIONS) {
-      if (applied.has(m.version)) continue;
+    for (const m of pendingMigrations(MIGRATIONS, applied, `schema "${schema}"`)) {
       await client.query("BEGIN");
       try {
         await client.query(m.sql.replaceAll("{schema}", q));

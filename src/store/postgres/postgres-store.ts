@@ -32,9 +32,9 @@
  */
 import type pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
-import type { Dependency, StepStatus } from "../../types.js";
+import type { StepStatus } from "../../types.js";
 import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
-import { type ArtifactRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
+import { type ArtifactRow, dependenciesByStep, type EdgeRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
 import { NO_STEPS, planSteps } from "../step-plan.js";
 import type {
   ArtifactRecord,
@@ -135,10 +135,6 @@ export class PostgresStore implements Store {
     );
   }
 
-  get schema(): string {
-    return this.#schema;
-  }
-
   subscribe(onChange: (event?: StoreEvent) => void): () => void {
     return this.#listener.subscribe(onChange);
   }
@@ -162,24 +158,24 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs `fn` in a transaction. `runIds` are locked first (advisory, sorted);
-   * `BEGIN`, the locks, and at the end the notifications and `COMMIT`, each go in
-   * one round trip.
+   * Runs `fn` in a transaction, holding advisory locks taken first: the given
+   * runs' (sorted, so every transaction takes them in one order) or one queue's.
+   * `BEGIN` with the locks, and at the end the notifications with `COMMIT`, each
+   * go in one round trip.
    */
-  async #tx<T>(runIds: Iterable<string>, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  async #tx<T>(locks: { runs?: Iterable<string>; queue?: string }, fn: (tx: Tx) => Promise<T>): Promise<T> {
     const db = await checkout(this.#pool);
     const tx: Tx = { db, notify: new Set() };
     let broken: Error | undefined;
     try {
-      const ids = [...new Set(runIds)];
-      if (ids.length === 0) await db.query("BEGIN");
-      else {
-        // Sorted by lock key, so every transaction takes its locks in one order.
-        await db.query(
-          `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
-           FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, ids)}::text[]) AS id ORDER BY h) AS l`,
-        );
+      let begin = "BEGIN";
+      const runIds = [...new Set(locks.runs ?? [])];
+      if (runIds.length > 0) {
+        begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
+          FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`;
       }
+      if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
+      await db.query(begin);
       const result = await fn(tx);
       const notify = [...tx.notify].map((p) => `SELECT pg_notify(${db.escapeLiteral(this.#channel)}, ${db.escapeLiteral(p)}); `).join("");
       await db.query(`${notify}COMMIT`);
@@ -330,10 +326,7 @@ export class PostgresStore implements Store {
   async #claimLimited(queue: string, limit: number, request: ClaimRequest): Promise<{ steps: Claimed[]; nextDueAt?: number }> {
     const { now } = request;
     const policy = request.policyFor(queue);
-    const db = await checkout(this.#pool);
-    let broken: Error | undefined;
-    try {
-      await db.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(queue)}))`);
+    return this.#tx({ queue }, async ({ db }) => {
       const [state] = await this.#rows<{ running: number; tokens: number | null; refilled_at: number | null }>(db, this.#sql.queueState, [queue]);
       let capacity = limit;
       if (Number.isFinite(policy.maxWorkers)) capacity = Math.min(capacity, policy.maxWorkers - (state?.running ?? 0));
@@ -347,22 +340,14 @@ export class PostgresStore implements Store {
       }
       const steps = capacity > 0 ? await this.#claimFrom(db, queue, capacity, request) : [];
       if (tokens !== undefined && steps.length > 0) await this.#query(db, this.#sql.putBucket, [queue, tokens - steps.length, now]);
-      await db.query("COMMIT");
       return nextDueAt === undefined ? { steps } : { steps, nextDueAt };
-    } catch (err) {
-      await db.query("ROLLBACK").catch((e: Error) => {
-        broken = e;
-      });
-      throw err;
-    } finally {
-      db.done(broken);
-    }
+    });
   }
 
   async complete(outcomes: StepOutcome[]): Promise<CompletionResult[]> {
     if (outcomes.length === 0) return [];
     return this.#tx(
-      outcomes.map((o) => o.runId),
+      { runs: outcomes.map((o) => o.runId) },
       (tx) => this.#complete(tx, outcomes),
     );
   }
@@ -576,7 +561,7 @@ export class PostgresStore implements Store {
   async release(leases: LeaseRef[], now: number): Promise<void> {
     if (leases.length === 0) return;
     await this.#tx(
-      leases.map((l) => l.runId),
+      { runs: leases.map((l) => l.runId) },
       async (tx) => {
         const released = await this.#rows(tx.db, this.#sql.releaseLeases, [
           leases.map((l) => l.runId), leases.map((l) => l.stepId), leases.map((l) => l.token), now,
@@ -595,7 +580,7 @@ export class PostgresStore implements Store {
     const doomed = await this.#rows<{ run_id: string; id: string; reclaims: number }>(this.#pool, this.#sql.overReclaimed, [now, maxReclaims]);
     if (doomed.length === 0) return { reclaimed, failed: 0 };
     const failed = await this.#tx(
-      doomed.map((d) => d.run_id),
+      { runs: doomed.map((d) => d.run_id) },
       async (tx) => {
         const expired = await this.#rows<{ run_id: string; id: string; reclaims: number }>(tx.db, this.#sql.expireSteps, [
           doomed.map((d) => d.run_id), doomed.map((d) => d.id), now, maxReclaims, ErrorCodes.leaseExpired,
@@ -640,12 +625,7 @@ export class PostgresStore implements Store {
   }
 
   async #stepsOf(db: pg.Pool | Db, runId: string): Promise<StepRecord[]> {
-    const deps = new Map<string, Dependency[]>();
-    for (const e of await this.#rows<{ step_id: string; dep_id: string; required: boolean }>(db, this.#sql.edgesOfRun, [runId])) {
-      let list = deps.get(e.step_id);
-      if (!list) deps.set(e.step_id, (list = []));
-      list.push({ stepId: e.dep_id, required: e.required });
-    }
+    const deps = dependenciesByStep(await this.#rows<EdgeRow>(db, this.#sql.edgesOfRun, [runId]));
     return (await this.#rows<StepRow>(db, this.#sql.stepsOfRun, [runId])).map((row) => toStep(row, deps.get(row.id) ?? []));
   }
 
@@ -663,11 +643,11 @@ export class PostgresStore implements Store {
   }
 
   async retryStep(runId: string, stepId: string, now: number): Promise<void> {
-    await this.#tx([runId], (tx) => this.#retryStep(tx, runId, stepId, now));
+    await this.#tx({ runs: [runId] }, (tx) => this.#retryStep(tx, runId, stepId, now));
   }
 
   async cancelRun(runId: string, now: number): Promise<void> {
-    await this.#tx([runId], async (tx) => {
+    await this.#tx({ runs: [runId] }, async (tx) => {
       const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
       if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
       if (run.status !== "running" && run.status !== "pending") {

@@ -7,13 +7,7 @@
  * Times are integer epoch milliseconds. Values are superjson text.
  */
 import type Database from "better-sqlite3";
-import { ErrorCodes, WorkflowError } from "../../errors.js";
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { type Migration, pendingMigrations } from "../migration-ledger.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -135,18 +129,9 @@ export function migrate(db: Database.Database, now: number): number[] {
     const applied = new Set(
       (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
     );
-    const newest = Math.max(0, ...applied);
-    const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-    if (newest > known) {
-      throw new WorkflowError(
-        ErrorCodes.schemaTooNew,
-        `this database has schema version ${newest}, newer than this trellis knows (${known}); upgrade trellis`,
-      );
-    }
     const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
     const done: number[] = [];
-    for (const m of MIGRATIONS) {
-      if (applied.has(m.version)) continue;
+    for (const m of pendingMigrations(MIGRATIONS, applied, "this database")) {
       db.exec(m.sql);
       record.run(m.version, m.name, now);
       done.push(m.version);

@@ -40,7 +40,7 @@ import type {
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { WalWatcher } from "./wal-watcher.js";
-import { type ArtifactRow, CLAIMED_STEP_COLUMNS, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
+import { type ArtifactRow, CLAIMED_STEP_COLUMNS, dependenciesByStep, type EdgeRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
 
 export interface SqliteStoreOptions {
   path: string;
@@ -199,12 +199,7 @@ export class SqliteStore implements Store {
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
-    const deps = new Map<string, Dependency[]>();
-    for (const e of this.#sql.edgesOfRun.all(runId) as { step_id: string; dep_id: string; required: number }[]) {
-      let list = deps.get(e.step_id);
-      if (!list) deps.set(e.step_id, (list = []));
-      list.push({ stepId: e.dep_id, required: e.required === 1 });
-    }
+    const deps = dependenciesByStep(this.#sql.edgesOfRun.all(runId) as EdgeRow[]);
     return (this.#sql.stepsOfRun.all(runId) as StepRow[]).map((row) => toStep(row, deps.get(row.id) ?? []));
   }
 
