@@ -28,7 +28,10 @@ export interface RuntimeConfig {
   workerId?: string;
   /** Reclaims of one step before it fails with `lease_expired` (default 5). */
   maxReclaims?: number;
-  /** Accepted and validated; purging arrives with the retention feature. */
+  /**
+   * While workers run, purge runs finished more than `maxAge` ms ago, every
+   * `interval` ms (default 60 000). See `Runtime.purge`.
+   */
   retention?: { maxAge: number; interval?: number };
   /** Steps executing at once in this process (default 4). */
   maxWorkers?: number;

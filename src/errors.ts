@@ -54,6 +54,10 @@ export const ErrorCodes = {
   storeError: "store_error",
   /** The database was migrated by a newer trellis than this one; upgrade trellis to open it. */
   schemaTooNew: "schema_too_new",
+  /** A step attempt ran past its `timeout`, or a `waitForSignal` past its `timeout`. */
+  timeout: "timeout",
+  /** A child run (`run.childRun`) failed or was canceled; `details` has its id and status. */
+  childFailed: "child_failed",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -8,13 +8,14 @@
  *
  * @module
  */
-export { newRuntime, Runtime, type StartRunOptions } from "./engine/runtime.js";
+export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from "./engine/runtime.js";
 export type { WorkerOptions } from "./engine/scheduler.js";
 export type { RuntimeConfig, QueueConfig } from "./config.js";
 export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type ErrorCode, type WorkflowErrorOptions } from "./errors.js";
 export { newExecutor, newTypedExecutor, Registry, type Executor } from "./executor.js";
 export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn } from "./package.js";
-export { requireSteps, type RunBuilder, type StepHandle, type StepOpts } from "./run-builder.js";
+export { requireSteps, onFailure, onComplete, type RunBuilder, type StepHandle, type StepOpts } from "./run-builder.js";
+export { BuiltinKinds, childRunId, MAX_DURATION_MS, type WaitStepOpts, type SignalWaitOpts, type ChildRunOpts } from "./waits.js";
 export type { RetryPolicy, ResolvedRetryPolicy } from "./retry.js";
 export type { StepContext, ArtifactOptions } from "./step-context.js";
 export type {
@@ -23,6 +24,7 @@ export type {
   RunHandle,
   WorkflowRun,
   Dependency,
+  DependencyOn,
   Lease,
   StepError,
   StepInfo,
@@ -30,11 +32,27 @@ export type {
   CycleResult,
   StepResult,
   ListRunsFilter,
+  RunEvent,
+  RunEventType,
+  FailedStepsFilter,
+  PurgeOptions,
 } from "./types.js";
 export { sqliteStore } from "./store/sqlite/index.js";
 export { postgresStore, type PostgresStoreConfig } from "./store/postgres/index.js";
 export type * from "./store/store.js";
-export { edgeState, finishedRunStatus, isFinished, refillTokens, nextTokenAt, ACTIVE_STEP_STATUSES, type EdgeState } from "./store/graph-rules.js";
+export {
+  edgeState,
+  dependencyOn,
+  finishedRunStatus,
+  isFinished,
+  refillTokens,
+  nextTokenAt,
+  ACTIVE_STEP_STATUSES,
+  FINISHED_RUN_STATUSES,
+  HANDLING_EDGES,
+  type EdgeState,
+} from "./store/graph-rules.js";
+export { planSteps, readyAtFor, type PlannedStep, type RunLookup } from "./store/step-plan.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
 export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
 export { validateName, MAX_NAME_BYTES } from "./names.js";

@@ -6,8 +6,10 @@ import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
 import { type RetryPolicy, resolveRetryPolicy, retryPolicySchema } from "./retry.js";
 import { tryEncode } from "./serialization.js";
-import type { NewStep } from "./store/store.js";
+import { dependencyOn } from "./store/graph-rules.js";
+import type { NewStep, StoredDependency } from "./store/store.js";
 import type { Dependency } from "./types.js";
+import { type ChildRunOpts, MAX_DURATION_MS, type SignalWaitOpts, type WaitStepOpts, childRunStep, signalWaitStep, sleepStep } from "./waits.js";
 
 export interface StepHandle {
   id: string;
@@ -26,9 +28,23 @@ export interface StepOpts {
   /** Free label, kept for parity with the Go package. */
   site?: string;
   parentId?: string;
+  /** Not ready before this instant (a durable timer: survives restarts). */
+  runAt?: Date;
+  /** ms after the step becomes otherwise ready (its dependencies done). */
+  delay?: number;
+  /** ms one attempt may run; then `step.signal` aborts and the attempt fails with code `timeout` (retryable). */
+  timeout?: number;
+  /** Higher is claimed first among the ready steps of its queue (default 0). */
+  priority?: number;
 }
 
-const dependencySchema = z.object({ stepId: z.string().min(1), required: z.boolean() }).strict();
+const dependencySchema = z
+  .object({ stepId: z.string().min(1), required: z.boolean().optional(), on: z.enum(["succeeded", "failed", "completed"]).optional() })
+  .strict()
+  .refine((d) => d.required !== undefined || d.on !== undefined, { message: "a dependency needs required or on" })
+  .refine((d) => !(d.required === false && d.on !== undefined && d.on !== "completed"), {
+    message: 'required: false means on: "completed"; it contradicts this on',
+  });
 
 const stepOptsSchema = z
   .object({
@@ -40,12 +56,42 @@ const stepOptsSchema = z
     metadata: z.record(z.string(), z.string()).optional(),
     site: z.string().optional(),
     parentId: z.string().optional(),
+    runAt: z.date().refine((d) => Number.isFinite(d.getTime()), "must be a valid Date").optional(),
+    delay: z.number().int().min(0).max(MAX_DURATION_MS).optional(),
+    timeout: z.number().int().min(1).max(MAX_DURATION_MS).optional(),
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   })
   .strict();
 
-/** Required dependencies on the given steps (Go's `Require`). */
+const idOf = (h: StepHandle | string) => (typeof h === "string" ? h : h.id);
+
+/** Dependencies that need the given steps to succeed (Go's `Require`). */
 export function requireSteps(...handles: (StepHandle | string)[]): Dependency[] {
-  return handles.map((h) => ({ stepId: typeof h === "string" ? h : h.id, required: true }));
+  return handles.map((h) => ({ stepId: idOf(h), required: true, on: "succeeded" }));
+}
+
+/** Dependencies that need the given steps to fail: the dependent is their failure branch. */
+export function onFailure(...handles: (StepHandle | string)[]): Dependency[] {
+  return handles.map((h) => ({ stepId: idOf(h), required: true, on: "failed" }));
+}
+
+/** Dependencies that need the given steps to finish, whatever their outcome. */
+export function onComplete(...handles: (StepHandle | string)[]): Dependency[] {
+  return handles.map((h) => ({ stepId: idOf(h), required: false, on: "completed" }));
+}
+
+/** Resolves each dependency's `on`; a step named twice with two different `on`s is an error. */
+function storedDependencies(stepId: string, deps: readonly { stepId: string; required?: boolean | undefined; on?: Dependency["on"] }[]): StoredDependency[] {
+  const byId = new Map<string, StoredDependency>();
+  for (const d of deps) {
+    const on = dependencyOn(d);
+    const seen = byId.get(d.stepId);
+    if (seen && seen.on !== on) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `step "${stepId}" depends on "${d.stepId}" twice, on "${seen.on}" and on "${on}"`);
+    }
+    byId.set(d.stepId, { stepId: d.stepId, on });
+  }
+  return [...byId.values()];
 }
 
 /**
@@ -73,14 +119,17 @@ export function toNewStep(id: string, input: unknown, opts: StepOpts, encodedInp
     kind: o.kind,
     queue: o.queue ?? "default",
     input: encoded.text,
-    dependsOn: o.dependsOn ?? [],
+    dependsOn: o.dependsOn ? storedDependencies(id, o.dependsOn) : [],
     retry: resolveRetryPolicy(o.retry),
     metadata: { ...(o.metadata ?? {}) },
-    priority: 0,
+    priority: o.priority ?? 0,
   };
   if (o.parentId !== undefined) step.parentId = o.parentId;
   if (o.dedupKey !== undefined) step.dedupKey = o.dedupKey;
   if (o.site !== undefined) step.site = o.site;
+  if (o.runAt !== undefined) step.notBefore = o.runAt.getTime();
+  if (o.delay) step.delay = o.delay;
+  if (o.timeout !== undefined) step.timeout = o.timeout;
   return step;
 }
 
@@ -142,6 +191,21 @@ export interface RunBuilder {
   metadata(key: string, value: string): void;
   /** Adds a step; throws `duplicate_step` on a repeated id, `invalid_input` on bad options. */
   step(id: string, input: unknown, opts: StepOpts): StepHandle;
+  /** A built-in step that succeeds `ms` after it becomes ready, holding no worker slot meanwhile. */
+  sleep(id: string, ms: number, opts?: WaitStepOpts): StepHandle;
+  /**
+   * A built-in step that succeeds with the payload of the oldest unconsumed
+   * signal `name` sent to this run (before or after the wait began); with
+   * `timeout`, fails with code `timeout` when none came in time.
+   */
+  waitForSignal(id: string, name: string, opts?: SignalWaitOpts): StepHandle;
+  /**
+   * A built-in step that starts a run of `packageName` (id `<runId>/<id>`) and
+   * succeeds with its output, or fails with `child_failed`.
+   */
+  childRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): StepHandle;
+  /** Names the step whose result data is the run's output (`rt.output`, a parent's child step). */
+  output(handle: StepHandle | string): void;
 }
 
 /** The builder handed to an entrypoint; collects what `startRun` then writes in one transaction. */
@@ -149,13 +213,16 @@ export class CollectingRunBuilder implements RunBuilder {
   runName: string;
   readonly runMetadata: Record<string, string>;
   readonly steps: NewStep[] = [];
+  outputStep: string | undefined;
   readonly #ids = new Set<string>();
+  readonly #runId: string;
 
   readonly #runInput: unknown;
   /** Steps given the run's own input object, encoded once when the entrypoint is done. */
   readonly #takesRunInput: NewStep[] = [];
 
-  constructor(name: string, metadata: Record<string, string>, runInput?: unknown) {
+  constructor(runId: string, name: string, metadata: Record<string, string>, runInput?: unknown) {
+    this.#runId = runId;
     this.runName = name;
     this.runMetadata = { ...metadata };
     this.#runInput = runInput;
@@ -182,13 +249,44 @@ export class CollectingRunBuilder implements RunBuilder {
   }
 
   step(id: string, input: unknown, opts: StepOpts): StepHandle {
-    if (this.#ids.has(id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${id}" is used twice in this run`);
+    this.#assertNew(id);
     // The run's input is often handed to a step as is: encode it once, later.
     const shared = typeof input === "object" && input !== null && input === this.#runInput;
     const step = toNewStep(id, input, opts, shared ? "" : undefined);
     if (shared) this.#takesRunInput.push(step);
-    this.#ids.add(id);
+    return this.#add(step);
+  }
+
+  sleep(id: string, ms: number, opts?: WaitStepOpts): StepHandle {
+    this.#assertNew(id);
+    return this.#add(sleepStep(id, ms, opts));
+  }
+
+  waitForSignal(id: string, name: string, opts?: SignalWaitOpts): StepHandle {
+    this.#assertNew(id);
+    return this.#add(signalWaitStep(id, name, opts));
+  }
+
+  childRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): StepHandle {
+    this.#assertNew(id);
+    return this.#add(childRunStep(this.#runId, id, packageName, input, opts));
+  }
+
+  output(handle: StepHandle | string): void {
+    const id = typeof handle === "string" ? handle : handle?.id;
+    if (typeof id !== "string" || !this.#ids.has(id)) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `run.output: "${String(id)}" is not a step of this run (add the step first)`);
+    }
+    this.outputStep = id;
+  }
+
+  #assertNew(id: string): void {
+    if (this.#ids.has(id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${id}" is used twice in this run`);
+  }
+
+  #add(step: NewStep): StepHandle {
+    this.#ids.add(step.id);
     this.steps.push(step);
-    return { id };
+    return { id: step.id };
   }
 }

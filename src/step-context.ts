@@ -5,6 +5,7 @@ import type { ArtifactRef } from "./artifacts/artifact-store.js";
 import type { Projection } from "./projections/projection-store.js";
 import type { StepOpts } from "./run-builder.js";
 import type { Lease, StepInfo, StepResult, WorkflowRun } from "./types.js";
+import type { ChildRunOpts, SignalWaitOpts, WaitStepOpts } from "./waits.js";
 
 export interface ArtifactOptions {
   /** Default `<stepId>:artifact:NNN` for inline artifacts, a random UUID for stored ones. */
@@ -32,6 +33,12 @@ export interface StepContext {
   dependencyData<T = unknown>(stepId: string): Promise<T>;
   /** Adds a child step, created atomically with this step's success; returns its id. */
   emit(id: string, input: unknown, opts: StepOpts): string;
+  /** Emits a built-in sleep step (see `RunBuilder.sleep`); returns its id. */
+  emitSleep(id: string, ms: number, opts?: WaitStepOpts): string;
+  /** Emits a built-in signal wait (see `RunBuilder.waitForSignal`); returns its id. */
+  emitWaitForSignal(id: string, name: string, opts?: SignalWaitOpts): string;
+  /** Emits a built-in child-run step (see `RunBuilder.childRun`); returns its id. */
+  emitChildRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): string;
   /** A record write, persisted with the result. */
   record(collection: string, key: string, data: unknown): void;
   /** An artifact whose bytes are stored with the result; returns its id. */

@@ -4,8 +4,9 @@
  */
 import type { ArtifactRef } from "./artifacts/artifact-store.js";
 
-export type RunStatus = "pending" | "running" | "succeeded" | "failed" | "canceled";
-export type StepStatus = "pending" | "ready" | "running" | "succeeded" | "failed" | "skipped" | "canceled";
+export type RunStatus = "pending" | "running" | "paused" | "succeeded" | "failed" | "canceled";
+/** `waiting`: a built-in wait (sleep, signal, child run) is waiting, holding no worker slot. */
+export type StepStatus = "pending" | "ready" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "canceled";
 
 /** A run as started by `startRun`. */
 export interface RunHandle {
@@ -24,12 +25,23 @@ export interface WorkflowRun {
   metadata: Record<string, string>;
   createdAt: Date;
   updatedAt: Date;
+  /** Set on a child run: the run and step that started it. */
+  parentRunId?: string;
+  parentStepId?: string;
 }
 
-/** "Wait for `stepId`." `required: false` waits for it to finish in any state. */
+/** The state a dependency must reach for its dependent to run. */
+export type DependencyOn = "succeeded" | "failed" | "completed";
+
+/**
+ * "Wait for `stepId`." `on` (default `"succeeded"`) is the state it must reach;
+ * `required: false` means the same as `on: "completed"` (finished in any state).
+ * Records read back from the store always carry `on`.
+ */
 export interface Dependency {
   stepId: string;
   required: boolean;
+  on?: DependencyOn;
 }
 
 /** Who owns a running step, and until when. */
@@ -69,6 +81,12 @@ export interface StepInfo {
   metadata: Record<string, string>;
   lastError?: StepError;
   readyAt?: Date;
+  /** ms one attempt may run before `step.signal` aborts and the attempt fails with `timeout`. */
+  timeout?: number;
+  /** While `waiting` (or when it last waited): when the wait ends by itself (a sleep's end, a signal's timeout). */
+  wakeAt?: Date;
+  /** What a built-in wait waits for: `signal:<name>` or `run:<child run id>`. */
+  waitingFor?: string;
   startedAt?: Date;
   finishedAt?: Date;
   createdAt: Date;
@@ -114,4 +132,55 @@ export interface ListRunsFilter {
   package?: string;
   limit?: number;
   after?: string;
+}
+
+/** Every kind of transition the event log records. */
+export type RunEventType =
+  | "run_started"
+  | "run_paused"
+  | "run_resumed"
+  | "run_succeeded"
+  | "run_failed"
+  | "run_canceled"
+  | "step_ready"
+  | "step_claimed"
+  | "step_succeeded"
+  | "step_failed"
+  | "step_retry_scheduled"
+  | "step_skipped"
+  | "step_canceled"
+  | "step_reclaimed"
+  | "step_waiting"
+  | "signal_received"
+  | "operator_retry"
+  | "operator_cancel";
+
+/** One transition of a run or one of its steps, as the event log holds it. */
+export interface RunEvent {
+  /** Increases within a run (and across the store): the order things happened in. */
+  seq: number;
+  runId: string;
+  at: Date;
+  type: RunEventType;
+  stepId?: string;
+  attempt?: number;
+  workerId?: string;
+  error?: StepError;
+  data?: unknown;
+}
+
+/** Filter for `listFailedSteps`; `after` is the last step of the previous page. */
+export interface FailedStepsFilter {
+  package?: string;
+  kind?: string;
+  queue?: string;
+  code?: string;
+  limit?: number;
+  after?: { runId: string; stepId: string };
+}
+
+/** What `purge` deletes: finished runs (default: every finished status) finished before the instant. */
+export interface PurgeOptions {
+  finishedBefore: Date;
+  statuses?: RunStatus[];
 }

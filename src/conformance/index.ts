@@ -11,10 +11,13 @@
  */
 import { describe } from "vitest";
 import type { ConformanceTarget } from "./harness.js";
+import { branchesSuite } from "./branches.js";
+import { controlSuite } from "./control.js";
 import { executionSuite } from "./execution.js";
 import { operationsSuite } from "./operations.js";
 import { runsSuite } from "./runs.js";
 import { schedulingSuite } from "./scheduling.js";
+import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
 export { Gate, Harness, waitUntil } from "./harness.js";
@@ -25,5 +28,8 @@ export function describeStoreConformance(target: ConformanceTarget): void {
     executionSuite(target);
     schedulingSuite(target);
     operationsSuite(target);
+    branchesSuite(target);
+    waitsSuite(target);
+    controlSuite(target);
   });
 }

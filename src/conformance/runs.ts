@@ -38,7 +38,7 @@ export function runsSuite(target: ConformanceTarget): void {
         ["b", "pending", "slow", 0, 1],
       ]);
       expect(steps[0]?.metadata).toEqual({ team: "x" });
-      expect(steps[1]?.dependsOn).toEqual([{ stepId: "a", required: true }]);
+      expect(steps[1]?.dependsOn).toEqual([{ stepId: "a", required: true, on: "succeeded" }]);
     });
 
     it("records the run input and a step handed the same object alike, as the entrypoint left them", async () => {

@@ -4,22 +4,30 @@
  * produce an unserializable result, emit a bad graph) escapes as an exception:
  * it all becomes a step failure, so the worker loop never stops.
  */
-import { ErrorCodes, isWorkflowError } from "../errors.js";
+import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import type { Executor } from "../executor.js";
 import { backoffDelay } from "../retry.js";
 import { checkGraph } from "../run-builder.js";
 import { tryEncode } from "../serialization.js";
 import type { ClaimedStep, StepErrorRecord, StepOutcome } from "../store/store.js";
+import { type BuiltinServices, isBuiltinKind, runBuiltin } from "./builtins.js";
 import type { LazyAbort } from "./lazy-abort.js";
 import { ExecutingStep, type StepServices } from "./step-context.js";
 
 export async function executeStep(
   claimed: ClaimedStep,
   executor: Executor | undefined,
-  services: StepServices,
+  services: StepServices & { builtins: BuiltinServices },
   abort: LazyAbort,
   clock: () => number,
 ): Promise<StepOutcome> {
+  if (isBuiltinKind(claimed.step.kind)) {
+    try {
+      return await runBuiltin(claimed, services.builtins, clock());
+    } catch (err) {
+      return failure(claimed, clock(), describeError(err));
+    }
+  }
   const step = new ExecutingStep(claimed, services, abort, new Date(clock()));
   try {
     if (!executor) {
@@ -29,11 +37,30 @@ export async function executeStep(
         retryable: false,
       });
     }
-    await executor.execute(step);
+    const timeout = claimed.step.timeout;
+    await (timeout === undefined ? executor.execute(step) : withTimeout(executor.execute(step), timeout, abort, claimed.step.id));
   } catch (err) {
     return failure(claimed, clock(), describeError(err));
   }
   return success(claimed, step, clock());
+}
+
+/**
+ * Fails the attempt with `timeout` when it runs past `ms`, aborting
+ * `step.signal` first. The attempt ends at the deadline: an executor that
+ * ignores its signal goes on in the background, but its outcome is not written.
+ */
+function withTimeout(running: Promise<void>, ms: number, abort: LazyAbort, stepId: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new WorkflowError(ErrorCodes.timeout, `step "${stepId}" ran longer than its timeout of ${ms} ms`, { retryable: true });
+      abort.abort(error);
+      reject(error);
+    }, ms);
+  });
+  running.catch(() => undefined); // settled after the deadline: nobody is listening any more
+  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
 }
 
 function success(claimed: ClaimedStep, step: ExecutingStep, now: number): StepOutcome {

@@ -1,13 +1,13 @@
 /** Store records (epoch ms, encoded values) to the public types (Dates, decoded values). */
 import { decode } from "../serialization.js";
-import type { LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store/store.js";
+import type { EventRecord, LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
-import type { Lease, RecordWrite, StepError, StepInfo, StepResult, WorkflowRun } from "../types.js";
+import type { Lease, RecordWrite, RunEvent, StepError, StepInfo, StepResult, WorkflowRun } from "../types.js";
 
 const date = (ms: number) => new Date(ms);
 
 export function toWorkflowRun(run: RunRecord): WorkflowRun {
-  return {
+  const out: WorkflowRun = {
     id: run.id,
     package: run.package,
     name: run.name,
@@ -17,6 +17,9 @@ export function toWorkflowRun(run: RunRecord): WorkflowRun {
     createdAt: date(run.createdAt),
     updatedAt: date(run.updatedAt),
   };
+  if (run.parentRunId !== undefined) out.parentRunId = run.parentRunId;
+  if (run.parentStepId !== undefined) out.parentStepId = run.parentStepId;
+  return out;
 }
 
 export function toLease(lease: LeaseRecord): Lease {
@@ -40,7 +43,7 @@ export function toStepInfo(step: StepRecord): StepInfo {
     maxAttempts: step.maxAttempts,
     reclaims: step.reclaims,
     priority: step.priority,
-    dependsOn: step.dependsOn.map((d) => ({ ...d })),
+    dependsOn: step.dependsOn.map((d) => ({ stepId: d.stepId, required: d.on !== "completed", on: d.on })),
     metadata: { ...step.metadata },
     createdAt: date(step.createdAt),
     updatedAt: date(step.updatedAt),
@@ -52,6 +55,9 @@ export function toStepInfo(step: StepRecord): StepInfo {
   if (step.readyAt !== undefined) info.readyAt = date(step.readyAt);
   if (step.startedAt !== undefined) info.startedAt = date(step.startedAt);
   if (step.finishedAt !== undefined) info.finishedAt = date(step.finishedAt);
+  if (step.timeout !== undefined) info.timeout = step.timeout;
+  if (step.wakeAt !== undefined) info.wakeAt = date(step.wakeAt);
+  if (step.waitFor !== undefined) info.waitingFor = step.waitFor;
   if (step.lease !== undefined) info.lease = toLease(step.lease);
   return info;
 }
@@ -85,4 +91,14 @@ export function toStepResult(runId: string, record: ResultRecord): StepResult {
   };
   if (record.error !== undefined) result.error = toStepError(record.error);
   return result;
+}
+
+export function toRunEvent(record: EventRecord): RunEvent {
+  const event: RunEvent = { seq: record.seq, runId: record.runId, at: date(record.at), type: record.type };
+  if (record.stepId !== undefined) event.stepId = record.stepId;
+  if (record.attempt !== undefined) event.attempt = record.attempt;
+  if (record.workerId !== undefined) event.workerId = record.workerId;
+  if (record.error !== undefined) event.error = toStepError(record.error);
+  if (record.data !== undefined) event.data = JSON.parse(record.data);
+  return event;
 }

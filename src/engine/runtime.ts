@@ -3,6 +3,7 @@
  * packages, run start, reads for admin screens, operator actions, and the
  * worker loop (delegated to the scheduler).
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
@@ -11,12 +12,26 @@ import { timeOrderedId } from "../ids.js";
 import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
-import { tryEncode } from "../serialization.js";
+import { decode, tryEncode } from "../serialization.js";
+import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
-import type { NewRun, Store } from "../store/store.js";
+import type { ClaimedStep, EventRecord, NewRun, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
-import type { CycleResult, ListRunsFilter, RunHandle, StepInfo, StepResult, WorkflowRun } from "../types.js";
-import { toArtifactRef, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
+import type {
+  CycleResult,
+  FailedStepsFilter,
+  ListRunsFilter,
+  PurgeOptions,
+  RunEvent,
+  RunEventType,
+  RunHandle,
+  StepInfo,
+  StepResult,
+  WorkflowRun,
+} from "../types.js";
+import { RESERVED_KIND_PREFIX, type ChildRunInput } from "../waits.js";
+import { type BuiltinServices, childStartError } from "./builtins.js";
+import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
 export interface StartRunOptions {
@@ -37,9 +52,46 @@ const startOptionsSchema = z
 
 const NO_OPTIONS = { success: true as const, data: {} as z.output<typeof startOptionsSchema> };
 
+const RUN_STATUSES = ["pending", "running", "paused", "succeeded", "failed", "canceled"] as const;
+const EVENT_TYPES: readonly RunEventType[] = [
+  "run_started", "run_paused", "run_resumed", "run_succeeded", "run_failed", "run_canceled",
+  "step_ready", "step_claimed", "step_succeeded", "step_failed", "step_retry_scheduled", "step_skipped",
+  "step_canceled", "step_reclaimed", "step_waiting", "signal_received", "operator_retry", "operator_cancel",
+];
+
+/** What `rt.on` listens to: one event type, or `"*"` for all of them. */
+export type RunEventListener = (event: RunEvent) => void;
+
+/** Runs a purge deletes per transaction: short transactions, so workers are not held up. */
+const PURGE_BATCH = 500;
+
+const signalSchema = z.object({
+  runId: z.string().min(1),
+  name: z.string().min(1).max(200),
+  id: z.string().min(1).max(255).optional(),
+});
+
+const failedStepsSchema = z
+  .object({
+    package: z.string().optional(),
+    kind: z.string().optional(),
+    queue: z.string().optional(),
+    code: z.string().optional(),
+    limit: z.number().int().min(1).max(10_000).optional(),
+    after: z.object({ runId: z.string().min(1), stepId: z.string().min(1) }).strict().optional(),
+  })
+  .strict();
+
+const purgeSchema = z
+  .object({
+    finishedBefore: z.date().refine((d) => Number.isFinite(d.getTime()), "must be a valid Date"),
+    statuses: z.array(z.enum(FINISHED_RUN_STATUSES)).min(1).optional(),
+  })
+  .strict();
+
 const listRunsSchema = z
   .object({
-    status: z.enum(["pending", "running", "succeeded", "failed", "canceled"]).optional(),
+    status: z.enum(RUN_STATUSES).optional(),
     package: z.string().optional(),
     limit: z.number().int().min(1).max(10_000).optional(),
     after: z.string().optional(),
@@ -65,16 +117,27 @@ export class Runtime {
   readonly #executors = new Registry();
   readonly #packages = new Map<string, WorkflowPackage>();
   readonly #scheduler: Scheduler;
+  readonly #listeners = new Map<RunEventType | "*", Set<RunEventListener>>();
+  #stopObserving: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
   constructor(store: Store, config: ResolvedConfig) {
     this.#store = store;
     this.#config = config;
+    const builtins: BuiltinServices = {
+      getRun: (runId) => store.getRun(runId),
+      resultData: async (runId, stepId) => {
+        const result = await store.getResult(runId, stepId);
+        return result && !result.error ? result.result : undefined;
+      },
+      startChild: (parent, input, childId) => this.#startChild(parent, input, childId),
+    };
     this.#scheduler = new Scheduler(store, this.#executors, config, {
       result: (runId, stepId) => this.result(runId, stepId),
       projection: (name) => this.projection(name),
       ...(config.artifactStore ? { artifactStore: config.artifactStore } : {}),
+      builtins,
     });
   }
 
@@ -84,6 +147,9 @@ export class Runtime {
   }
 
   registerExecutor(executor: Executor): void {
+    if (typeof executor?.kind === "string" && executor.kind.startsWith(RESERVED_KIND_PREFIX)) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `executor kinds starting with "${RESERVED_KIND_PREFIX}" are reserved for built-in steps ("${executor.kind}")`);
+    }
     this.#executors.register(executor);
   }
 
@@ -132,6 +198,32 @@ export class Runtime {
     return handles as RunHandle[];
   }
 
+  /**
+   * Starts the child run of a `childRun` step: a run like any other, linked to
+   * its parent step (which its end wakes). Errors that no retry can fix (an
+   * unknown package, a bad input) fail the step for good.
+   */
+  async #startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<void> {
+    const pkg = this.#packages.get(input.package);
+    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
+    let prepared: NewRun | RunHandle;
+    try {
+      prepared = await this.#prepareRun(pkg, {
+        input: input.input,
+        runId: childId,
+        ...(input.runName !== undefined ? { name: input.runName } : {}),
+        ...(input.runMetadata !== undefined ? { metadata: input.runMetadata } : {}),
+      });
+    } catch (err) {
+      throw childStartError(err);
+    }
+    if (!("run" in prepared)) return; // started by an earlier attempt
+    prepared.run.parentRunId = parent.run.id;
+    prepared.run.parentStepId = parent.step.id;
+    const [stored] = await this.#store.createRuns([prepared]);
+    if (stored?.created) this.#scheduler.wake();
+  }
+
   /** Validates one start and lays out its graph; an existing run comes back as its handle. */
   async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
     const { input, ...opts } = item;
@@ -160,7 +252,7 @@ export class Runtime {
     }
     const runId = options.data.runId ?? `${pkg.name}-${timeOrderedId()}`;
 
-    const builder = new CollectingRunBuilder(options.data.name ?? pkg.displayName, options.data.metadata ?? {}, value);
+    const builder = new CollectingRunBuilder(runId, options.data.name ?? pkg.displayName, options.data.metadata ?? {}, value);
     try {
       await pkg.entrypoint(builder, value);
     } catch (err) {
@@ -176,10 +268,9 @@ export class Runtime {
     builder.fillRunInput(encoded.text);
 
     const now = this.#config.clock();
-    return {
-      run: { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata: builder.runMetadata, createdAt: now, updatedAt: now },
-      steps: builder.steps,
-    };
+    const run: NewRun["run"] = { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata: builder.runMetadata, createdAt: now, updatedAt: now };
+    if (builder.outputStep !== undefined) run.outputStep = builder.outputStep;
+    return { run, steps: builder.steps };
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
@@ -194,7 +285,15 @@ export class Runtime {
    */
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
-    return this.#scheduler.startWorkers(opts);
+    const workers = this.#scheduler.startWorkers(opts);
+    const retention = this.#config.retention;
+    if (!retention) return workers;
+    // Retention runs beside the workers, every `interval`, for as long as they run.
+    const timer = setInterval(() => {
+      this.#purge(this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES).catch((err) => this.#config.onError(err));
+    }, retention.interval ?? 60_000);
+    timer.unref();
+    return workers.finally(() => clearInterval(timer));
   }
 
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
@@ -243,11 +342,143 @@ export class Runtime {
     this.#scheduler.wake();
   }
 
-  /** Cancels every unfinished step and aborts the `step.signal` of the running ones. */
+  /**
+   * Cancels every unfinished step of the run and of its unfinished child runs
+   * (and theirs), and aborts the `step.signal` of the running ones.
+   */
   async cancelRun(runId: string): Promise<void> {
     this.#assertOpen();
-    await this.#store.cancelRun(runId, this.#config.clock());
-    this.#scheduler.abortRun(runId, canceledError(runId));
+    const canceled = await this.#store.cancelRun(runId, this.#config.clock());
+    for (const id of canceled) this.#scheduler.abortRun(id, canceledError(id));
+    this.#scheduler.wake(); // a parent step waiting for a canceled child can now run
+  }
+
+  /**
+   * Delivers a durable signal to a run: the oldest `waitForSignal` step of that
+   * name waiting in it takes it, or the first one to wait later. With `id`,
+   * delivery is idempotent: a second signal with the same id is ignored
+   * (`delivered: false`). `not_found` for an unknown run, `invalid_state` for a
+   * finished one.
+   */
+  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{ delivered: boolean }> {
+    this.#assertOpen();
+    const parsed = signalSchema.safeParse({ runId, name, ...(opts ?? {}) });
+    if (!parsed.success) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `signal: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+    }
+    const encoded = tryEncode(payload);
+    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `signal "${name}": payload cannot be stored: ${encoded.error.message}`);
+    const result = await this.#store.signal({ runId, name, id: parsed.data.id ?? randomUUID(), payload: encoded.text, now: this.#config.clock() });
+    if (result.delivered) this.#scheduler.wake();
+    return result;
+  }
+
+  /** Stops claiming the run's steps (running ones finish); `invalid_state` unless it is running. */
+  async pauseRun(runId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#store.pauseRun(runId, this.#config.clock());
+  }
+
+  /** Lets a paused run go on. */
+  async resumeRun(runId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#store.resumeRun(runId, this.#config.clock());
+    this.#scheduler.wake();
+  }
+
+  /**
+   * The run's output: the result data of the step `run.output(...)` named
+   * (undefined if none was named). `invalid_state` until the run succeeded.
+   */
+  async output(runId: string): Promise<unknown> {
+    this.#assertOpen();
+    const run = await this.#store.getRun(runId);
+    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+    if (run.status !== "succeeded") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; it has an output once it succeeded`);
+    if (run.outputStep === undefined) return undefined;
+    const result = await this.#store.getResult(runId, run.outputStep);
+    return result?.result === undefined ? undefined : decode(result.result);
+  }
+
+  /** The run's event log, oldest first: every transition of the run and its steps. */
+  async events(runId: string): Promise<RunEvent[]> {
+    this.#assertOpen();
+    return (await this.#store.getEvents(runId)).map(toRunEvent);
+  }
+
+  /** Failed steps across runs, most recently failed first: the dead-letter view. */
+  async listFailedSteps(filter: FailedStepsFilter = {}): Promise<StepInfo[]> {
+    this.#assertOpen();
+    const parsed = failedStepsSchema.safeParse(filter);
+    if (!parsed.success) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `listFailedSteps filter: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+    }
+    const { limit = 100, ...rest } = parsed.data;
+    return (await this.#store.listFailedSteps({ ...rest, limit })).map(toStepInfo);
+  }
+
+  /**
+   * Deletes runs that finished before `finishedBefore` (with `statuses`, default
+   * every finished status), with their steps, results, artifacts, signals and
+   * events. Returns how many runs it deleted.
+   */
+  async purge(opts: PurgeOptions): Promise<number> {
+    this.#assertOpen();
+    const parsed = purgeSchema.safeParse(opts);
+    if (!parsed.success) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `purge: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+    }
+    return this.#purge(parsed.data.finishedBefore.getTime(), parsed.data.statuses ?? FINISHED_RUN_STATUSES);
+  }
+
+  async #purge(before: number, statuses: readonly WorkflowRun["status"][]): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.#store.purge(before, statuses, PURGE_BATCH);
+      total += n;
+      if (n < PURGE_BATCH) return total;
+    }
+  }
+
+  /**
+   * Calls `listener` with each event the event log records for transitions
+   * this runtime commits (its starts, its workers' steps, its operator calls),
+   * right after the commit. `"*"` listens to every type. A listener that
+   * throws is reported to `onError` and does not stop the others.
+   */
+  on(type: RunEventType | "*", listener: RunEventListener): void {
+    if (type !== "*" && !EVENT_TYPES.includes(type)) throw new WorkflowError(ErrorCodes.invalidInput, `rt.on: unknown event type "${String(type)}"`);
+    if (typeof listener !== "function") throw new WorkflowError(ErrorCodes.invalidInput, "rt.on: the listener must be a function");
+    if (!this.#store.observeEvents) {
+      throw new WorkflowError(ErrorCodes.invalidState, "rt.on: this store cannot report the events it writes (Store.observeEvents is not implemented)");
+    }
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, (set = new Set()));
+    set.add(listener);
+    this.#stopObserving ??= this.#store.observeEvents((events) => this.#dispatch(events));
+  }
+
+  off(type: RunEventType | "*", listener: RunEventListener): void {
+    this.#listeners.get(type)?.delete(listener);
+    if ([...this.#listeners.values()].every((set) => set.size === 0)) {
+      this.#stopObserving?.();
+      this.#stopObserving = undefined;
+    }
+  }
+
+  #dispatch(records: EventRecord[]): void {
+    for (const record of records) {
+      const event = toRunEvent(record);
+      for (const set of [this.#listeners.get(event.type), this.#listeners.get("*")]) {
+        for (const listener of set ?? []) {
+          try {
+            listener(event);
+          } catch (err) {
+            this.#config.onError(err);
+          }
+        }
+      }
+    }
   }
 
   async projection(name: string): Promise<Projection> {
@@ -265,6 +496,7 @@ export class Runtime {
   close(opts: { shutdownGrace?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
       await this.#scheduler.stop(opts.shutdownGrace);
+      this.#stopObserving?.();
       await this.#config.projectionStore?.close?.();
       await this.#store.close();
     })();

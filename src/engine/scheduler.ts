@@ -29,6 +29,7 @@ import type { CycleResult } from "../types.js";
 import { Batcher } from "./batcher.js";
 import { executeStep } from "./execute.js";
 import { LazyAbort } from "./lazy-abort.js";
+import type { BuiltinServices } from "./builtins.js";
 import type { StepServices } from "./step-context.js";
 import { Wakeup } from "./wakeup.js";
 
@@ -60,7 +61,7 @@ export class Scheduler {
   readonly #store: Store;
   readonly #registry: Registry;
   readonly #config: ResolvedConfig;
-  readonly #services: StepServices;
+  readonly #services: StepServices & { builtins: BuiltinServices };
   readonly #limit;
   readonly #inFlight = new Map<string, Execution>(); // by lease token
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
@@ -76,7 +77,7 @@ export class Scheduler {
   #unsubscribe: (() => void) | undefined;
   readonly #stop = new AbortController();
 
-  constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices) {
+  constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }) {
     this.#store = store;
     this.#registry = registry;
     this.#config = config;
@@ -159,7 +160,8 @@ export class Scheduler {
       cycles++;
       try {
         // Claim first: a wake-up for new work should not wait behind the reclaim
-        // probe. What the reclaim puts back wakes the loop for another claim.
+        // probe. What the reclaim (or a timer coming due) puts back wakes the
+        // loop for another claim.
         await this.#claimAndStart();
         if (clock() - this.#lastReclaimAt >= pollInterval || (this.#nextDueAt ?? Infinity) <= clock()) await this.#reclaim();
       } catch (err) {
@@ -212,12 +214,14 @@ export class Scheduler {
     }
   }
 
+  /** Takes back expired leases and ends the waits whose time has come. */
   async #reclaim(counters?: CycleResult): Promise<void> {
     const now = this.#config.clock();
     this.#lastReclaimAt = now;
     const { reclaimed, failed } = await this.#store.reclaimExpired(now, this.#config.maxReclaims);
     if (counters) counters.reclaimed += reclaimed + failed;
-    if (reclaimed) this.wake();
+    const woken = await this.#store.wakeDue(now);
+    if (reclaimed || woken) this.wake();
   }
 
   /**

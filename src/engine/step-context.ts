@@ -11,6 +11,7 @@ import { type StepOpts, toNewStep } from "../run-builder.js";
 import { decode } from "../serialization.js";
 import type { ArtifactOptions, StepContext } from "../step-context.js";
 import type { ArtifactRecord, ClaimedStep, NewStep } from "../store/store.js";
+import { type ChildRunOpts, type SignalWaitOpts, type WaitStepOpts, childRunStep, signalWaitStep, sleepStep } from "../waits.js";
 import type { Lease, RecordWrite, StepInfo, StepResult, WorkflowRun } from "../types.js";
 import type { LazyAbort } from "./lazy-abort.js";
 import { toLease, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
@@ -102,10 +103,32 @@ export class ExecutingStep implements StepContext {
   }
 
   emit(id: string, input: unknown, opts: StepOpts): string {
+    this.#assertNotEmitted(id);
+    return this.#emitStep(toNewStep(id, input, opts));
+  }
+
+  emitSleep(id: string, ms: number, opts?: WaitStepOpts): string {
+    this.#assertNotEmitted(id);
+    return this.#emitStep(sleepStep(id, ms, opts));
+  }
+
+  emitWaitForSignal(id: string, name: string, opts?: SignalWaitOpts): string {
+    this.#assertNotEmitted(id);
+    return this.#emitStep(signalWaitStep(id, name, opts));
+  }
+
+  emitChildRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): string {
+    this.#assertNotEmitted(id);
+    return this.#emitStep(childRunStep(this.#claimed.run.id, id, packageName, input, opts));
+  }
+
+  #assertNotEmitted(id: string): void {
     if (this.output.emitted.some((s) => s.id === id)) {
       throw new WorkflowError(ErrorCodes.duplicateStep, `step "${this.#claimed.step.id}" emitted "${id}" twice`);
     }
-    const child = toNewStep(id, input, opts);
+  }
+
+  #emitStep(child: NewStep): string {
     child.parentId ??= this.#claimed.step.id;
     this.#append("emitted", child);
     return child.id;

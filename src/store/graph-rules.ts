@@ -3,10 +3,18 @@
  * inside its transactions. Keeping them here (and not in SQL) means both
  * adapters make the same decision, and the conformance suite pins them down.
  */
-import type { RunStatus, StepStatus } from "../types.js";
+import type { DependencyOn, RunStatus, StepStatus } from "../types.js";
 
 /** Steps that have not finished. A run with none of these is finished. */
-export const ACTIVE_STEP_STATUSES = ["pending", "ready", "running"] as const satisfies readonly StepStatus[];
+export const ACTIVE_STEP_STATUSES = ["pending", "ready", "running", "waiting"] as const satisfies readonly StepStatus[];
+
+/** Run statuses that are final (until an operator retries a step). */
+export const FINISHED_RUN_STATUSES = ["succeeded", "failed", "canceled"] as const satisfies readonly RunStatus[];
+
+/** The state a dependency asks for: `on` if given, else `required` (true: succeeded; false: completed). */
+export function dependencyOn(d: { required?: boolean; on?: DependencyOn | undefined }): DependencyOn {
+  return d.on ?? (d.required === false ? "completed" : "succeeded");
+}
 
 export function isFinished(status: StepStatus): boolean {
   return !(ACTIVE_STEP_STATUSES as readonly string[]).includes(status);
@@ -16,22 +24,29 @@ export function isFinished(status: StepStatus): boolean {
 export type EdgeState = "waiting" | "satisfied" | "violated";
 
 /**
- * Required edges need the dependency to succeed; optional ones (`required:
- * false`) only need it to finish, in any state.
+ * Whether an edge waits, is satisfied, or can never be: `succeeded` edges need
+ * the dependency to succeed, `failed` ones need it to fail, `completed` ones
+ * need it to finish in any state. A skipped dependency satisfies no edge: what
+ * depends on a step that never ran is skipped too.
  */
-export function edgeState(dependencyStatus: StepStatus, required: boolean): EdgeState {
+export function edgeState(dependencyStatus: StepStatus, on: DependencyOn): EdgeState {
   if (!isFinished(dependencyStatus)) return "waiting";
-  if (!required || dependencyStatus === "succeeded") return "satisfied";
+  if (dependencyStatus === "skipped") return "violated";
+  if (on === "completed" || on === dependencyStatus) return "satisfied";
   return "violated";
 }
 
+/** Edges whose `on` lets a dependent run after the dependency failed: such a failure is handled. */
+export const HANDLING_EDGES: readonly DependencyOn[] = ["failed", "completed"];
+
 /**
- * The status a finished run takes: `failed` if any step failed; else `canceled`
- * if any was canceled (an operator retried one step of a canceled run and it
- * finished); else `succeeded` (skipped steps count as done).
+ * The status a finished run takes: `failed` if a step failed and no dependent
+ * handles that failure (an `on: "failed" | "completed"` edge out of it); else
+ * `canceled` if any was canceled (an operator retried one step of a canceled
+ * run and it finished); else `succeeded` (skipped steps count as done).
  */
-export function finishedRunStatus(anyFailed: boolean, anyCanceled: boolean): RunStatus {
-  if (anyFailed) return "failed";
+export function finishedRunStatus(anyUnhandledFailure: boolean, anyCanceled: boolean): RunStatus {
+  if (anyUnhandledFailure) return "failed";
   if (anyCanceled) return "canceled";
   return "succeeded";
 }

@@ -18,7 +18,8 @@ export function guardStore(store: Store): Store {
   const guarded = {} as Record<string, unknown>;
   for (const method of [
     "createRuns", "claim", "complete", "heartbeat", "release", "reclaimExpired", "getRun", "listRuns",
-    "getSteps", "getResult", "readArtifact", "retryStep", "cancelRun", "close",
+    "getSteps", "getResult", "readArtifact", "retryStep", "cancelRun", "wakeDue", "signal", "pauseRun", "resumeRun",
+    "getEvents", "listFailedSteps", "purge", "close",
   ] as const satisfies readonly (keyof Store)[]) {
     const call = (store[method] as (...args: unknown[]) => Promise<unknown>).bind(store);
     guarded[method] = async (...args: unknown[]) => {
@@ -31,6 +32,7 @@ export function guardStore(store: Store): Store {
   }
   // Not a command: a synchronous registration, passed through as it is.
   if (store.subscribe) guarded.subscribe = store.subscribe.bind(store);
+  if (store.observeEvents) guarded.observeEvents = store.observeEvents.bind(store);
   if (store.writeConcurrency !== undefined) guarded.writeConcurrency = store.writeConcurrency;
   return guarded as unknown as Store;
 }

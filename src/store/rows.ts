@@ -1,6 +1,6 @@
 /** Mapping between the built-in adapters' rows (same column names in SQLite and Postgres) and the store's records. */
-import type { Dependency, RunStatus, StepStatus } from "../types.js";
-import type { ClaimedStep, LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "./store.js";
+import type { DependencyOn, RunEventType, RunStatus, StepStatus } from "../types.js";
+import type { ClaimedStep, EventRecord, LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact, StoredDependency } from "./store.js";
 
 export interface RunRow {
   id: string;
@@ -11,6 +11,9 @@ export interface RunRow {
   metadata: string;
   created_at: number;
   updated_at: number;
+  parent_run_id: string | null;
+  parent_step_id: string | null;
+  output_step: string | null;
 }
 
 export interface StepRow {
@@ -40,6 +43,11 @@ export interface StepRow {
   lease_acquired_at: number | null;
   lease_expires_at: number | null;
   error: string | null;
+  not_before: number | null;
+  delay_ms: number;
+  timeout_ms: number | null;
+  wait_for: string | null;
+  wake_at: number | null;
 }
 
 export interface ArtifactRow {
@@ -54,7 +62,7 @@ export interface ArtifactRow {
 }
 
 export function toRun(row: RunRow): RunRecord {
-  return {
+  const run: RunRecord = {
     id: row.id,
     package: row.package,
     name: row.name,
@@ -64,6 +72,10 @@ export function toRun(row: RunRow): RunRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+  if (row.parent_run_id !== null) run.parentRunId = row.parent_run_id;
+  if (row.parent_step_id !== null) run.parentStepId = row.parent_step_id;
+  if (row.output_step !== null) run.outputStep = row.output_step;
+  return run;
 }
 
 export function toLease(row: StepRow): LeaseRecord | undefined {
@@ -77,7 +89,7 @@ export function toLease(row: StepRow): LeaseRecord | undefined {
 }
 
 /** A step row; its dependencies come from step_deps (`[]` for a step without any). */
-export function toStep(row: StepRow, dependsOn: Dependency[]): StepRecord {
+export function toStep(row: StepRow, dependsOn: StoredDependency[]): StepRecord {
   const step: StepRecord = {
     runId: row.run_id,
     id: row.id,
@@ -102,27 +114,55 @@ export function toStep(row: StepRow, dependsOn: Dependency[]): StepRecord {
   if (row.ready_at !== null) step.readyAt = row.ready_at;
   if (row.started_at !== null) step.startedAt = row.started_at;
   if (row.finished_at !== null) step.finishedAt = row.finished_at;
+  if (row.not_before !== null) step.notBefore = row.not_before;
+  if (row.delay_ms) step.delay = row.delay_ms;
+  if (row.timeout_ms !== null) step.timeout = row.timeout_ms;
+  if (row.wait_for !== null) step.waitFor = row.wait_for;
+  if (row.wake_at !== null) step.wakeAt = row.wake_at;
   const lease = toLease(row);
   if (lease) step.lease = lease;
   return step;
 }
 
-/** A dependency edge as both adapters read it (SQLite stores `required` as 0/1). */
+/** A dependency edge as both adapters read it. */
 export interface EdgeRow {
   step_id: string;
   dep_id: string;
-  required: boolean | number;
+  on_state: string;
 }
 
 /** A run's edges grouped by the step that waits, in the order read. */
-export function dependenciesByStep(edges: readonly EdgeRow[]): Map<string, Dependency[]> {
-  const deps = new Map<string, Dependency[]>();
+export function dependenciesByStep(edges: readonly EdgeRow[]): Map<string, StoredDependency[]> {
+  const deps = new Map<string, StoredDependency[]>();
   for (const e of edges) {
     let list = deps.get(e.step_id);
     if (!list) deps.set(e.step_id, (list = []));
-    list.push({ stepId: e.dep_id, required: e.required === true || e.required === 1 });
+    list.push({ stepId: e.dep_id, on: e.on_state as DependencyOn });
   }
   return deps;
+}
+
+/** An event log row, as both adapters store it. */
+export interface EventRow {
+  seq: number;
+  run_id: string;
+  at: number;
+  type: string;
+  step_id: string | null;
+  attempt: number | null;
+  worker_id: string | null;
+  error: string | null;
+  data: string | null;
+}
+
+export function toEvent(row: EventRow): EventRecord {
+  const event: EventRecord = { seq: Number(row.seq), runId: row.run_id, at: Number(row.at), type: row.type as RunEventType };
+  if (row.step_id !== null) event.stepId = row.step_id;
+  if (row.attempt !== null) event.attempt = row.attempt;
+  if (row.worker_id !== null) event.workerId = row.worker_id;
+  if (row.error !== null) event.error = JSON.parse(row.error) as StepErrorRecord;
+  if (row.data !== null) event.data = row.data;
+  return event;
 }
 
 export function toArtifact(row: ArtifactRow): StoredArtifact {
@@ -146,7 +186,8 @@ export function toArtifact(row: ArtifactRow): StoredArtifact {
  */
 export const CLAIMED_STEP_COLUMNS = `s.run_id, s.id, s.kind, s.queue, s.input, s.deps_total, s.retry, s.max_attempts, s.attempt,
   s.reclaims, s.priority, s.parent_id, s.dedup_key, s.site, s.metadata, s.ready_at, s.created_at, s.error,
-  r.package, r.name, r.status, r.input, r.metadata, r.created_at, r.updated_at`;
+  r.package, r.name, r.status, r.input, r.metadata, r.created_at, r.updated_at,
+  s.timeout_ms, s.wait_for, s.wake_at, r.parent_run_id, r.parent_step_id, r.output_step`;
 
 type Cell = string | number | null;
 
@@ -166,9 +207,10 @@ function parseShared<T>(text: string): T {
   return value as T;
 }
 
-export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId: string, stepId: string) => Dependency[]): ClaimedStep {
+export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId: string, stepId: string) => StoredDependency[]): ClaimedStep {
   const [runId, id, kind, queue, input, depsTotal, retry, maxAttempts, attempt, reclaims, priority, parentId, dedupKey, site, metadata,
-    readyAt, createdAt, error, pkg, runName, runStatus, runInput, runMetadata, runCreatedAt, runUpdatedAt] = row as Cell[];
+    readyAt, createdAt, error, pkg, runName, runStatus, runInput, runMetadata, runCreatedAt, runUpdatedAt,
+    timeout, waitFor, wakeAt, parentRunId, parentStepId, outputStep] = row as Cell[];
   const step: ClaimedStep["step"] = {
     runId: runId as string,
     id: id as string,
@@ -190,7 +232,7 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
   };
   if (depsTotal !== 0) {
     // Read only if someone looks (step.step in an executor): most never do.
-    let deps: Dependency[] | undefined;
+    let deps: StoredDependency[] | undefined;
     Object.defineProperty(step, "dependsOn", { enumerable: true, get: () => (deps ??= depsOf(runId as string, id as string)) });
   }
   if (parentId !== null) step.parentId = parentId as string;
@@ -198,6 +240,9 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
   if (site !== null) step.site = site as string;
   if (readyAt !== null) step.readyAt = readyAt as number;
   if (error !== null) step.lastError = JSON.parse(error as string) as StepErrorRecord;
+  if (timeout !== null) step.timeout = timeout as number;
+  if (waitFor !== null) step.waitFor = waitFor as string;
+  if (wakeAt !== null) step.wakeAt = wakeAt as number;
   const run: RunRecord = {
     id: runId as string,
     package: pkg as string,
@@ -208,6 +253,9 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
     createdAt: runCreatedAt as number,
     updatedAt: runUpdatedAt as number,
   };
+  if (parentRunId !== null) run.parentRunId = parentRunId as string;
+  if (parentStepId !== null) run.parentStepId = parentStepId as string;
+  if (outputStep !== null) run.outputStep = outputStep as string;
   return { step, run };
 }
 

@@ -5,7 +5,7 @@
  * two lookups about what the run holds already, then writes the plan.
  */
 import { ErrorCodes, WorkflowError } from "../errors.js";
-import type { StepStatus } from "../types.js";
+import type { DependencyOn, StepStatus } from "../types.js";
 import { edgeState } from "./graph-rules.js";
 import type { NewStep } from "./store.js";
 
@@ -20,8 +20,8 @@ export interface RunLookup {
 export interface PlannedStep {
   step: NewStep;
   status: "pending" | "ready" | "skipped";
-  /** Dependency edges after dedup aliasing: target step id -> required. */
-  edges: Map<string, boolean>;
+  /** Dependency edges after dedup aliasing: target step id -> the state it must reach. */
+  edges: Map<string, DependencyOn>;
   /** Edges not yet satisfied (0 unless `pending`). */
   waiting: number;
 }
@@ -32,7 +32,7 @@ export const NO_STEPS: RunLookup = { statusOf: () => undefined, holderOf: () => 
  * Plans `steps` for insertion into `runId`. Dependencies must name steps of the
  * run or of this batch. A step whose `dedupKey` is taken (in the run or earlier
  * in the batch) is not created; dependencies on it wait for the step holding the
- * key. Steps born `skipped` (a required dependency already failed) must have
+ * key. Steps born `skipped` (a dependency already finished the wrong way) must have
  * their dependents told, like any step that finishes.
  *
  * @throws WorkflowError `duplicate_step` or `unknown_dependency`
@@ -57,14 +57,16 @@ export function planSteps(runId: string, steps: readonly NewStep[], run: RunLook
     if (run.statusOf(step.id) !== undefined) {
       throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${step.id}" is already used in run "${runId}"`);
     }
-    const edges = new Map<string, boolean>();
+    const edges = new Map<string, DependencyOn>();
     for (const d of step.dependsOn) {
       const target = aliasOf.get(d.stepId) ?? d.stepId;
-      edges.set(target, (edges.get(target) ?? false) || d.required);
+      // Two edges aliased onto one step: the one that asks more wins.
+      const seen = edges.get(target);
+      edges.set(target, seen === undefined || seen === "completed" ? d.on : seen);
     }
     let waiting = 0;
     let violated = false;
-    for (const [target, required] of edges) {
+    for (const [target, on] of edges) {
       if (inBatch.has(target)) {
         waiting++;
         continue;
@@ -73,7 +75,7 @@ export function planSteps(runId: string, steps: readonly NewStep[], run: RunLook
       if (status === undefined) {
         throw new WorkflowError(ErrorCodes.unknownDependency, `step "${step.id}" depends on "${target}", which is not a step of run "${runId}"`);
       }
-      const state = edgeState(status, required);
+      const state = edgeState(status, on);
       if (state === "waiting") waiting++;
       else if (state === "violated") violated = true;
     }
@@ -101,4 +103,12 @@ export function jsonOf(value: object): string {
     lastValue = Object.isFrozen(value) ? value : undefined;
   }
   return lastJson;
+}
+
+/**
+ * When a step that just became ready may first be claimed: `delay` after now,
+ * and not before `notBefore` (`runAt`).
+ */
+export function readyAtFor(step: { delay?: number | undefined; notBefore?: number | undefined }, now: number): number {
+  return Math.max(now + (step.delay ?? 0), step.notBefore ?? 0);
 }

@@ -12,7 +12,7 @@
  * dependent becomes ready or skipped, when a run finishes) live in
  * `graph-rules.ts`, and the exported conformance suite checks them.
  */
-import type { Dependency, RunStatus, StepStatus } from "../types.js";
+import type { DependencyOn, RunEventType, RunStatus, StepStatus } from "../types.js";
 import type { ResolvedRetryPolicy } from "../retry.js";
 
 /** A value encoded by the engine (superjson text). Adapters store it verbatim. */
@@ -35,6 +35,17 @@ export interface RunRecord {
   metadata: Record<string, string>;
   createdAt: number;
   updatedAt: number;
+  /** A child run: the run and step that started it (woken when this run finishes). */
+  parentRunId?: string;
+  parentStepId?: string;
+  /** The step whose result is the run's output (`run.output(handle)`). */
+  outputStep?: string;
+}
+
+/** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
+export interface StoredDependency {
+  stepId: string;
+  on: DependencyOn;
 }
 
 /** A run to insert with its first steps. */
@@ -49,13 +60,22 @@ export interface NewStep {
   kind: string;
   queue: string;
   input: Encoded;
-  dependsOn: Dependency[];
+  dependsOn: StoredDependency[];
   retry: ResolvedRetryPolicy;
   metadata: Record<string, string>;
+  /** Higher is claimed first among the ready steps of a queue. */
   priority: number;
   parentId?: string;
   dedupKey?: string;
   site?: string;
+  /** Not ready before this instant (epoch ms): `ready_at` is at least this. */
+  notBefore?: number;
+  /** ms added to the instant the step becomes ready (its dependencies done). */
+  delay?: number;
+  /** ms one attempt may run (enforced by the engine). */
+  timeout?: number;
+  /** A built-in wait's target, matched by signal delivery and child-run completion: `signal:<name>` or `run:<id>`. */
+  waitFor?: string;
 }
 
 export interface StepErrorRecord {
@@ -86,13 +106,19 @@ export interface StepRecord {
   reclaims: number;
   priority: number;
   retry: ResolvedRetryPolicy;
-  dependsOn: Dependency[];
+  dependsOn: StoredDependency[];
   parentId?: string;
   dedupKey?: string;
   site?: string;
   metadata: Record<string, string>;
   lastError?: StepErrorRecord;
   readyAt?: number;
+  notBefore?: number;
+  delay?: number;
+  timeout?: number;
+  waitFor?: string;
+  /** Set by a `wait` outcome: when the wait ends by itself. Kept after the wait, cleared by an operator retry. */
+  wakeAt?: number;
   startedAt?: number;
   finishedAt?: number;
   createdAt: number;
@@ -172,7 +198,29 @@ export type StepOutcome = LeaseRef & { now: number } & (
       }
     | { status: "retry"; error: StepErrorRecord; readyAt: number }
     | { status: "failed"; error: StepErrorRecord }
+    | WaitOutcome
   );
+
+/**
+ * A built-in wait (sleep, signal, child run) parks its step as `waiting`, lease
+ * given back, attempt not spent, until something wakes it back to `ready` (the
+ * executor then runs again and decides). In the same transaction, in order:
+ * 1. `consume`: if an unconsumed signal named `consume.name` exists for the run,
+ *    the oldest is marked consumed by this step and the step SUCCEEDS with the
+ *    signal's payload as its result (a plain success: dependents, run finish).
+ *    Otherwise, if `wakeAt <= now`, the step FAILS with `consume.timeoutError`.
+ * 2. `childRunId`: if that run has finished, the step goes straight to `ready`.
+ * 3. Otherwise it is parked: `waiting`, `wake_at = wakeAt` (none: only a
+ *    signal or the child's end wakes it).
+ * The step's row is locked (written) before the signal or child is looked at,
+ * so a delivery racing the wait either is seen here or sees the step waiting.
+ */
+export interface WaitOutcome {
+  status: "wait";
+  wakeAt?: number;
+  consume?: { name: string; timeoutError: StepErrorRecord };
+  childRunId?: string;
+}
 
 /**
  * What became of an outcome: written; discarded because the lease was no longer
@@ -225,6 +273,39 @@ export type StoreEvent =
   /** A run was canceled: abort its steps running in this process. */
   | { type: "canceled"; runId: string };
 
+/** A signal to deliver (`rt.signal`). */
+export interface NewSignal {
+  runId: string;
+  name: string;
+  /** Idempotency key: a second signal with the same id for the same run is not stored. */
+  id: string;
+  payload: Encoded;
+  now: number;
+}
+
+/** An event log entry as the store keeps it. */
+export interface EventRecord {
+  seq: number;
+  runId: string;
+  at: number;
+  type: RunEventType;
+  stepId?: string;
+  attempt?: number;
+  workerId?: string;
+  error?: StepErrorRecord;
+  /** JSON text. */
+  data?: string;
+}
+
+export interface FailedStepsQuery {
+  package?: string;
+  kind?: string;
+  queue?: string;
+  code?: string;
+  limit: number;
+  after?: { runId: string; stepId: string };
+}
+
 /** The commands every adapter implements. All of them are atomic. */
 export interface Store {
   /**
@@ -251,8 +332,44 @@ export interface Store {
   readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined>;
   /** Operator retry; throws `not_found` / `invalid_state` WorkflowErrors. */
   retryStep(runId: string, stepId: string, now: number): Promise<void>;
-  /** Operator cancel; throws `not_found` / `invalid_state` WorkflowErrors. */
-  cancelRun(runId: string, now: number): Promise<void>;
+  /**
+   * Operator cancel; throws `not_found` / `invalid_state` WorkflowErrors. Cancels
+   * the run's unfinished child runs (and theirs) in the same transaction;
+   * returns the ids of every run it canceled, this one first.
+   */
+  cancelRun(runId: string, now: number): Promise<string[]>;
+  /**
+   * Puts `waiting` steps whose `wake_at <= now` back to `ready`; returns how
+   * many. Cheap when there are none (the engine calls it at due times).
+   */
+  wakeDue(now: number): Promise<number>;
+  /**
+   * Stores a signal for a run and wakes its steps waiting for it (`waitFor =
+   * "signal:" + name`; running ones are locked so a racing wait sees the
+   * signal). `not_found` for an unknown run, `invalid_state` for a finished
+   * one. `delivered: false` when a signal with this id exists already.
+   */
+  signal(signal: NewSignal): Promise<{ delivered: boolean }>;
+  /** `running`/`pending` → `paused`; its steps are not claimed until resumed. `not_found` / `invalid_state`. */
+  pauseRun(runId: string, now: number): Promise<void>;
+  /** `paused` → `running` (finished at once if nothing is left to do). `not_found` / `invalid_state`. */
+  resumeRun(runId: string, now: number): Promise<void>;
+  /** The run's event log, oldest first. */
+  getEvents(runId: string): Promise<EventRecord[]>;
+  /** Failed steps across runs, most recently failed first. `not_found` for an unknown `after`. */
+  listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]>;
+  /**
+   * Deletes up to `limit` runs finished (status in `statuses`) before
+   * `finishedBefore`, with their steps, edges, artifacts, signals and events.
+   * Returns how many runs it deleted.
+   */
+  purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number>;
+  /**
+   * Optional: delivers, after each commit, the events this store object wrote
+   * in it (hooks, `rt.on`). Set only while someone listens; an adapter may
+   * capture events only while it is set. Returns the unsubscribe function.
+   */
+  observeEvents?(listener: (events: EventRecord[]) => void): () => void;
   /**
    * Optional: calls `onChange` when another connection (in this process or
    * another) may have made work ready, so idle workers claim at once instead of

@@ -16,17 +16,20 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
-import type { Dependency, StepStatus } from "../../types.js";
-import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
-import { jsonOf, NO_STEPS, planSteps, type RunLookup } from "../step-plan.js";
+import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
+import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { jsonOf, NO_STEPS, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
 import type {
   ClaimRequest,
   ClaimResult,
   ClaimedStep,
   CompletionResult,
+  EventRecord,
+  FailedStepsQuery,
   LeaseRef,
   ListRunsQuery,
   NewRun,
+  NewSignal,
   NewStep,
   ReclaimResult,
   ResultRecord,
@@ -36,11 +39,28 @@ import type {
   StepRecord,
   Store,
   StoredArtifact,
+  StoredDependency,
+  WaitOutcome,
 } from "../store.js";
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { WalWatcher } from "./wal-watcher.js";
-import { type ArtifactRow, CLAIMED_STEP_COLUMNS, dependenciesByStep, type EdgeRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
+import {
+  type ArtifactRow,
+  CLAIMED_STEP_COLUMNS,
+  dependenciesByStep,
+  type EdgeRow,
+  type EventRow,
+  type OutcomeRow,
+  type RunRow,
+  type StepRow,
+  toArtifact,
+  toClaimedStep,
+  toEvent,
+  toResultRecord,
+  toRun,
+  toStep,
+} from "../rows.js";
 
 export interface SqliteStoreOptions {
   path: string;
@@ -86,6 +106,10 @@ export class SqliteStore implements Store {
   readonly #checkpointer: Checkpointer | undefined;
   readonly #watcher: WalWatcher | undefined;
   readonly #listRuns = new Map<string, Database.Statement>();
+  readonly #listFailed = new Map<string, Database.Statement>();
+  readonly #eventListeners = new Set<(events: EventRecord[]) => void>();
+  /** Events the current transaction wrote, while someone observes them. */
+  #captured: EventRow[] | undefined;
   #closed = false;
 
   constructor(db: Database.Database, checkpointer?: Checkpointer, watcher?: WalWatcher) {
@@ -94,29 +118,61 @@ export class SqliteStore implements Store {
     this.#watcher = watcher;
     if (watcher) this.subscribe = (onChange) => watcher.subscribe(onChange);
     this.#sql = prepareStatements(db);
-    this.#claimTx = db.transaction((request: ClaimRequest) => this.#claim(request));
-    this.#completeTx = db.transaction((outcomes: StepOutcome[]) => this.#complete(outcomes));
-    this.#createRunsTx = db.transaction((runs: NewRun[]) => runs.map((r) => this.#createRun(r)));
+    this.#claimTx = this.#writer((request: ClaimRequest) => this.#claim(request));
+    this.#completeTx = this.#writer((outcomes: StepOutcome[]) => this.#complete(outcomes));
+    this.#createRunsTx = this.#writer((runs: NewRun[]) => runs.map((r) => this.#createRun(r)));
   }
 
   /** Set when the file can be watched (see `WalWatcher`). */
   subscribe?: (onChange: () => void) => () => void;
 
+  /**
+   * Wraps a transaction body: `BEGIN IMMEDIATE`, and, while someone observes
+   * events, the events it wrote (the triggers' rows after the last seq before
+   * it: one writer at a time, so they are all this transaction's), delivered
+   * after the commit.
+   */
+  #writer<A extends unknown[], R>(body: (...args: A) => R): (...args: A) => R {
+    const tx = this.#db.transaction((...args: A): R => {
+      if (this.#eventListeners.size === 0) return body(...args);
+      const from = (this.#sql.lastEventSeq.get() as { seq: number | null }).seq ?? 0;
+      const result = body(...args);
+      this.#captured = this.#sql.eventsAfter.all(from) as EventRow[];
+      return result;
+    });
+    return (...args: A): R => {
+      this.#captured = undefined;
+      const result = tx.immediate(...args);
+      const captured = this.#captured as EventRow[] | undefined;
+      this.#captured = undefined;
+      if (captured?.length) {
+        const events = captured.map(toEvent);
+        for (const listener of this.#eventListeners) listener(events);
+      }
+      return result;
+    };
+  }
+
+  observeEvents(listener: (events: EventRecord[]) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
   async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
-    const created = this.#createRunsTx.immediate(runs);
+    const created = this.#createRunsTx(runs);
     this.#checkpointer?.wrote();
     return created;
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    const result = this.#claimTx.immediate(request);
+    const result = this.#claimTx(request);
     if (result.steps.length) this.#checkpointer?.wrote();
     return result;
   }
 
   async complete(outcomes: StepOutcome[]): Promise<CompletionResult[]> {
     if (outcomes.length === 0) return [];
-    const results = this.#completeTx.immediate(outcomes);
+    const results = this.#completeTx(outcomes);
     this.#checkpointer?.wrote();
     return results;
   }
@@ -132,41 +188,118 @@ export class SqliteStore implements Store {
 
   async release(leases: LeaseRef[], now: number): Promise<void> {
     if (leases.length === 0) return;
-    this.#db
-      .transaction(() => {
-        for (const l of leases) this.#sql.releaseLease.run(now, now, l.runId, l.stepId, l.token);
-      })
-      .immediate();
+    this.#writer(() => {
+      for (const l of leases) this.#sql.releaseLease.run(now, now, l.runId, l.stepId, l.token);
+    })();
   }
 
   async reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult> {
     // A read-only probe first, so that idle processes do not queue for the write lock.
     if (!this.#sql.anyExpired.get(now)) return { reclaimed: 0, failed: 0 };
-    return this.#db
-      .transaction(() => {
-        const result = { reclaimed: 0, failed: 0 };
-        const touched = new Set<string>();
-        for (const row of this.#sql.expired.all(now) as { run_id: string; id: string; reclaims: number }[]) {
-          if (row.reclaims < maxReclaims) {
-            this.#sql.reclaimLease.run(now, now, row.run_id, row.id);
-            result.reclaimed++;
-            continue;
-          }
-          const error: StepErrorRecord = {
-            code: ErrorCodes.leaseExpired,
-            message: `the step's lease expired ${row.reclaims + 1} times (maxReclaims ${maxReclaims}); its worker probably crashed while running it`,
-            retryable: false,
-            occurredAt: now,
-          };
-          this.#sql.expireStep.run(JSON.stringify(error), error.code, now, now, now, row.run_id, row.id);
-          this.#propagate(row.run_id, row.id, "failed", now);
-          touched.add(row.run_id);
-          result.failed++;
+    return this.#writer(() => {
+      const result = { reclaimed: 0, failed: 0 };
+      const touched = new Set<string>();
+      for (const row of this.#sql.expired.all(now) as { run_id: string; id: string; reclaims: number }[]) {
+        if (row.reclaims < maxReclaims) {
+          this.#sql.reclaimLease.run(now, now, row.run_id, row.id);
+          result.reclaimed++;
+          continue;
         }
-        for (const runId of touched) this.#finishRunIfDone(runId, now);
-        return result;
-      })
-      .immediate();
+        const error: StepErrorRecord = {
+          code: ErrorCodes.leaseExpired,
+          message: `the step's lease expired ${row.reclaims + 1} times (maxReclaims ${maxReclaims}); its worker probably crashed while running it`,
+          retryable: false,
+          occurredAt: now,
+        };
+        this.#sql.expireStep.run(JSON.stringify(error), error.code, now, now, now, row.run_id, row.id);
+        this.#propagate(row.run_id, row.id, "failed", now);
+        touched.add(row.run_id);
+        result.failed++;
+      }
+      for (const runId of touched) this.#finishRunIfDone(runId, now);
+      return result;
+    })();
+  }
+
+  async wakeDue(now: number): Promise<number> {
+    if (!this.#sql.anyWaitDue.get(now)) return 0;
+    return this.#writer(() => this.#sql.wakeDue.run(now, now, now).changes)();
+  }
+
+  async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
+    return this.#writer(() => {
+      const { runId, name, now } = signal;
+      const run = this.#runOrThrow(runId);
+      if ((FINISHED_RUN_STATUSES as readonly string[]).includes(run.status)) {
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; a signal can only go to an unfinished run`);
+      }
+      if (this.#sql.insertSignal.run(runId, signal.id, name, signal.payload, now).changes === 0) return { delivered: false };
+      this.#sql.wakeSignaled.run(now, now, runId, `signal:${name}`);
+      return { delivered: true };
+    })();
+  }
+
+  async pauseRun(runId: string, now: number): Promise<void> {
+    this.#writer(() => {
+      const run = this.#runOrThrow(runId);
+      if (run.status !== "running" && run.status !== "pending") {
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only a running run can be paused`);
+      }
+      this.#sql.setRunStatus.run("paused", now, runId);
+      this.#sql.insertPaused.run(runId);
+    })();
+  }
+
+  async resumeRun(runId: string, now: number): Promise<void> {
+    this.#writer(() => {
+      const run = this.#runOrThrow(runId);
+      if (run.status !== "paused") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}, not paused`);
+      this.#sql.setRunStatus.run("running", now, runId);
+      this.#sql.deletePaused.run(runId);
+      // Its last steps may have finished while it was paused.
+      this.#finishRunIfDone(runId, now);
+    })();
+  }
+
+  async getEvents(runId: string): Promise<EventRecord[]> {
+    return (this.#sql.eventsOfRun.all(runId) as EventRow[]).map(toEvent);
+  }
+
+  async listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]> {
+    const where = ["s.status = 'failed'"];
+    const args: unknown[] = [];
+    const filter = (column: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    filter("r.package", query.package);
+    filter("s.kind", query.kind);
+    filter("s.queue", query.queue);
+    filter("s.error_code", query.code);
+    if (query.after) {
+      const after = this.#sql.failedCursor.get(query.after.runId, query.after.stepId) as { finished_at: number; seq: number } | undefined;
+      if (!after) throw new WorkflowError(ErrorCodes.notFound, `listFailedSteps: no failed step "${query.after.stepId}" in run "${query.after.runId}" to page after`);
+      where.push("(s.finished_at < ? OR (s.finished_at = ? AND s.seq < ?))");
+      args.push(after.finished_at, after.finished_at, after.seq);
+    }
+    const join = query.package !== undefined ? "JOIN runs r ON r.id = s.run_id" : "";
+    const sql = `SELECT s.* FROM steps s ${join} WHERE ${where.join(" AND ")} ORDER BY s.finished_at DESC, s.seq DESC LIMIT ?`;
+    let statement = this.#listFailed.get(sql);
+    if (!statement) this.#listFailed.set(sql, (statement = this.#db.prepare(sql)));
+    return (statement.all(...args, query.limit) as StepRow[]).map((row) => toStep(row, this.#depsOf(row.run_id, row.id)));
+  }
+
+  async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
+    const wanted = statuses.filter((st) => (FINISHED_RUN_STATUSES as readonly string[]).includes(st));
+    if (wanted.length === 0) return 0;
+    return this.#writer(() => {
+      const ids = (this.#sql.purgeable.all(finishedBefore, limit) as { id: string; status: string }[])
+        .filter((r) => wanted.includes(r.status as RunStatus))
+        .map((r) => r.id);
+      for (const id of ids) for (const statement of this.#sql.purgeRun) statement.run(id);
+      return ids.length;
+    })();
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -216,21 +349,32 @@ export class SqliteStore implements Store {
   }
 
   async retryStep(runId: string, stepId: string, now: number): Promise<void> {
-    this.#db.transaction(() => this.#retryStep(runId, stepId, now)).immediate();
+    this.#writer(() => this.#retryStep(runId, stepId, now))();
   }
 
-  async cancelRun(runId: string, now: number): Promise<void> {
-    this.#db
-      .transaction(() => {
-        const run = this.#sql.getRun.get(runId) as RunRow | undefined;
-        if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-        if (run.status !== "running" && run.status !== "pending") {
-          throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
+  async cancelRun(runId: string, now: number): Promise<string[]> {
+    return this.#writer(() => {
+      const run = this.#runOrThrow(runId);
+      if (run.status !== "running" && run.status !== "pending" && run.status !== "paused") {
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
+      }
+      this.#sql.insertEvent.run(runId, now, "operator_cancel", null);
+      const canceled: string[] = [];
+      // The run, then its unfinished descendants (a child's own children too).
+      for (let ids = [runId]; ids.length; ) {
+        const next: string[] = [];
+        for (const id of ids) {
+          this.#sql.cancelSteps.run(now, now, id);
+          this.#sql.setRunStatus.run("canceled", now, id);
+          this.#sql.deletePaused.run(id);
+          this.#sql.wakeParent.run(now, now, id);
+          canceled.push(id);
+          for (const child of this.#sql.activeChildren.all(id) as { id: string }[]) next.push(child.id);
         }
-        this.#sql.cancelSteps.run(now, now, runId);
-        this.#sql.setRunStatus.run("canceled", now, runId);
-      })
-      .immediate();
+        ids = next;
+      }
+      return canceled;
+    })();
   }
 
   async close(): Promise<void> {
@@ -243,21 +387,28 @@ export class SqliteStore implements Store {
 
   // ---- inside transactions -------------------------------------------------
 
+  #runOrThrow(runId: string): RunRow {
+    const run = this.#sql.getRun.get(runId) as RunRow | undefined;
+    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+    return run;
+  }
+
   #createRun({ run, steps }: NewRun): { created: boolean; run: RunRecord } {
     const inserted = this.#sql.insertRun.run(
       run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
+      run.parentRunId ?? null, run.parentStepId ?? null, run.outputStep ?? null,
     );
     if (inserted.changes === 0) return { created: false, run: toRun(this.#sql.getRun.get(run.id) as RunRow) };
     this.#insertSteps(run.id, steps, run.createdAt, undefined, true);
     return { created: true, run };
   }
 
-  readonly #depsOf = (runId: string, stepId: string): Dependency[] =>
-    (this.#sql.depsOf.all(runId, stepId) as { dep_id: string; required: number }[]).map((e) => ({ stepId: e.dep_id, required: e.required === 1 }));
+  readonly #depsOf = (runId: string, stepId: string): StoredDependency[] =>
+    (this.#sql.depsOf.all(runId, stepId) as { dep_id: string; on_state: DependencyOn }[]).map((e) => ({ stepId: e.dep_id, on: e.on_state }));
 
   #claim(request: ClaimRequest): ClaimResult {
     const { now } = request;
-    const candidates: { seq: number; ready_at: number; queue: string }[] = [];
+    const candidates: { seq: number; priority: number; ready_at: number; queue: string }[] = [];
     const visited: string[] = [];
     const tokensByQueue = new Map<string, number>();
     let nextDueAt: number | undefined;
@@ -282,13 +433,14 @@ export class SqliteStore implements Store {
         capacity = Math.min(capacity, Math.floor(tokens));
       }
       if (capacity <= 0) continue;
-      for (const c of this.#sql.readyInQueue.all(queue, now, capacity) as { seq: number; ready_at: number }[]) {
+      for (const c of this.#sql.readyInQueue.all(queue, now, capacity) as { seq: number; priority: number; ready_at: number }[]) {
         candidates.push({ ...c, queue });
       }
     }
 
-    // FIFO by readiness across queues; each queue already respected its own limits.
-    candidates.sort((a, b) => a.ready_at - b.ready_at || a.seq - b.seq);
+    // Each queue's candidates come in its claim order (priority, then readiness);
+    // merged across queues by the same key, so no queue's order is broken.
+    candidates.sort((a, b) => b.priority - a.priority || a.ready_at - b.ready_at || a.seq - b.seq);
     const chosen = candidates.slice(0, request.limit);
     const expiresAt = now + request.leaseDuration;
     const consumed = new Map<string, number>();
@@ -308,12 +460,27 @@ export class SqliteStore implements Store {
 
     // Only worth computing when the engine may go to sleep after this claim.
     if (steps.length < request.limit) {
-      for (const queue of visited) due((this.#sql.nextReadyAt.get(queue, now) as { t: number | null }).t);
+      for (const queue of visited) due(this.#nextReadyAt(queue, now));
       due((this.#sql.nextLeaseExpiry.get() as { t: number | null }).t);
+      due((this.#sql.nextWakeAt.get() as { t: number | null }).t);
     }
     const result: ClaimResult = { steps };
     if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;
     return result;
+  }
+
+  /**
+   * The earliest future readiness in a queue: the minimum over its priorities
+   * (a skip scan of steps_ready; queues use a handful of priorities at most).
+   */
+  #nextReadyAt(queue: string, now: number): number | undefined {
+    let next: number | undefined;
+    let row = this.#sql.topPriority.get(queue) as { priority: number } | undefined;
+    for (; row; row = this.#sql.lowerPriority.get(queue, row.priority) as { priority: number } | undefined) {
+      const t = (this.#sql.nextReadyAt.get(queue, row.priority, now) as { t: number | null }).t;
+      if (t !== null && (next === undefined || t < next)) next = t;
+    }
+    return next;
   }
 
   #complete(outcomes: StepOutcome[]): CompletionResult[] {
@@ -336,6 +503,8 @@ export class SqliteStore implements Store {
         if (!this.#fail(o, o.error)) return STALE;
         touched.set(o.runId, o.now);
         return APPLIED;
+      case "wait":
+        return this.#applyWait(o, touched);
       case "succeeded": {
         let created: string[] = [];
         if (o.emitted.length === 0 && o.artifacts.length === 0) {
@@ -372,6 +541,33 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** A built-in wait's outcome (see `WaitOutcome`): consume a signal, time out, or park. */
+  #applyWait(o: LeaseRef & { now: number } & WaitOutcome, touched: Map<string, number>): CompletionResult {
+    const s = this.#sql;
+    if (!s.holdsLease.get(o.runId, o.stepId, o.token)) return STALE;
+    if (o.consume) {
+      const signal = s.oldestSignal.get(o.runId, o.consume.name) as { seq: number; payload: string } | undefined;
+      if (signal) {
+        s.consumeSignal.run(o.stepId, o.now, signal.seq);
+        return this.#applyOutcome({ runId: o.runId, stepId: o.stepId, token: o.token, now: o.now, status: "succeeded", result: signal.payload, artifacts: [], emitted: [] }, touched);
+      }
+      if (o.wakeAt !== undefined && o.wakeAt <= o.now) {
+        if (!this.#fail(o, o.consume.timeoutError)) return STALE;
+        touched.set(o.runId, o.now);
+        return APPLIED;
+      }
+    }
+    if (o.childRunId !== undefined) {
+      const child = s.getRun.get(o.childRunId) as RunRow | undefined;
+      if (child && (FINISHED_RUN_STATUSES as readonly string[]).includes(child.status)) {
+        s.waitOver.run(o.now, o.now, o.runId, o.stepId, o.token);
+        return APPLIED;
+      }
+    }
+    s.park.run(o.wakeAt ?? null, o.now, o.runId, o.stepId, o.token);
+    return APPLIED;
+  }
+
   #markSucceeded(o: StepOutcome & { status: "succeeded" }): boolean {
     return this.#sql.markSucceeded.run(o.result, o.records ?? null, o.now, o.now, o.now, o.runId, o.stepId, o.token).changes === 1;
   }
@@ -400,9 +596,10 @@ export class SqliteStore implements Store {
         edges.size, waiting,
         jsonOf(step.retry), step.retry.maxAttempts, step.priority,
         step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, jsonOf(step.metadata),
-        status === "ready" ? now : null, skipped ? now : null, now, now,
+        status === "ready" ? readyAtFor(step, now) : null, skipped ? now : null, now, now,
+        step.notBefore ?? null, step.delay ?? 0, step.timeout ?? null, step.waitFor ?? null,
       );
-      for (const [target, required] of edges) s.insertEdge.run(runId, target, step.id, required ? 1 : 0);
+      for (const [target, on] of edges) s.insertEdge.run(runId, target, step.id, on === "completed" ? 0 : 1, on);
     }
     for (const p of planned) if (p.status === "skipped") this.#propagate(runId, p.step.id, "skipped", now);
     return planned.map((p) => p.step.id);
@@ -418,8 +615,8 @@ export class SqliteStore implements Store {
     const finished: [string, StepStatus][] = [[stepId, status]];
     for (let next = finished.pop(); next; next = finished.pop()) {
       const [id, state] = next;
-      for (const edge of s.dependents.all(runId, id) as { step_id: string; required: number }[]) {
-        const verdict = edgeState(state, edge.required === 1);
+      for (const edge of s.dependents.all(runId, id) as { step_id: string; on_state: DependencyOn }[]) {
+        const verdict = edgeState(state, edge.on_state);
         if (verdict === "satisfied") {
           if (s.satisfyEdge.run(now, now, runId, edge.step_id).changes) dependentsWaiting = true;
         } else if (verdict === "violated" && s.skipStep.run(now, now, runId, edge.step_id).changes) {
@@ -430,21 +627,24 @@ export class SqliteStore implements Store {
     return dependentsWaiting;
   }
 
+  /** Finishes a running run with no unfinished step left, and wakes the parent step waiting for it. */
   #finishRunIfDone(runId: string, now: number): void {
     if (this.#sql.runHasActiveStep.get(runId)) return;
-    const counts = this.#sql.finishedCounts.get(runId) as { failed: number; canceled: number };
-    this.#sql.finishRun.run(finishedRunStatus(counts.failed > 0, counts.canceled > 0), now, runId);
+    const counts = this.#sql.finishedCounts.get(runId, runId) as { failed: number; canceled: number };
+    if (this.#sql.finishRun.run(finishedRunStatus(counts.failed > 0, counts.canceled > 0), now, runId).changes) {
+      this.#sql.wakeParent.run(now, now, runId);
+    }
   }
 
   #retryStep(runId: string, stepId: string, now: number): void {
     const s = this.#sql;
-    const run = s.getRun.get(runId) as RunRow | undefined;
-    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+    this.#runOrThrow(runId);
     const row = s.getStep.get(runId, stepId) as StepRow | undefined;
     if (!row) throw new WorkflowError(ErrorCodes.notFound, `no step "${stepId}" in run "${runId}"`);
     if (row.status !== "failed" && row.status !== "canceled") {
       throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" is ${row.status}; only a failed or canceled step can be retried`);
     }
+    s.insertEvent.run(runId, now, "operator_retry", stepId);
 
     // Everything downstream that was skipped or canceled comes back with it.
     const revived = new Set<string>([stepId]);
@@ -467,21 +667,21 @@ export class SqliteStore implements Store {
       let violated: string | undefined;
       for (const d of step.dependsOn) {
         const depStatus = revived.has(d.stepId) ? "pending" : (s.stepStatus.get(runId, d.stepId) as { status: StepStatus }).status;
-        const state = edgeState(depStatus, d.required);
+        const state = edgeState(depStatus, d.on);
         if (state === "waiting") waiting++;
         else if (state === "violated") violated = d.stepId;
       }
       if (violated !== undefined && id === stepId) {
-        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not succeed; retry that one`);
+        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not finish as it needs; retry that one`);
       }
       if (violated !== undefined) skippedAgain.push(id);
-      s.reviveStep.run(waiting > 0 ? "pending" : "ready", waiting, waiting > 0 ? null : now, now, runId, id);
+      s.reviveStep.run(waiting > 0 ? "pending" : "ready", waiting, waiting > 0 ? null : readyAtFor(step, now), now, runId, id);
     }
     for (const id of revived) s.resetAttempts.run(now, runId, id);
     for (const id of skippedAgain) {
       if (s.skipStep.run(now, now, runId, id).changes) this.#propagate(runId, id, "skipped", now);
     }
-    s.setRunStatus.run("running", now, runId);
+    s.reopenRun.run(now, runId);
   }
 }
 
@@ -489,48 +689,66 @@ function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
   const fenced = "WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'";
+  // A step that just became ready: `delay` after now, not before `runAt`.
+  const readyAt = (now: string) => `max(${now} + delay_ms, coalesce(not_before, 0))`;
+  // The run's failed steps that no dependent handles (see finishedRunStatus).
+  const unhandledFailure = `EXISTS (SELECT 1 FROM steps f WHERE f.run_id = ? AND f.status = 'failed'
+      AND NOT EXISTS (SELECT 1 FROM step_deps d WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed')))`;
   return {
-    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     getRun: p("SELECT * FROM runs WHERE id = ?"),
     runSeq: p("SELECT seq FROM runs WHERE id = ?"),
     setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
-    // Only a running run finishes: a canceled one stays canceled.
+    // An operator retry reopens a finished run (a paused one stays paused).
+    reopenRun: p("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ? AND status <> 'paused'"),
+    // Only a running run finishes: a canceled one stays canceled, a paused one finishes when resumed.
     finishRun: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ? AND status = 'running'"),
     runHasActiveStep: p("SELECT 1 FROM steps WHERE run_id = ? AND finished_at IS NULL LIMIT 1"),
-    finishedCounts: p(`SELECT coalesce(sum(status = 'failed'), 0) AS failed, coalesce(sum(status = 'canceled'), 0) AS canceled
-                       FROM steps WHERE run_id = ?`),
+    finishedCounts: p(`SELECT ${unhandledFailure} AS failed, EXISTS (SELECT 1 FROM steps WHERE run_id = ? AND status = 'canceled') AS canceled`),
+    // A child run finished: its parent's step waiting for it runs again (and reads the outcome).
+    wakeParent: p(`UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ?
+                   WHERE status = 'waiting' AND (run_id, id) = (SELECT parent_run_id, parent_step_id FROM runs WHERE id = ?)`),
+    activeChildren: p(`SELECT id FROM runs WHERE parent_run_id = ? AND status IN ('pending', 'running', 'paused')`),
+    insertPaused: p("INSERT OR IGNORE INTO paused_runs (run_id) VALUES (?)"),
+    deletePaused: p("DELETE FROM paused_runs WHERE run_id = ?"),
 
     insertStep: p(`INSERT INTO steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-                     priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertEdge: p("INSERT INTO step_deps (run_id, dep_id, step_id, required) VALUES (?, ?, ?, ?)"),
+                     priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at,
+                     not_before, delay_ms, timeout_ms, wait_for)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertEdge: p("INSERT INTO step_deps (run_id, dep_id, step_id, required, on_state) VALUES (?, ?, ?, ?, ?)"),
     getStep: p("SELECT * FROM steps WHERE run_id = ? AND id = ?"),
     stepStatus: p("SELECT status FROM steps WHERE run_id = ? AND id = ?"),
     stepByDedupKey: p("SELECT id FROM steps WHERE run_id = ? AND dedup_key = ?"),
     stepsOfRun: p("SELECT * FROM steps WHERE run_id = ? ORDER BY seq"),
-    dependents: p("SELECT step_id, required FROM step_deps WHERE run_id = ? AND dep_id = ?"),
-    depsOf: p("SELECT dep_id, required FROM step_deps WHERE run_id = ? AND step_id = ? ORDER BY dep_id"),
-    edgesOfRun: p("SELECT step_id, dep_id, required FROM step_deps WHERE run_id = ? ORDER BY step_id, dep_id"),
+    dependents: p("SELECT step_id, on_state FROM step_deps WHERE run_id = ? AND dep_id = ?"),
+    depsOf: p("SELECT dep_id, on_state FROM step_deps WHERE run_id = ? AND step_id = ? ORDER BY dep_id"),
+    edgesOfRun: p("SELECT step_id, dep_id, on_state FROM step_deps WHERE run_id = ? ORDER BY step_id, dep_id"),
     satisfyEdge: p(`UPDATE steps SET deps_waiting = deps_waiting - 1,
                       status   = CASE WHEN deps_waiting <= 1 THEN 'ready' ELSE status END,
-                      ready_at = CASE WHEN deps_waiting <= 1 THEN ? ELSE ready_at END,
+                      ready_at = CASE WHEN deps_waiting <= 1 THEN ${readyAt("?")} ELSE ready_at END,
                       updated_at = ?
                     WHERE run_id = ? AND id = ? AND status = 'pending'`),
     skipStep: p("UPDATE steps SET status = 'skipped', finished_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'pending'"),
-    reviveStep: p(`UPDATE steps SET status = ?, deps_waiting = ?, ready_at = ?, finished_at = NULL, updated_at = ?, ${clearLease}
+    reviveStep: p(`UPDATE steps SET status = ?, deps_waiting = ?, ready_at = ?, wake_at = NULL, finished_at = NULL, updated_at = ?, ${clearLease}
                    WHERE run_id = ? AND id = ?`),
     resetAttempts: p("UPDATE steps SET attempt = 0, reclaims = 0, updated_at = ? WHERE run_id = ? AND id = ?"),
     cancelSteps: p(`UPDATE steps SET status = 'canceled', finished_at = ?, updated_at = ?, ${clearLease}
-                    WHERE run_id = ? AND status IN ('pending', 'ready', 'running')`),
+                    WHERE run_id = ? AND status IN ('pending', 'ready', 'running', 'waiting')`),
 
     firstReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' ORDER BY queue LIMIT 1"),
     nextReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' AND queue > ? ORDER BY queue LIMIT 1"),
-    readyInQueue: p(`SELECT seq, ready_at FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ?
-                     ORDER BY ready_at, seq LIMIT ?`),
+    // Steps of paused runs stay where they are; paused_runs is tiny, read once per statement.
+    readyInQueue: p(`SELECT seq, priority, ready_at FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ?
+                       AND run_id NOT IN (SELECT run_id FROM paused_runs)
+                     ORDER BY priority DESC, ready_at, seq LIMIT ?`),
     anyReadyNow: p("SELECT 1 FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ? LIMIT 1"),
-    nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND ready_at > ?"),
+    topPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? ORDER BY priority DESC LIMIT 1"),
+    lowerPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? AND priority < ? ORDER BY priority DESC LIMIT 1"),
+    nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND priority = ? AND ready_at > ?"),
     nextLeaseExpiry: p("SELECT min(lease_expires_at) AS t FROM steps WHERE status = 'running'"),
+    nextWakeAt: p("SELECT min(wake_at) AS t FROM steps WHERE status = 'waiting'"),
     runningInQueue: p("SELECT count(*) AS n FROM steps WHERE status = 'running' AND queue = ?"),
     getBucket: p("SELECT tokens, refilled_at FROM queue_buckets WHERE queue = ?"),
     putBucket: p(`INSERT INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
@@ -556,6 +774,37 @@ function prepareStatements(db: Database.Database) {
                        updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
     expireStep: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
                      updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
+
+    // Built-in waits. Waiting is not an attempt: like a lease given back, the counter goes back down.
+    holdsLease: p("SELECT 1 FROM steps WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'"),
+    park: p(`UPDATE steps SET status = 'waiting', wake_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
+    waitOver: p(`UPDATE steps SET status = 'ready', ready_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
+    anyWaitDue: p("SELECT 1 FROM steps WHERE status = 'waiting' AND wake_at <= ? LIMIT 1"),
+    wakeDue: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE status = 'waiting' AND wake_at <= ?"),
+    insertSignal: p(`INSERT INTO signals (run_id, id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (run_id, id) DO NOTHING`),
+    wakeSignaled: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND wait_for = ? AND status = 'waiting'"),
+    oldestSignal: p("SELECT seq, payload FROM signals WHERE run_id = ? AND name = ? AND consumed_by IS NULL ORDER BY seq LIMIT 1"),
+    consumeSignal: p("UPDATE signals SET consumed_by = ?, consumed_at = ? WHERE seq = ?"),
+
+    // The event log (the triggers write the rest).
+    insertEvent: p("INSERT INTO events (run_id, at, type, step_id) VALUES (?, ?, ?, ?)"),
+    eventsOfRun: p("SELECT * FROM events WHERE run_id = ? ORDER BY seq"),
+    lastEventSeq: p("SELECT max(seq) AS seq FROM events"),
+    eventsAfter: p("SELECT * FROM events WHERE seq > ? ORDER BY seq"),
+
+    failedCursor: p("SELECT finished_at, seq FROM steps WHERE run_id = ? AND id = ? AND status = 'failed'"),
+    purgeable: p(`SELECT id, status FROM runs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at < ?
+                  ORDER BY updated_at LIMIT ?`),
+    purgeRun: [
+      p("DELETE FROM events WHERE run_id = ?"),
+      p("DELETE FROM signals WHERE run_id = ?"),
+      p("DELETE FROM artifacts WHERE run_id = ?"),
+      p("DELETE FROM step_deps WHERE run_id = ?"),
+      p("DELETE FROM steps WHERE run_id = ?"),
+      p("DELETE FROM paused_runs WHERE run_id = ?"),
+      p("DELETE FROM runs WHERE id = ?"),
+    ],
 
     result: p("SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM steps WHERE run_id = ? AND id = ?"),
     artifact: p("SELECT * FROM artifacts WHERE run_id = ? AND id = ?"),

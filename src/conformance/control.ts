@@ -1,0 +1,339 @@
+/** Conformance: attempt timeouts, priority, pause/resume, the event log and hooks, dead letters, purge and retention. */
+import { describe, expect, it } from "vitest";
+import { permanent } from "../errors.js";
+import { newExecutor } from "../executor.js";
+import { newPackage } from "../package.js";
+import { onFailure, requireSteps } from "../run-builder.js";
+import type { RunEvent } from "../types.js";
+import type { Runtime } from "../engine/runtime.js";
+import { type ConformanceTarget, Gate, rejectionCode, useHarness, waitUntil } from "./harness.js";
+
+const story = (events: RunEvent[]) => events.map((e) => (e.stepId ? `${e.type} ${e.stepId}` : e.type));
+
+function registerOk(rt: Runtime, ran: string[] = []): string[] {
+  rt.registerExecutor(newExecutor("ok", async (step) => {
+    ran.push(step.step.id);
+    step.result(step.rawInput());
+  }));
+  rt.registerExecutor(newExecutor("fail", async () => {
+    throw permanent("boom", new Error("no"));
+  }));
+  return ran;
+}
+
+export function controlSuite(target: ConformanceTarget): void {
+  describe("timeouts and priority", () => {
+    const h = useHarness(target);
+
+    it("aborts step.signal when an attempt runs past its timeout and fails the attempt with code timeout, then retries", async () => {
+      const rt = await h().runtime({ clock: Date.now });
+      const reasons: unknown[] = [];
+      let calls = 0;
+      rt.registerExecutor(newExecutor("slow", async (step) => {
+        calls++;
+        if (calls === 2) return step.result("fast enough");
+        await new Promise<void>((resolve) => step.signal.addEventListener("abort", () => resolve(), { once: true }));
+        reasons.push((step.signal.reason as { code?: string })?.code);
+      }));
+      rt.registerPackage(
+        newPackage("slow")
+          .entrypoint((run) => void run.step("s", null, { kind: "slow", timeout: 30, retry: { maxAttempts: 2, initialBackoff: 0 } }))
+          .build(),
+      );
+      await rt.startRun("slow", null, { runId: "r" });
+      await rt.runOnce();
+      expect(reasons).toEqual(["timeout"]);
+      const [step] = await rt.steps("r");
+      expect(step?.status).toBe("succeeded");
+      expect(step?.attempt).toBe(2);
+      expect(step?.timeout).toBe(30);
+      const failed = (await rt.events("r")).find((e) => e.type === "step_retry_scheduled");
+      expect(failed?.error?.code).toBe("timeout");
+    });
+
+    it("claims higher priority first within a queue", async () => {
+      const rt = await h().runtime({ maxWorkers: 1, queues: { q: { maxWorkers: 1 } } });
+      const ran = registerOk(rt);
+      rt.registerPackage(
+        newPackage("prio")
+          .entrypoint((run) => {
+            run.step("low", null, { kind: "ok", queue: "q", priority: -5 });
+            run.step("normal-1", null, { kind: "ok", queue: "q" });
+            run.step("urgent", null, { kind: "ok", queue: "q", priority: 10 });
+            run.step("normal-2", null, { kind: "ok", queue: "q" });
+          })
+          .build(),
+      );
+      await rt.startRun("prio", null, { runId: "r" });
+      await rt.runOnce();
+      expect(ran).toEqual(["urgent", "normal-1", "normal-2", "low"]);
+      expect((await rt.steps("r")).find((s) => s.id === "urgent")?.priority).toBe(10);
+    });
+  });
+
+  describe("pause and resume", () => {
+    const h = useHarness(target);
+
+    it("stops claiming a paused run's steps, lets its running step finish, and goes on when resumed", async () => {
+      const rt = await h().runtime({ maxWorkers: 2 });
+      const ran = registerOk(rt);
+      const gate = new Gate();
+      rt.registerExecutor(newExecutor("gated", async () => gate.pass()));
+      rt.registerPackage(
+        newPackage("pausable")
+          .entrypoint((run) => {
+            const g = run.step("gated", null, { kind: "gated" });
+            run.step("next", null, { kind: "ok", dependsOn: requireSteps(g) });
+          })
+          .build(),
+      );
+      rt.registerPackage(newPackage("other").entrypoint((run) => void run.step("other", null, { kind: "ok" })).build());
+      await rt.startRun("pausable", null, { runId: "r" });
+      const cycle = rt.runOnce();
+      await gate.waitFor(1);
+      await rt.pauseRun("r");
+      expect((await rt.workflow("r"))?.status).toBe("paused");
+      gate.open();
+      await cycle;
+      expect((await rt.steps("r")).map((s) => s.status)).toEqual(["succeeded", "ready"]);
+      await rt.startRun("other", null, { runId: "o" });
+      await rt.runOnce();
+      expect(ran).toEqual(["other"]);
+      expect(await rejectionCode(rt.pauseRun("r"))).toBe("invalid_state");
+      expect(await rejectionCode(rt.resumeRun("o"))).toBe("invalid_state");
+      expect(await rejectionCode(rt.pauseRun("nope"))).toBe("not_found");
+      await rt.resumeRun("r");
+      await rt.runOnce();
+      expect(ran).toEqual(["other", "next"]);
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+      expect(story(await rt.events("r")).filter((t) => t.startsWith("run_"))).toEqual(["run_started", "run_paused", "run_resumed", "run_succeeded"]);
+    });
+
+    it("finishes a run on resume when its last step finished while it was paused, and cancels a paused run", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      const gate = new Gate();
+      rt.registerExecutor(newExecutor("gated", async () => gate.pass()));
+      rt.registerPackage(newPackage("one").entrypoint((run) => void run.step("g", null, { kind: "gated" })).build());
+      rt.registerPackage(newPackage("two").entrypoint((run) => void run.step("s", null, { kind: "ok" })).build());
+      await rt.startRun("one", null, { runId: "r" });
+      const cycle = rt.runOnce();
+      await gate.waitFor(1);
+      await rt.pauseRun("r");
+      gate.open();
+      await cycle;
+      expect((await rt.workflow("r"))?.status).toBe("paused");
+      await rt.resumeRun("r");
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+
+      await rt.startRun("two", null, { runId: "c" });
+      await rt.pauseRun("c");
+      await rt.cancelRun("c");
+      expect((await rt.workflow("c"))?.status).toBe("canceled");
+      expect((await rt.steps("c"))[0]?.status).toBe("canceled");
+    });
+  });
+
+  describe("event log and hooks", () => {
+    const h = useHarness(target);
+
+    /** A run that retries, waits for a signal that never comes, and takes its failure branch. */
+    const storyPackage = () =>
+      newPackage("story")
+        .entrypoint((run) => {
+          const flaky = run.step("flaky", null, { kind: "flaky", retry: { maxAttempts: 2, initialBackoff: 0 } });
+          const approval = run.waitForSignal("approval", "approve", { timeout: 1_000, dependsOn: requireSteps(flaky) });
+          run.step("escalate", null, { kind: "ok", dependsOn: onFailure(approval) });
+          run.step("ship", null, { kind: "ok", dependsOn: requireSteps(approval) });
+        })
+        .build();
+
+    const registerStory = (rt: Runtime) => {
+      registerOk(rt);
+      let calls = 0;
+      rt.registerExecutor(newExecutor("flaky", async () => {
+        if (++calls === 1) throw new Error("transient");
+      }));
+      rt.registerPackage(storyPackage());
+    };
+
+    const EXPECTED = [
+      "run_started",
+      "step_ready flaky",
+      "step_claimed flaky",
+      "step_retry_scheduled flaky",
+      "step_claimed flaky",
+      "step_succeeded flaky",
+      "step_ready approval",
+      "step_claimed approval",
+      "step_waiting approval",
+      "step_ready approval",
+      "step_claimed approval",
+      "step_failed approval",
+      "step_ready escalate",
+      "step_skipped ship",
+      "step_claimed escalate",
+      "step_succeeded escalate",
+      "run_succeeded",
+    ];
+
+    it("tells what happened to a run that retried, waited and branched, in order", async () => {
+      const rt = await h().runtime();
+      registerStory(rt);
+      await rt.startRun("story", null, { runId: "r" });
+      await rt.runOnce();
+      h().advance(1_000);
+      await rt.runOnce();
+      const events = await rt.events("r");
+      expect(story(events)).toEqual(EXPECTED);
+      expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
+      expect(new Set(events.map((e) => e.seq)).size).toBe(events.length);
+      const byType = (type: string, stepId?: string) => events.filter((e) => e.type === type && (stepId === undefined || e.stepId === stepId));
+      expect(byType("step_claimed", "flaky").map((e) => [e.attempt, e.workerId])).toEqual([[1, rt.workerId], [2, rt.workerId]]);
+      expect(byType("step_retry_scheduled")[0]?.error?.message).toBe("transient");
+      expect(byType("step_failed")[0]?.error?.code).toBe("timeout");
+      expect(byType("step_waiting")[0]?.data).toEqual({ wakeAt: h().now, waitingFor: "signal:approve" });
+      expect(events.every((e) => e.runId === "r" && e.at instanceof Date)).toBe(true);
+    });
+
+    it("hands hooks the same events, after they commit", async () => {
+      const rt = await h().runtime();
+      registerStory(rt);
+      const all: RunEvent[] = [];
+      const failures: RunEvent[] = [];
+      rt.on("*", (e) => all.push(e));
+      rt.on("step_failed", (e) => failures.push(e));
+      rt.on("step_succeeded", () => {
+        throw new Error("a broken listener");
+      });
+      await rt.startRun("story", null, { runId: "r" });
+      await rt.runOnce();
+      h().advance(1_000);
+      await rt.runOnce();
+      expect(all).toEqual(await rt.events("r"));
+      expect(failures.map((e) => e.stepId)).toEqual(["approval"]);
+      expect(h().errors.length).toBe(2); // the broken listener, once per success: reported, not fatal
+      const before = all.length;
+      const listener = (e: RunEvent) => all.push(e);
+      rt.on("*", listener);
+      rt.off("*", listener);
+      expect(await rejectionCode(() => rt.on("nope" as never, () => {}))).toBe("invalid_input");
+      expect(all.length).toBe(before);
+    });
+
+    it("logs operator actions and reclaims", async () => {
+      const worker = await h().runtime({ leaseDuration: 1_000 });
+      const gate = new Gate();
+      worker.registerExecutor(newExecutor("stuck", async () => gate.pass()));
+      registerOk(worker);
+      worker.registerPackage(
+        newPackage("ops")
+          .entrypoint((run) => {
+            run.step("stuck", null, { kind: "stuck" });
+            run.step("bad", null, { kind: "fail" });
+          })
+          .build(),
+      );
+      await worker.startRun("ops", null, { runId: "r" });
+      const cycle = worker.runOnce();
+      await gate.waitFor(1);
+      // Another runtime reclaims the step once its lease is past.
+      const other = await h().runtime({ leaseDuration: 1_000 });
+      h().advance(1_001);
+      await other.runOnce();
+      await waitUntil(async () => (await other.steps("r")).find((s) => s.id === "bad")?.status === "failed", "bad to fail");
+      await other.retryStep("r", "bad");
+      await other.cancelRun("r");
+      gate.open();
+      await cycle;
+      const types = story(await other.events("r"));
+      expect(types).toContain("step_reclaimed stuck");
+      const tail = types.slice(types.indexOf("operator_retry bad"));
+      expect(tail[0]).toBe("operator_retry bad");
+      expect(tail[1]).toBe("step_ready bad");
+      expect(tail).toContain("operator_cancel");
+      expect(tail.indexOf("operator_cancel")).toBeLessThan(tail.indexOf("run_canceled"));
+    });
+  });
+
+  describe("failed steps, purge and retention", () => {
+    const h = useHarness(target);
+
+    it("lists failed steps across runs, newest first, filtered and paged", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      rt.registerExecutor(newExecutor("other-fail", async () => {
+        throw permanent("other", new Error("no"));
+      }));
+      rt.registerPackage(newPackage("a").entrypoint((run) => void run.step("x", null, { kind: "fail" })).build());
+      rt.registerPackage(newPackage("b").entrypoint((run) => void run.step("y", null, { kind: "other-fail", queue: "q2" })).build());
+      for (let i = 0; i < 3; i++) {
+        await rt.startRun("a", null, { runId: `a${i}` });
+        await rt.runOnce();
+        h().advance(10);
+      }
+      await rt.startRun("b", null, { runId: "b0" });
+      await rt.runOnce();
+      const all = await rt.listFailedSteps();
+      expect(all.map((s) => s.runId)).toEqual(["b0", "a2", "a1", "a0"]);
+      expect(all[0]?.lastError?.code).toBe("other");
+      expect((await rt.listFailedSteps({ package: "a" })).map((s) => s.runId)).toEqual(["a2", "a1", "a0"]);
+      expect((await rt.listFailedSteps({ code: "other" })).map((s) => s.runId)).toEqual(["b0"]);
+      expect((await rt.listFailedSteps({ queue: "q2", kind: "other-fail" })).map((s) => s.runId)).toEqual(["b0"]);
+      const page1 = await rt.listFailedSteps({ limit: 2 });
+      const last = page1.at(-1) as { runId: string; id: string };
+      const page2 = await rt.listFailedSteps({ limit: 2, after: { runId: last.runId, stepId: last.id } });
+      expect([...page1, ...page2].map((s) => s.runId)).toEqual(["b0", "a2", "a1", "a0"]);
+      expect(await rejectionCode(rt.listFailedSteps({ after: { runId: "nope", stepId: "x" } }))).toBe("not_found");
+      expect(await rejectionCode(rt.listFailedSteps({ limit: 0 }))).toBe("invalid_input");
+      await rt.retryStep("a2", "x");
+      expect((await rt.listFailedSteps({ package: "a" })).map((s) => s.runId)).toEqual(["a1", "a0"]);
+    });
+
+    it("purges finished runs with everything that belongs to them, and nothing else", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      rt.registerExecutor(newExecutor("with-artifact", async (step) => {
+        step.artifact("a.txt", "text/plain", "bytes");
+      }));
+      rt.registerPackage(newPackage("done").entrypoint((run) => void run.step("s", null, { kind: "with-artifact" })).build());
+      rt.registerPackage(newPackage("broken").entrypoint((run) => void run.step("s", null, { kind: "fail" })).build());
+      rt.registerPackage(newPackage("waits").entrypoint((run) => void run.waitForSignal("w", "go")).build());
+      await rt.startRun("done", null, { runId: "old-ok" });
+      await rt.startRun("broken", null, { runId: "old-failed" });
+      await rt.startRun("waits", null, { runId: "unfinished" });
+      await rt.signal("unfinished", "other-name", 1);
+      await rt.runOnce();
+      const cutoff = new Date(h().now + 1);
+      h().advance(1_000);
+      await rt.startRun("done", null, { runId: "new-ok" });
+      await rt.runOnce();
+
+      expect(await rt.purge({ finishedBefore: cutoff, statuses: ["failed"] })).toBe(1);
+      expect(await rt.workflow("old-failed")).toBeUndefined();
+      expect(await rt.purge({ finishedBefore: cutoff })).toBe(1);
+      expect(await rt.workflow("old-ok")).toBeUndefined();
+      expect(await rt.steps("old-ok")).toEqual([]);
+      expect(await rt.events("old-ok")).toEqual([]);
+      expect(await rejectionCode(rt.readArtifact("old-ok", "s:artifact:001"))).toBe("not_found");
+      expect((await rt.workflow("new-ok"))?.status).toBe("succeeded");
+      expect((await rt.workflow("unfinished"))?.status).toBe("running");
+      expect((await rt.events("unfinished")).length).toBeGreaterThan(0);
+      expect(await rt.purge({ finishedBefore: cutoff })).toBe(0);
+      expect(await rejectionCode(rt.purge({ finishedBefore: new Date("x") }))).toBe("invalid_input");
+      expect(await rejectionCode(rt.purge({ finishedBefore: cutoff, statuses: ["running" as never] }))).toBe("invalid_input");
+    });
+
+    it("purges old runs periodically while workers run (retention)", async () => {
+      const rt = await h().runtime({ clock: Date.now, retention: { maxAge: 1, interval: 20 }, pollInterval: 10 });
+      registerOk(rt);
+      rt.registerPackage(newPackage("short").entrypoint((run) => void run.step("s", null, { kind: "ok" })).build());
+      await rt.startRun("short", null, { runId: "r" });
+      const ac = new AbortController();
+      const workers = rt.startWorkers({ signal: ac.signal });
+      await waitUntil(async () => (await rt.listRuns()).length === 0, "retention to purge the finished run");
+      ac.abort();
+      await workers;
+    });
+  });
+}

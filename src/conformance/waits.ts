@@ -1,0 +1,443 @@
+/** Conformance: durable timers (runAt, delay, sleep), signals and child runs, also across restarts. */
+import { describe, expect, it } from "vitest";
+import { permanent } from "../errors.js";
+import { newExecutor } from "../executor.js";
+import { newPackage } from "../package.js";
+import { onFailure, requireSteps } from "../run-builder.js";
+import type { Runtime } from "../engine/runtime.js";
+import { type ConformanceTarget, rejectionCode, useHarness, waitUntil } from "./harness.js";
+
+const statusOf = async (rt: Runtime, runId: string) => Object.fromEntries((await rt.steps(runId)).map((s) => [s.id, s.status]));
+
+function registerBasics(rt: Runtime, ran: string[] = []): string[] {
+  rt.registerExecutor(newExecutor("ok", async (step) => {
+    ran.push(step.step.id);
+    step.result(step.rawInput());
+  }));
+  rt.registerExecutor(newExecutor("echo-dep", async (step) => {
+    ran.push(step.step.id);
+    step.result(await step.dependencyData(step.input<string>()));
+  }));
+  rt.registerExecutor(newExecutor("fail", async (step) => {
+    ran.push(step.step.id);
+    throw permanent("boom", new Error("no"));
+  }));
+  return ran;
+}
+
+export function waitsSuite(target: ConformanceTarget): void {
+  describe("timers", () => {
+    const h = useHarness(target);
+
+    it("does not run a step before its runAt, and runs it after, also in a new runtime", async () => {
+      const first = await h().runtime();
+      registerBasics(first);
+      const runAt = new Date(h().now + 5_000);
+      first.registerPackage(newPackage("later").entrypoint((run) => void run.step("s", 1, { kind: "ok", runAt })).build());
+      await first.startRun("later", null, { runId: "r" });
+      expect((await first.runOnce()).claimed).toBe(0);
+      const [step] = await first.steps("r");
+      expect(step?.status).toBe("ready");
+      expect(step?.readyAt?.getTime()).toBe(runAt.getTime());
+      await first.close();
+
+      h().advance(4_999);
+      const second = await h().runtime();
+      const ran = registerBasics(second);
+      expect((await second.runOnce()).claimed).toBe(0);
+      h().advance(1);
+      await second.runOnce();
+      expect(ran).toEqual(["s"]);
+      expect((await second.workflow("r"))?.status).toBe("succeeded");
+    });
+
+    it("delays a step from the moment its dependencies are done", async () => {
+      const rt = await h().runtime();
+      const ran = registerBasics(rt);
+      rt.registerPackage(
+        newPackage("delayed")
+          .entrypoint((run) => {
+            const a = run.step("a", 1, { kind: "ok" });
+            run.step("b", 2, { kind: "ok", dependsOn: requireSteps(a), delay: 3_000 });
+          })
+          .build(),
+      );
+      await rt.startRun("delayed", null, { runId: "r" });
+      const started = h().now;
+      await rt.runOnce();
+      expect(ran).toEqual(["a"]);
+      const b = (await rt.steps("r")).find((s) => s.id === "b");
+      expect(b?.status).toBe("ready");
+      expect(b?.readyAt?.getTime()).toBe(started + 3_000);
+      h().advance(3_000);
+      await rt.runOnce();
+      expect(ran).toEqual(["a", "b"]);
+    });
+
+    it("sleeps without holding a worker slot, waits as `waiting`, and wakes when its time comes, across a restart", async () => {
+      const first = await h().runtime({ maxWorkers: 1 });
+      const ran = registerBasics(first);
+      first.registerPackage(
+        newPackage("nap")
+          .entrypoint((run) => {
+            const nap = run.sleep("nap", 60_000);
+            run.step("after", "x", { kind: "ok", dependsOn: requireSteps(nap) });
+            run.step("meanwhile", "y", { kind: "ok" });
+          })
+          .build(),
+      );
+      await first.startRun("nap", null, { runId: "r" });
+      const sleptAt = h().now;
+      await first.runOnce();
+      // One worker slot, and the other step still ran: the sleep holds none.
+      expect(ran).toEqual(["meanwhile"]);
+      const nap = (await first.steps("r")).find((s) => s.id === "nap");
+      expect(nap?.status).toBe("waiting");
+      expect(nap?.wakeAt?.getTime()).toBe(sleptAt + 60_000);
+      expect(nap?.lease).toBeUndefined();
+      expect((await first.workflow("r"))?.status).toBe("running");
+      await first.close();
+
+      const second = await h().runtime();
+      const ranAfter = registerBasics(second);
+      h().advance(59_999);
+      await second.runOnce();
+      expect((await statusOf(second, "r")).nap).toBe("waiting");
+      h().advance(1);
+      await second.runOnce();
+      expect(await statusOf(second, "r")).toEqual({ nap: "succeeded", after: "succeeded", meanwhile: "succeeded" });
+      expect(ranAfter).toEqual(["after"]);
+      expect((await second.workflow("r"))?.status).toBe("succeeded");
+    });
+
+    it("emits a sleep from a step", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerExecutor(newExecutor("schedule", async (step) => {
+        const wait = step.emitSleep("cooldown", 1_000);
+        step.emit("resume", "r", { kind: "ok", dependsOn: requireSteps(wait) });
+      }));
+      rt.registerPackage(newPackage("cooldown").entrypoint((run) => void run.step("schedule", null, { kind: "schedule" })).build());
+      await rt.startRun("cooldown", null, { runId: "r" });
+      await rt.runOnce();
+      expect((await statusOf(rt, "r")).cooldown).toBe("waiting");
+      h().advance(1_000);
+      await rt.runOnce();
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+      expect((await rt.steps("r")).find((s) => s.id === "cooldown")?.parentId).toBe("schedule");
+    });
+
+    it("wakes an idle worker at a timer's due time, with no poll in between (real clock)", async () => {
+      const rt = await h().runtime({ clock: Date.now, pollInterval: 60_000 });
+      registerBasics(rt);
+      rt.registerPackage(
+        newPackage("short-nap")
+          .entrypoint((run) => {
+            const nap = run.sleep("nap", 150);
+            run.step("after", 1, { kind: "ok", dependsOn: requireSteps(nap) });
+          })
+          .build(),
+      );
+      const ac = new AbortController();
+      const workers = rt.startWorkers({ signal: ac.signal });
+      await rt.startRun("short-nap", null, { runId: "r" });
+      await waitUntil(async () => (await rt.workflow("r"))?.status === "succeeded", "the sleep to end and the run to finish", 10_000);
+      const nap = (await rt.steps("r")).find((s) => s.id === "nap");
+      expect(nap?.finishedAt?.getTime()).toBeGreaterThanOrEqual(nap?.wakeAt?.getTime() ?? Infinity);
+      ac.abort();
+      await workers;
+    });
+
+    it("rejects bad durations with invalid_input", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      const cases: [string, (run: Parameters<Parameters<ReturnType<typeof newPackage>["entrypoint"]>[0]>[0]) => void][] = [
+        ["negative-sleep", (run) => void run.sleep("s", -1)],
+        ["fraction-sleep", (run) => void run.sleep("s", 1.5)],
+        ["nan-delay", (run) => void run.step("s", null, { kind: "ok", delay: Number.NaN })],
+        ["bad-runAt", (run) => void run.step("s", null, { kind: "ok", runAt: new Date("nope") })],
+        ["zero-timeout", (run) => void run.step("s", null, { kind: "ok", timeout: 0 })],
+      ];
+      for (const [name, entry] of cases) {
+        rt.registerPackage(newPackage(name).entrypoint(entry).build());
+        expect(await rejectionCode(rt.startRun(name, null)), name).toBe("invalid_input");
+      }
+      expect(await rt.listRuns()).toEqual([]);
+    });
+  });
+
+  describe("signals", () => {
+    const h = useHarness(target);
+
+    const approvalPackage = (timeout?: number) =>
+      newPackage("approval")
+        .entrypoint((run) => {
+          const approved = run.waitForSignal("approved", "approval", timeout === undefined ? {} : { timeout });
+          run.step("ship", "approved", { kind: "echo-dep", dependsOn: requireSteps(approved) });
+          run.step("escalate", null, { kind: "ok", dependsOn: onFailure(approved) });
+        })
+        .build();
+
+    it("completes a waiting step with the payload of a signal sent later", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerPackage(approvalPackage());
+      await rt.startRun("approval", null, { runId: "r" });
+      await rt.runOnce();
+      const waiting = (await rt.steps("r")).find((s) => s.id === "approved");
+      expect(waiting?.status).toBe("waiting");
+      expect(waiting?.waitingFor).toBe("signal:approval");
+      const payload = { by: "ada", at: new Date(Date.UTC(2026, 0, 2)) };
+      expect(await rt.signal("r", "approval", payload)).toEqual({ delivered: true });
+      await rt.runOnce();
+      expect(await statusOf(rt, "r")).toEqual({ approved: "succeeded", ship: "succeeded", escalate: "skipped" });
+      expect((await rt.result("r", "ship"))?.data).toEqual(payload);
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+    });
+
+    it("buffers a signal that arrives before the wait begins", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerPackage(
+        newPackage("early")
+          .entrypoint((run) => {
+            const first = run.step("first", null, { kind: "ok" });
+            run.waitForSignal("go", "go", { dependsOn: requireSteps(first) });
+          })
+          .build(),
+      );
+      await rt.startRun("early", null, { runId: "r" });
+      await rt.signal("r", "go", "early bird");
+      await rt.runOnce();
+      expect(await statusOf(rt, "r")).toEqual({ first: "succeeded", go: "succeeded" });
+      expect((await rt.result("r", "go"))?.data).toBe("early bird");
+    });
+
+    it("hands signals of one name to waits oldest first, each signal to one wait, and ignores a repeated id", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerPackage(
+        newPackage("votes")
+          .entrypoint((run) => {
+            run.waitForSignal("vote-1", "vote");
+            run.waitForSignal("vote-2", "vote");
+          })
+          .build(),
+      );
+      await rt.startRun("votes", null, { runId: "r" });
+      await rt.runOnce();
+      expect(await rt.signal("r", "vote", "yes", { id: "v1" })).toEqual({ delivered: true });
+      expect(await rt.signal("r", "vote", "yes again", { id: "v1" })).toEqual({ delivered: false });
+      await rt.runOnce();
+      const results = [(await rt.result("r", "vote-1"))?.data, (await rt.result("r", "vote-2"))?.data].filter((d) => d !== undefined);
+      expect(results).toEqual(["yes"]);
+      await rt.signal("r", "vote", "no", { id: "v2" });
+      await rt.runOnce();
+      expect([(await rt.result("r", "vote-1"))?.data, (await rt.result("r", "vote-2"))?.data].sort()).toEqual(["no", "yes"]);
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+      const received = (await rt.events("r")).filter((e) => e.type === "signal_received");
+      expect(received.map((e) => e.data)).toEqual([{ name: "vote", id: "v1" }, { name: "vote", id: "v2" }]);
+    });
+
+    it("fails the wait with code timeout when no signal comes in time, and takes the failure branch", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerPackage(approvalPackage(10_000));
+      await rt.startRun("approval", null, { runId: "r" });
+      const began = h().now;
+      await rt.runOnce();
+      expect((await rt.steps("r")).find((s) => s.id === "approved")?.wakeAt?.getTime()).toBe(began + 10_000);
+      h().advance(9_999);
+      await rt.runOnce();
+      expect((await statusOf(rt, "r")).approved).toBe("waiting");
+      h().advance(1);
+      await rt.runOnce();
+      expect(await statusOf(rt, "r")).toEqual({ approved: "failed", ship: "skipped", escalate: "succeeded" });
+      expect((await rt.result("r", "approved"))?.error?.code).toBe("timeout");
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+    });
+
+    it("keeps a signal sent while no worker runs, and finishes the run in a later runtime", async () => {
+      const first = await h().runtime();
+      registerBasics(first);
+      first.registerPackage(approvalPackage(3_600_000));
+      await first.startRun("approval", null, { runId: "r" });
+      await first.runOnce();
+      await first.close();
+
+      // An HTTP handler in a process that runs no workers.
+      const web = await h().runtime();
+      await web.signal("r", "approval", { ok: true });
+      await web.close();
+
+      const later = await h().runtime();
+      registerBasics(later);
+      await later.runOnce();
+      expect(await statusOf(later, "r")).toEqual({ approved: "succeeded", ship: "succeeded", escalate: "skipped" });
+      expect((await later.result("r", "ship"))?.data).toEqual({ ok: true });
+    });
+
+    it("refuses signals to unknown or finished runs, bad names and unstorable payloads", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerPackage(newPackage("quick").entrypoint((run) => void run.step("s", 1, { kind: "ok" })).build());
+      expect(await rejectionCode(rt.signal("nope", "x"))).toBe("not_found");
+      await rt.startRun("quick", null, { runId: "done" });
+      await rt.runOnce();
+      expect(await rejectionCode(rt.signal("done", "x"))).toBe("invalid_state");
+      rt.registerPackage(approvalPackage());
+      await rt.startRun("approval", null, { runId: "r" });
+      expect(await rejectionCode(rt.signal("r", ""))).toBe("invalid_input");
+      expect(await rejectionCode(rt.signal("r", "approval", () => 1))).toBe("invalid_input");
+      expect(await rejectionCode(rt.signal("r", "approval", 1, { id: "" }))).toBe("invalid_input");
+      expect((await rt.events("r")).some((e) => e.type === "signal_received")).toBe(false);
+    });
+  });
+
+  describe("child runs", () => {
+    const h = useHarness(target);
+
+    const registerChild = (rt: Runtime) => {
+      rt.registerExecutor(newExecutor("double", async (step) => step.result(step.input<number>() * 2)));
+      rt.registerPackage(
+        newPackage("child")
+          .entrypoint((run, input: unknown) => {
+            const n = input as number;
+            const d = run.step("double", n, { kind: n < 0 ? "fail" : "double" });
+            run.output(d);
+          })
+          .build(),
+      );
+    };
+
+    it("starts a child run, waits for it without a slot, and succeeds with its output", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      registerChild(rt);
+      rt.registerPackage(
+        newPackage("parent")
+          .entrypoint((run) => {
+            const c = run.childRun("compute", "child", 21);
+            const out = run.step("use", "compute", { kind: "echo-dep", dependsOn: requireSteps(c) });
+            run.output(out);
+          })
+          .build(),
+      );
+      await rt.startRun("parent", null, { runId: "p" });
+      await rt.runOnce();
+      const child = await rt.workflow("p/compute");
+      expect(child?.status).toBe("succeeded");
+      expect(child?.parentRunId).toBe("p");
+      expect(child?.parentStepId).toBe("compute");
+      expect(await rt.output("p/compute")).toBe(42);
+      expect((await rt.result("p", "compute"))?.data).toBe(42);
+      expect(await rt.output("p")).toBe(42);
+      expect((await rt.workflow("p"))?.status).toBe("succeeded");
+    });
+
+    it("fails the parent step with child_failed when the child fails, and takes its failure branch", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      registerChild(rt);
+      rt.registerPackage(
+        newPackage("parent")
+          .entrypoint((run) => {
+            const c = run.childRun("compute", "child", -1);
+            run.step("report", null, { kind: "ok", dependsOn: onFailure(c) });
+          })
+          .build(),
+      );
+      await rt.startRun("parent", null, { runId: "p" });
+      await rt.runOnce();
+      expect((await rt.workflow("p/compute"))?.status).toBe("failed");
+      const error = (await rt.result("p", "compute"))?.error;
+      expect(error?.code).toBe("child_failed");
+      expect(error?.details).toEqual({ childRunId: "p/compute", status: "failed" });
+      expect(await statusOf(rt, "p")).toEqual({ compute: "failed", report: "succeeded" });
+      expect(await rejectionCode(rt.output("p/compute"))).toBe("invalid_state");
+    });
+
+    it("fails the step when the child cannot start (unknown package, bad input)", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      registerChild(rt);
+      rt.registerPackage(
+        newPackage("typed-child")
+          .entrypoint((run) => void run.step("s", null, { kind: "ok" }))
+          .build(),
+      );
+      rt.registerPackage(
+        newPackage("parent")
+          .entrypoint((run) => {
+            run.childRun("ghost", "no-such-package", 1);
+          })
+          .build(),
+      );
+      await rt.startRun("parent", null, { runId: "p" });
+      await rt.runOnce();
+      expect((await rt.result("p", "ghost"))?.error?.code).toBe("unknown_package");
+      expect((await rt.workflow("p"))?.status).toBe("failed");
+      expect(await rt.workflow("p/ghost")).toBeUndefined();
+    });
+
+    it("emits a child run per item from a step and collects the outputs", async () => {
+      const rt = await h().runtime({ maxWorkers: 4 });
+      registerBasics(rt);
+      registerChild(rt);
+      rt.registerExecutor(newExecutor("split", async (step) => {
+        const kids = step.input<number[]>().map((n, i) => step.emitChildRun(`item-${i}`, "child", n));
+        step.emit("sum", kids, { kind: "sum", dependsOn: requireSteps(...kids) });
+      }));
+      rt.registerExecutor(newExecutor("sum", async (step) => {
+        let total = 0;
+        for (const id of step.input<string[]>()) total += await step.dependencyData<number>(id);
+        step.result(total);
+      }));
+      rt.registerPackage(newPackage("nightly").entrypoint((run, input) => void run.step("split", input, { kind: "split" })).build());
+      await rt.startRun("nightly", [1, 2, 3, 4, 5], { runId: "n" });
+      await rt.runOnce();
+      expect((await rt.result("n", "sum"))?.data).toBe(30);
+      expect((await rt.listRuns({ package: "child" })).map((r) => r.parentRunId)).toEqual(["n", "n", "n", "n", "n"]);
+    });
+
+    it("cancels the children of a canceled run, and theirs", async () => {
+      const rt = await h().runtime();
+      registerBasics(rt);
+      rt.registerPackage(
+        newPackage("grandchild").entrypoint((run) => void run.waitForSignal("forever", "never")).build(),
+      );
+      rt.registerPackage(newPackage("middle").entrypoint((run) => void run.childRun("down", "grandchild", null)).build());
+      rt.registerPackage(newPackage("top").entrypoint((run) => void run.childRun("down", "middle", null)).build());
+      await rt.startRun("top", null, { runId: "t" });
+      await rt.runOnce();
+      expect((await rt.workflow("t/down/down"))?.status).toBe("running");
+      await rt.cancelRun("t");
+      for (const id of ["t", "t/down", "t/down/down"]) expect((await rt.workflow(id))?.status, id).toBe("canceled");
+      expect(await statusOf(rt, "t/down/down")).toEqual({ forever: "canceled" });
+      expect(await rejectionCode(rt.signal("t/down/down", "never"))).toBe("invalid_state");
+    });
+
+    it("finishes a parent whose child finished while no worker ran", async () => {
+      const first = await h().runtime();
+      registerBasics(first);
+      first.registerPackage(newPackage("approval-child").entrypoint((run) => {
+        const s = run.waitForSignal("ok", "ok");
+        run.output(s);
+      }).build());
+      first.registerPackage(newPackage("parent").entrypoint((run) => void run.childRun("c", "approval-child", null)).build());
+      await first.startRun("parent", null, { runId: "p" });
+      await first.runOnce();
+      expect((await statusOf(first, "p")).c).toBe("waiting");
+      await first.signal("p/c", "ok", "signed");
+      await first.close();
+
+      const second = await h().runtime();
+      registerBasics(second);
+      second.registerPackage(newPackage("approval-child").entrypoint((run) => void run.waitForSignal("ok", "ok")).build());
+      second.registerPackage(newPackage("parent").entrypoint((run) => void run.childRun("c", "approval-child", null)).build());
+      await second.runOnce();
+      expect((await second.result("p", "c"))?.data).toBe("signed");
+      expect((await second.workflow("p"))?.status).toBe("succeeded");
+    });
+  });
+}

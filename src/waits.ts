@@ -1,0 +1,105 @@
+/**
+ * Built-in waits: steps the engine runs itself (no executor to register) that
+ * wait for time, a signal or a child run without holding a worker slot. Here
+ * they are laid out; `engine/builtins.ts` runs them.
+ *
+ * Each one is an ordinary step of a reserved kind, so it takes part in the run
+ * graph like any other (dependencies, branches, skips, cancel, retry), and its
+ * waiting is durable: a `waiting` step is a row, not a timer in a process.
+ */
+import { z } from "zod";
+import { ErrorCodes, WorkflowError } from "./errors.js";
+import { type StepOpts, toNewStep } from "./run-builder.js";
+import type { NewStep } from "./store/store.js";
+
+/** The reserved executor kinds; `registerExecutor` refuses the `trellis/` prefix. */
+export const BuiltinKinds = {
+  sleep: "trellis/sleep",
+  signal: "trellis/signal",
+  child: "trellis/child",
+} as const;
+
+export const RESERVED_KIND_PREFIX = "trellis/";
+
+/**
+ * The longest `delay`, `timeout` or sleep accepted: about 24.8 days. (Waits are
+ * rows, not timers, but one bound for every duration keeps the rules simple;
+ * `runAt` has no bound.)
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** Options of a built-in wait step: a step's options without kind, retry or timeout. */
+export type WaitStepOpts = Omit<StepOpts, "kind" | "retry" | "timeout">;
+
+export interface SignalWaitOpts extends WaitStepOpts {
+  /** ms to wait for the signal; then the step fails with code `timeout`. */
+  timeout?: number;
+}
+
+export interface ChildRunOpts extends WaitStepOpts {
+  /** The child run's name (default: its package's display name). */
+  runName?: string;
+  /** The child run's metadata. */
+  runMetadata?: Record<string, string>;
+}
+
+/** The input a sleep step stores. */
+export interface SleepInput {
+  ms: number;
+}
+/** The input a signal wait stores. */
+export interface SignalWaitInput {
+  name: string;
+  timeout?: number;
+}
+/** The input a child-run step stores. */
+export interface ChildRunInput {
+  package: string;
+  input: unknown;
+  runName?: string;
+  runMetadata?: Record<string, string>;
+}
+
+/** A child run's id: derived from its parent step, so starting it again is idempotent. */
+export function childRunId(parentRunId: string, stepId: string): string {
+  return `${parentRunId}/${stepId}`;
+}
+
+const duration = z.number().int().min(0).max(MAX_DURATION_MS);
+const signalName = z.string().min(1).max(200);
+
+function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new WorkflowError(ErrorCodes.invalidInput, `${what}: ${parsed.error.issues[0]?.message}`, { details: parsed.error.issues });
+  }
+  return parsed.data;
+}
+
+function builtin(kind: string, id: string, input: unknown, opts: WaitStepOpts | undefined, waitFor?: string): NewStep {
+  const rest = { ...(opts ?? {}) } as Record<string, unknown>;
+  for (const key of ["kind", "retry", "timeout", "runName", "runMetadata"]) delete rest[key];
+  const step = toNewStep(id, input, { ...(rest as WaitStepOpts), kind });
+  if (waitFor !== undefined) step.waitFor = waitFor;
+  return step;
+}
+
+export function sleepStep(id: string, ms: number, opts?: WaitStepOpts): NewStep {
+  const checked = check(duration, ms, `sleep "${id}": ms`);
+  return builtin(BuiltinKinds.sleep, id, { ms: checked } satisfies SleepInput, opts);
+}
+
+export function signalWaitStep(id: string, name: string, opts?: SignalWaitOpts): NewStep {
+  const checkedName = check(signalName, name, `waitForSignal "${id}": name`);
+  const input: SignalWaitInput = { name: checkedName };
+  if (opts?.timeout !== undefined) input.timeout = check(duration, opts.timeout, `waitForSignal "${id}": timeout`);
+  return builtin(BuiltinKinds.signal, id, input, opts, `signal:${checkedName}`);
+}
+
+export function childRunStep(parentRunId: string, id: string, packageName: string, input: unknown, opts?: ChildRunOpts): NewStep {
+  const pkg = check(z.string().min(1), packageName, `childRun "${id}": package`);
+  const stored: ChildRunInput = { package: pkg, input };
+  if (opts?.runName !== undefined) stored.runName = check(z.string().min(1), opts.runName, `childRun "${id}": runName`);
+  if (opts?.runMetadata !== undefined) stored.runMetadata = check(z.record(z.string(), z.string()), opts.runMetadata, `childRun "${id}": runMetadata`);
+  return builtin(BuiltinKinds.child, id, stored, opts, `run:${childRunId(parentRunId, id)}`);
+}
