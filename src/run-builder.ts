@@ -204,7 +204,10 @@ export interface RunBuilder {
    * succeeds with its output, or fails with `child_failed`.
    */
   childRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): StepHandle;
-  /** Names the step whose result data is the run's output (`rt.output`, a parent's child step). */
+  /**
+   * Names the step whose result data is the run's output (`rt.output`, a
+   * parent's child step). A string may name a step emitted later.
+   */
   output(handle: StepHandle | string): void;
 }
 
@@ -273,10 +276,12 @@ export class CollectingRunBuilder implements RunBuilder {
   }
 
   output(handle: StepHandle | string): void {
-    const id = typeof handle === "string" ? handle : handle?.id;
-    if (typeof id !== "string" || !this.#ids.has(id)) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `run.output: "${String(id)}" is not a step of this run (add the step first)`);
+    // A handle names a step laid out here; a string may also name a step emitted later.
+    if (typeof handle === "object" && handle !== null && !this.#ids.has(handle.id)) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `run.output: "${String(handle.id)}" is not a step of this run`);
     }
+    const id = typeof handle === "string" ? handle : handle?.id;
+    if (typeof id !== "string" || id.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "run.output needs a step handle or a step id");
     this.outputStep = id;
   }
 

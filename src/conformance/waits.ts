@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import { onFailure, requireSteps } from "../run-builder.js";
+import { onFailure, requireSteps, type RunBuilder } from "../run-builder.js";
 import type { Runtime } from "../engine/runtime.js";
 import { type ConformanceTarget, rejectionCode, useHarness, waitUntil } from "./harness.js";
 
@@ -151,7 +151,7 @@ export function waitsSuite(target: ConformanceTarget): void {
     it("rejects bad durations with invalid_input", async () => {
       const rt = await h().runtime();
       registerBasics(rt);
-      const cases: [string, (run: Parameters<Parameters<ReturnType<typeof newPackage>["entrypoint"]>[0]>[0]) => void][] = [
+      const cases: [string, (run: RunBuilder) => void][] = [
         ["negative-sleep", (run) => void run.sleep("s", -1)],
         ["fraction-sleep", (run) => void run.sleep("s", 1.5)],
         ["nan-delay", (run) => void run.step("s", null, { kind: "ok", delay: Number.NaN })],
@@ -282,9 +282,16 @@ export function waitsSuite(target: ConformanceTarget): void {
       registerBasics(rt);
       rt.registerPackage(newPackage("quick").entrypoint((run) => void run.step("s", 1, { kind: "ok" })).build());
       expect(await rejectionCode(rt.signal("nope", "x"))).toBe("not_found");
+      rt.registerPackage(newPackage("gate").entrypoint((run) => void run.waitForSignal("s", "go")).build());
       await rt.startRun("quick", null, { runId: "done" });
+      await rt.startRun("gate", null, { runId: "gated" });
+      await rt.signal("gated", "go", 1, { id: "once" });
       await rt.runOnce();
       expect(await rejectionCode(rt.signal("done", "x"))).toBe("invalid_state");
+      // A retried delivery (same id) after the run finished: already delivered, not an error.
+      expect((await rt.workflow("gated"))?.status).toBe("succeeded");
+      expect(await rt.signal("gated", "go", 1, { id: "once" })).toEqual({ delivered: false });
+      expect(await rejectionCode(rt.signal("gated", "go", 1, { id: "twice" }))).toBe("invalid_state");
       rt.registerPackage(approvalPackage());
       await rt.startRun("approval", null, { runId: "r" });
       expect(await rejectionCode(rt.signal("r", ""))).toBe("invalid_input");

@@ -347,7 +347,8 @@ export interface Store {
    * Stores a signal for a run and wakes its steps waiting for it (`waitFor =
    * "signal:" + name`; running ones are locked so a racing wait sees the
    * signal). `not_found` for an unknown run, `invalid_state` for a finished
-   * one. `delivered: false` when a signal with this id exists already.
+   * one. `delivered: false` when a signal with this id exists already (checked
+   * first: a retried delivery gets the same answer after the run finished).
    */
   signal(signal: NewSignal): Promise<{ delivered: boolean }>;
   /** `running`/`pending` → `paused`; its steps are not claimed until resumed. `not_found` / `invalid_state`. */

@@ -230,6 +230,8 @@ export class SqliteStore implements Store {
     return this.#writer(() => {
       const { runId, name, now } = signal;
       const run = this.#runOrThrow(runId);
+      // A retried delivery is answered the same way after the run finished.
+      if (this.#sql.signalExists.get(runId, signal.id)) return { delivered: false };
       if ((FINISHED_RUN_STATUSES as readonly string[]).includes(run.status)) {
         throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; a signal can only go to an unfinished run`);
       }
@@ -784,6 +786,7 @@ function prepareStatements(db: Database.Database) {
     insertSignal: p(`INSERT INTO signals (run_id, id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)
                      ON CONFLICT (run_id, id) DO NOTHING`),
     wakeSignaled: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND wait_for = ? AND status = 'waiting'"),
+    signalExists: p("SELECT 1 FROM signals WHERE run_id = ? AND id = ?"),
     oldestSignal: p("SELECT seq, payload FROM signals WHERE run_id = ? AND name = ? AND consumed_by IS NULL ORDER BY seq LIMIT 1"),
     consumeSignal: p("UPDATE signals SET consumed_by = ?, consumed_at = ? WHERE seq = ?"),
 
