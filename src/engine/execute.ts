@@ -38,7 +38,7 @@ export async function executeStep(
       });
     }
     const timeout = claimed.step.timeout;
-    await (timeout === undefined ? executor.execute(step) : withTimeout(executor.execute(step), timeout, abort, claimed.step.id));
+    await (timeout === undefined ? executor.execute(step) : withTimeout(() => executor.execute(step), timeout, abort, claimed.step.id));
   } catch (err) {
     return failure(claimed, clock(), describeError(err));
   }
@@ -46,21 +46,26 @@ export async function executeStep(
 }
 
 /**
- * Fails the attempt with `timeout` when it runs past `ms`, aborting
- * `step.signal` first. The attempt ends at the deadline: an executor that
- * ignores its signal goes on in the background, but its outcome is not written.
+ * Runs an executor under an attempt timeout: past `ms`, `step.signal` aborts
+ * and the attempt fails with `timeout` (retryable) once the executor returns,
+ * whatever it returns. The step is not given up before that: an executor that
+ * ignores its signal keeps its slot and its lease until it is done, so an
+ * attempt never overlaps the next one.
  */
-function withTimeout(running: Promise<void>, ms: number, abort: LazyAbort, stepId: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new WorkflowError(ErrorCodes.timeout, `step "${stepId}" ran longer than its timeout of ${ms} ms`, { retryable: true });
-      abort.abort(error);
-      reject(error);
-    }, ms);
-  });
-  running.catch(() => undefined); // settled after the deadline: nobody is listening any more
-  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
+async function withTimeout(run: () => Promise<void>, ms: number, abort: LazyAbort, stepId: string): Promise<void> {
+  let expired: WorkflowError | undefined;
+  const timer = setTimeout(() => {
+    expired = new WorkflowError(ErrorCodes.timeout, `step "${stepId}" ran longer than its timeout of ${ms} ms`, { retryable: true });
+    abort.abort(expired);
+  }, ms);
+  try {
+    await run();
+  } catch (err) {
+    if (!expired) throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (expired) throw expired;
 }
 
 function success(claimed: ClaimedStep, step: ExecutingStep, now: number): StepOutcome {

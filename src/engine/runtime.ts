@@ -289,8 +289,13 @@ export class Runtime {
     const retention = this.#config.retention;
     if (!retention) return workers;
     // Retention runs beside the workers, every `interval`, for as long as they run.
+    let purging = false;
     const timer = setInterval(() => {
-      this.#purge(this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES).catch((err) => this.#config.onError(err));
+      if (purging) return; // the last pass is still going
+      purging = true;
+      this.#purge(this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
+        .catch((err) => this.#config.onError(err))
+        .finally(() => (purging = false));
     }, retention.interval ?? 60_000);
     timer.unref();
     return workers.finally(() => clearInterval(timer));

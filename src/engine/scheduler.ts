@@ -311,6 +311,7 @@ export class Scheduler {
   #count(counters: CycleResult | undefined, outcome: StepOutcome, result: CompletionResult): void {
     if (!counters || result.status === "stale") return;
     counters.processed++;
+    if (outcome.status === "wait") return; // parked, or finished by the store: not an attempt's end
     if (result.status === "applied" && outcome.status === "succeeded") counters.succeeded++;
     else counters.failed++;
   }
