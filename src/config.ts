@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ArtifactStore } from "./artifacts/artifact-store.js";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "./limits.js";
 import type { ProjectionStore } from "./projections/projection-store.js";
 import type { QueuePolicy, StoreConfig } from "./store/store.js";
 
@@ -40,6 +41,8 @@ export interface RuntimeConfig {
   /** ms a claimed step stays owned without a heartbeat (default 30 000). */
   leaseDuration?: number;
   queues?: Record<string, QueueConfig>;
+  /** Size limits of stored values (see `payload_too_large`). */
+  limits?: { maxPayloadBytes?: number };
   /** Epoch-ms clock, for tests that drive time (default `Date.now`). */
   clock?: () => number;
   /** Where the worker loop reports store failures it survived (default `console.error`). */
@@ -76,6 +79,10 @@ const configSchema = z
     pollInterval: positive.default(250),
     leaseDuration: z.number().finite().min(50).default(30_000),
     queues: z.record(z.string(), queueSchema).default({}),
+    limits: z
+      .object({ maxPayloadBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES) })
+      .strict()
+      .default({ maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }),
     clock: z.custom<() => number>((v) => typeof v === "function", { message: "must be a function" }).optional(),
     onError: z.custom<(e: unknown) => void>((v) => typeof v === "function", { message: "must be a function" }).optional(),
   })

@@ -58,6 +58,8 @@ export const ErrorCodes = {
   timeout: "timeout",
   /** A child run (`run.childRun`) failed or was canceled; `details` has its id and status. */
   childFailed: "child_failed",
+  /** An input, result, record or signal payload (or an inline artifact) over `RuntimeConfig.limits.maxPayloadBytes`. */
+  payloadTooLarge: "payload_too_large",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -21,6 +21,7 @@ import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
 export { Gate, Harness, waitUntil } from "./harness.js";
+export { FaultInjector, InjectedStoreError, type FaultRule, type FaultableMethod, type InjectedFault } from "./fault-injector.js";
 
 export function describeStoreConformance(target: ConformanceTarget): void {
   describe(`store conformance: ${target.name}`, () => {

@@ -8,6 +8,7 @@ import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import type { Executor } from "../executor.js";
 import { backoffDelay } from "../retry.js";
 import { checkGraph } from "../run-builder.js";
+import { checkPayload, exceedsLimit, payloadTooLarge } from "../limits.js";
 import { tryEncode } from "../serialization.js";
 import type { ClaimedStep, StepErrorRecord, StepOutcome } from "../store/store.js";
 import { type BuiltinServices, isBuiltinKind, runBuiltin } from "./builtins.js";
@@ -20,6 +21,7 @@ export async function executeStep(
   services: StepServices & { builtins: BuiltinServices },
   abort: LazyAbort,
   clock: () => number,
+  maxPayloadBytes: number,
 ): Promise<StepOutcome> {
   if (isBuiltinKind(claimed.step.kind)) {
     try {
@@ -42,7 +44,7 @@ export async function executeStep(
   } catch (err) {
     return failure(claimed, clock(), describeError(err));
   }
-  return success(claimed, step, clock());
+  return success(claimed, step, clock(), maxPayloadBytes);
 }
 
 /**
@@ -68,11 +70,18 @@ async function withTimeout(run: () => Promise<void>, ms: number, abort: LazyAbor
   if (expired) throw expired;
 }
 
-function success(claimed: ClaimedStep, step: ExecutingStep, now: number): StepOutcome {
+function success(claimed: ClaimedStep, step: ExecutingStep, now: number, maxPayloadBytes: number): StepOutcome {
   const { data, records, artifacts, emitted } = step.output;
   const result = tryEncode(data);
   if (!result.ok) {
     return failure(claimed, now, { code: ErrorCodes.unserializableResult, message: `the result cannot be stored: ${result.error.message}`, retryable: false });
+  }
+  try {
+    checkPayload(result.text, maxPayloadBytes, `the result of step "${claimed.step.id}"`);
+    for (const a of artifacts) if (a.uri === undefined) checkPayload(a.body, maxPayloadBytes, `inline artifact "${a.id}"`);
+    for (const child of emitted) checkPayload(child.input, maxPayloadBytes, `the input of emitted step "${child.id}"`);
+  } catch (err) {
+    return failure(claimed, now, describeError(err));
   }
   let encodedRecords: string | undefined;
   if (records.length) {
@@ -81,6 +90,8 @@ function success(claimed: ClaimedStep, step: ExecutingStep, now: number): StepOu
       return failure(claimed, now, { code: ErrorCodes.unserializableResult, message: `a record cannot be stored: ${encoded.error.message}`, retryable: false });
     }
     encodedRecords = encoded.text;
+    const bytes = exceedsLimit(encodedRecords, maxPayloadBytes);
+    if (bytes !== undefined) return failure(claimed, now, describeError(payloadTooLarge(`the records of step "${claimed.step.id}"`, bytes, maxPayloadBytes)));
   }
   if (emitted.length) {
     try {

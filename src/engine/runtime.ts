@@ -12,6 +12,7 @@ import { timeOrderedId } from "../ids.js";
 import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
+import { checkPayload } from "../limits.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
@@ -266,6 +267,9 @@ export class Runtime {
     const encoded = tryEncode(value);
     if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
     builder.fillRunInput(encoded.text);
+    const limit = this.#config.limits.maxPayloadBytes;
+    checkPayload(encoded.text, limit, `the input of run "${runId}"`);
+    for (const step of builder.steps) checkPayload(step.input, limit, `the input of step "${step.id}"`);
 
     const now = this.#config.clock();
     const run: NewRun["run"] = { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata: builder.runMetadata, createdAt: now, updatedAt: now };
@@ -373,6 +377,7 @@ export class Runtime {
     }
     const encoded = tryEncode(payload);
     if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `signal "${name}": payload cannot be stored: ${encoded.error.message}`);
+    checkPayload(encoded.text, this.#config.limits.maxPayloadBytes, `the payload of signal "${name}"`);
     const result = await this.#store.signal({ runId, name, id: parsed.data.id ?? randomUUID(), payload: encoded.text, now: this.#config.clock() });
     if (result.delivered) this.#scheduler.wake();
     return result;

@@ -277,7 +277,7 @@ export class Scheduler {
         if (execution.abandoned) return undefined;
         execution.started = true;
         const began = performance.now();
-        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller, this.#config.clock).finally(() => {
+        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller, this.#config.clock, this.#config.limits.maxPayloadBytes).finally(() => {
           const ms = performance.now() - began;
           this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;
         });
