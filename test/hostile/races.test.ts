@@ -1,0 +1,149 @@
+/**
+ * Hostile conditions: races between workers, and between workers and
+ * operators, on both stores. Several runtimes share one store (as processes
+ * would); only the store's transactions keep them apart.
+ */
+import { describe, expect, it } from "vitest";
+import { Gate } from "../../src/conformance/index.js";
+import { newExecutor, newPackage, newRuntime, requireSteps, type Runtime } from "../../src/index.js";
+import { stores } from "../support/stores.js";
+import { expectCommittedOnce, finished, workUntil } from "./support.js";
+
+const SIBLINGS = 40;
+
+async function sharedRuntimes(store: ReturnType<ReturnType<typeof stores>[number]["fresh"]>, n: number, joins: Map<string, number>): Promise<Runtime[]> {
+  const runtimes: Runtime[] = [];
+  for (let i = 0; i < n; i++) {
+    const rt = await newRuntime({ store, workerId: `w${i}`, maxWorkers: 8, pollInterval: 20, leaseDuration: 5_000 });
+    rt.registerExecutor(newExecutor("sibling", async (step) => step.result(step.input<number>())));
+    rt.registerExecutor(newExecutor("join", async (step) => {
+      joins.set(step.workflow.id, (joins.get(step.workflow.id) ?? 0) + 1);
+      let sum = 0;
+      for (const d of step.step.dependsOn) sum += await step.dependencyData<number>(d.stepId);
+      step.result(sum);
+    }));
+    rt.registerPackage(
+      newPackage("join")
+        .entrypoint((run) => {
+          const ids = Array.from({ length: SIBLINGS }, (_, i) => run.step(`s${i}`, i, { kind: "sibling" }));
+          run.step("join", null, { kind: "join", dependsOn: requireSteps(...ids) });
+        })
+        .build(),
+    );
+    runtimes.push(rt);
+  }
+  return runtimes;
+}
+
+describe.each(stores("races"))("hostile: races on $name", ({ fresh }) => {
+  it("same-run races: four workers completing the siblings of one join at once make it ready exactly once", async () => {
+    const joins = new Map<string, number>();
+    const runtimes = await sharedRuntimes(fresh(), 4, joins);
+    const [first] = runtimes as [Runtime];
+    const runIds = ["j0", "j1", "j2"];
+    await first.startRuns("join", runIds.map((runId) => ({ input: null, runId })));
+    const ac = new AbortController();
+    const workers = runtimes.map((rt) => rt.startWorkers({ signal: ac.signal }));
+    const until = Date.now() + 30_000;
+    while (!(await finished(first, ...runIds)())) {
+      if (Date.now() > until) throw new Error("the join runs did not finish");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    ac.abort();
+    await Promise.all(workers);
+    await expectCommittedOnce(first, ...runIds);
+    for (const id of runIds) {
+      expect(joins.get(id), id).toBe(1);
+      expect((await first.result(id, "join"))?.data).toBe((SIBLINGS * (SIBLINGS - 1)) / 2);
+      expect((await first.events(id)).filter((e) => e.type === "step_ready" && e.stepId === "join")).toHaveLength(1);
+    }
+    // The siblings really were completed by several workers.
+    const claimers = new Set((await first.events("j0")).filter((e) => e.type === "step_claimed").map((e) => e.workerId));
+    expect(claimers.size).toBeGreaterThan(1);
+    for (const rt of runtimes) await rt.close();
+  });
+
+  it("operator actions racing workers: a cancel while steps run and complete leaves nothing succeeding after it", async () => {
+    const store = fresh();
+    const worker = await newRuntime({ store, maxWorkers: 4, pollInterval: 20 });
+    const operator = await newRuntime({ store });
+    const gate = new Gate();
+    let finishedAfterGate = 0;
+    worker.registerExecutor(newExecutor("work", async (step) => {
+      if (step.input<number>() % 5 === 0) {
+        await gate.pass();
+        finishedAfterGate++;
+      }
+      step.result(step.input());
+    }));
+    worker.registerPackage(
+      newPackage("long")
+        .entrypoint((run) => {
+          let previous: string | undefined;
+          for (let i = 0; i < 30; i++) previous = run.step(`s${i}`, i, { kind: "work", ...(previous && i % 3 === 0 ? { dependsOn: requireSteps(previous) } : {}) }).id;
+        })
+        .build(),
+    );
+    await worker.startRun("long", null, { runId: "r" });
+    const ac = new AbortController();
+    const workers = worker.startWorkers({ signal: ac.signal });
+    await gate.waitFor(2);
+    // A retry of a running step is refused and changes nothing.
+    const running = (await operator.steps("r")).find((s) => s.status === "running");
+    await expect(operator.retryStep("r", running?.id ?? "?")).rejects.toMatchObject({ code: "invalid_state" });
+    await operator.cancelRun("r");
+    gate.open();
+    ac.abort();
+    await workers;
+    expect(finishedAfterGate).toBeGreaterThan(0); // the held executors did finish, and tried to commit
+    const events = await operator.events("r");
+    const cancelAt = events.findIndex((e) => e.type === "operator_cancel");
+    expect(cancelAt).toBeGreaterThan(0);
+    expect(events.slice(cancelAt).filter((e) => e.type === "step_succeeded" || e.type === "step_claimed")).toEqual([]);
+    expect(events.at(-1)?.type).toBe("run_canceled");
+    expect((await operator.workflow("r"))?.status).toBe("canceled");
+    for (const s of await operator.steps("r")) expect(["succeeded", "canceled"]).toContain(s.status);
+    await worker.close();
+    await operator.close();
+  });
+
+  it("restart with due timers, pending signals and a backlog: everything resumes in a new runtime", async () => {
+    const store = fresh();
+    const define = (rt: Runtime) => {
+      rt.registerExecutor(newExecutor("echo", async (step) => step.result(step.rawInput())));
+      rt.registerPackage(
+        newPackage("mixed")
+          .entrypoint((run, n) => {
+            const i = n as number;
+            if (i % 3 === 0) {
+              const nap = run.sleep("wait", 150);
+              run.step("after", i, { kind: "echo", dependsOn: requireSteps(nap) });
+            } else if (i % 3 === 1) {
+              const go = run.waitForSignal("wait", "go");
+              run.step("after", i, { kind: "echo", dependsOn: requireSteps(go) });
+            } else {
+              run.step("after", i, { kind: "echo" });
+            }
+          })
+          .build(),
+      );
+    };
+    const before = await newRuntime({ store, pollInterval: 20 });
+    define(before);
+    const ids = Array.from({ length: 60 }, (_, i) => `m${i}`);
+    await before.startRuns("mixed", ids.map((runId, i) => ({ input: i, runId })));
+    // Park the waits (and run some of the backlog), then stop as if the process went away.
+    await before.runOnce();
+    await before.close();
+    const web = await newRuntime({ store });
+    for (const [i, id] of ids.entries()) if (i % 3 === 1) await web.signal(id, "go", i, { id: `go-${id}` });
+    await web.close();
+
+    const after = await newRuntime({ store, pollInterval: 60_000 });
+    define(after);
+    await workUntil(after, finished(after, ...ids));
+    await expectCommittedOnce(after, ...ids);
+    for (const [i, id] of ids.entries()) expect((await after.result(id, "after"))?.data, id).toBe(i);
+    await after.close();
+  });
+});
