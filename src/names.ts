@@ -1,4 +1,20 @@
+import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+
+/** Whether a string holds a NUL character, which a PostgreSQL text column cannot store. */
+export const hasNul = (s: unknown): boolean => typeof s === "string" && s.includes("\u0000");
+
+/**
+ * A string the stores keep in a column as it is (ids, names, queues, kinds):
+ * non-empty unless `min` is 0, at most `max` characters, and without NUL.
+ */
+export function storedText(min = 1, max = 1_000): z.ZodType<string> {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
+}
 
 /**
  * Longest accepted name, in UTF-8 bytes. File systems limit one path component to

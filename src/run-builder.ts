@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
 import { type RetryPolicy, resolveRetryPolicy, retryPolicySchema } from "./retry.js";
 import { tryEncode } from "./serialization.js";
+import { hasNul, storedText } from "./names.js";
 import { dependencyOn } from "./store/graph-rules.js";
 import type { NewStep, StoredDependency } from "./store/store.js";
 import type { Dependency } from "./types.js";
@@ -39,7 +40,7 @@ export interface StepOpts {
 }
 
 const dependencySchema = z
-  .object({ stepId: z.string().min(1), required: z.boolean().optional(), on: z.enum(["succeeded", "failed", "completed"]).optional() })
+  .object({ stepId: storedText(1, 255), required: z.boolean().optional(), on: z.enum(["succeeded", "failed", "completed"]).optional() })
   .strict()
   .refine((d) => d.required !== undefined || d.on !== undefined, { message: "a dependency needs required or on" })
   .refine((d) => !(d.required === false && d.on !== undefined && d.on !== "completed"), {
@@ -48,14 +49,14 @@ const dependencySchema = z
 
 const stepOptsSchema = z
   .object({
-    kind: z.string().trim().min(1, "kind is required"),
-    queue: z.string().min(1).optional(),
-    dedupKey: z.string().min(1).optional(),
+    kind: z.string().trim().min(1, "kind is required").refine((k) => !hasNul(k), "must not contain NUL characters"),
+    queue: storedText(1, 255).optional(),
+    dedupKey: storedText(1, 1_000).optional(),
     dependsOn: z.array(dependencySchema).optional(),
     retry: retryPolicySchema.optional(),
     metadata: z.record(z.string(), z.string()).optional(),
-    site: z.string().optional(),
-    parentId: z.string().optional(),
+    site: storedText(0).optional(),
+    parentId: storedText(0, 255).optional(),
     runAt: z.date().refine((d) => Number.isFinite(d.getTime()), "must be a valid Date").optional(),
     delay: z.number().int().min(0).max(MAX_DURATION_MS).optional(),
     timeout: z.number().int().min(1).max(MAX_DURATION_MS).optional(),
@@ -99,8 +100,8 @@ function storedDependencies(stepId: string, deps: readonly { stepId: string; req
  * store inserts. Throws `invalid_input` naming the step and the field.
  */
 export function toNewStep(id: string, input: unknown, opts: StepOpts, encodedInput?: string): NewStep {
-  if (typeof id !== "string" || id.trim() === "") {
-    throw new WorkflowError(ErrorCodes.invalidInput, "a step id must be a non-empty string");
+  if (typeof id !== "string" || id.trim() === "" || id.length > 255 || hasNul(id)) {
+    throw new WorkflowError(ErrorCodes.invalidInput, "a step id must be a non-empty string of at most 255 characters, without NUL");
   }
   const parsed = stepOptsSchema.safeParse(opts);
   if (!parsed.success) {
@@ -240,7 +241,7 @@ export class CollectingRunBuilder implements RunBuilder {
   }
 
   name(n: string): void {
-    if (typeof n !== "string" || n.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "a run name must be a non-empty string");
+    if (typeof n !== "string" || n.trim() === "" || hasNul(n)) throw new WorkflowError(ErrorCodes.invalidInput, "a run name must be a non-empty string");
     this.runName = n;
   }
 

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import { storedText } from "./names.js";
 import { type StepOpts, toNewStep } from "./run-builder.js";
 import type { NewStep } from "./store/store.js";
 
@@ -66,7 +67,7 @@ export function childRunId(parentRunId: string, stepId: string): string {
 }
 
 const duration = z.number().int().min(0).max(MAX_DURATION_MS);
-const signalName = z.string().min(1).max(200);
+const signalName = storedText(1, 200);
 
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -97,9 +98,9 @@ export function signalWaitStep(id: string, name: string, opts?: SignalWaitOpts):
 }
 
 export function childRunStep(parentRunId: string, id: string, packageName: string, input: unknown, opts?: ChildRunOpts): NewStep {
-  const pkg = check(z.string().min(1), packageName, `childRun "${id}": package`);
+  const pkg = check(storedText(), packageName, `childRun "${id}": package`);
   const stored: ChildRunInput = { package: pkg, input };
-  if (opts?.runName !== undefined) stored.runName = check(z.string().min(1), opts.runName, `childRun "${id}": runName`);
+  if (opts?.runName !== undefined) stored.runName = check(storedText(), opts.runName, `childRun "${id}": runName`);
   if (opts?.runMetadata !== undefined) stored.runMetadata = check(z.record(z.string(), z.string()), opts.runMetadata, `childRun "${id}": runMetadata`);
   return builtin(BuiltinKinds.child, id, stored, opts, `run:${childRunId(parentRunId, id)}`);
 }

@@ -38,6 +38,14 @@ beforeAll(async () => {
   await admin.query(`UPDATE ${q}.steps SET status = 'succeeded', finished_at = 1, completed_at = 1, result = '{"json":1}'
                      WHERE run_id IN (SELECT id FROM ${q}.runs ORDER BY seq LIMIT 13000)`);
   await admin.query(`UPDATE ${q}.runs SET status = 'succeeded' WHERE id IN (SELECT id FROM ${q}.runs ORDER BY seq LIMIT 13000)`);
+  // Failed history (the steps_failed index), waits (steps_waiting), child runs (runs_children), signals.
+  await admin.query(`UPDATE ${q}.steps SET status = 'failed', error_code = 'x', error = '{}'
+                     WHERE id = 'A' AND status = 'succeeded' AND seq % 7 = 0`);
+  await admin.query(`UPDATE ${q}.runs SET parent_run_id = 'p' || (seq % 100), parent_step_id = 's' WHERE seq % 3 = 0`);
+  await admin.query(`UPDATE ${q}.steps SET status = 'waiting', wake_at = 9e12, wait_for = 'signal:go'
+                     WHERE id = 'A' AND status = 'ready' AND seq % 50 = 1`);
+  await admin.query(`INSERT INTO ${q}.signals (run_id, id, name, payload, created_at)
+                     SELECT id, 'sig', 'go', '{}', 1 FROM ${q}.runs WHERE seq % 5 = 0`);
   await admin.query(`UPDATE ${q}.steps SET status = 'running', lease_token = 't' || seq, lease_expires_at = 9e12
                      WHERE id = 'A' AND status = 'ready' AND seq % 50 = 0`);
   sql = statements(q);
@@ -45,8 +53,9 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => admin?.end());
 
-async function plan(text: string, values: unknown[]): Promise<string> {
+async function plan(text: string, values: unknown[], setup?: string): Promise<string> {
   await admin.query("BEGIN");
+  if (setup) await admin.query(setup);
   try {
     const { rows } = await admin.query(`EXPLAIN (ANALYZE, COSTS OFF) ${text}`, values);
     return rows.map((r) => r["QUERY PLAN"] as string).join("\n");
@@ -56,7 +65,9 @@ async function plan(text: string, values: unknown[]): Promise<string> {
 }
 
 // Running steps are bounded by the leases workers hold, not by history: scanning them is fine.
-const wholeTable = /Seq Scan on (steps|runs|step_deps)\b|Bitmap Index Scan on (steps_active|runs_by_status)\b/;
+// Failed steps and finished runs are history too: only the statements reading them by age may scan their indexes.
+const wholeTable = /Seq Scan on (steps|runs|step_deps|events|signals)\b|Bitmap Index Scan on (steps_active|runs_by_status|steps_failed|runs_finished)\b/;
+const history = /Index (Only )?Scan (Backward )?using (steps_failed|runs_finished)\b/;
 
 describe("PostgreSQL statement plans with history and no statistics", () => {
   const now = 2_000_000_000_000;
@@ -71,7 +82,6 @@ describe("PostgreSQL statement plans with history and no statistics", () => {
     ["markFailed", () => [sql.markFailed, [runIds(), ids(), tokens(), sample.map(() => "{}"), sample.map(() => "x"), sample.map(() => now)]]],
     ["scheduleRetries", () => [sql.scheduleRetries, [runIds(), ids(), tokens(), sample.map(() => now), sample.map(() => "{}"), sample.map(() => "x"), sample.map(() => now)]]],
     ["succeedPlain", () => [sql.succeedPlain, [runIds(), ids(), tokens(), sample.map(() => "{}"), sample.map(() => null), sample.map(() => now), now]]],
-    ["satisfyDependents", () => [sql.satisfyDependents, [runIds(), ids(), now]]],
     ["dependentsOf", () => [sql.dependentsOf, [runIds(), ids()]]],
     ["skipSteps", () => [sql.skipSteps, [runIds(), sample.map(() => "B"), now]]],
     ["decrementWaiting", () => [sql.decrementWaiting, [runIds(), sample.map(() => "B"), sample.map(() => 1), now]]],
@@ -83,11 +93,52 @@ describe("PostgreSQL statement plans with history and no statistics", () => {
     ["reclaim", () => [sql.reclaim, [now, 5]]],
     ["expireSteps", () => [sql.expireSteps, [runIds(), ids(), now, 0, "lease_expired"]]],
     ["anyReadyIn", () => [sql.anyReadyIn, [["default"], now]]],
+    ["lockWaits", () => [sql.lockWaits, [runIds(), ids(), tokens(), sample.map(() => now)]]],
+    ["readyWaits", () => [sql.readyWaits, [runIds(), ids(), tokens(), sample.map(() => now)]]],
+    ["parkWaits", () => [sql.parkWaits, [runIds(), ids(), tokens(), sample.map(() => now + 1000), sample.map(() => now)]]],
+    ["consumeSignal", () => [sql.consumeSignal, [runIds()[0], "go", "A", now]]],
+    ["runStatuses", () => [sql.runStatuses, [runIds()]]],
+    ["wakeParents", () => [sql.wakeParents, [runIds(), now]]],
+    ["anyDue", () => [sql.anyDue, [now]]],
+    ["wakeDue", () => [sql.wakeDue, [now]]],
+    ["signal", () => [sql.signal, [runIds()[0], "new-signal", "go", "{}", now]]],
+    ["signalExists", () => [sql.signalExists, [runIds()[0], "sig"]]],
+    ["descendants", () => [sql.descendants, ["p7"]]],
+    ["cancelSteps", () => [sql.cancelSteps, [runIds(), now]]],
+    ["cancelRuns", () => [sql.cancelRuns, [runIds(), now]]],
+    ["pauseRun", () => [sql.pauseRun, [runIds()[0], now]]],
+    ["resumeRun", () => [sql.resumeRun, [runIds()[0], now]]],
+    ["reopenRun", () => [sql.reopenRun, [runIds()[0], now]]],
+    ["reviveSteps", () => [sql.reviveSteps, [runIds()[0], ["A", "B"], ["ready", "pending"], [0, 1], now]]],
+    ["eventsOfRun", () => [sql.eventsOfRun, [runIds()[0]]]],
+    ["failedCursor", () => [sql.failedCursor, [runIds()[0], "A"]]],
+    ["edgesOfSteps", () => [sql.edgesOfSteps, [runIds(), ids()]]],
+    ["purge", () => [sql.purge, [runIds(), now, ["succeeded", "failed", "canceled"]]]],
   ];
   it.each(cases)("%s probes indexes instead of scanning a table", async (_name, make) => {
     const [text, values] = make();
     const shown = await plan(text, values);
     if (process.env.SHOW_PLANS) console.log(`--- ${_name}\n${shown}`);
     expect(shown).not.toMatch(wholeTable);
+    expect(shown).not.toMatch(history);
+  });
+
+  // These read history by age (with sorting off, as the store runs them), through its partial index, and stop at the limit.
+  const q = () => `"${schema}"`;
+  const byAge: [string, () => [string, unknown[]], RegExp][] = [
+    ["purgeable", () => [sql.purgeable, [now, ["succeeded"], 100]], /runs_finished/],
+    ["listFailedSteps", () => [`SELECT s.* FROM ${q()}.steps s WHERE s.status = 'failed' AND s.kind = $1 ORDER BY s.finished_at DESC, s.seq DESC LIMIT $2`, ["a", 50]], /steps_failed/],
+    ["listFailedSteps by package", () => [`SELECT s.* FROM ${q()}.steps s WHERE s.status = 'failed'
+       AND (SELECT r.package FROM ${q()}.runs r WHERE r.id = s.run_id LIMIT 1) = $1
+       AND (s.finished_at, s.seq) < ($2, $3) ORDER BY s.finished_at DESC, s.seq DESC LIMIT $4`, ["d", now, 1e12, 50]], /steps_failed/],
+  ];
+  it.each(byAge)("%s reads history through its partial index", async (_name, make, index) => {
+    const [text, values] = make();
+    const shown = await plan(text, values, "SET LOCAL enable_sort = off");
+    if (process.env.SHOW_PLANS) console.log(`--- ${_name}\n${shown}`);
+    expect(shown).not.toMatch(wholeTable);
+    expect(shown).toMatch(index);
+    // (An incremental sort of the seq tie-break within one finished_at is fine.)
+    expect(shown).not.toMatch(/(^|->\s+)Sort\b/m);
   });
 });

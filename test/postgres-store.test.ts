@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newExecutor, newPackage, newRuntime, postgresStore } from "../src/index.js";
 import { MIGRATIONS } from "../src/store/postgres/migrations.js";
+import type { EventRecord, NewRun } from "../src/store/store.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";
 import { openConcurrently } from "./support/open-concurrently.js";
 
@@ -95,10 +96,108 @@ describe("the PostgreSQL store", () => {
     const plan = async (sql: string) =>
       (await admin.query(`EXPLAIN ${sql}`)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
     expect(
-      await plan(`SELECT seq FROM "${schema}".steps WHERE status = 'ready' AND queue = 'default' AND ready_at <= 5 ORDER BY ready_at, seq LIMIT 64`),
+      await plan(`SELECT seq FROM "${schema}".steps WHERE status = 'ready' AND queue = 'default' AND ready_at <= 5 ORDER BY priority DESC, ready_at, seq LIMIT 64`),
     ).toMatch(/Index (Only )?Scan using steps_ready/);
     expect(await plan(`SELECT 1 FROM "${schema}".steps WHERE run_id = 'r7' AND finished_at IS NULL LIMIT 1`)).toMatch(/steps_active/);
     expect(await plan(`SELECT 1 FROM "${schema}".steps WHERE status = 'running' AND lease_expires_at <= 5 LIMIT 1`)).toMatch(/steps_running/);
+  });
+});
+
+/** A run of one ready step, as the engine would hand it to the store. */
+function oneStepRun(id: string, now: number): NewRun {
+  return {
+    run: { id, package: "p", name: "p", status: "running", input: "null", metadata: {}, createdAt: now, updatedAt: now },
+    steps: [{
+      id: "s", kind: "k", queue: "default", input: "null", dependsOn: [], metadata: {}, priority: 0,
+      retry: { maxAttempts: 1, backoff: "fixed", initialBackoff: 0, multiplier: 1, jitter: false },
+    }],
+  };
+}
+
+describe("the PostgreSQL store, version 2", () => {
+  it("upgrades a version-1 schema in place: optional edges wait for any finish (on_state 'completed')", async () => {
+    const schema = schemas.schema();
+    const q = `"${schema}"`;
+    await admin.query(`CREATE SCHEMA ${q}`);
+    await admin.query((MIGRATIONS[0] as { sql: string }).sql.replaceAll("{schema}", q));
+    await admin.query(`CREATE TABLE ${q}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+    await admin.query(`INSERT INTO ${q}.schema_migrations VALUES (1, '001_core', 0)`);
+    await admin.query(`INSERT INTO ${q}.step_deps (run_id, dep_id, step_id, required) VALUES ('r', 'a', 'b', true), ('r', 'a', 'c', false)`);
+    const store = await postgresStore({ connectionString: pgUrl(), schema }).open();
+    try {
+      const { rows } = await admin.query(`SELECT step_id, required, on_state FROM ${q}.step_deps ORDER BY step_id`);
+      expect(rows).toEqual([
+        { step_id: "b", required: true, on_state: "succeeded" },
+        { step_id: "c", required: false, on_state: "completed" },
+      ]);
+      const { rows: versions } = await admin.query(`SELECT version FROM ${q}.schema_migrations ORDER BY version`);
+      expect(versions.map((v) => v.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("delivers to an observer the events its own store object wrote, after commit, and only while observed", async () => {
+    const schema = schemas.schema();
+    const a = await schemas.store(schema).open();
+    const b = await schemas.store(schema).open();
+    try {
+      const seen: EventRecord[][] = [];
+      const stop = a.observeEvents?.((events) => seen.push(events));
+      await b.createRuns([oneStepRun("from-b", 1_000)]);
+      await a.createRuns([oneStepRun("from-a", 1_000)]);
+      await a.pauseRun("from-a", 2_000);
+      await b.pauseRun("from-b", 2_000);
+      const claimed = await a.claim({ workerId: "w", limit: 10, now: 3_000, leaseDuration: 1_000, policyFor: () => ({ maxWorkers: Infinity }) });
+      expect(claimed.steps).toEqual([]); // both runs are paused
+      await a.resumeRun("from-a", 4_000);
+      const flat = seen.flat();
+      expect(flat.map((e) => [e.runId, e.type])).toEqual([
+        ["from-a", "run_started"],
+        ["from-a", "step_ready"],
+        ["from-a", "run_paused"],
+        ["from-a", "run_resumed"],
+      ]);
+      expect(flat).toEqual((await a.getEvents("from-a")));
+      stop?.();
+      // Not observed any more: nothing captured, and the pooled connections still write fine.
+      await a.createRuns([oneStepRun("later", 5_000)]);
+      await a.cancelRun("later", 6_000);
+      expect(seen.flat().length).toBe(flat.length);
+      expect((await a.getEvents("later")).map((e) => e.type)).toEqual(["run_started", "step_ready", "operator_cancel", "step_canceled", "run_canceled"]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("cancels a run with its unfinished descendants in one transaction, and wakes a canceled child's parent step", async () => {
+    const schema = schemas.schema();
+    const store = await schemas.store(schema).open();
+    try {
+      const child = (id: string, parent: string): NewRun => {
+        const r = oneStepRun(id, 1_000);
+        r.run.parentRunId = parent;
+        r.run.parentStepId = "s";
+        return r;
+      };
+      await store.createRuns([oneStepRun("top", 1_000), child("top/s", "top"), child("top/s/s", "top/s")]);
+      // The top run's step waits for its child (a parked wait).
+      const { steps } = await store.claim({ workerId: "w", limit: 10, now: 2_000, leaseDuration: 60_000, policyFor: () => ({ maxWorkers: Infinity }) });
+      const top = steps.find((c) => c.step.runId === "top");
+      expect(top).toBeDefined();
+      const lease = { runId: "top", stepId: "s", token: top?.step.lease.token as string, now: 2_000 };
+      expect(await store.complete([{ ...lease, status: "wait", childRunId: "top/s" }])).toEqual([{ status: "applied" }]);
+      expect((await store.getSteps("top"))[0]?.status).toBe("waiting");
+      // Canceling the child (and its own child) wakes the top run's step.
+      expect(await store.cancelRun("top/s", 3_000)).toEqual(["top/s", "top/s/s"]);
+      expect((await store.getRun("top/s/s"))?.status).toBe("canceled");
+      const [woken] = await store.getSteps("top");
+      expect([woken?.status, woken?.readyAt, woken?.attempt]).toEqual(["ready", 3_000, 0]);
+      expect(await store.cancelRun("top", 4_000)).toEqual(["top"]);
+    } finally {
+      await store.close();
+    }
   });
 });
 

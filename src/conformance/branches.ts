@@ -4,7 +4,7 @@ import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
 import { onComplete, onFailure, requireSteps } from "../run-builder.js";
-import { type ConformanceTarget, rejectionCode, useHarness } from "./harness.js";
+import { type ConformanceTarget, Gate, rejectionCode, useHarness, waitUntil } from "./harness.js";
 
 /** Registers `ok` (succeeds with its input) and `fail` (fails permanently with code `boom`). */
 function okAndFail(rt: { registerExecutor: (e: ReturnType<typeof newExecutor>) => void }, ran: string[] = []) {
@@ -158,6 +158,38 @@ export function branchesSuite(target: ConformanceTarget): void {
         "late-handler": "succeeded",
         "late-success": "skipped",
       });
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+    });
+
+    it("an emitted step that waits for its emitter and for another step waits for both", async () => {
+      const rt = await h().runtime();
+      const ran = okAndFail(rt);
+      const gate = new Gate();
+      rt.registerExecutor(newExecutor("slow", async (step) => {
+        await gate.pass();
+        ran.push(step.step.id);
+      }));
+      rt.registerExecutor(newExecutor("emitter", async (step) => {
+        ran.push(step.step.id);
+        step.emit("child", null, { kind: "ok", dependsOn: requireSteps(step.step.id, "slow") });
+      }));
+      rt.registerPackage(
+        newPackage("self-edge")
+          .entrypoint((run) => {
+            run.step("slow", null, { kind: "slow" });
+            run.step("emitter", null, { kind: "emitter" });
+          })
+          .build(),
+      );
+      await rt.startRun("self-edge", null, { runId: "r" });
+      const cycle = rt.runOnce();
+      await gate.waitFor(1);
+      await waitUntil(async () => (await rt.steps("r")).some((s) => s.id === "child"), "the child to be emitted");
+      // "slow" is still running: the child must not be ready, whatever its emitter did.
+      expect((await rt.steps("r")).find((s) => s.id === "child")?.status).toBe("pending");
+      gate.open();
+      await cycle;
+      expect(ran).toEqual(["emitter", "slow", "child"]);
       expect((await rt.workflow("r"))?.status).toBe("succeeded");
     });
 

@@ -111,7 +111,9 @@ type Failure = Omit<StepErrorRecord, "occurredAt">;
 /** A WorkflowError keeps its code and retryability; anything else thrown is a retryable `error`. */
 function describeError(err: unknown): Failure {
   if (isWorkflowError(err)) {
-    const failure: Failure = { code: err.code, message: err.message, retryable: err.retryable };
+    // Codes are stored in a column as they are: keep them storable whatever an executor chose.
+    const code = typeof err.code === "string" && err.code !== "" ? err.code.replaceAll("\u0000", "") : ErrorCodes.error;
+    const failure: Failure = { code, message: err.message, retryable: err.retryable };
     if (err.details !== undefined) {
       const details = tryEncode(err.details);
       if (details.ok) failure.details = details.text;

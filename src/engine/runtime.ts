@@ -13,6 +13,7 @@ import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { checkPayload } from "../limits.js";
+import { hasNul, storedText } from "../names.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
@@ -45,8 +46,8 @@ export interface StartRunOptions {
 
 const startOptionsSchema = z
   .object({
-    runId: z.string().min(1).max(255).optional(),
-    name: z.string().min(1).optional(),
+    runId: storedText(1, 255).optional(),
+    name: storedText().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
   })
   .strict();
@@ -67,19 +68,19 @@ export type RunEventListener = (event: RunEvent) => void;
 const PURGE_BATCH = 500;
 
 const signalSchema = z.object({
-  runId: z.string().min(1),
-  name: z.string().min(1).max(200),
-  id: z.string().min(1).max(255).optional(),
+  runId: storedText(1, 255),
+  name: storedText(1, 200),
+  id: storedText(1, 255).optional(),
 });
 
 const failedStepsSchema = z
   .object({
-    package: z.string().optional(),
-    kind: z.string().optional(),
-    queue: z.string().optional(),
-    code: z.string().optional(),
+    package: storedText(0).optional(),
+    kind: storedText(0).optional(),
+    queue: storedText(0).optional(),
+    code: storedText(0).optional(),
     limit: z.number().int().min(1).max(10_000).optional(),
-    after: z.object({ runId: z.string().min(1), stepId: z.string().min(1) }).strict().optional(),
+    after: z.object({ runId: storedText(), stepId: storedText() }).strict().optional(),
   })
   .strict();
 
@@ -93,11 +94,18 @@ const purgeSchema = z
 const listRunsSchema = z
   .object({
     status: z.enum(RUN_STATUSES).optional(),
-    package: z.string().optional(),
+    package: storedText(0).optional(),
     limit: z.number().int().min(1).max(10_000).optional(),
-    after: z.string().optional(),
+    after: storedText(0).optional(),
   })
   .strict();
+
+/** A string that can name a stored run or step (anything else names none). */
+const isRunId = (id: unknown): id is string => typeof id === "string" && id !== "" && !hasNul(id);
+
+function assertRunId(runId: unknown): void {
+  if (!isRunId(runId)) throw new WorkflowError(ErrorCodes.notFound, `no run ${JSON.stringify(runId)}`);
+}
 
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
@@ -148,6 +156,7 @@ export class Runtime {
   }
 
   registerExecutor(executor: Executor): void {
+    if (hasNul(executor?.kind)) throw new WorkflowError(ErrorCodes.invalidInput, "an executor kind must not contain NUL characters");
     if (typeof executor?.kind === "string" && executor.kind.startsWith(RESERVED_KIND_PREFIX)) {
       throw new WorkflowError(ErrorCodes.invalidInput, `executor kinds starting with "${RESERVED_KIND_PREFIX}" are reserved for built-in steps ("${executor.kind}")`);
     }
@@ -158,6 +167,7 @@ export class Runtime {
     if (!pkg || typeof pkg.name !== "string" || typeof pkg.entrypoint !== "function") {
       throw new WorkflowError(ErrorCodes.invalidInput, "registerPackage needs a package built with newPackage(...).build()");
     }
+    if (hasNul(pkg.name) || pkg.name.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "a package name must be non-empty and must not contain NUL characters");
     if (this.#packages.has(pkg.name)) {
       throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}" is already registered`);
     }
@@ -307,18 +317,21 @@ export class Runtime {
 
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
     this.#assertOpen();
+    if (!isRunId(runId)) return undefined;
     const run = await this.#store.getRun(runId);
     return run && toWorkflowRun(run);
   }
 
   async result(runId: string, stepId: string): Promise<StepResult | undefined> {
     this.#assertOpen();
+    if (!isRunId(runId) || !isRunId(stepId)) return undefined;
     const result = await this.#store.getResult(runId, stepId);
     return result && toStepResult(runId, result);
   }
 
   async steps(runId: string): Promise<StepInfo[]> {
     this.#assertOpen();
+    if (!isRunId(runId)) return [];
     return (await this.#store.getSteps(runId)).map(toStepInfo);
   }
 
@@ -336,6 +349,8 @@ export class Runtime {
   /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */
   async readArtifact(runId: string, artifactId: string): Promise<{ ref: ArtifactRef; body: Uint8Array }> {
     this.#assertOpen();
+    assertRunId(runId);
+    if (!isRunId(artifactId)) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
     const found = await this.#store.readArtifact(runId, artifactId);
     if (!found) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
     return { ref: toArtifactRef(runId, found.artifact), body: found.body };
@@ -347,6 +362,7 @@ export class Runtime {
    */
   async retryStep(runId: string, stepId: string): Promise<void> {
     this.#assertOpen();
+    assertRunId(runId);
     await this.#store.retryStep(runId, stepId, this.#config.clock());
     this.#scheduler.wake();
   }
@@ -357,6 +373,7 @@ export class Runtime {
    */
   async cancelRun(runId: string): Promise<void> {
     this.#assertOpen();
+    assertRunId(runId);
     const canceled = await this.#store.cancelRun(runId, this.#config.clock());
     for (const id of canceled) this.#scheduler.abortRun(id, canceledError(id));
     this.#scheduler.wake(); // a parent step waiting for a canceled child can now run
@@ -386,12 +403,14 @@ export class Runtime {
   /** Stops claiming the run's steps (running ones finish); `invalid_state` unless it is running. */
   async pauseRun(runId: string): Promise<void> {
     this.#assertOpen();
+    assertRunId(runId);
     await this.#store.pauseRun(runId, this.#config.clock());
   }
 
   /** Lets a paused run go on. */
   async resumeRun(runId: string): Promise<void> {
     this.#assertOpen();
+    assertRunId(runId);
     await this.#store.resumeRun(runId, this.#config.clock());
     this.#scheduler.wake();
   }
@@ -402,6 +421,7 @@ export class Runtime {
    */
   async output(runId: string): Promise<unknown> {
     this.#assertOpen();
+    assertRunId(runId);
     const run = await this.#store.getRun(runId);
     if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
     if (run.status !== "succeeded") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; it has an output once it succeeded`);
@@ -413,6 +433,7 @@ export class Runtime {
   /** The run's event log, oldest first: every transition of the run and its steps. */
   async events(runId: string): Promise<RunEvent[]> {
     this.#assertOpen();
+    if (!isRunId(runId)) return [];
     return (await this.#store.getEvents(runId)).map(toRunEvent);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCodes, WorkflowError, isWorkflowError, newExecutor, newPackage, permanent, Registry, requireSteps, retryable } from "../../src/index.js";
+import { edgeState, ErrorCodes, WorkflowError, isWorkflowError, newExecutor, newPackage, onComplete, onFailure, permanent, Registry, requireSteps, retryable } from "../../src/index.js";
 import { checkGraph, toNewStep } from "../../src/run-builder.js";
 
 const step = (id: string, ...deps: string[]) => toNewStep(id, null, { kind: "k", dependsOn: requireSteps(...deps) });
@@ -39,11 +39,29 @@ describe("registries and builders", () => {
     expect(newPackage("p").entrypoint(() => {}).build()).toMatchObject({ name: "p", displayName: "p" });
   });
 
-  it("requireSteps accepts handles and ids", () => {
+  it("requireSteps, onFailure and onComplete accept handles and ids", () => {
     expect(requireSteps({ id: "a" }, "b")).toEqual([
-      { stepId: "a", required: true },
-      { stepId: "b", required: true },
+      { stepId: "a", required: true, on: "succeeded" },
+      { stepId: "b", required: true, on: "succeeded" },
     ]);
+    expect(onFailure({ id: "a" })).toEqual([{ stepId: "a", required: true, on: "failed" }]);
+    expect(onComplete("a")).toEqual([{ stepId: "a", required: false, on: "completed" }]);
+  });
+
+  it("edge rules: what each dependency state asks for, and that a skipped step satisfies no edge", () => {
+    const cases: [Parameters<typeof edgeState>[0], Parameters<typeof edgeState>[1], string][] = [
+      ["running", "completed", "waiting"],
+      ["waiting", "succeeded", "waiting"],
+      ["succeeded", "succeeded", "satisfied"],
+      ["failed", "succeeded", "violated"],
+      ["failed", "failed", "satisfied"],
+      ["succeeded", "failed", "violated"],
+      ["canceled", "completed", "satisfied"],
+      ["failed", "completed", "satisfied"],
+      ["skipped", "completed", "violated"],
+      ["skipped", "failed", "violated"],
+    ];
+    for (const [status, on, expected] of cases) expect(edgeState(status, on), `${status} on ${on}`).toBe(expected);
   });
 });
 

@@ -26,15 +26,41 @@
  * Wake-ups: writes that make work ready (or due, or canceled) `NOTIFY` the
  * schema's channel in their transaction; every process LISTENs (see `Listener`).
  *
+ * Waits, signals and child runs: a wait outcome locks its step row (a fenced
+ * write) before it looks for its signal or child run; a signal (under the run's
+ * lock) and a child run's end (row locks only: never the parent run's advisory
+ * lock, which a cancel may hold while waiting for the child's) write the steps
+ * waiting for them, running ones included, so one of the two always sees the
+ * other. A cancel reads the run's descendants first and takes all their locks
+ * with its own, in the one sorted order, before writing anything.
+ *
+ * The event log is written by triggers (migration 2), in the order the rows
+ * change. `observeEvents` turns on a per-transaction capture of the events'
+ * seqs, read back before COMMIT and delivered after it.
+ *
  * Around it: `statements.ts` (the SQL), `connection.ts` (clients, type parsing,
  * prepared names), `arrays.ts` (array parameters), `step-rows.ts` (steps as
  * column arrays), `migrations.ts`, `listener.ts`.
  */
 import type pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
-import type { StepStatus } from "../../types.js";
-import { edgeState, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
-import { type ArtifactRow, dependenciesByStep, type EdgeRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toClaimedStep, toResultRecord, toRun, toStep } from "../rows.js";
+import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
+import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import {
+  type ArtifactRow,
+  dependenciesByStep,
+  type EdgeRow,
+  type EventRow,
+  type OutcomeRow,
+  type RunRow,
+  type StepRow,
+  toArtifact,
+  toClaimedStep,
+  toEvent,
+  toResultRecord,
+  toRun,
+  toStep,
+} from "../rows.js";
 import { NO_STEPS, planSteps } from "../step-plan.js";
 import type {
   ArtifactRecord,
@@ -42,6 +68,9 @@ import type {
   ClaimResult,
   ClaimedStep,
   CompletionResult,
+  EventRecord,
+  FailedStepsQuery,
+  NewSignal,
   QueuePolicy,
   LeaseRef,
   ListRunsQuery,
@@ -56,13 +85,15 @@ import type {
   Store,
   StoreEvent,
   StoredArtifact,
+  StoredDependency,
+  WaitOutcome,
 } from "../store.js";
 import { encodeParams } from "./arrays.js";
 import { checkout, type Db, literalArray, preparedName, type Sql, TYPES } from "./connection.js";
 import { Listener, Payload } from "./listener.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { CLAIM_DEPS, CLAIM_READY_AT, CLAIM_SEQ, CLAIM_TOKEN, statements } from "./statements.js";
-import { addStepRows, newStepRows, type StepRows, stepRowValues } from "./step-rows.js";
+import { addStepRows, edgeRowValues, newStepRows, type StepRows, stepRowValues } from "./step-rows.js";
 
 export interface PostgresStoreOptions {
   pool: pg.Pool;
@@ -87,6 +118,8 @@ const key = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
 interface Tx {
   db: Db;
   notify: Set<string>;
+  /** Events are observed: the ones this transaction writes are delivered after its commit. */
+  capture: boolean;
 }
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -120,6 +153,7 @@ export class PostgresStore implements Store {
   readonly writeConcurrency = 2;
   /** The last claim saw ready steps in queues other than the default one. */
   #othersWaiting = false;
+  readonly #eventListeners = new Set<(events: EventRecord[]) => void>();
 
   constructor(options: PostgresStoreOptions, lockKeys: { runs: number; queues: number }) {
     this.#pool = options.pool;
@@ -133,6 +167,32 @@ export class PostgresStore implements Store {
       this.#channel,
       () => undefined, // a lost LISTEN costs latency, not correctness: the poll is the backstop
     );
+  }
+
+  /**
+   * Events are captured only while someone observes (see migration 2's
+   * events_captured): every write then runs in a transaction of its own, whose
+   * events are read before its COMMIT and delivered after it.
+   */
+  observeEvents(listener: (events: EventRecord[]) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
+  #deliver(events: EventRecord[]): void {
+    for (const listener of this.#eventListeners) {
+      try {
+        listener(events);
+      } catch {
+        // A listener's failure is its own (the engine's dispatch reports them).
+      }
+    }
+  }
+
+  /** A write that needs no lock: straight on the pool, or, while events are observed, in a transaction that captures them. */
+  async #write<T>(fn: (db: pg.Pool | Db) => Promise<T>): Promise<T> {
+    if (this.#eventListeners.size === 0) return fn(this.#pool);
+    return this.#tx({}, (tx) => fn(tx.db));
   }
 
   subscribe(onChange: (event?: StoreEvent) => void): () => void {
@@ -165,7 +225,7 @@ export class PostgresStore implements Store {
    */
   async #tx<T>(locks: { runs?: Iterable<string>; queue?: string }, fn: (tx: Tx) => Promise<T>): Promise<T> {
     const db = await checkout(this.#pool);
-    const tx: Tx = { db, notify: new Set() };
+    const tx: Tx = { db, notify: new Set(), capture: this.#eventListeners.size > 0 };
     let broken: Error | undefined;
     try {
       let begin = "BEGIN";
@@ -175,10 +235,13 @@ export class PostgresStore implements Store {
           FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`;
       }
       if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
+      if (tx.capture) begin += "; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured (seq bigint)";
       await db.query(begin);
       const result = await fn(tx);
+      const captured = tx.capture ? (await this.#rows<EventRow>(db, this.#sql.capturedEvents)).map(toEvent) : [];
       const notify = [...tx.notify].map((p) => `SELECT pg_notify(${db.escapeLiteral(this.#channel)}, ${db.escapeLiteral(p)}); `).join("");
       await db.query(`${notify}COMMIT`);
+      if (captured.length) this.#deliver(captured);
       return result;
     } catch (err) {
       await db.query("ROLLBACK").catch((e: Error) => {
@@ -213,11 +276,12 @@ export class PostgresStore implements Store {
     const rows = newStepRows();
     for (const { run, steps } of unique) addStepRows(rows, run.id, planSteps(run.id, steps, NO_STEPS), run.createdAt, undefined);
     const r = unique.map((x) => x.run);
-    const [result] = await this.#rows<{ created: string[] }>(this.#pool, { prepared: this.#sql.createRuns }, [
+    const [result] = await this.#write((db) => this.#rows<{ created: string[] }>(db, { prepared: this.#sql.createRuns }, [
       r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
       r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
-      ...stepRowValues(rows), rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeRequired, this.#channel, Payload.ready,
-    ]);
+      r.map((x) => x.parentRunId ?? null), r.map((x) => x.parentStepId ?? null), r.map((x) => x.outputStep ?? null),
+      ...stepRowValues(rows), ...edgeRowValues(rows), this.#channel, Payload.ready,
+    ]));
     const created = new Set(result?.created ?? []);
     const existing = new Map<string, RunRecord>();
     const missing = r.filter((x) => !created.has(x.id)).map((x) => x.id);
@@ -237,18 +301,24 @@ export class PostgresStore implements Store {
    * their queue lock.
    */
   async claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.#write((db) => this.#claim(db, request));
+  }
+
+  async #claim(db: pg.Pool | Db, request: ClaimRequest): Promise<ClaimResult> {
     const { now } = request;
     let nextDueAt: number | undefined;
     const due = (t: number | null | undefined) => {
       if (t !== null && t !== undefined && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
     };
     const steps: Claimed[] = [];
-    let others: QueueScan[];
+    let heads: HeadCell[];
+    /** The default queue was claimed from in the scan's statement: its heads are stale. */
+    let defaultClaimed = false;
     if (isUnlimited(request.policyFor(DEFAULT_QUEUE))) {
       // Other queues waiting last time get half of the batch: a backlog in the
       // default queue must not starve them.
       const limit = this.#othersWaiting ? Math.ceil(request.limit / 2) : request.limit;
-      const { rows } = await this.#pool.query<unknown[]>({
+      const { rows } = await db.query<unknown[]>({
         text: this.#sql.claimDefault,
         name: preparedName(this.#sql.claimDefault),
         values: [request.workerId, now, now + request.leaseDuration, DEFAULT_QUEUE, limit],
@@ -256,24 +326,34 @@ export class PostgresStore implements Store {
         rowMode: "array",
       });
       const [head] = rows;
-      others = (head?.[0] ?? []) as QueueScan[];
+      heads = (head?.[0] ?? []) as HeadCell[];
       due(head?.[1] as number | null);
       due(head?.[2] as number | null);
+      defaultClaimed = true;
       if (head?.[3] !== null && head?.[3] !== undefined) steps.push(...this.#toClaimed(rows.map((row) => row.slice(3)), request));
     } else {
-      const [head] = await this.#rows<{ lease_min: number | null; queues: QueueScan[] | null }>(this.#pool, this.#sql.readyQueues, [now]);
+      const [head] = await this.#rows<{ lease_min: number | null; wake_min: number | null; queues: HeadCell[] | null }>(db, this.#sql.readyQueues, [now]);
       due(head?.lease_min);
-      others = head?.queues ?? [];
+      due(head?.wake_min);
+      heads = head?.queues ?? [];
     }
-    // Oldest work first across queues (readiness, then insertion order).
-    others.sort((a, b) => a[1] - b[1] || a[2] - b[2]);
-    this.#othersWaiting = others.some(([, oldest]) => oldest <= now);
-    for (const [queue, oldest, , next] of others) {
+    // Per queue: its first claimable step (highest priority first), and its next readiness.
+    const queues = new Map<string, QueueScan>();
+    for (const [queue, priority, readyAt, seq, next] of heads) {
       due(next);
+      let q = queues.get(queue);
+      if (!q) queues.set(queue, (q = { queue }));
+      if (readyAt !== null && seq !== null && (q.head === undefined || priority > q.head.priority)) q.head = { priority, readyAt, seq };
+    }
+    if (defaultClaimed) queues.delete(DEFAULT_QUEUE);
+    // Claimable queues, first work first across them (priority, readiness, insertion order).
+    const others = [...queues.values()].filter((q): q is Required<QueueScan> => q.head !== undefined).sort((a, b) => byReadiness(a.head, b.head));
+    this.#othersWaiting = defaultClaimed && others.length > 0;
+    for (const { queue } of others) {
       const remaining = request.limit - steps.length;
-      if (remaining <= 0 || oldest > now) continue;
+      if (remaining <= 0) break;
       const policy = request.policyFor(queue);
-      if (isUnlimited(policy)) steps.push(...(await this.#claimFrom(this.#pool, queue, remaining, request)));
+      if (isUnlimited(policy)) steps.push(...(await this.#claimFrom(db, queue, remaining, request)));
       else {
         const limited = await this.#claimLimited(queue, remaining, request);
         due(limited.nextDueAt);
@@ -306,11 +386,12 @@ export class PostgresStore implements Store {
     const claimed = rows.map((row): Claimed => {
       const lease = { workerId, token: row[CLAIM_TOKEN] as string, acquiredAt: now, expiresAt };
       const deps = (row[CLAIM_DEPS] ?? []) as DependencyCell[];
-      const step = toClaimedStep(row, lease, () => deps.map(([stepId, required]) => ({ stepId, required })));
+      const step = toClaimedStep(row, lease, () => deps.map(([stepId, on]) => ({ stepId, on })));
       const results = prefetchedResults(deps);
       if (results) step.dependencyResults = results;
       return {
         claimed: step,
+        priority: step.step.priority,
         readyAt: row[CLAIM_READY_AT] as number,
         seq: row[CLAIM_SEQ] as number,
       };
@@ -352,32 +433,47 @@ export class PostgresStore implements Store {
     );
   }
 
-  async #complete(tx: Tx, outcomes: StepOutcome[]): Promise<CompletionResult[]> {
+  async #complete(tx: Tx, given: StepOutcome[]): Promise<CompletionResult[]> {
     const results = new Map<string, CompletionResult>();
-    const now = Math.max(...outcomes.map((o) => o.now));
-    const succeeded: { runId: string; stepId: string }[] = [];
+    const now = Math.max(...given.map((o) => o.now));
     const failed: { runId: string; stepId: string }[] = [];
     const finishedRuns = new Set<string>();
     const queues = new Set<string>();
+
+    // Waits first: a wait that finds its signal becomes a plain success, one whose
+    // signal timed out a plain failure; both then go the way of the others.
+    const waits = given.filter((o): o is Extract<StepOutcome, { status: "wait" }> => o.status === "wait");
+    const outcomes = waits.length ? [...given.filter((o) => o.status !== "wait"), ...(await this.#applyWaits(tx, waits, results))] : given;
 
     // Plain successes (most of them) go in one statement that also readies their
     // dependents and finishes their runs; the rest below, one kind at a time.
     const simple = outcomes.filter((o): o is Extract<StepOutcome, { status: "succeeded" }> => o.status === "succeeded" && o.emitted.length === 0 && o.artifacts.length === 0);
     if (simple.length) {
-      const [row] = await this.#rows<{ run_ids: string[]; ids: string[]; readied: boolean; more: boolean }>(tx.db, { prepared: this.#sql.succeedPlain }, [
+      const [row] = await this.#rows<{
+        run_ids: string[]; ids: string[]; readied: boolean; more: boolean; children: string[]; violated_runs: string[]; violated_steps: string[];
+      }>(tx.db, { prepared: this.#sql.succeedPlain }, [
         simple.map((o) => o.runId), simple.map((o) => o.stepId), simple.map((o) => o.token),
         simple.map((o) => o.result), simple.map((o) => o.records ?? null), simple.map((o) => o.now), now,
       ]);
       if (row) {
         row.run_ids.forEach((runId, i) => results.set(key(runId, row.ids[i] as string), APPLIED));
         if (row.readied || row.more) tx.notify.add(Payload.ready);
+        await this.#wakeParents(tx, row.children, now);
+        if (row.violated_steps.length) {
+          // Dependents over an on: "failed" edge: skipped (the statement left them pending), and their runs may finish.
+          const v = row.violated_runs.map((runId, i) => ({ runId, stepId: row.violated_steps[i] as string }));
+          const skipped = await this.#rows<{ run_id: string; id: string }>(tx.db, this.#sql.skipSteps, [v.map((x) => x.runId), v.map((x) => x.stepId), now]);
+          await this.#propagate(tx, skipped.map((r) => ({ runId: r.run_id, stepId: r.id, status: "skipped" as const })), now);
+          for (const r of v) finishedRuns.add(r.runId);
+        }
       }
     }
     for (const o of outcomes) {
       if (o.status !== "succeeded" || (o.emitted.length === 0 && o.artifacts.length === 0)) continue;
       const result = await this.#succeedWithOutputs(tx, o, queues);
       results.set(key(o.runId, o.stepId), result);
-      if (result.status === "applied") succeeded.push({ runId: o.runId, stepId: o.stepId });
+      // Applied: its dependents were told inside the savepoint; only the run may have finished.
+      if (result.status === "applied") finishedRuns.add(o.runId);
       else if (result.status === "rejected") failed.push({ runId: o.runId, stepId: o.stepId });
     }
     const retries = outcomes.filter((o): o is Extract<StepOutcome, { status: "retry" }> => o.status === "retry");
@@ -401,22 +497,75 @@ export class PostgresStore implements Store {
       }
     }
 
-    if (succeeded.length) {
-      const ready = await this.#rows<{ ready: boolean }>(tx.db, this.#sql.satisfyDependents, [
-        succeeded.map((s) => s.runId), succeeded.map((s) => s.stepId), now,
-      ]);
-      if (ready.some((r) => r.ready)) tx.notify.add(Payload.ready);
-    }
-    if (failed.length) await this.#propagate(tx, failed.map((f) => ({ ...f, status: "failed" as const })), now);
-    for (const s of [...succeeded, ...failed]) finishedRuns.add(s.runId);
-    await this.#finishRunsIfDone(tx.db, finishedRuns, now);
+    const finished = failed.map((f) => ({ ...f, status: "failed" as const }));
+    if (finished.length) await this.#propagate(tx, finished, now);
+    for (const s of finished) finishedRuns.add(s.runId);
+    await this.#finishRunsIfDone(tx, finishedRuns, now);
     // A finished step frees a slot of its queue: workers elsewhere waiting on a
     // queue limit may claim now.
     if (!tx.notify.has(Payload.ready) && queues.size) {
       const [row] = await this.#rows<{ any: boolean }>(tx.db, this.#sql.anyReadyIn, [[...queues], now]);
       if (row?.any) tx.notify.add(Payload.ready);
     }
-    return outcomes.map((o) => results.get(key(o.runId, o.stepId)) ?? STALE);
+    return given.map((o) => results.get(key(o.runId, o.stepId)) ?? STALE);
+  }
+
+  /**
+   * Wait outcomes (see `WaitOutcome`): their rows are locked first (fenced by
+   * lease), then each looks for its signal or child run. Returns the outcomes
+   * they turn into (a consumed signal: success; a timed-out one: failure); the
+   * others are written here (ready again, or parked) and marked applied.
+   */
+  async #applyWaits(tx: Tx, waits: (LeaseRef & { now: number } & WaitOutcome)[], results: Map<string, CompletionResult>): Promise<StepOutcome[]> {
+    const { db } = tx;
+    const locked = await this.#rows<{ run_id: string; id: string }>(db, this.#sql.lockWaits, [
+      waits.map((w) => w.runId), waits.map((w) => w.stepId), waits.map((w) => w.token), waits.map((w) => w.now),
+    ]);
+    const held = new Set(locked.map((l) => key(l.run_id, l.id)));
+    const turned: StepOutcome[] = [];
+    const rest: typeof waits = [];
+    for (const w of waits) {
+      if (!held.has(key(w.runId, w.stepId))) continue; // stale
+      const lease = { runId: w.runId, stepId: w.stepId, token: w.token, now: w.now };
+      if (w.consume) {
+        const [signal] = await this.#rows<{ payload: string }>(db, this.#sql.consumeSignal, [w.runId, w.consume.name, w.stepId, w.now]);
+        if (signal) {
+          turned.push({ ...lease, status: "succeeded", result: signal.payload, artifacts: [], emitted: [] });
+          continue;
+        }
+        if (w.wakeAt !== undefined && w.wakeAt <= w.now) {
+          turned.push({ ...lease, status: "failed", error: w.consume.timeoutError });
+          continue;
+        }
+      }
+      rest.push(w);
+    }
+    const children = [...new Set(rest.flatMap((w) => (w.childRunId === undefined ? [] : [w.childRunId])))];
+    const finishedChildren = new Set<string>();
+    if (children.length) {
+      for (const r of await this.#rows<{ id: string; status: RunStatus }>(db, this.#sql.runStatuses, [children])) {
+        if ((FINISHED_RUN_STATUSES as readonly string[]).includes(r.status)) finishedChildren.add(r.id);
+      }
+    }
+    const ready = rest.filter((w) => w.childRunId !== undefined && finishedChildren.has(w.childRunId));
+    const park = rest.filter((w) => !(w.childRunId !== undefined && finishedChildren.has(w.childRunId)));
+    if (ready.length) {
+      const rows = await this.#rows<{ run_id: string; id: string }>(db, this.#sql.readyWaits, [
+        ready.map((w) => w.runId), ready.map((w) => w.stepId), ready.map((w) => w.token), ready.map((w) => w.now),
+      ]);
+      for (const r of rows) results.set(key(r.run_id, r.id), APPLIED);
+      if (rows.length) tx.notify.add(Payload.ready);
+    }
+    if (park.length) {
+      const rows = await this.#rows<{ run_id: string; id: string; wake_at: number | null }>(db, this.#sql.parkWaits, [
+        park.map((w) => w.runId), park.map((w) => w.stepId), park.map((w) => w.token), park.map((w) => w.wakeAt ?? null), park.map((w) => w.now),
+      ]);
+      for (const r of rows) {
+        results.set(key(r.run_id, r.id), APPLIED);
+        if (r.wake_at !== null) tx.notify.add(Payload.due(r.wake_at));
+      }
+    }
+    return turned;
   }
 
   async #markSucceeded(db: Db, outcomes: Extract<StepOutcome, { status: "succeeded" }>[]) {
@@ -448,6 +597,9 @@ export class PostgresStore implements Store {
       }
       queues.add(row.queue);
       if (o.artifacts.length) await this.#insertArtifacts(db, o.runId, o.stepId, o.artifacts, o.now);
+      // Its dependents first: then the steps it emits find it succeeded, and an
+      // edge from one of them back to it is satisfied once, when it is planned.
+      await this.#propagate(tx, [{ runId: o.runId, stepId: o.stepId, status: "succeeded" }], o.now);
       const created = await this.#insertSteps(tx, o.runId, o.emitted, o.now, o.stepId);
       await this.#query(db, this.#sql.setEmittedAndArtifacts, [
         created.length ? JSON.stringify(created) : null, o.artifacts.length > 0, o.runId, o.stepId,
@@ -499,25 +651,25 @@ export class PostgresStore implements Store {
   async #insertStepRows(db: Db, rows: StepRows): Promise<boolean> {
     if (rows.id.length === 0) return false;
     await this.#query(db, this.#sql.insertSteps, stepRowValues(rows));
-    if (rows.edgeRun.length) await this.#query(db, this.#sql.insertEdges, [rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeRequired]);
+    if (rows.edgeRun.length) await this.#query(db, this.#sql.insertEdges, edgeRowValues(rows));
     return rows.status.includes("ready");
   }
 
   /**
-   * Tells the dependents of steps that finished without succeeding (failed,
-   * skipped, canceled): optional edges are satisfied, required ones skip the
-   * dependent, and skips cascade, one level per round trip.
+   * Tells the dependents of steps that just finished (see `edgeState`):
+   * satisfied edges count down, violated ones skip the dependent, and skips
+   * cascade, one level per round trip.
    */
   async #propagate(tx: Tx, finished: { runId: string; stepId: string; status: StepStatus }[], now: number): Promise<void> {
     for (let level = finished; level.length > 0; ) {
       const statusOf = new Map(level.map((f) => [key(f.runId, f.stepId), f.status]));
-      const edges = await this.#rows<{ run_id: string; dep_id: string; step_id: string; required: boolean }>(tx.db, this.#sql.dependentsOf, [
+      const edges = await this.#rows<{ run_id: string; dep_id: string; step_id: string; on_state: DependencyOn }>(tx.db, this.#sql.dependentsOf, [
         level.map((f) => f.runId), level.map((f) => f.stepId),
       ]);
       const satisfied = new Map<string, { runId: string; stepId: string; n: number }>();
       const violated = new Map<string, { runId: string; stepId: string }>();
       for (const e of edges) {
-        const verdict = edgeState(statusOf.get(key(e.run_id, e.dep_id)) as StepStatus, e.required);
+        const verdict = edgeState(statusOf.get(key(e.run_id, e.dep_id)) as StepStatus, e.on_state);
         const k = key(e.run_id, e.step_id);
         if (verdict === "violated") violated.set(k, { runId: e.run_id, stepId: e.step_id });
         else if (verdict === "satisfied") {
@@ -526,27 +678,44 @@ export class PostgresStore implements Store {
           else satisfied.set(k, { runId: e.run_id, stepId: e.step_id, n: 1 });
         }
       }
+      // A step skipped by one edge is not counted down by another.
+      for (const k of violated.keys()) satisfied.delete(k);
+      // Dependents made ready before those skipped (the event log tells them in that order).
+      if (satisfied.size) {
+        const s = [...satisfied.values()];
+        const ready = await this.#rows<{ ready: boolean }>(tx.db, this.#sql.decrementWaiting, [s.map((x) => x.runId), s.map((x) => x.stepId), s.map((x) => x.n), now]);
+        if (ready.some((r) => r.ready)) tx.notify.add(Payload.ready);
+      }
       let next: { runId: string; stepId: string; status: StepStatus }[] = [];
       if (violated.size) {
         const v = [...violated.values()];
         const skipped = await this.#rows<{ run_id: string; id: string }>(tx.db, this.#sql.skipSteps, [v.map((x) => x.runId), v.map((x) => x.stepId), now]);
         next = skipped.map((r) => ({ runId: r.run_id, stepId: r.id, status: "skipped" as const }));
       }
-      if (satisfied.size) {
-        const s = [...satisfied.values()];
-        const ready = await this.#rows<{ ready: boolean }>(tx.db, this.#sql.decrementWaiting, [s.map((x) => x.runId), s.map((x) => x.stepId), s.map((x) => x.n), now]);
-        if (ready.some((r) => r.ready)) tx.notify.add(Payload.ready);
-      }
       level = next;
     }
   }
 
-  /** Finishes the runs among `runIds` that have no unfinished step left (their locks held). */
-  async #finishRunsIfDone(db: Db, runIds: Set<string>, now: number): Promise<void> {
+  /** Finishes the runs among `runIds` that have no unfinished step left (their locks held), and wakes their parents. */
+  async #finishRunsIfDone(tx: Tx, runIds: Set<string>, now: number): Promise<void> {
     if (runIds.size === 0) return;
-    const done = await this.#rows<{ id: string; failed: boolean; canceled: boolean }>(db, this.#sql.finishableRuns, [[...runIds]]);
+    const done = await this.#rows<{ id: string; failed: boolean; canceled: boolean }>(tx.db, this.#sql.finishableRuns, [[...runIds]]);
     if (done.length === 0) return;
-    await this.#query(db, this.#sql.finishRuns, [done.map((d) => d.id), done.map((d) => finishedRunStatus(d.failed, d.canceled)), now]);
+    const finished = await this.#rows<{ id: string; parent_run_id: string | null }>(tx.db, this.#sql.finishRuns, [
+      done.map((d) => d.id), done.map((d) => finishedRunStatus(d.failed, d.canceled)), now,
+    ]);
+    await this.#wakeParents(tx, finished.filter((f) => f.parent_run_id !== null).map((f) => f.id), now);
+  }
+
+  /**
+   * Child runs that just finished: their parents' waiting steps become ready.
+   * Row locks only (no advisory lock of the parent run: a cancel holding it
+   * waits for ours); see `wakeParents`.
+   */
+  async #wakeParents(tx: Tx, childRunIds: string[], now: number): Promise<void> {
+    if (childRunIds.length === 0) return;
+    const woke = await this.#rows<{ ready: boolean }>(tx.db, this.#sql.wakeParents, [childRunIds, now]);
+    if (woke.some((w) => w.ready)) tx.notify.add(Payload.ready);
   }
 
   async heartbeat(leases: LeaseRef[], expiresAt: number, now: number): Promise<LeaseRef[]> {
@@ -575,7 +744,7 @@ export class PostgresStore implements Store {
     // A read-only probe first: idle processes poll this.
     const [probe] = await this.#rows(this.#pool, this.#sql.anyExpired, [now]);
     if (!probe) return { reclaimed: 0, failed: 0 };
-    const reclaimed = (await this.#query(this.#pool, this.#sql.reclaim, [now, maxReclaims])).rowCount ?? 0;
+    const reclaimed = await this.#write(async (db) => (await this.#query(db, this.#sql.reclaim, [now, maxReclaims])).rowCount ?? 0);
     if (reclaimed) await this.#notify([Payload.ready]);
     const doomed = await this.#rows<{ run_id: string; id: string; reclaims: number }>(this.#pool, this.#sql.overReclaimed, [now, maxReclaims]);
     if (doomed.length === 0) return { reclaimed, failed: 0 };
@@ -586,7 +755,7 @@ export class PostgresStore implements Store {
           doomed.map((d) => d.run_id), doomed.map((d) => d.id), now, maxReclaims, ErrorCodes.leaseExpired,
         ]);
         await this.#propagate(tx, expired.map((e) => ({ runId: e.run_id, stepId: e.id, status: "failed" as const })), now);
-        await this.#finishRunsIfDone(tx.db, new Set(expired.map((e) => e.run_id)), now);
+        await this.#finishRunsIfDone(tx, new Set(expired.map((e) => e.run_id)), now);
         return expired.length;
       },
     );
@@ -646,18 +815,157 @@ export class PostgresStore implements Store {
     await this.#tx({ runs: [runId] }, (tx) => this.#retryStep(tx, runId, stepId, now));
   }
 
-  async cancelRun(runId: string, now: number): Promise<void> {
+  /**
+   * The run and its unfinished descendants, canceled together. Every run lock is
+   * taken before anything is written: the descendants are read first, all the
+   * locks taken in the one sorted order every transaction uses, and the
+   * descendants read again (a child started meanwhile is locked too).
+   */
+  async cancelRun(runId: string, now: number): Promise<string[]> {
+    const before = (await this.#rows<{ id: string }>(this.#pool, this.#sql.descendants, [runId])).map((d) => d.id);
+    return this.#tx({ runs: [runId, ...before] }, async (tx) => {
+      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
+      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+      if (run.status !== "running" && run.status !== "pending" && run.status !== "paused") {
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
+      }
+      const descendants = (await this.#rows<{ id: string }>(tx.db, this.#sql.descendants, [runId])).map((d) => d.id);
+      const late = descendants.filter((id) => !before.includes(id));
+      if (late.length) await this.#lockRuns(tx.db, late);
+      const ids = [runId, ...descendants];
+      await this.#query(tx.db, this.#sql.insertEvent, [runId, now, "operator_cancel", null]);
+      await this.#query(tx.db, this.#sql.cancelSteps, [ids, now]);
+      const canceled = await this.#rows<{ id: string; parent_run_id: string | null }>(tx.db, this.#sql.cancelRuns, [ids, now]);
+      await this.#wakeParents(tx, canceled.filter((c) => c.parent_run_id !== null).map((c) => c.id), now);
+      // Workers running their steps in other processes abort them; slots free up.
+      for (const id of ids) tx.notify.add(Payload.canceled(id));
+      tx.notify.add(Payload.ready);
+      return ids;
+    });
+  }
+
+  async #lockRuns(db: Db, runIds: string[]): Promise<void> {
+    await db.query(`SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
+      FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`);
+  }
+
+  async wakeDue(now: number): Promise<number> {
+    // A read-only probe first: the engine calls this at every due time.
+    const [probe] = await this.#rows(this.#pool, this.#sql.anyDue, [now]);
+    if (!probe) return 0;
+    const woke = await this.#write(async (db) => (await this.#query(db, this.#sql.wakeDue, [now])).rowCount ?? 0);
+    if (woke) await this.#notify([Payload.ready]);
+    return woke;
+  }
+
+  async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
+    const { runId, name, id, payload, now } = signal;
+    return this.#tx({ runs: [runId] }, async (tx) => {
+      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
+      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+      if ((FINISHED_RUN_STATUSES as readonly string[]).includes(run.status)) {
+        // A retried delivery is answered the same way after the run finished.
+        const [exists] = await this.#rows(tx.db, this.#sql.signalExists, [runId, id]);
+        if (exists) return { delivered: false };
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; a signal can only go to an unfinished run`);
+      }
+      const [row] = await this.#rows<{ delivered: boolean; readied: boolean }>(tx.db, this.#sql.signal, [runId, id, name, payload, now]);
+      if (row?.readied) tx.notify.add(Payload.ready);
+      return { delivered: row?.delivered ?? false };
+    });
+  }
+
+  async pauseRun(runId: string, now: number): Promise<void> {
     await this.#tx({ runs: [runId] }, async (tx) => {
       const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
       if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
       if (run.status !== "running" && run.status !== "pending") {
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
+        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only a running run can be paused`);
       }
-      await this.#query(tx.db, this.#sql.cancelSteps, [runId, now]);
-      await this.#query(tx.db, this.#sql.setRunStatus, ["canceled", now, runId]);
-      // Workers running its steps in other processes abort them; slots free up.
-      tx.notify.add(Payload.canceled(runId));
+      await this.#query(tx.db, this.#sql.pauseRun, [runId, now]);
+    });
+  }
+
+  async resumeRun(runId: string, now: number): Promise<void> {
+    await this.#tx({ runs: [runId] }, async (tx) => {
+      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
+      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+      if (run.status !== "paused") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}, not paused`);
+      await this.#query(tx.db, this.#sql.resumeRun, [runId, now]);
+      // Its steps may have finished while it was paused.
+      await this.#finishRunsIfDone(tx, new Set([runId]), now);
       tx.notify.add(Payload.ready);
+    });
+  }
+
+  async getEvents(runId: string): Promise<EventRecord[]> {
+    return (await this.#rows<EventRow>(this.#pool, this.#sql.eventsOfRun, [runId])).map(toEvent);
+  }
+
+  async listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]> {
+    const where = ["s.status = 'failed'"];
+    const args: unknown[] = [];
+    const arg = (value: unknown) => {
+      args.push(value);
+      return `$${args.length}`;
+    };
+    // The package: one probe of the run per failed step read (the steps come in age order, up to the limit).
+    if (query.package !== undefined) where.push(`(SELECT r.package FROM ${quoteIdent(this.#schema)}.runs r WHERE r.id = s.run_id LIMIT 1) = ${arg(query.package)}`);
+    if (query.kind !== undefined) where.push(`s.kind = ${arg(query.kind)}`);
+    if (query.queue !== undefined) where.push(`s.queue = ${arg(query.queue)}`);
+    if (query.code !== undefined) where.push(`s.error_code = ${arg(query.code)}`);
+    if (query.after !== undefined) {
+      const [after] = await this.#rows<{ finished_at: number | null; seq: number }>(this.#pool, this.#sql.failedCursor, [query.after.runId, query.after.stepId]);
+      if (!after) throw new WorkflowError(ErrorCodes.notFound, `listFailedSteps: no failed step "${query.after.stepId}" in run "${query.after.runId}" to page after`);
+      where.push(`(s.finished_at, s.seq) < (${arg(after.finished_at ?? 0)}, ${arg(after.seq)})`);
+    }
+    const sql = `SELECT s.* FROM ${quoteIdent(this.#schema)}.steps s WHERE ${where.join(" AND ")}
+                 ORDER BY s.finished_at DESC, s.seq DESC LIMIT ${arg(query.limit)}`;
+    const rows = await this.#byAge((db) => this.#rows<StepRow>(db, sql, args));
+    if (rows.length === 0) return [];
+    const edges = await this.#rows<EdgeRow & { run_id: string }>(this.#pool, this.#sql.edgesOfSteps, [rows.map((r) => r.run_id), rows.map((r) => r.id)]);
+    const deps = new Map<string, StoredDependency[]>();
+    for (const e of edges) {
+      const k = key(e.run_id, e.step_id);
+      let list = deps.get(k);
+      if (!list) deps.set(k, (list = []));
+      list.push({ stepId: e.dep_id, on: e.on_state as DependencyOn });
+    }
+    return rows.map((row) => toStep(row, deps.get(key(row.run_id, row.id)) ?? []));
+  }
+
+  /**
+   * A read of history in age order (failed steps, finished runs), with sorting
+   * disabled: walking the partial index by age (steps_failed, runs_finished) and
+   * stopping at the limit is then the plan, even without statistics, instead of
+   * reading every row of a status and sorting them.
+   */
+  async #byAge<T>(read: (db: Db) => Promise<T>): Promise<T> {
+    const db = await checkout(this.#pool);
+    let broken: Error | undefined;
+    try {
+      await db.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
+      const result = await read(db);
+      await db.query("COMMIT");
+      return result;
+    } catch (err) {
+      await db.query("ROLLBACK").catch((e: Error) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      db.done(broken);
+    }
+  }
+
+  async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
+    if (limit <= 0 || statuses.length === 0) return 0;
+    const candidates = (await this.#byAge((db) => this.#rows<{ id: string }>(db, this.#sql.purgeable, [finishedBefore, [...statuses], limit]))).map((r) => r.id);
+    if (candidates.length === 0) return 0;
+    // Under the runs' locks (an operator retry may be reopening one), rechecked.
+    return this.#tx({ runs: candidates }, async (tx) => {
+      const [row] = await this.#rows<{ n: number }>(tx.db, this.#sql.purge, [candidates, finishedBefore, [...statuses]]);
+      return row?.n ?? 0;
     });
   }
 
@@ -683,6 +991,7 @@ export class PostgresStore implements Store {
     }
     const dependents = new Map<string, string[]>();
     for (const s of steps) for (const d of s.dependsOn) dependents.set(d.stepId, [...(dependents.get(d.stepId) ?? []), s.id]);
+    await this.#query(db, this.#sql.insertEvent, [runId, now, "operator_retry", stepId]);
 
     // Everything downstream that was skipped or canceled comes back with it.
     const revived = new Set<string>([stepId]);
@@ -704,12 +1013,12 @@ export class PostgresStore implements Store {
       let violated: string | undefined;
       for (const d of byId.get(id)?.dependsOn ?? []) {
         const depStatus: StepStatus = revived.has(d.stepId) ? "pending" : (byId.get(d.stepId)?.status ?? "pending");
-        const state = edgeState(depStatus, d.required);
+        const state = edgeState(depStatus, d.on);
         if (state === "waiting") waiting++;
         else if (state === "violated") violated = d.stepId;
       }
       if (violated !== undefined && id === stepId) {
-        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not succeed; retry that one`);
+        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not finish as it needs; retry that one`);
       }
       if (violated !== undefined) skippedAgain.push(id);
       updates.push({ id, status: waiting > 0 ? "pending" : "ready", waiting });
@@ -719,14 +1028,14 @@ export class PostgresStore implements Store {
       const skipped = await this.#rows<{ run_id: string; id: string }>(db, this.#sql.skipSteps, [skippedAgain.map(() => runId), skippedAgain, now]);
       await this.#propagate(tx, skipped.map((r) => ({ runId, stepId: r.id, status: "skipped" as const })), now);
     }
-    await this.#query(db, this.#sql.setRunStatus, ["running", now, runId]);
+    await this.#query(db, this.#sql.reopenRun, [runId, now]);
     tx.notify.add(Payload.ready);
   }
 }
 
 
-/** [dep_id, required, [status, result, records, emitted_ids, error, completed_at] | null] */
-type DependencyCell = [string, boolean, [string, string | null, string | null, string | null, string | null, number | null] | null];
+/** [dep_id, on_state, [status, result, records, emitted_ids, error, completed_at] | null] */
+type DependencyCell = [string, DependencyOn, [string, string | null, string | null, string | null, string | null, number | null] | null];
 
 function prefetchedResults(deps: DependencyCell[]): Map<string, ResultRecord> | undefined {
   let results: Map<string, ResultRecord> | undefined;
@@ -741,19 +1050,30 @@ function prefetchedResults(deps: DependencyCell[]): Map<string, ResultRecord> | 
 
 const DEFAULT_QUEUE = "default";
 
-/** [queue, oldest ready_at, its seq, next future ready_at] */
-type QueueScan = [string, number, number, number | null];
+/** [queue, priority, first claimable ready_at, its seq, next future ready_at] of one (queue, priority) with ready steps. */
+type HeadCell = [string, number, number | null, number | null, number | null];
+
+/** A queue with ready steps: its first claimable one, if any. */
+interface QueueScan {
+  queue: string;
+  head?: ClaimOrder;
+}
 
 const isUnlimited = (policy: QueuePolicy) => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
 
-/** A step just claimed, with its place in claim order. */
-interface Claimed {
-  claimed: ClaimedStep;
+/** A place in claim order: higher priority first, then readiness, then insertion. */
+interface ClaimOrder {
+  priority: number;
   readyAt: number;
   seq: number;
 }
 
-const byReadiness = (a: Claimed, b: Claimed) => a.readyAt - b.readyAt || a.seq - b.seq;
+/** A step just claimed, with its place in claim order. */
+interface Claimed extends ClaimOrder {
+  claimed: ClaimedStep;
+}
+
+const byReadiness = (a: ClaimOrder, b: ClaimOrder) => b.priority - a.priority || a.readyAt - b.readyAt || a.seq - b.seq;
 
 /** Code-unit order, the same in JS and for the lock order (which sorts hashes anyway). */
 function compare(a: string, b: string): number {

@@ -32,7 +32,7 @@ export function statements(s: string) {
     ...CLAIMED_STEP_COLUMNS.split(",").map((c) => c.trim()),
     "s.lease_token",
     `CASE WHEN s.deps_total > 0 THEN
-       (SELECT json_agg(json_build_array(e.dep_id, e.required,
+       (SELECT json_agg(json_build_array(e.dep_id, e.on_state,
           CASE WHEN s.deps_total <= ${PREFETCH_MAX_DEPS} THEN
             (SELECT json_build_array(d.status, d.result, d.records, d.emitted_ids, d.error, d.completed_at)
              FROM ${s}.steps d WHERE d.run_id = e.run_id AND d.id = e.dep_id AND NOT d.has_artifacts LIMIT 1) END)
@@ -44,36 +44,71 @@ export function statements(s: string) {
       lease_token = gen_random_uuid()::text, lease_acquired_at = $2, lease_expires_at = $3, started_at = $2, updated_at = $2
     FROM ${s}.runs r
     WHERE s.seq = ANY(ARRAY(
-        SELECT seq FROM ${s}.steps WHERE status = 'ready' AND queue = $4 AND ready_at <= $2
-        ORDER BY ready_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED))
+        SELECT c.seq FROM ${s}.steps c WHERE c.status = 'ready' AND c.queue = $4 AND c.ready_at <= $2
+          AND NOT EXISTS (SELECT 1 FROM ${s}.paused_runs p WHERE p.run_id = c.run_id)
+        ORDER BY c.priority DESC, c.ready_at, c.seq LIMIT $5 FOR UPDATE OF c SKIP LOCKED))
       AND r.id = s.run_id
     RETURNING ${returned.map((c, i) => `${c} AS c${i}`).join(", ")}`;
-  /** CTEs q (distinct ready queues) and others (each but `except`, with its oldest and next readiness after `now`). */
-  const queueScan = (now: string, except: string) => `q(queue) AS (
-      (SELECT queue FROM ${s}.steps WHERE status = 'ready' ORDER BY queue LIMIT 1)
+  /**
+   * CTEs qp (the distinct (queue, priority) pairs of ready steps: a skip scan of
+   * steps_ready, priorities being few) and heads: per pair, the first step
+   * claimable at \`now\` (its ready_at and seq, null if none) and the next
+   * readiness after \`now\`. Every lookup is one probe of steps_ready.
+   */
+  const queueScan = (now: string) => `qp(queue, priority) AS (
+      (SELECT queue, priority FROM ${s}.steps WHERE status = 'ready' ORDER BY queue, priority DESC LIMIT 1)
       UNION ALL
-      SELECT (SELECT n.queue FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue > q.queue ORDER BY n.queue LIMIT 1)
-      FROM q WHERE q.queue IS NOT NULL),
-    others AS (
-      SELECT q.queue, o.ready_at AS oldest, o.seq AS oldest_seq,
-        (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = q.queue AND n.ready_at > ${now}
-          ORDER BY n.ready_at LIMIT 1) AS next
-      FROM q
-      CROSS JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = q.queue
-                          ORDER BY ready_at, seq LIMIT 1) AS o
-      WHERE q.queue IS NOT NULL AND q.queue <> ${except})`;
-  /** INSERT of steps from 18 parallel arrays starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
+      SELECT n.queue, n.priority FROM qp
+      CROSS JOIN LATERAL (
+        (SELECT queue, priority FROM ${s}.steps WHERE status = 'ready' AND queue = qp.queue AND priority < qp.priority
+         ORDER BY priority DESC LIMIT 1)
+        UNION ALL
+        (SELECT queue, priority FROM ${s}.steps WHERE status = 'ready' AND queue > qp.queue ORDER BY queue, priority DESC LIMIT 1)
+        LIMIT 1) AS n),
+    heads AS (
+      SELECT qp.queue, qp.priority, h.ready_at, h.seq,
+        (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = qp.queue AND n.priority = qp.priority
+           AND n.ready_at > ${now} ORDER BY n.ready_at LIMIT 1) AS next
+      FROM qp
+      LEFT JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = qp.queue
+                           AND o.priority = qp.priority AND o.ready_at <= ${now}
+                         ORDER BY ready_at, seq LIMIT 1) AS h ON true)`;
+  /** The earliest lease expiry and the earliest timer of a waiting step. */
+  const timers = `(SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+                  (SELECT min(wake_at) FROM ${s}.steps WHERE status = 'waiting') AS wake_min`;
+  /** When a step that becomes ready at \`now\` (of row alias \`t\`) may be claimed: its delay after now, not before its runAt. */
+  const readyAt = (now: string) => `GREATEST(${now} + t.delay_ms, coalesce(t.not_before, 0))`;
+  /**
+   * Run \`run\` has a failed step no edge handles (no on_state failed/completed
+   * edge out of it). \`status || ''\`: a plain \`status = 'failed'\` lets the
+   * planner bitmap-AND the whole steps_failed index (every failure of history)
+   * into this probe of one run's steps.
+   */
+  const unhandledFailure = (run: string) => `(SELECT true FROM ${s}.steps f WHERE f.run_id = ${run} AND f.status || '' = 'failed'
+      AND NOT EXISTS (SELECT 1 FROM ${s}.step_deps h WHERE h.run_id = f.run_id AND h.dep_id = f.id AND h.on_state IN ('failed', 'completed'))
+      LIMIT 1) IS NOT NULL`;
+  const anyCanceled = (run: string) => `(SELECT true FROM ${s}.steps c WHERE c.run_id = ${run} AND c.status = 'canceled' LIMIT 1) IS NOT NULL`;
+  /** INSERT of steps from 22 parallel arrays (see `stepRowValues`) starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
   const insertSteps = (from: number, onlyRunsIn?: string) => {
-    const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text", "bigint", "bigint", "bigint"];
+    const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text",
+      "bigint", "bigint", "bigint", "bigint", "int", "int", "text"];
     const arrays = types.map((t, i) => `$${from + i}::${t}[]`).join(", ");
     return `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at)
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at,
+              not_before, delay_ms, timeout_ms, wait_for)
             SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now,
+              not_before, delay_ms, timeout_ms, wait_for
             FROM unnest(${arrays}) AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now)
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, not_before, delay_ms, timeout_ms, wait_for)
             ${onlyRunsIn ? `WHERE u.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
   };
+  /** INSERT of edges from 4 parallel arrays (run, dep, step, on_state) starting at parameter $from. */
+  const insertEdges = (from: number, onlyRunsIn?: string) =>
+    `INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required, on_state)
+     SELECT run_id, dep_id, step_id, on_state <> 'completed', on_state
+     FROM unnest($${from}::text[], $${from + 1}::text[], $${from + 2}::text[], $${from + 3}::text[]) AS e(run_id, dep_id, step_id, on_state)
+     ${onlyRunsIn ? `WHERE e.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
   const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
   // Fencing: a lease token is set exactly while a step is running (every way out
   // of running clears it), so "token matches" is the whole check. Testing the
@@ -84,27 +119,23 @@ export function statements(s: string) {
     `ARRAY(SELECT x.seq FROM unnest(${runIds}::text[], ${ids}::text[]) AS k(run_id, id)
            CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = k.run_id AND id = k.id LIMIT 1) AS x)`;
   return {
-    // $1..$8 runs, $9..$26 steps (see stepRowValues), $27..$30 edges, $31 channel, $32 payload.
+    // $1..$11 runs, $12..$33 steps (see stepRowValues), $34..$37 edges, $38 channel, $39 payload.
     createRuns: `WITH ins AS (
-                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at)
-                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+                                        $9::text[], $10::text[], $11::text[])
                    ON CONFLICT (id) DO NOTHING RETURNING id),
-                 st AS (${insertSteps(9, "ins")} RETURNING status),
-                 ed AS (INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
-                        SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::boolean[]) AS e(run_id, dep_id, step_id, required)
-                        WHERE e.run_id IN (SELECT id FROM ins))
+                 st AS (${insertSteps(12, "ins")} RETURNING status),
+                 ed AS (${insertEdges(34, "ins")})
                  SELECT ARRAY(SELECT id FROM ins) AS created,
-                   (SELECT pg_notify($31, $32) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
+                   (SELECT pg_notify($38, $39) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
     runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
     getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
     runSeq: `SELECT seq FROM ${s}.runs WHERE id = $1`,
-    setRunStatus: `UPDATE ${s}.runs SET status = $1, updated_at = $2 WHERE id = $3`,
     // Runs with no unfinished step left. Each check is a LIMIT 1 probe of one run
     // (a hashed anti-join over every unfinished step is what the planner picks
     // otherwise, whenever its statistics are stale).
-    finishableRuns: `SELECT r.id,
-                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
-                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
+    finishableRuns: `SELECT r.id, ${unhandledFailure("r.id")} AS failed, ${anyCanceled("r.id")} AS canceled
                      FROM unnest($1::text[]) AS k(id)
                      CROSS JOIN LATERAL (SELECT id, status FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
                      CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.steps a
@@ -124,25 +155,25 @@ export function statements(s: string) {
                      WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
                        AND t.lease_token = u.token
                      RETURNING t.seq, t.run_id, t.id, t.queue),
+                   edges AS (
+                     SELECT e.run_id, e.step_id, e.on_state FROM done
+                     CROSS JOIN LATERAL (SELECT run_id, step_id, on_state FROM ${s}.step_deps WHERE run_id = done.run_id AND dep_id = done.id OFFSET 0) AS e),
+                   -- A success satisfies succeeded/completed edges; failed ones skip their dependent (returned, for #propagate).
                    counts AS (
-                     SELECT e.run_id, e.step_id, count(*)::int AS n FROM done
-                     CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = done.run_id AND dep_id = done.id OFFSET 0) AS e
-                     GROUP BY e.run_id, e.step_id),
+                     SELECT run_id, step_id, count(*)::int AS n FROM edges WHERE on_state <> 'failed' GROUP BY run_id, step_id),
                    targets AS (
                      SELECT x.seq, c.n FROM counts c
                      CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x),
                    readied AS (
                      UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
                        status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
-                       ready_at = CASE WHEN t.deps_waiting <= c.n THEN $7::bigint ELSE t.ready_at END,
+                       ready_at = CASE WHEN t.deps_waiting <= c.n THEN ${readyAt("$7::bigint")} ELSE t.ready_at END,
                        updated_at = $7
                      FROM targets c
                      WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
                      RETURNING t.status = 'ready' AS ready),
                    finishable AS (
-                     SELECT r.seq,
-                       (SELECT true FROM ${s}.steps f WHERE f.run_id = r.id AND f.status = 'failed' LIMIT 1) IS NOT NULL AS failed,
-                       (SELECT true FROM ${s}.steps c WHERE c.run_id = r.id AND c.status = 'canceled' LIMIT 1) IS NOT NULL AS canceled
+                     SELECT r.seq, ${unhandledFailure("r.id")} AS failed, ${anyCanceled("r.id")} AS canceled
                      FROM (SELECT run_id, count(*) AS n FROM done GROUP BY run_id) AS d
                      CROSS JOIN LATERAL (SELECT seq, id, status FROM ${s}.runs WHERE id = d.run_id LIMIT 1) AS r
                      -- In this snapshot the steps just finished are still unfinished: the run
@@ -153,50 +184,34 @@ export function statements(s: string) {
                    finished AS (
                      UPDATE ${s}.runs r SET status = ${finishedRunStatusSql("f.failed", "f.canceled")}, updated_at = $7
                      FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq
-                     RETURNING r.seq)
+                     RETURNING r.id, r.parent_run_id)
                    SELECT ARRAY(SELECT run_id FROM done) AS run_ids, ARRAY(SELECT id FROM done) AS ids,
                      EXISTS (SELECT 1 FROM readied WHERE ready) AS readied,
                      EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
                              AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
-                     (SELECT count(*) FROM finished) AS finished`,
+                     ARRAY(SELECT id FROM finished WHERE parent_run_id IS NOT NULL) AS children,
+                     ARRAY(SELECT run_id FROM edges WHERE on_state = 'failed') AS violated_runs,
+                     ARRAY(SELECT step_id FROM edges WHERE on_state = 'failed') AS violated_steps`,
     // Only a running run finishes: a canceled one stays canceled.
     finishRuns: `UPDATE ${s}.runs r SET status = u.status, updated_at = $3
                  FROM unnest($1::text[], $2::text[]) AS u(id, status)
                  WHERE r.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
                                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.runs WHERE id = k.id LIMIT 1) AS x))
-                   AND r.id = u.id AND r.status = 'running'`,
+                   AND r.id = u.id AND r.status = 'running'
+                 RETURNING r.id, r.parent_run_id`,
 
     insertSteps: insertSteps(1),
-    insertEdges: `INSERT INTO ${s}.step_deps (run_id, dep_id, step_id, required)
-                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])`,
+    insertEdges: insertEdges(1),
     stepsByIdsOrKeys: `SELECT id, status, dedup_key FROM ${s}.steps
                        WHERE run_id = $1 AND (id = ANY($2::text[]) OR dedup_key = ANY($3::text[]))`,
     stepsOfRun: `SELECT * FROM ${s}.steps WHERE run_id = $1 ORDER BY seq`,
-    edgesOfRun: `SELECT step_id, dep_id, required FROM ${s}.step_deps WHERE run_id = $1 ORDER BY step_id, dep_id`,
-    dependentsOf: `SELECT e.run_id, e.dep_id, e.step_id, e.required
+    edgesOfRun: `SELECT step_id, dep_id, on_state FROM ${s}.step_deps WHERE run_id = $1 ORDER BY step_id, dep_id`,
+    dependentsOf: `SELECT e.run_id, e.dep_id, e.step_id, e.on_state
                    FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
                    CROSS JOIN LATERAL (SELECT * FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e`,
-    // A success satisfies every edge out of the step; a dependent becomes ready
-    // when its last waiting edge is satisfied. Grouped: two finished steps of one
-    // batch may share a dependent.
-    satisfyDependents: `WITH counts AS (
-                          SELECT e.run_id, e.step_id, count(*)::int AS n
-                          FROM unnest($1::text[], $2::text[]) AS d(run_id, id)
-                          CROSS JOIN LATERAL (SELECT run_id, step_id FROM ${s}.step_deps WHERE run_id = d.run_id AND dep_id = d.id OFFSET 0) AS e
-                          GROUP BY e.run_id, e.step_id),
-                        targets AS (
-                          SELECT x.seq, c.n FROM counts c
-                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = c.run_id AND id = c.step_id LIMIT 1) AS x)
-                        UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - c.n,
-                          status   = CASE WHEN t.deps_waiting <= c.n THEN 'ready' ELSE t.status END,
-                          ready_at = CASE WHEN t.deps_waiting <= c.n THEN $3::bigint ELSE t.ready_at END,
-                          updated_at = $3
-                        FROM targets c
-                        WHERE t.seq = ANY(ARRAY(SELECT seq FROM targets)) AND t.seq = c.seq AND t.status = 'pending'
-                        RETURNING t.status = 'ready' AS ready`,
     decrementWaiting: `UPDATE ${s}.steps t SET deps_waiting = t.deps_waiting - u.n,
                          status   = CASE WHEN t.deps_waiting <= u.n THEN 'ready' ELSE t.status END,
-                         ready_at = CASE WHEN t.deps_waiting <= u.n THEN $4::bigint ELSE t.ready_at END,
+                         ready_at = CASE WHEN t.deps_waiting <= u.n THEN ${readyAt("$4::bigint")} ELSE t.ready_at END,
                          updated_at = $4
                        FROM unnest($1::text[], $2::text[], $3::int[]) AS u(run_id, id, n)
                        WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id AND t.status = 'pending'
@@ -205,32 +220,31 @@ export function statements(s: string) {
                 WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.status = 'pending'
                 RETURNING t.run_id, t.id`,
     reviveSteps: `UPDATE ${s}.steps t SET status = u.status, deps_waiting = u.waiting,
-                    ready_at = CASE WHEN u.status = 'ready' THEN $5::bigint ELSE NULL END,
-                    finished_at = NULL, attempt = 0, reclaims = 0, updated_at = $5::bigint, ${clearLease}
+                    ready_at = CASE WHEN u.status = 'ready' THEN ${readyAt("$5::bigint")} ELSE NULL END,
+                    wake_at = NULL, finished_at = NULL, attempt = 0, reclaims = 0, updated_at = $5::bigint, ${clearLease}
                   FROM unnest($2::text[], $3::text[], $4::int[]) AS u(id, status, waiting)
                   WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM unnest($2::text[]) AS k(id)
                                           CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = $1 AND id = k.id LIMIT 1) AS x))
                     AND t.id = u.id`,
-    cancelSteps: `UPDATE ${s}.steps SET status = 'canceled', finished_at = $2, updated_at = $2, ${clearLease}
-                  WHERE run_id = $1 AND status IN ('pending', 'ready', 'running')`,
+    // The unfinished steps of runs $1 (a probe of steps_active per run).
+    cancelSteps: `UPDATE ${s}.steps t SET status = 'canceled', finished_at = $2, updated_at = $2, ${clearLease}
+                  WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
+                                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = k.id AND finished_at IS NULL OFFSET 0) AS x))
+                    AND t.status IN ('pending', 'ready', 'running', 'waiting')`,
 
-    // Distinct queues with ready steps (a skip scan of steps_ready), each with its
-    // oldest and next future readiness, plus the earliest lease expiry.
-    // Queues with ready steps, other than $4 (a skip scan of steps_ready), each
-    // as [queue, oldest ready_at, its seq, next future ready_at], in one row with
-    // the earliest lease expiry.
-    readyQueues: `WITH RECURSIVE ${queueScan("$1", "''")}
-                  SELECT (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
-                    (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues`,
-    // The default queue claimed (as \`claim\`) in the statement that scans for the
-    // other queues: [others, lease_min, default's next due, ...claimed columns],
-    // one row per claimed step, or one row of nulls after the first three.
-    claimDefault: `WITH RECURSIVE claimed AS (${claimSql}), ${queueScan("$2", "$4")}
+    // Every (queue, priority) with ready steps, as [queue, priority, head ready_at,
+    // head seq, next future ready_at] (see queueScan), with the earliest timers.
+    readyQueues: `WITH RECURSIVE ${queueScan("$1")}
+                  SELECT ${timers},
+                    (SELECT json_agg(json_build_array(queue, priority, ready_at, seq, next)) FROM heads) AS queues`,
+    // The default queue claimed (as \`claim\`) in the statement that scans the
+    // queues: [queues, lease_min, wake_min, ...claimed columns], one row per
+    // claimed step, or one row of nulls after the first three. The scan reads the
+    // snapshot before the claim: the default queue's heads are stale, its next is not.
+    claimDefault: `WITH RECURSIVE claimed AS (${claimSql}), ${queueScan("$2")}
                    SELECT h.*, c.* FROM (
-                     SELECT (SELECT json_agg(json_build_array(queue, oldest, oldest_seq, next)) FROM others) AS queues,
-                       (SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
-                       (SELECT n.ready_at FROM ${s}.steps n WHERE n.status = 'ready' AND n.queue = $4 AND n.ready_at > $2
-                        ORDER BY n.ready_at LIMIT 1) AS next) AS h
+                     SELECT (SELECT json_agg(json_build_array(queue, priority, ready_at, seq, next)) FROM heads) AS queues,
+                       ${timers}) AS h
                    LEFT JOIN claimed AS c ON true`,
     claim: claimSql,
     queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
@@ -303,5 +317,114 @@ export function statements(s: string) {
                       SELECT $1, id, $2, name, kind, content_type, metadata, uri, size, body, $11
                       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bytea[])
                         AS u(id, name, kind, content_type, metadata, uri, size, body)`,
+
+    // ---- waits, signals, child runs ----
+    // Locks the rows of wait outcomes whose lease is held (fenced), before their
+    // signal or child run is looked at. Status untouched: no event.
+    lockWaits: `UPDATE ${s}.steps t SET updated_at = u.now
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(run_id, id, token, now)
+                WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                  AND t.lease_token = u.token
+                RETURNING t.run_id, t.id`,
+    // The oldest unconsumed signal $2 of run $1, taken by step $3 at $4.
+    consumeSignal: `UPDATE ${s}.signals g SET consumed_by = $3, consumed_at = $4
+                    WHERE g.seq = ANY(ARRAY(SELECT seq FROM ${s}.signals WHERE run_id = $1 AND name = $2 AND consumed_by IS NULL
+                                            ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED))
+                    RETURNING g.payload`,
+    runStatuses: `SELECT r.id, r.status FROM unnest($1::text[]) AS k(id)
+                  CROSS JOIN LATERAL (SELECT id, status FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r`,
+    // A wait whose child run has finished: back to ready at once, attempt not spent.
+    readyWaits: `UPDATE ${s}.steps t SET status = 'ready', attempt = t.attempt - 1, ready_at = u.now, updated_at = u.now, ${clearLease}
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(run_id, id, token, now)
+                 WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                   AND t.lease_token = u.token
+                 RETURNING t.run_id, t.id`,
+    // A wait parked: waiting until woken (by wakeDue at wake_at, a signal, its child's end), attempt not spent.
+    parkWaits: `UPDATE ${s}.steps t SET status = 'waiting', attempt = t.attempt - 1, wake_at = u.wake_at, updated_at = u.now, ${clearLease}
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(run_id, id, token, wake_at, now)
+                WHERE t.seq = ANY(${seqsOf("$1", "$2")}) AND t.run_id = u.run_id AND t.id = u.id
+                  AND t.lease_token = u.token
+                RETURNING t.run_id, t.id, t.wake_at`,
+    // The steps of parent runs waiting for the runs $1 that just finished: a
+    // waiting one becomes ready; a running one is written (locked) all the same,
+    // so that its wait outcome, racing this, sees the child finished.
+    wakeParents: `UPDATE ${s}.steps t SET status = CASE WHEN t.status = 'waiting' THEN 'ready' ELSE t.status END,
+                    ready_at = CASE WHEN t.status = 'waiting' THEN $2::bigint ELSE t.ready_at END, updated_at = $2
+                  WHERE t.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
+                                          CROSS JOIN LATERAL (SELECT parent_run_id, parent_step_id FROM ${s}.runs WHERE id = k.id LIMIT 1) AS c
+                                          CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps
+                                                              WHERE run_id = c.parent_run_id AND id = c.parent_step_id LIMIT 1) AS x))
+                    AND t.status IN ('running', 'waiting')
+                  RETURNING t.status = 'ready' AS ready`,
+    anyDue: `SELECT 1 FROM ${s}.steps WHERE status = 'waiting' AND wake_at <= $1 LIMIT 1`,
+    wakeDue: `UPDATE ${s}.steps SET status = 'ready', ready_at = $1, updated_at = $1
+              WHERE seq = ANY(ARRAY(SELECT seq FROM ${s}.steps WHERE status = 'waiting' AND wake_at <= $1 FOR UPDATE SKIP LOCKED))`,
+    // Stores signal $2 (id) named $3 for run $1 unless that id exists, and wakes
+    // the run's steps waiting for it (running ones are locked: see wakeParents).
+    signal: `WITH ins AS (
+               INSERT INTO ${s}.signals (run_id, id, name, payload, created_at) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (run_id, id) DO NOTHING RETURNING seq),
+             woke AS (
+               UPDATE ${s}.steps t SET status = CASE WHEN t.status = 'waiting' THEN 'ready' ELSE t.status END,
+                 ready_at = CASE WHEN t.status = 'waiting' THEN $5::bigint ELSE t.ready_at END, updated_at = $5
+               WHERE t.run_id = $1 AND t.wait_for = 'signal:' || $3 AND t.status IN ('running', 'waiting')
+                 AND EXISTS (SELECT 1 FROM ins)
+               RETURNING t.status = 'ready' AS ready)
+             SELECT EXISTS (SELECT 1 FROM ins) AS delivered, EXISTS (SELECT 1 FROM woke WHERE ready) AS readied`,
+
+    signalExists: `SELECT 1 FROM ${s}.signals WHERE run_id = $1 AND id = $2`,
+
+    // ---- operator control ----
+    insertEvent: `INSERT INTO ${s}.events (run_id, at, type, step_id) VALUES ($1, $2, $3, $4)`,
+    pauseRun: `WITH p AS (INSERT INTO ${s}.paused_runs (run_id) VALUES ($1) ON CONFLICT DO NOTHING)
+               UPDATE ${s}.runs SET status = 'paused', updated_at = $2 WHERE id = $1`,
+    resumeRun: `WITH p AS (DELETE FROM ${s}.paused_runs WHERE run_id = $1)
+                UPDATE ${s}.runs SET status = 'running', updated_at = $2 WHERE id = $1`,
+    // An operator retry reopens the run, unless it is paused (it stays paused).
+    reopenRun: `UPDATE ${s}.runs SET status = 'running', updated_at = $2 WHERE id = $1 AND status <> 'paused'`,
+    // The unfinished runs below run $1, through every level of unfinished child runs.
+    // (Children through runs_children, their status checked after: OFFSET 0 keeps
+    // the planner from AND-ing runs_by_status, as large as the history, into it.)
+    descendants: `WITH RECURSIVE d(id) AS (
+                    SELECT c.id FROM (SELECT id, status FROM ${s}.runs WHERE parent_run_id = $1 OFFSET 0) AS c
+                    WHERE c.status IN ('running', 'pending', 'paused')
+                    UNION
+                    SELECT c.id FROM d
+                    CROSS JOIN LATERAL (SELECT id, status FROM ${s}.runs WHERE parent_run_id = d.id OFFSET 0) AS c
+                    WHERE c.status IN ('running', 'pending', 'paused'))
+                  SELECT id FROM d`,
+    cancelRuns: `WITH p AS (DELETE FROM ${s}.paused_runs WHERE run_id = ANY($1::text[]))
+                 UPDATE ${s}.runs r SET status = 'canceled', updated_at = $2
+                 WHERE r.seq = ANY(ARRAY(SELECT x.seq FROM unnest($1::text[]) AS k(id)
+                                         CROSS JOIN LATERAL (SELECT seq FROM ${s}.runs WHERE id = k.id LIMIT 1) AS x))
+                 RETURNING r.id, r.parent_run_id`,
+
+    // ---- reading the log and the dead letters; retention ----
+    eventsOfRun: `SELECT * FROM ${s}.events WHERE run_id = $1 ORDER BY seq`,
+    // The events this transaction wrote while capturing (see migration 2's events_captured), taken out of the capture table.
+    capturedEvents: `WITH c AS (DELETE FROM pg_temp.trellis_captured RETURNING seq)
+                     SELECT e.* FROM ${s}.events e WHERE e.seq = ANY(ARRAY(SELECT seq FROM c)) ORDER BY e.seq`,
+    failedCursor: `SELECT finished_at, seq FROM ${s}.steps WHERE run_id = $1 AND id = $2 AND status = 'failed'`,
+    edgesOfSteps: `SELECT e.run_id, e.step_id, e.dep_id, e.on_state FROM unnest($1::text[], $2::text[]) AS k(run_id, id)
+                   CROSS JOIN LATERAL (SELECT run_id, step_id, dep_id, on_state FROM ${s}.step_deps
+                                       WHERE run_id = k.run_id AND step_id = k.id ORDER BY dep_id) AS e`,
+    // Up to $3 runs finished (status in $2) before $1, oldest first: read through
+    // runs_finished (run with enable_sort off: see \`purge\` in the store).
+    purgeable: `SELECT id FROM ${s}.runs WHERE status IN ('succeeded', 'failed', 'canceled') AND status = ANY($2::text[])
+                  AND updated_at < $1 ORDER BY updated_at LIMIT $3`,
+    // Deletes runs $1 (rechecked: status in $3, finished before $2) with everything
+    // they hold, each table's rows found by a probe per run (ctid: plan-robust).
+    purge: `WITH doomed AS (
+              SELECT r.id FROM unnest($1::text[]) AS k(id)
+              CROSS JOIN LATERAL (SELECT id, status, updated_at FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
+              WHERE r.status IN ('succeeded', 'failed', 'canceled') AND r.status = ANY($3::text[]) AND r.updated_at < $2),
+            ev AS (DELETE FROM ${s}.events WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.events WHERE run_id = doomed.id OFFSET 0) AS x))),
+            sg AS (DELETE FROM ${s}.signals WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.signals WHERE run_id = doomed.id OFFSET 0) AS x))),
+            ar AS (DELETE FROM ${s}.artifacts WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.artifacts WHERE run_id = doomed.id OFFSET 0) AS x))),
+            ed AS (DELETE FROM ${s}.step_deps WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.step_deps WHERE run_id = doomed.id OFFSET 0) AS x))),
+            st AS (DELETE FROM ${s}.steps WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.steps WHERE run_id = doomed.id OFFSET 0) AS x))),
+            pr AS (DELETE FROM ${s}.paused_runs WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.paused_runs WHERE run_id = doomed.id OFFSET 0) AS x))),
+            ru AS (DELETE FROM ${s}.runs WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.runs WHERE id = doomed.id OFFSET 0) AS x)) RETURNING 1)
+            SELECT count(*)::int AS n FROM ru`,
   };
 }

@@ -1,5 +1,5 @@
 /** Steps to insert as column arrays: one multi-row INSERT for any number of steps. */
-import { jsonOf, type PlannedStep } from "../step-plan.js";
+import { jsonOf, type PlannedStep, readyAtFor } from "../step-plan.js";
 
 /** Column arrays for one multi-row INSERT of steps (and one of their edges). */
 export interface StepRows {
@@ -7,23 +7,34 @@ export interface StepRows {
   depsTotal: number[]; depsWaiting: number[]; retry: string[]; maxAttempts: number[]; priority: number[];
   parentId: (string | null)[]; dedupKey: (string | null)[]; site: (string | null)[]; metadata: string[];
   readyAt: (number | null)[]; finishedAt: (number | null)[]; now: number[];
-  edgeRun: string[]; edgeDep: string[]; edgeStep: string[]; edgeRequired: boolean[];
+  notBefore: (number | null)[]; delay: number[]; timeout: (number | null)[]; waitFor: (string | null)[];
+  edgeRun: string[]; edgeDep: string[]; edgeStep: string[]; edgeOn: string[];
 }
 
 export function newStepRows(): StepRows {
   return {
     runId: [], id: [], kind: [], queue: [], status: [], input: [], depsTotal: [], depsWaiting: [], retry: [], maxAttempts: [],
     priority: [], parentId: [], dedupKey: [], site: [], metadata: [], readyAt: [], finishedAt: [], now: [],
-    edgeRun: [], edgeDep: [], edgeStep: [], edgeRequired: [],
+    notBefore: [], delay: [], timeout: [], waitFor: [],
+    edgeRun: [], edgeDep: [], edgeStep: [], edgeOn: [],
   };
 }
 
-/** The 18 parameters of `insertSteps`, in order. */
+/** How many parameters `stepRowValues` gives (`insertSteps` takes them in this order). */
+export const STEP_ROW_PARAMS = 22;
+
+/** The parameters of `insertSteps`, in order. */
 export function stepRowValues(rows: StepRows): unknown[] {
   return [
     rows.runId, rows.id, rows.kind, rows.queue, rows.status, rows.input, rows.depsTotal, rows.depsWaiting, rows.retry,
     rows.maxAttempts, rows.priority, rows.parentId, rows.dedupKey, rows.site, rows.metadata, rows.readyAt, rows.finishedAt, rows.now,
+    rows.notBefore, rows.delay, rows.timeout, rows.waitFor,
   ];
+}
+
+/** The parameters of `insertEdges`, in order. */
+export function edgeRowValues(rows: StepRows): unknown[] {
+  return [rows.edgeRun, rows.edgeDep, rows.edgeStep, rows.edgeOn];
 }
 
 export function addStepRows(rows: StepRows, runId: string, planned: PlannedStep[], now: number, parentId: string | undefined): void {
@@ -43,14 +54,18 @@ export function addStepRows(rows: StepRows, runId: string, planned: PlannedStep[
     rows.dedupKey.push(step.dedupKey ?? null);
     rows.site.push(step.site ?? null);
     rows.metadata.push(jsonOf(step.metadata));
-    rows.readyAt.push(status === "ready" ? now : null);
+    rows.readyAt.push(status === "ready" ? readyAtFor(step, now) : null);
     rows.finishedAt.push(status === "skipped" ? now : null);
     rows.now.push(now);
-    for (const [target, required] of edges) {
+    rows.notBefore.push(step.notBefore ?? null);
+    rows.delay.push(step.delay ?? 0);
+    rows.timeout.push(step.timeout ?? null);
+    rows.waitFor.push(step.waitFor ?? null);
+    for (const [target, on] of edges) {
       rows.edgeRun.push(runId);
       rows.edgeDep.push(target);
       rows.edgeStep.push(step.id);
-      rows.edgeRequired.push(required);
+      rows.edgeOn.push(on);
     }
   }
 }

@@ -509,8 +509,10 @@ export class SqliteStore implements Store {
         return this.#applyWait(o, touched);
       case "succeeded": {
         let created: string[] = [];
+        let dependentsWaiting = false;
         if (o.emitted.length === 0 && o.artifacts.length === 0) {
           if (!this.#markSucceeded(o)) return STALE;
+          dependentsWaiting = this.#propagate(o.runId, o.stepId, "succeeded", o.now);
         } else {
           try {
             // A savepoint: a graph conflict in the emitted steps undoes this step's
@@ -523,6 +525,9 @@ export class SqliteStore implements Store {
                 }
                 s.insertArtifact.run(o.runId, a.id, o.stepId, a.name, a.kind, a.contentType, JSON.stringify(a.metadata), a.uri ?? null, a.size, Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength), o.now);
               }
+              // Its dependents first: then the steps it emits find it succeeded, and an
+              // edge from one of them back to it is satisfied once, when it is planned.
+              dependentsWaiting = this.#propagate(o.runId, o.stepId, "succeeded", o.now);
               created = this.#insertSteps(o.runId, o.emitted, o.now, o.stepId);
               s.setEmittedAndArtifacts.run(created.length ? JSON.stringify(created) : null, o.artifacts.length ? 1 : 0, o.runId, o.stepId);
               return true;
@@ -536,7 +541,6 @@ export class SqliteStore implements Store {
             return { status: "rejected", error };
           }
         }
-        const dependentsWaiting = this.#propagate(o.runId, o.stepId, "succeeded", o.now);
         if (!dependentsWaiting && created.length === 0) touched.set(o.runId, o.now);
         return APPLIED;
       }
