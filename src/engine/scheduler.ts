@@ -55,6 +55,10 @@ export interface WorkerOptions {
 /** Why a step's signal aborts when its run is canceled. */
 export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
 
+/** Retries of a failed outcome write, 50 ms apart at first, doubling (about 3 s in all). */
+const OUTCOME_WRITE_RETRIES = 6;
+const OUTCOME_RETRY_BASE_MS = 50;
+
 const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
 
 export class Scheduler {
@@ -292,11 +296,7 @@ export class Scheduler {
         this.wake();
       }
       try {
-        result = await this.#completions.add(outcome);
-      } catch (err) {
-        // Not written: the lease will expire and another attempt will run.
-        this.#config.onError(err);
-        result = { status: "stale" };
+        result = await this.#writeOutcome(outcome);
       } finally {
         if (overlap) this.#writing--;
       }
@@ -306,6 +306,25 @@ export class Scheduler {
       this.wake();
     });
     return execution;
+  }
+
+  /**
+   * Writes an outcome; a failed write (connection lost, database restarting) is
+   * tried again a few times, backing off. That is safe because the write is
+   * fenced by the lease: one that did commit before its answer was lost comes
+   * back `stale`, never applied twice. Past the retries the outcome is given up:
+   * the lease expires and another attempt runs.
+   */
+  async #writeOutcome(outcome: StepOutcome): Promise<CompletionResult> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.#completions.add(outcome);
+      } catch (err) {
+        this.#config.onError(err);
+        if (retry >= OUTCOME_WRITE_RETRIES || this.#stop.signal.aborted) return { status: "stale" };
+        await this.#wakeup.sleep(OUTCOME_RETRY_BASE_MS * 2 ** retry, this.#stop.signal);
+      }
+    }
   }
 
   #count(counters: CycleResult | undefined, outcome: StepOutcome, result: CompletionResult): void {

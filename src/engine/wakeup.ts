@@ -17,6 +17,20 @@ export class Wakeup {
     }
   }
 
+  /** Resolves after `ms`, or when `signal` aborts; notifications do not end it (a back-off). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
   /** Resolves on `notify()`, after `ms`, or when `signal` aborts, whichever comes first. */
   wait(ms: number, signal?: AbortSignal): Promise<void> {
     if (this.#pending || signal?.aborted) {

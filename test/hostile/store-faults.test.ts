@@ -62,14 +62,27 @@ describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) =>
     await rt.close();
   });
 
-  it("complete: an outcome that never reached the store; the step runs again and commits once", async () => {
+  it("complete: an outcome that never reached the store is written again, and commits once", async () => {
     const { rt, faults, calls, errors } = await rig(fresh());
     await rt.startRun("chain", null, { runId: "r" });
-    faults.inject({ method: "complete", when: "before" });
+    faults.inject({ method: "complete", when: "before", times: 2 });
     await workUntil(rt, finished(rt, "r"));
     await expectCommittedOnce(rt, "r");
-    expect(calls.get("r/a")).toBe(2); // at least once: the first outcome was lost
+    expect([...calls.values()]).toEqual([1, 1]); // the write was retried under the same lease: no second execution
+    expect(errors).toHaveLength(2);
+    expectOnlyInjected(errors);
+    await rt.close();
+  });
+
+  it("complete: when the store stays down past the retries, the outcome is given up and the step runs again", async () => {
+    const { rt, faults, calls, errors } = await rig(fresh());
+    await rt.startRun("chain", null, { runId: "r" });
+    faults.inject({ method: "complete", when: "before", times: 7 });
+    await workUntil(rt, finished(rt, "r"));
+    await expectCommittedOnce(rt, "r");
+    expect(calls.get("r/a")).toBe(2); // at least once: the first outcome was lost, the lease expired
     expect(calls.get("r/b")).toBe(1);
+    expect(errors).toHaveLength(7);
     expectOnlyInjected(errors);
     await rt.close();
   });
@@ -81,7 +94,7 @@ describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) =>
     await workUntil(rt, finished(rt, "r"));
     await expectCommittedOnce(rt, "r");
     expect([...calls.values()]).toEqual([1, 1]);
-    expect(errors).toHaveLength(1);
+    expect(errors).toHaveLength(1); // the retried write found the lease already used: stale, not applied again
     await rt.close();
   });
 
