@@ -166,8 +166,10 @@ export const MIGRATIONS: readonly Migration[] = [
 
       -- The append-only event log. Written by triggers, so every transition is
       -- logged in the transaction that makes it, whichever code path makes it.
+      -- Keyed by run: a run's log is one range of the key, and an event costs a heap
+      -- row and one index entry (seq, from the identity, is unique on its own).
       CREATE TABLE {schema}.events (
-        seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        seq       bigint GENERATED ALWAYS AS IDENTITY,
         run_id    text   NOT NULL,
         at        bigint NOT NULL,
         type      text   NOT NULL,
@@ -175,9 +177,9 @@ export const MIGRATIONS: readonly Migration[] = [
         attempt   integer,
         worker_id text,
         error     text,                   -- JSON StepErrorRecord
-        data      text                    -- JSON
+        data      text,                   -- JSON
+        PRIMARY KEY (run_id, seq)
       );
-      CREATE INDEX events_by_run ON {schema}.events (run_id, seq);
 
       -- The triggers: the same logic as SQLite's. Row triggers: within a statement
       -- they fire in the order its rows were written.
@@ -259,11 +261,11 @@ export const MIGRATIONS: readonly Migration[] = [
 
       -- Capture for observeEvents: while a transaction runs with trellis.capture
       -- on, the seq of every event it writes goes to its session's temp table
-      -- trellis_captured (created by the store first), read back before COMMIT.
+      -- trellis_captured_events (created by the store first), read back before COMMIT.
       -- Off (the WHEN is false), it costs one setting lookup per event.
       CREATE FUNCTION {schema}.trellis_events_captured() RETURNS trigger LANGUAGE plpgsql AS $fn$
       BEGIN
-        INSERT INTO pg_temp.trellis_captured (seq) VALUES (NEW.seq);
+        INSERT INTO pg_temp.trellis_captured_events SELECT NEW.*;
         RETURN NULL;
       END $fn$;
       CREATE TRIGGER events_captured AFTER INSERT ON {schema}.events

@@ -235,7 +235,7 @@ export class PostgresStore implements Store {
           FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`;
       }
       if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
-      if (tx.capture) begin += "; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured (seq bigint)";
+      if (tx.capture) begin += `; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured_events (LIKE ${quoteIdent(this.#schema)}.events)`;
       await db.query(begin);
       const result = await fn(tx);
       const captured = tx.capture ? (await this.#rows<EventRow>(db, this.#sql.capturedEvents)).map(toEvent) : [];

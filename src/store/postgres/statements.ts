@@ -402,8 +402,7 @@ export function statements(s: string) {
     // ---- reading the log and the dead letters; retention ----
     eventsOfRun: `SELECT * FROM ${s}.events WHERE run_id = $1 ORDER BY seq`,
     // The events this transaction wrote while capturing (see migration 2's events_captured), taken out of the capture table.
-    capturedEvents: `WITH c AS (DELETE FROM pg_temp.trellis_captured RETURNING seq)
-                     SELECT e.* FROM ${s}.events e WHERE e.seq = ANY(ARRAY(SELECT seq FROM c)) ORDER BY e.seq`,
+    capturedEvents: `WITH c AS (DELETE FROM pg_temp.trellis_captured_events RETURNING *) SELECT * FROM c ORDER BY seq`,
     failedCursor: `SELECT finished_at, seq FROM ${s}.steps WHERE run_id = $1 AND id = $2 AND status = 'failed'`,
     edgesOfSteps: `SELECT e.run_id, e.step_id, e.dep_id, e.on_state FROM unnest($1::text[], $2::text[]) AS k(run_id, id)
                    CROSS JOIN LATERAL (SELECT run_id, step_id, dep_id, on_state FROM ${s}.step_deps
