@@ -98,7 +98,7 @@ describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) =>
     await rt.close();
   });
 
-  it("operator calls with lost answers: retryStep, cancelRun and signal committed, and calling again is safe", async () => {
+  it("operator calls: an error before the commit changes nothing; with a lost answer the call committed and calling again is safe", async () => {
     const { rt, faults } = await rig(fresh());
     rt.registerPackage(newPackage("broken").entrypoint((run) => void run.step("s", null, { kind: "nope" })).build());
     rt.registerPackage(
@@ -115,11 +115,17 @@ describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) =>
     await rt.pauseRun("cancel-me");
     await rt.runOnce();
 
+    faults.inject({ method: "retryStep", when: "before" });
+    await expect(rt.retryStep("broken", "s")).rejects.toMatchObject({ code: "store_error" });
+    expect((await rt.steps("broken"))[0]?.status).toBe("failed");
     faults.inject({ method: "retryStep", when: "after" });
     await expect(rt.retryStep("broken", "s")).rejects.toMatchObject({ code: "store_error" });
     expect((await rt.steps("broken"))[0]?.status).toBe("ready");
     await expect(rt.retryStep("broken", "s")).rejects.toMatchObject({ code: "invalid_state" });
 
+    faults.inject({ method: "cancelRun", when: "before" });
+    await expect(rt.cancelRun("cancel-me")).rejects.toMatchObject({ code: "store_error" });
+    expect((await rt.workflow("cancel-me"))?.status).toBe("paused");
     faults.inject({ method: "cancelRun", when: "after" });
     await expect(rt.cancelRun("cancel-me")).rejects.toMatchObject({ code: "store_error" });
     expect((await rt.workflow("cancel-me"))?.status).toBe("canceled");
