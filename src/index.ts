@@ -15,7 +15,8 @@ export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type 
 export { newExecutor, newTypedExecutor, Registry, type Executor } from "./executor.js";
 export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn } from "./package.js";
 export { requireSteps, onFailure, onComplete, type RunBuilder, type StepHandle, type StepOpts } from "./run-builder.js";
-export { BuiltinKinds, childRunId, MAX_DURATION_MS, type WaitStepOpts, type SignalWaitOpts, type ChildRunOpts } from "./waits.js";
+export { BuiltinKinds, childRunId, type WaitStepOpts, type SignalWaitOpts, type ChildRunOpts } from "./waits.js";
+export { MAX_DURATION_MS, DEFAULT_MAX_PAYLOAD_BYTES } from "./limits.js";
 export type { RetryPolicy, ResolvedRetryPolicy } from "./retry.js";
 export type { StepContext, ArtifactOptions } from "./step-context.js";
 export type {

@@ -7,6 +7,14 @@
  */
 import { ErrorCodes, WorkflowError } from "./errors.js";
 
+/**
+ * The longest `delay`, `timeout` or sleep accepted: about 24.8 days. (Waits are
+ * rows, not timers, but one bound for every duration keeps the rules simple;
+ * `runAt` has no bound.) Kept here, in a module that imports no other of ours:
+ * schemas read it while modules load, so it must not sit on an import cycle.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** The default `RuntimeConfig.limits.maxPayloadBytes`: 4 MiB per encoded value. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 

@@ -10,7 +10,8 @@ import { hasNul, storedText } from "./names.js";
 import { dependencyOn } from "./store/graph-rules.js";
 import type { NewStep, StoredDependency } from "./store/store.js";
 import type { Dependency } from "./types.js";
-import { type ChildRunOpts, MAX_DURATION_MS, type SignalWaitOpts, type WaitStepOpts, childRunStep, signalWaitStep, sleepStep } from "./waits.js";
+import { MAX_DURATION_MS } from "./limits.js";
+import { type ChildRunOpts, type SignalWaitOpts, type WaitStepOpts, childRunStep, signalWaitStep, sleepStep } from "./waits.js";
 
 export interface StepHandle {
   id: string;

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import { MAX_DURATION_MS } from "./limits.js";
 import { storedText } from "./names.js";
 import { type StepOpts, toNewStep } from "./run-builder.js";
 import type { NewStep } from "./store/store.js";
@@ -22,12 +23,6 @@ export const BuiltinKinds = {
 
 export const RESERVED_KIND_PREFIX = "trellis/";
 
-/**
- * The longest `delay`, `timeout` or sleep accepted: about 24.8 days. (Waits are
- * rows, not timers, but one bound for every duration keeps the rules simple;
- * `runAt` has no bound.)
- */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** Options of a built-in wait step: a step's options without kind, retry or timeout. */
 export type WaitStepOpts = Omit<StepOpts, "kind" | "retry" | "timeout">;

@@ -15,7 +15,13 @@ ${load}
 (async () => {
   const rt = await newRuntime({ store: sqliteStore(${JSON.stringify(db)}) });
   rt.registerExecutor(newExecutor("k", async (step) => step.result({ at: new Date(0), tags: new Set(["a"]) })));
-  rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+  rt.registerPackage(newPackage("p").entrypoint((run) => {
+    // Options whose schemas read constants while the bundle loads (delay, timeout), and a built-in wait.
+    const s = run.step("s", null, { kind: "k", delay: 0, timeout: 60000, priority: 1 });
+    const nap = run.sleep("nap", 0, { dependsOn: [{ stepId: "s", required: true }] });
+    run.output(nap);
+    void s;
+  }).build());
   const { id } = await rt.startRun("p", null);
   await rt.runOnce();
   const data = (await rt.result(id, "s")).data;

@@ -90,6 +90,26 @@ export function branchesSuite(target: ConformanceTarget): void {
       expect((await rt.workflow("r"))?.status).toBe("failed");
     });
 
+    it("counts a failure as handled only when a handler ran, not when the handler was skipped", async () => {
+      const rt = await h().runtime();
+      okAndFail(rt);
+      rt.registerPackage(
+        newPackage("skipped-handler")
+          .entrypoint((run) => {
+            const a = run.step("a", null, { kind: "fail" });
+            const x = run.step("x", null, { kind: "ok" });
+            // Runs only if both failed: x succeeds, so the handler is skipped and a's failure stands.
+            run.step("handler", null, { kind: "ok", dependsOn: [...onFailure(a), ...onFailure(x)] });
+          })
+          .build(),
+      );
+      await rt.startRun("skipped-handler", null, { runId: "r" });
+      await rt.runOnce();
+      const status = Object.fromEntries((await rt.steps("r")).map((s) => [s.id, s.status]));
+      expect(status).toEqual({ a: "failed", x: "succeeded", handler: "skipped" });
+      expect((await rt.workflow("r"))?.status).toBe("failed");
+    });
+
     it("treats required: false as on: completed, and a failure it waits for as handled", async () => {
       const rt = await h().runtime();
       okAndFail(rt);

@@ -324,6 +324,24 @@ export function controlSuite(target: ConformanceTarget): void {
       expect(await rejectionCode(rt.purge({ finishedBefore: cutoff, statuses: ["running" as never] }))).toBe("invalid_input");
     });
 
+    it("purges by status past a batch of other finished runs", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      rt.registerPackage(newPackage("f").entrypoint((run) => void run.step("s", null, { kind: "fail" })).build());
+      rt.registerPackage(newPackage("k").entrypoint((run) => void run.step("s", null, { kind: "ok" })).build());
+      // More failed runs than one purge batch (500), all older than the one that succeeded.
+      await rt.startRuns("f", Array.from({ length: 520 }, (_, i) => ({ input: null, runId: `f${i}` })));
+      await rt.runOnce();
+      h().advance(10);
+      await rt.startRun("k", null, { runId: "ok" });
+      await rt.runOnce();
+      h().advance(10);
+      expect(await rt.purge({ finishedBefore: new Date(h().now), statuses: ["succeeded"] })).toBe(1);
+      expect(await rt.workflow("ok")).toBeUndefined();
+      expect(await rt.purge({ finishedBefore: new Date(h().now), statuses: ["failed"] })).toBe(520);
+      expect(await rt.listRuns()).toEqual([]);
+    });
+
     it("purges old runs periodically while workers run (retention)", async () => {
       const rt = await h().runtime({ clock: Date.now, retention: { maxAge: 1, interval: 20 }, pollInterval: 10 });
       registerOk(rt);

@@ -40,8 +40,9 @@ export function edgeState(dependencyStatus: StepStatus, on: DependencyOn): EdgeS
 export const HANDLING_EDGES: readonly DependencyOn[] = ["failed", "completed"];
 
 /**
- * The status a finished run takes: `failed` if a step failed and no dependent
- * handles that failure (an `on: "failed" | "completed"` edge out of it); else
+ * The status a finished run takes: `failed` if a step failed and nothing
+ * handled that failure (no dependent over an `on: "failed" | "completed"` edge
+ * out of it ran: a handler that was itself skipped handles nothing); else
  * `canceled` if any was canceled (an operator retried one step of a canceled
  * run and it finished); else `succeeded` (skipped steps count as done).
  */

@@ -79,13 +79,15 @@ export function statements(s: string) {
   /** When a step that becomes ready at \`now\` (of row alias \`t\`) may be claimed: its delay after now, not before its runAt. */
   const readyAt = (now: string) => `GREATEST(${now} + t.delay_ms, coalesce(t.not_before, 0))`;
   /**
-   * Run \`run\` has a failed step no edge handles (no on_state failed/completed
-   * edge out of it). \`status || ''\`: a plain \`status = 'failed'\` lets the
+   * Run \`run\` has a failed step nothing handled: no on_state failed/completed
+   * edge out of it leads to a step that ran (was not skipped). \`status || ''\`: a plain \`status = 'failed'\` lets the
    * planner bitmap-AND the whole steps_failed index (every failure of history)
    * into this probe of one run's steps.
    */
   const unhandledFailure = (run: string) => `(SELECT true FROM ${s}.steps f WHERE f.run_id = ${run} AND f.status || '' = 'failed'
-      AND NOT EXISTS (SELECT 1 FROM ${s}.step_deps h WHERE h.run_id = f.run_id AND h.dep_id = f.id AND h.on_state IN ('failed', 'completed'))
+      AND NOT EXISTS (SELECT 1 FROM ${s}.step_deps h
+                      CROSS JOIN LATERAL (SELECT status FROM ${s}.steps WHERE run_id = h.run_id AND id = h.step_id LIMIT 1) AS handler
+                      WHERE h.run_id = f.run_id AND h.dep_id = f.id AND h.on_state IN ('failed', 'completed') AND handler.status <> 'skipped')
       LIMIT 1) IS NOT NULL`;
   const anyCanceled = (run: string) => `(SELECT true FROM ${s}.steps c WHERE c.run_id = ${run} AND c.status = 'canceled' LIMIT 1) IS NOT NULL`;
   /** INSERT of steps from 22 parallel arrays (see `stepRowValues`) starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */

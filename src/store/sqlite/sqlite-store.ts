@@ -107,6 +107,7 @@ export class SqliteStore implements Store {
   readonly #watcher: WalWatcher | undefined;
   readonly #listRuns = new Map<string, Database.Statement>();
   readonly #listFailed = new Map<string, Database.Statement>();
+  readonly #purgeable = new Map<string, Database.Statement>();
   readonly #eventListeners = new Set<(events: EventRecord[]) => void>();
   /** Events the current transaction wrote, while someone observes them. */
   #captured: EventRow[] | undefined;
@@ -295,10 +296,15 @@ export class SqliteStore implements Store {
   async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
     const wanted = statuses.filter((st) => (FINISHED_RUN_STATUSES as readonly string[]).includes(st));
     if (wanted.length === 0) return 0;
+    // The literal IN list lets SQLite use the partial index runs_finished; the
+    // statuses asked for are a second filter, inside the same scan (before the limit).
+    const sql = `SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'canceled') AND status IN (${wanted.map(() => "?").join(", ")})
+                 AND updated_at < ? ORDER BY updated_at LIMIT ?`;
+    let purgeable = this.#purgeable.get(sql);
+    if (!purgeable) this.#purgeable.set(sql, (purgeable = this.#db.prepare(sql)));
+    const select = purgeable;
     return this.#writer(() => {
-      const ids = (this.#sql.purgeable.all(finishedBefore, limit) as { id: string; status: string }[])
-        .filter((r) => wanted.includes(r.status as RunStatus))
-        .map((r) => r.id);
+      const ids = (select.all(...wanted, finishedBefore, limit) as { id: string }[]).map((r) => r.id);
       for (const id of ids) for (const statement of this.#sql.purgeRun) statement.run(id);
       return ids.length;
     })();
@@ -697,9 +703,11 @@ function prepareStatements(db: Database.Database) {
   const fenced = "WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'";
   // A step that just became ready: `delay` after now, not before `runAt`.
   const readyAt = (now: string) => `max(${now} + delay_ms, coalesce(not_before, 0))`;
-  // The run's failed steps that no dependent handles (see finishedRunStatus).
+  // The run's failed steps that nothing handled: no failed/completed edge out of
+  // them leads to a step that ran (see finishedRunStatus).
   const unhandledFailure = `EXISTS (SELECT 1 FROM steps f WHERE f.run_id = ? AND f.status = 'failed'
-      AND NOT EXISTS (SELECT 1 FROM step_deps d WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed')))`;
+      AND NOT EXISTS (SELECT 1 FROM step_deps d JOIN steps h ON h.run_id = d.run_id AND h.id = d.step_id
+                      WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed') AND h.status <> 'skipped'))`;
   return {
     insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
@@ -801,8 +809,6 @@ function prepareStatements(db: Database.Database) {
     eventsAfter: p("SELECT * FROM events WHERE seq > ? ORDER BY seq"),
 
     failedCursor: p("SELECT finished_at, seq FROM steps WHERE run_id = ? AND id = ? AND status = 'failed'"),
-    purgeable: p(`SELECT id, status FROM runs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at < ?
-                  ORDER BY updated_at LIMIT ?`),
     purgeRun: [
       p("DELETE FROM events WHERE run_id = ?"),
       p("DELETE FROM signals WHERE run_id = ?"),
