@@ -1,0 +1,556 @@
+// npm run soak -- --seconds N --store sqlite|postgres [--workers W] [--kill-every MS]
+//
+// A long run (not part of `npm test`): a mixed workload flows through one store
+// while worker processes (bench/soak-worker.mjs) are SIGKILLed and replaced
+// every few seconds; then every run and step is checked against what its
+// package must produce. The coordinator (this process) only starts runs, sends
+// signals and reads state: it runs no workers.
+//
+// The last line of output is always the summary:
+//   soak: store=S seconds=N runs=R steps=T kills=K restarts=X violations=V
+// Violations are printed above it; the exit code is 0 when V = 0, else 1.
+import { fork } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual, parseArgs } from "node:util";
+import pg from "pg";
+import { childRunId, newRuntime, postgresStore, sqliteStore } from "../dist/index.js";
+import { soakPackages } from "./soak-worker.mjs";
+
+const WORKER_SCRIPT = fileURLToPath(new URL("./soak-worker.mjs", import.meta.url));
+/** Short leases, so that a killed worker's steps are reclaimed during the run. */
+const LEASE_MS = 1_500;
+/** High enough that a storm of reclaims never fails a step with lease_expired. */
+const MAX_RECLAIMS = 20;
+/** How long the workers (no longer killed) get to finish what was started. */
+const DRAIN_MS = 60_000;
+/** Top-level runs in flight at once: keeps the backlog (and the drain) bounded. */
+const MAX_IN_FLIGHT = 40;
+
+/** Which packages are started, and how often relative to each other. */
+const MIX = [
+  ["soak/chain", 3],
+  ["soak/fanout", 2],
+  ["soak/flaky", 2],
+  ["soak/branch", 1],
+  ["soak/sleep", 2],
+  ["soak/signal", 2],
+  ["soak/parent", 2],
+];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const randomInt = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo + 1));
+const log = (...args) => console.log(...args);
+
+// ---------------------------------------------------------------------------
+// Options and the store.
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: "string", default: "60" },
+      store: { type: "string", default: "sqlite" },
+      workers: { type: "string", default: "3" },
+      "kill-every": { type: "string", default: "2000" },
+    },
+  });
+  const opts = { seconds: Number(values.seconds), store: values.store, workers: Number(values.workers), killEvery: Number(values["kill-every"]) };
+  if (!(opts.seconds > 0) || !(opts.workers >= 1) || !(opts.killEvery > 0) || !["sqlite", "postgres"].includes(opts.store)) {
+    console.error("usage: npm run soak -- --seconds N --store sqlite|postgres [--workers W] [--kill-every MS]");
+    process.exit(2);
+  }
+  return opts;
+}
+
+/** A fresh store: a new SQLite file in the temp dir, or a new Postgres schema. */
+function freshStore(kind, dir) {
+  if (kind === "sqlite") return { kind, path: path.join(dir, "soak.db") };
+  const url = process.env.TRELLIS_SOAK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  return { kind, url, schema: `soak_${process.pid}_${Date.now().toString(36)}` };
+}
+
+function storeConfig(spec) {
+  return spec.kind === "sqlite" ? sqliteStore(spec.path) : postgresStore({ connectionString: spec.url, schema: spec.schema });
+}
+
+/** Drops the Postgres schema, first ending backends that killed workers left behind. */
+async function dropStore(spec) {
+  if (spec.kind !== "postgres") return;
+  const admin = new pg.Client({ connectionString: spec.url });
+  await admin.connect();
+  try {
+    await admin.query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name LIKE $1", [`${spec.schema}:%`]);
+    await admin.query(`DROP SCHEMA IF EXISTS "${spec.schema}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Worker processes and the killer.
+
+class Fleet {
+  constructor({ store, logDir, size }) {
+    this.store = store;
+    this.logDir = logDir;
+    this.size = size;
+    this.live = new Set();
+    this.kills = 0;
+    this.restarts = 0;
+    this.spawned = 0;
+    this.storeErrors = [];
+    /** Workers that died on their own: each one is a violation. */
+    this.unexpectedExits = [];
+  }
+
+  spawn() {
+    const workerId = `w${++this.spawned}`;
+    let store = this.store;
+    if (store.kind === "postgres") {
+      // Tags its connections, so that cleanup can end those a SIGKILL left open.
+      const url = new URL(store.url);
+      url.searchParams.set("application_name", `${store.schema}:${workerId}`);
+      store = { ...store, url: url.toString() };
+    }
+    const config = { store, workerId, logDir: this.logDir, leaseDuration: LEASE_MS, maxReclaims: MAX_RECLAIMS, pollInterval: 100 };
+    const child = fork(WORKER_SCRIPT, [JSON.stringify(config)], { execArgv: [], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const w = { workerId, child, stderr: "", killed: false, terminated: false };
+    child.stderr.on("data", (b) => (w.stderr = (w.stderr + b.toString()).slice(-4_000)));
+    child.on("message", (m) => m?.type === "error" && this.storeErrors.push(`${workerId}: ${m.message}`));
+    w.exited = new Promise((resolve) =>
+      child.on("exit", (code, signal) => {
+        this.live.delete(w);
+        const expected = (w.killed && signal === "SIGKILL") || (w.terminated && code === 0);
+        if (!expected) this.unexpectedExits.push(`worker ${workerId} (pid ${child.pid}) exited code=${code} signal=${signal}\n${w.stderr.trim()}`);
+        resolve();
+      }),
+    );
+    this.live.add(w);
+    return w;
+  }
+
+  async killOne() {
+    const victims = [...this.live];
+    if (victims.length === 0) return;
+    const w = victims[randomInt(0, victims.length - 1)];
+    w.killed = true;
+    w.child.kill("SIGKILL");
+    this.kills++;
+    await w.exited;
+  }
+
+  /** SIGTERM: the workers stop claiming, finish what they hold and close. */
+  async terminateAll() {
+    const all = [...this.live];
+    for (const w of all) {
+      w.terminated = true;
+      w.child.kill("SIGTERM");
+    }
+    await Promise.all(all.map((w) => w.exited));
+  }
+}
+
+/**
+ * Every kill-every ms (jittered ±50%) SIGKILLs a random worker. Usually a
+ * replacement starts at once; sometimes only after a while, so that the fleet
+ * runs short-handed and the survivors must reclaim everything.
+ */
+async function killer(fleet, killEvery, until) {
+  const pause = (ms) => sleep(Math.max(0, Math.min(ms, until() - Date.now())));
+  while (Date.now() < until()) {
+    await pause(killEvery * (0.5 + Math.random()));
+    if (Date.now() >= until()) break;
+    await fleet.killOne();
+    if (Math.random() < 0.25) await pause(randomInt(300, 1_500));
+    while (fleet.live.size < fleet.size) {
+      fleet.spawn();
+      fleet.restarts++;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The workload.
+
+class Workload {
+  constructor(rt) {
+    this.rt = rt;
+    /** runId → { pkg, input, ... }: what was started and what to expect. */
+    this.started = new Map();
+    this.inFlight = new Map(); // runId → when it was started (ms)
+    this.signals = []; // pending signal deliveries
+    this.problems = [];
+    this.seq = 0;
+  }
+
+  pickPackage() {
+    const total = MIX.reduce((s, [, w]) => s + w, 0);
+    let r = Math.random() * total;
+    for (const [pkg, w] of MIX) if ((r -= w) < 0) return pkg;
+    return MIX[0][0];
+  }
+
+  inputFor(pkg) {
+    if (pkg === "soak/fanout" || pkg === "soak/branch" || pkg === "soak/signal") return {};
+    if (pkg === "soak/sleep") return { x: randomInt(0, 1_000), ms: randomInt(50, 300) };
+    return { x: randomInt(0, 1_000) };
+  }
+
+  async startOne() {
+    const pkg = this.pickPackage();
+    const input = this.inputFor(pkg);
+    const runId = `soak-${pkg.slice(5)}-${String(++this.seq).padStart(6, "0")}`;
+    // A fixed runId makes a retried start idempotent if the first one did commit.
+    for (let tryNo = 1; ; tryNo++) {
+      try {
+        await this.rt.startRun(pkg, input, { runId });
+        break;
+      } catch (err) {
+        if (tryNo >= 3) {
+          this.problems.push(`start ${runId}: ${err.code ?? ""} ${err.message}`);
+          return;
+        }
+        await sleep(100);
+      }
+    }
+    const entry = { pkg, input };
+    this.started.set(runId, entry);
+    this.inFlight.set(runId, Date.now());
+    if (pkg === "soak/signal") this.signals.push(this.sendSignal(runId, entry));
+  }
+
+  /**
+   * Sends "go" a little later with an idempotency id; sometimes twice, the
+   * second time with a different payload that must be ignored.
+   */
+  async sendSignal(runId, entry) {
+    await sleep(randomInt(0, 400));
+    entry.payload = { token: `t-${runId}-${randomInt(0, 1e9)}` };
+    const first = await this.deliver(runId, entry.payload);
+    if (first !== true) this.problems.push(`signal ${runId}: first delivery returned ${first}`);
+    if (Math.random() < 0.3) {
+      await sleep(randomInt(0, 100));
+      const again = await this.deliver(runId, { ...entry.payload, duplicate: true });
+      // The run may have finished meanwhile (invalid_state): fine. Delivered twice: not.
+      if (again === true) this.problems.push(`signal ${runId}: a duplicate signal id was delivered again`);
+    }
+  }
+
+  async deliver(runId, payload) {
+    for (let tryNo = 1; ; tryNo++) {
+      try {
+        return (await this.rt.signal(runId, "go", payload, { id: `go-${runId}` })).delivered;
+      } catch (err) {
+        if (err.code === "invalid_state") return "invalid_state";
+        if (tryNo >= 3) return `error ${err.code}: ${err.message}`;
+        await sleep(100);
+      }
+    }
+  }
+
+  /** Forgets the runs that finished (one query for all the running ones). */
+  async refreshInFlight() {
+    const asOf = Date.now();
+    const running = new Set((await this.rt.listRuns({ status: "running", limit: 10_000 })).map((r) => r.id));
+    for (const [id, at] of this.inFlight) if (at < asOf && !running.has(id)) this.inFlight.delete(id);
+  }
+
+  /** Starts runs until `until`, keeping at most MAX_IN_FLIGHT top-level runs unfinished. */
+  async feed(until) {
+    let lastRefresh = 0;
+    while (Date.now() < until) {
+      if (Date.now() - lastRefresh > 250) {
+        await this.refreshInFlight();
+        lastRefresh = Date.now();
+      }
+      if (this.inFlight.size < MAX_IN_FLIGHT) await this.startOne();
+      else await sleep(20);
+      await sleep(randomInt(5, 25));
+    }
+  }
+
+  /** Waits until no run (child runs included) is running, or the deadline. */
+  async drain(deadline) {
+    await Promise.all(this.signals);
+    while (Date.now() < deadline) {
+      if ((await this.rt.listRuns({ status: "running", limit: 1 })).length === 0) return true;
+      await sleep(200);
+    }
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Invariants.
+
+/** The steps a finished run of each package must have: id → expected status. */
+function expectedShape(pkg, steps) {
+  const ok = (...ids) => Object.fromEntries(ids.map((id) => [id, "succeeded"]));
+  switch (pkg) {
+    case "soak/chain":
+      return ok("a", "b", "c");
+    case "soak/fanout": {
+      const n = steps.get("fan")?.result?.data?.n ?? 0;
+      return ok("fan", "join", ...Array.from({ length: n }, (_, i) => `c${i}`));
+    }
+    case "soak/flaky":
+      return ok("flaky", "after");
+    case "soak/branch":
+      return { boom: "failed", handler: "succeeded", never: "skipped" };
+    case "soak/sleep":
+      return ok("before", "nap", "after");
+    case "soak/signal":
+      return ok("wait", "after");
+    case "soak/parent":
+      return ok("prep", "child", "after");
+    case "soak/leaf":
+      return ok("one", "two");
+    default:
+      return {};
+  }
+}
+
+/** Everything the store holds about one run. */
+async function loadRun(rt, run) {
+  const infos = await rt.steps(run.id);
+  const steps = new Map();
+  for (const info of infos) steps.set(info.id, { info, result: await rt.result(run.id, info.id) });
+  return { run, infos, steps, events: await rt.events(run.id) };
+}
+
+/** The data checks of each package, beyond the shape: sums, counts, payloads, timing. */
+function checkData(pkg, entry, loaded, child, bad) {
+  const data = (id) => loaded.steps.get(id)?.result?.data;
+  const want = (what, got, expected) => {
+    if (!isDeepStrictEqual(got, expected)) bad(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+  };
+  const x = entry?.input?.x;
+  switch (pkg) {
+    case "soak/chain":
+      return want("c.value", data("c")?.value, x + 6);
+    case "soak/fanout": {
+      const n = data("fan")?.n;
+      if (!(n >= 5 && n <= 20)) bad(`fan emitted ${n} children`);
+      const ids = [...Array.from({ length: n }, (_, i) => `c${i}`), "join"];
+      want("fan.emittedIds", loaded.steps.get("fan")?.result?.emittedIds, ids);
+      want("join.count", data("join")?.count, n);
+      return want("join.sum", data("join")?.sum, (n * (n - 1)) / 2);
+    }
+    case "soak/flaky": {
+      want("flaky.attempt", loaded.steps.get("flaky")?.info.attempt, 2);
+      want("flaky retries", loaded.events.filter((e) => e.type === "step_retry_scheduled" && e.stepId === "flaky").length, 1);
+      return want("after.value", data("after")?.value, x + 1);
+    }
+    case "soak/branch": {
+      want("boom.error", loaded.steps.get("boom")?.result?.error?.code, "boom");
+      return want("handler.handled", data("handler")?.handled, "boom");
+    }
+    case "soak/sleep": {
+      want("after.value", data("after")?.value, x + 2);
+      // The step after the sleep cannot start before the sleep's time is up.
+      const before = loaded.steps.get("before")?.info.finishedAt?.getTime();
+      const after = loaded.steps.get("after")?.info.startedAt?.getTime();
+      if (!(after - before >= entry.input.ms)) bad(`"after" started ${after - before} ms after "before" finished; the sleep was ${entry.input.ms} ms`);
+      return;
+    }
+    case "soak/signal":
+      want("wait.result", data("wait"), entry.payload);
+      return want("after.got", data("after")?.got, entry.payload);
+    case "soak/parent": {
+      if (!child) return bad(`child run ${childRunId(loaded.run.id, "child")} does not exist`);
+      want("child run status", child.run.status, "succeeded");
+      want("child run package", child.run.package, "soak/leaf");
+      want("child.value", data("child")?.value, 2 * x + 1);
+      want("child step result = child run output", data("child"), child.steps.get("two")?.result?.data);
+      return want("after.value", data("after")?.value, 2 * x + 1);
+    }
+    case "soak/leaf":
+      return want("two.value", data("two")?.value, 2 * entry.input.x + 1);
+  }
+}
+
+/**
+ * One run against its package's shape and the exactly-once rules: the run
+ * succeeded; every expected step exists, once, in its expected status, and no
+ * other step exists; each succeeded step has exactly one step_succeeded event
+ * (by the worker its result names, at the attempt it names) and the run one
+ * run_succeeded; an executor's committed effect was logged as started by that
+ * very process.
+ */
+function checkRun(loaded, entry, child, starts, bad) {
+  const { run, infos, steps, events } = loaded;
+  if (run.status !== "succeeded") bad(`run status ${run.status}`);
+  const seen = new Set();
+  for (const info of infos) {
+    if (seen.has(info.id)) bad(`step ${info.id} exists twice`);
+    seen.add(info.id);
+    if (["pending", "ready", "running", "waiting"].includes(info.status)) bad(`step ${info.id} still ${info.status}`);
+  }
+  const shape = expectedShape(run.package, steps);
+  for (const [id, status] of Object.entries(shape)) {
+    const got = steps.get(id)?.info.status;
+    if (got !== status) bad(`step ${id}: ${got ?? "missing"}, expected ${status}`);
+  }
+  for (const id of steps.keys()) if (!(id in shape)) bad(`unexpected step ${id}`);
+
+  const count = (type, stepId) => events.filter((e) => e.type === type && e.stepId === stepId).length;
+  for (const type of ["run_succeeded", "run_started"]) {
+    const n = events.filter((e) => e.type === type).length;
+    if (n !== 1) bad(`${n} ${type} events`);
+  }
+  for (const type of ["run_failed", "run_canceled"]) if (events.some((e) => e.type === type)) bad(`has a ${type} event`);
+  for (const { info, result } of steps.values()) {
+    const succeeded = count("step_succeeded", info.id);
+    if (succeeded !== (info.status === "succeeded" ? 1 : 0)) bad(`step ${info.id} (${info.status}) has ${succeeded} step_succeeded events`);
+    const failed = count("step_failed", info.id);
+    if (failed !== (info.status === "failed" ? 1 : 0)) bad(`step ${info.id} (${info.status}) has ${failed} step_failed events`);
+    if (info.status !== "succeeded" || info.kind.startsWith("trellis/")) continue;
+    // An executor's committed effect: its own step, its attempt, the lease it committed under.
+    const effect = result?.data;
+    if (effect?.run !== run.id || effect?.step !== info.id) bad(`step ${info.id}: result names ${effect?.run}/${effect?.step}`);
+    if (effect?.attempt !== info.attempt) bad(`step ${info.id}: result attempt ${effect?.attempt}, step attempt ${info.attempt}`);
+    const ev = events.find((e) => e.type === "step_succeeded" && e.stepId === info.id);
+    if (ev && (ev.workerId !== effect?.worker || ev.attempt !== effect?.attempt)) {
+      bad(`step ${info.id}: committed by ${effect?.worker}#${effect?.attempt}, event says ${ev.workerId}#${ev.attempt}`);
+    }
+    const key = `${run.id}\u0000${info.id}`;
+    if (!(starts.get(key) ?? []).some((s) => s.pid === effect?.pid && s.attempt === effect?.attempt)) {
+      bad(`step ${info.id}: no start logged by pid ${effect?.pid} attempt ${effect?.attempt}`);
+    }
+  }
+  checkData(run.package, entry, loaded, child, bad);
+}
+
+/** Every start line of every worker (killed ones included), by run and step. */
+function readStarts(logDir) {
+  const starts = new Map();
+  let total = 0;
+  for (const file of fs.readdirSync(logDir).filter((f) => f.endsWith(".starts.jsonl"))) {
+    for (const line of fs.readFileSync(path.join(logDir, file), "utf8").split("\n")) {
+      if (!line) continue;
+      let s;
+      try {
+        s = JSON.parse(line);
+      } catch {
+        continue; // a line cut short by a SIGKILL
+      }
+      total++;
+      const key = `${s.run}\u0000${s.step}`;
+      if (!starts.has(key)) starts.set(key, []);
+      starts.get(key).push(s);
+    }
+  }
+  return { starts, total };
+}
+
+const OUTCOME_EVENTS = ["step_succeeded", "step_failed", "step_retry_scheduled"];
+
+async function allRuns(rt) {
+  const runs = [];
+  for (let after; ; ) {
+    const page = await rt.listRuns({ limit: 10_000, ...(after ? { after } : {}) });
+    runs.push(...page);
+    if (page.length < 10_000) return runs;
+    after = page.at(-1).id;
+  }
+}
+
+/** Checks the whole store; returns the counts for the summary and the violations. */
+async function verify(rt, workload, logDir) {
+  const violations = [];
+  const { starts, total: executions } = readStarts(logDir);
+  const runs = await allRuns(rt);
+  const loaded = new Map();
+  for (const run of runs) loaded.set(run.id, await loadRun(rt, run));
+
+  // Every run in the store is one we started, or the child run of one we started.
+  const children = new Map(); // child run id → the input the parent gave it
+  for (const [id, entry] of workload.started) if (entry.pkg === "soak/parent") children.set(childRunId(id, "child"), { pkg: "soak/leaf", input: entry.input });
+  for (const id of loaded.keys()) if (!workload.started.has(id) && !children.has(id)) violations.push(`run ${id}: not started by the soak`);
+  for (const id of workload.started.keys()) if (!loaded.has(id)) violations.push(`run ${id}: started but not in the store`);
+
+  let steps = 0;
+  let committed = 0;
+  let reclaims = 0;
+  for (const [id, l] of loaded) {
+    steps += l.infos.length;
+    for (const info of l.infos) reclaims += info.reclaims;
+    // Executions whose outcome was written: successes, failures and scheduled retries.
+    const executorSteps = new Set(l.infos.filter((i) => !i.kind.startsWith("trellis/")).map((i) => i.id));
+    committed += l.events.filter((e) => OUTCOME_EVENTS.includes(e.type) && executorSteps.has(e.stepId)).length;
+    const entry = workload.started.get(id) ?? children.get(id);
+    if (!entry) continue;
+    const bad = (what) => violations.push(`run ${id} (${l.run.package}): ${what}`);
+    if (l.run.package !== entry.pkg) bad(`package ${l.run.package}, started as ${entry.pkg}`);
+    checkRun(l, entry, loaded.get(childRunId(id, "child")), starts, bad);
+  }
+  return { violations, runs: runs.length, steps, executions, committed, reclaims };
+}
+
+// ---------------------------------------------------------------------------
+// Main.
+
+async function main() {
+  const opts = parseOptions();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-soak-"));
+  const logDir = path.join(dir, "logs");
+  fs.mkdirSync(logDir);
+  const store = freshStore(opts.store, dir);
+  const violations = [];
+  let counts = { runs: 0, steps: 0 };
+
+  // The coordinator's runtime creates the schema before any worker opens it.
+  const rt = await newRuntime({ store: storeConfig(store) });
+  for (const p of soakPackages()) rt.registerPackage(p);
+  const fleet = new Fleet({ store, logDir, size: opts.workers });
+  const workload = new Workload(rt);
+  const t0 = Date.now();
+  try {
+    for (let i = 0; i < opts.workers; i++) fleet.spawn();
+    const loadEnds = t0 + opts.seconds * 1_000;
+    await Promise.all([workload.feed(loadEnds), killer(fleet, opts.killEvery, () => loadEnds)]);
+    log(`soak: load done after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${workload.started.size} runs started; draining`);
+
+    // The killer has stopped: make sure the fleet is whole, then let it finish the work.
+    while (fleet.live.size < fleet.size) {
+      fleet.spawn();
+      fleet.restarts++;
+    }
+    const drainStart = Date.now();
+    const drained = await workload.drain(drainStart + DRAIN_MS);
+    log(`soak: ${drained ? "drained" : "NOT drained"} in ${((Date.now() - drainStart) / 1000).toFixed(1)} s`);
+    if (!drained) violations.push(`runs still running after the ${DRAIN_MS / 1000} s drain`);
+    await fleet.terminateAll();
+
+    const result = await verify(rt, workload, logDir);
+    counts = result;
+    violations.push(...workload.problems, ...fleet.unexpectedExits, ...result.violations);
+    if (fleet.kills === 0) violations.push("no worker was killed (kills = 0)");
+    log(
+      `soak: executor starts=${result.executions} outcomes written=${result.committed} ` +
+        `lost to kills or fencing=${result.executions - result.committed} ` +
+        `reclaims=${result.reclaims} worker-errors=${fleet.storeErrors.length}`,
+    );
+    for (const e of fleet.storeErrors.slice(0, 5)) log(`soak: worker error: ${e}`);
+  } catch (err) {
+    violations.push(`soak aborted: ${err?.stack ?? err}`);
+  } finally {
+    await Promise.all([...fleet.live].map((w) => ((w.killed = true), w.child.kill("SIGKILL"), w.exited)));
+    await rt.close().catch(() => {});
+    await dropStore(store).catch((err) => log(`soak: could not drop schema ${store.schema}: ${err.message}`));
+  }
+
+  for (const v of violations.slice(0, 200)) log(`violation: ${v}`);
+  if (violations.length > 200) log(`violation: ... and ${violations.length - 200} more`);
+  if (violations.length > 0) log(`soak: kept ${dir} (starts logs${store.kind === "sqlite" ? ", database" : ""})`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+  log(
+    `soak: store=${opts.store} seconds=${opts.seconds} runs=${counts.runs} steps=${counts.steps} ` +
+      `kills=${fleet.kills} restarts=${fleet.restarts} violations=${violations.length}`,
+  );
+  process.exitCode = violations.length === 0 ? 0 : 1;
+}
+
+await main();
