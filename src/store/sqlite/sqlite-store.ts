@@ -17,7 +17,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
-import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatus, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatusSql, nextTokenAt, refillTokens } from "../graph-rules.js";
 import { jsonOf, NO_STEPS, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
 import type {
   ClaimRequest,
@@ -641,11 +641,8 @@ export class SqliteStore implements Store {
 
   /** Finishes a running run with no unfinished step left, and wakes the parent step waiting for it. */
   #finishRunIfDone(runId: string, now: number): void {
-    if (this.#sql.runHasActiveStep.get(runId)) return;
-    const counts = this.#sql.finishedCounts.get(runId, runId) as { failed: number; canceled: number };
-    if (this.#sql.finishRun.run(finishedRunStatus(counts.failed > 0, counts.canceled > 0), now, runId).changes) {
-      this.#sql.wakeParent.run(now, now, runId);
-    }
+    const finished = this.#sql.finishRun.get(now, runId) as { parent_run_id: string | null; parent_step_id: string | null } | undefined;
+    if (finished?.parent_run_id) this.#sql.wakeParentStep.run(now, now, finished.parent_run_id, finished.parent_step_id);
   }
 
   #retryStep(runId: string, stepId: string, now: number): void {
@@ -705,9 +702,10 @@ function prepareStatements(db: Database.Database) {
   const readyAt = (now: string) => `max(${now} + delay_ms, coalesce(not_before, 0))`;
   // The run's failed steps that nothing handled: no failed/completed edge out of
   // them leads to a step that ran (see finishedRunStatus).
-  const unhandledFailure = `EXISTS (SELECT 1 FROM steps f WHERE f.run_id = ? AND f.status = 'failed'
+  const unhandledFailure = `EXISTS (SELECT 1 FROM steps f WHERE f.run_id = runs.id AND f.status = 'failed'
       AND NOT EXISTS (SELECT 1 FROM step_deps d JOIN steps h ON h.run_id = d.run_id AND h.id = d.step_id
                       WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed') AND h.status <> 'skipped'))`;
+  const anyCanceled = "EXISTS (SELECT 1 FROM steps c WHERE c.run_id = runs.id AND c.status = 'canceled')";
   return {
     insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
@@ -716,11 +714,16 @@ function prepareStatements(db: Database.Database) {
     setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
     // An operator retry reopens a finished run (a paused one stays paused).
     reopenRun: p("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ? AND status <> 'paused'"),
-    // Only a running run finishes: a canceled one stays canceled, a paused one finishes when resumed.
-    finishRun: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ? AND status = 'running'"),
-    runHasActiveStep: p("SELECT 1 FROM steps WHERE run_id = ? AND finished_at IS NULL LIMIT 1"),
-    finishedCounts: p(`SELECT ${unhandledFailure} AS failed, EXISTS (SELECT 1 FROM steps WHERE run_id = ? AND status = 'canceled') AS canceled`),
+    // A running run with no unfinished step left finishes, in one statement that
+    // also decides its status; it returns the parent to wake if it is a child run.
+    // Only a running run finishes: a canceled one stays canceled, a paused one
+    // finishes when resumed.
+    finishRun: p(`UPDATE runs SET status = ${finishedRunStatusSql(unhandledFailure, anyCanceled)}, updated_at = ?
+                  WHERE id = ? AND status = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM steps a WHERE a.run_id = runs.id AND a.finished_at IS NULL)
+                  RETURNING parent_run_id, parent_step_id`),
     // A child run finished: its parent's step waiting for it runs again (and reads the outcome).
+    wakeParentStep: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'waiting'"),
     wakeParent: p(`UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ?
                    WHERE status = 'waiting' AND (run_id, id) = (SELECT parent_run_id, parent_step_id FROM runs WHERE id = ?)`),
     activeChildren: p(`SELECT id FROM runs WHERE parent_run_id = ? AND status IN ('pending', 'running', 'paused')`),
