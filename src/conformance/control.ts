@@ -342,6 +342,31 @@ export function controlSuite(target: ConformanceTarget): void {
       expect(await rt.listRuns()).toEqual([]);
     });
 
+    it("keeps a finished child run while its parent is unfinished", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      rt.registerPackage(newPackage("leaf").entrypoint((run) => void run.output(run.step("s", 7, { kind: "ok" }))).build());
+      rt.registerPackage(
+        newPackage("parent")
+          .entrypoint((run) => {
+            const c = run.childRun("c", "leaf", null);
+            run.waitForSignal("hold", "go", { dependsOn: requireSteps(c) });
+          })
+          .build(),
+      );
+      await rt.startRun("parent", null, { runId: "p" });
+      await rt.runOnce();
+      expect((await rt.workflow("p/c"))?.status).toBe("succeeded");
+      expect((await rt.workflow("p"))?.status).toBe("running");
+      h().advance(1_000);
+      expect(await rt.purge({ finishedBefore: new Date(h().now) })).toBe(0);
+      expect((await rt.workflow("p/c"))?.status).toBe("succeeded");
+      await rt.signal("p", "go");
+      await rt.runOnce();
+      h().advance(1_000);
+      expect(await rt.purge({ finishedBefore: new Date(h().now) })).toBe(2);
+    });
+
     it("purges old runs periodically while workers run (retention)", async () => {
       const rt = await h().runtime({ clock: Date.now, retention: { maxAge: 1, interval: 20 }, pollInterval: 10 });
       registerOk(rt);

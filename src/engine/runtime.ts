@@ -380,8 +380,10 @@ export class Runtime {
   }
 
   /**
-   * Delivers a durable signal to a run: the oldest `waitForSignal` step of that
-   * name waiting in it takes it, or the first one to wait later. With `id`,
+   * Delivers a durable signal to a run. Its `waitForSignal` steps of that name
+   * that are waiting wake up, and the first of them to run takes it (each
+   * signal goes to one wait; a wait takes the oldest signal left); if none
+   * waits yet, the signal is kept for the first one that does. With `id`,
    * delivery is idempotent: a second signal with the same id is ignored
    * (`delivered: false`). `not_found` for an unknown run, `invalid_state` for a
    * finished one.

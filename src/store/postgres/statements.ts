@@ -89,6 +89,9 @@ export function statements(s: string) {
                       CROSS JOIN LATERAL (SELECT status FROM ${s}.steps WHERE run_id = h.run_id AND id = h.step_id LIMIT 1) AS handler
                       WHERE h.run_id = f.run_id AND h.dep_id = f.id AND h.on_state IN ('failed', 'completed') AND handler.status <> 'skipped')
       LIMIT 1) IS NOT NULL`;
+  /** Run alias \`r\` has no parent run, or its parent has finished. */
+  const parentFinished = (r: string) => `(${r}.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${s}.runs p
+      WHERE p.id = ${r}.parent_run_id AND p.status IN ('pending', 'running', 'paused')))`;
   const anyCanceled = (run: string) => `(SELECT true FROM ${s}.steps c WHERE c.run_id = ${run} AND c.status = 'canceled' LIMIT 1) IS NOT NULL`;
   /** INSERT of steps from 22 parallel arrays (see `stepRowValues`) starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
   const insertSteps = (from: number, onlyRunsIn?: string) => {
@@ -411,14 +414,16 @@ export function statements(s: string) {
                                        WHERE run_id = k.run_id AND step_id = k.id ORDER BY dep_id) AS e`,
     // Up to $3 runs finished (status in $2) before $1, oldest first: read through
     // runs_finished (run with enable_sort off: see \`purge\` in the store).
-    purgeable: `SELECT id FROM ${s}.runs WHERE status IN ('succeeded', 'failed', 'canceled') AND status = ANY($2::text[])
-                  AND updated_at < $1 ORDER BY updated_at LIMIT $3`,
+    // A child run whose parent has not finished stays: the parent's step may still read it.
+    purgeable: `SELECT id FROM ${s}.runs c WHERE status IN ('succeeded', 'failed', 'canceled') AND status = ANY($2::text[])
+                  AND updated_at < $1 AND ${parentFinished("c")} ORDER BY updated_at LIMIT $3`,
     // Deletes runs $1 (rechecked: status in $3, finished before $2) with everything
     // they hold, each table's rows found by a probe per run (ctid: plan-robust).
     purge: `WITH doomed AS (
               SELECT r.id FROM unnest($1::text[]) AS k(id)
-              CROSS JOIN LATERAL (SELECT id, status, updated_at FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
-              WHERE r.status IN ('succeeded', 'failed', 'canceled') AND r.status = ANY($3::text[]) AND r.updated_at < $2),
+              CROSS JOIN LATERAL (SELECT id, status, updated_at, parent_run_id FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
+              WHERE r.status IN ('succeeded', 'failed', 'canceled') AND r.status = ANY($3::text[]) AND r.updated_at < $2
+                AND ${parentFinished("r")}),
             ev AS (DELETE FROM ${s}.events WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.events WHERE run_id = doomed.id OFFSET 0) AS x))),
             sg AS (DELETE FROM ${s}.signals WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.signals WHERE run_id = doomed.id OFFSET 0) AS x))),
             ar AS (DELETE FROM ${s}.artifacts WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.artifacts WHERE run_id = doomed.id OFFSET 0) AS x))),

@@ -298,8 +298,11 @@ export class SqliteStore implements Store {
     if (wanted.length === 0) return 0;
     // The literal IN list lets SQLite use the partial index runs_finished; the
     // statuses asked for are a second filter, inside the same scan (before the limit).
-    const sql = `SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'canceled') AND status IN (${wanted.map(() => "?").join(", ")})
-                 AND updated_at < ? ORDER BY updated_at LIMIT ?`;
+    // A child run whose parent has not finished stays: the parent's step may still read it.
+    const sql = `SELECT id FROM runs c WHERE status IN ('succeeded', 'failed', 'canceled') AND status IN (${wanted.map(() => "?").join(", ")})
+                 AND updated_at < ? AND (c.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p
+                   WHERE p.id = c.parent_run_id AND p.status IN ('pending', 'running', 'paused')))
+                 ORDER BY updated_at LIMIT ?`;
     let purgeable = this.#purgeable.get(sql);
     if (!purgeable) this.#purgeable.set(sql, (purgeable = this.#db.prepare(sql)));
     const select = purgeable;
