@@ -7,10 +7,10 @@
  * from `TRELLIS_TEST_PG_URL`.
  */
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { freePort } from "./support/free-port.js";
 
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -26,17 +26,6 @@ async function answers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export default async function setup(): Promise<() => Promise<void>> {

@@ -100,6 +100,14 @@ const listRunsSchema = z
   })
   .strict();
 
+/** Validates an argument with its schema; the first issue becomes an `invalid_input` naming the field. */
+function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new WorkflowError(ErrorCodes.invalidInput, `${what}: ${issue?.path.join(".")}: ${issue?.message}`, { details: parsed.error.issues });
+}
+
 /** A string that can name a stored run or step (anything else names none). */
 const isRunId = (id: unknown): id is string => typeof id === "string" && id !== "" && !hasNul(id);
 
@@ -338,11 +346,7 @@ export class Runtime {
   /** Newest first; `after` is the id of the last run of the previous page. */
   async listRuns(filter: ListRunsFilter = {}): Promise<WorkflowRun[]> {
     this.#assertOpen();
-    const parsed = listRunsSchema.safeParse(filter);
-    if (!parsed.success) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `listRuns filter: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
-    }
-    const { limit = 100, ...rest } = parsed.data;
+    const { limit = 100, ...rest } = parseOrThrow(listRunsSchema, filter, "listRuns filter");
     return (await this.#store.listRuns({ ...rest, limit })).map(toWorkflowRun);
   }
 
@@ -390,14 +394,11 @@ export class Runtime {
    */
   async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{ delivered: boolean }> {
     this.#assertOpen();
-    const parsed = signalSchema.safeParse({ runId, name, ...(opts ?? {}) });
-    if (!parsed.success) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `signal: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
-    }
+    const parsed = parseOrThrow(signalSchema, { runId, name, ...(opts ?? {}) }, "signal");
     const encoded = tryEncode(payload);
     if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `signal "${name}": payload cannot be stored: ${encoded.error.message}`);
     checkPayload(encoded.text, this.#config.limits.maxPayloadBytes, `the payload of signal "${name}"`);
-    const result = await this.#store.signal({ runId, name, id: parsed.data.id ?? randomUUID(), payload: encoded.text, now: this.#config.clock() });
+    const result = await this.#store.signal({ runId, name, id: parsed.id ?? randomUUID(), payload: encoded.text, now: this.#config.clock() });
     if (result.delivered) this.#scheduler.wake();
     return result;
   }
@@ -442,11 +443,7 @@ export class Runtime {
   /** Failed steps across runs, most recently failed first: the dead-letter view. */
   async listFailedSteps(filter: FailedStepsFilter = {}): Promise<StepInfo[]> {
     this.#assertOpen();
-    const parsed = failedStepsSchema.safeParse(filter);
-    if (!parsed.success) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `listFailedSteps filter: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
-    }
-    const { limit = 100, ...rest } = parsed.data;
+    const { limit = 100, ...rest } = parseOrThrow(failedStepsSchema, filter, "listFailedSteps filter");
     return (await this.#store.listFailedSteps({ ...rest, limit })).map(toStepInfo);
   }
 
@@ -457,11 +454,8 @@ export class Runtime {
    */
   async purge(opts: PurgeOptions): Promise<number> {
     this.#assertOpen();
-    const parsed = purgeSchema.safeParse(opts);
-    if (!parsed.success) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `purge: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
-    }
-    return this.#purge(parsed.data.finishedBefore.getTime(), parsed.data.statuses ?? FINISHED_RUN_STATUSES);
+    const parsed = parseOrThrow(purgeSchema, opts, "purge");
+    return this.#purge(parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
   }
 
   async #purge(before: number, statuses: readonly WorkflowRun["status"][]): Promise<number> {

