@@ -224,25 +224,46 @@ export class PostgresStore implements Store {
    * go in one round trip.
    */
   async #tx<T>(locks: { runs?: Iterable<string>; queue?: string }, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const capture = this.#eventListeners.size > 0;
+    let captured: EventRecord[] = [];
+    const result = await this.#inTransaction(
+      (db) => {
+        let begin = "BEGIN";
+        const runIds = [...new Set(locks.runs ?? [])];
+        if (runIds.length > 0) {
+          begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
+            FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`;
+        }
+        if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
+        if (capture) begin += `; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured_events (LIKE ${quoteIdent(this.#schema)}.events)`;
+        return begin;
+      },
+      async (db) => {
+        const tx: Tx = { db, notify: new Set(), capture };
+        const value = await fn(tx);
+        if (capture) captured = (await this.#rows<EventRow>(db, this.#sql.capturedEvents)).map(toEvent);
+        // The NOTIFYs ride with the COMMIT: one round trip, sent only if it commits.
+        const notify = [...tx.notify].map((p) => `SELECT pg_notify(${db.escapeLiteral(this.#channel)}, ${db.escapeLiteral(p)}); `).join("");
+        return { value, commit: `${notify}COMMIT` };
+      },
+    );
+    if (captured.length) this.#deliver(captured);
+    return result;
+  }
+
+  /**
+   * One transaction on one checked-out client: `begin` (which may lock or set
+   * things in the same round trip), the body, then its commit statement; on an
+   * error a rollback, and a client whose rollback failed is discarded.
+   */
+  async #inTransaction<T>(begin: (db: Db) => string, body: (db: Db) => Promise<{ value: T; commit: string }>): Promise<T> {
     const db = await checkout(this.#pool);
-    const tx: Tx = { db, notify: new Set(), capture: this.#eventListeners.size > 0 };
     let broken: Error | undefined;
     try {
-      let begin = "BEGIN";
-      const runIds = [...new Set(locks.runs ?? [])];
-      if (runIds.length > 0) {
-        begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
-          FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`;
-      }
-      if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
-      if (tx.capture) begin += `; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured_events (LIKE ${quoteIdent(this.#schema)}.events)`;
-      await db.query(begin);
-      const result = await fn(tx);
-      const captured = tx.capture ? (await this.#rows<EventRow>(db, this.#sql.capturedEvents)).map(toEvent) : [];
-      const notify = [...tx.notify].map((p) => `SELECT pg_notify(${db.escapeLiteral(this.#channel)}, ${db.escapeLiteral(p)}); `).join("");
-      await db.query(`${notify}COMMIT`);
-      if (captured.length) this.#deliver(captured);
-      return result;
+      await db.query(begin(db));
+      const { value, commit } = await body(db);
+      await db.query(commit);
+      return value;
     } catch (err) {
       await db.query("ROLLBACK").catch((e: Error) => {
         broken = e;
@@ -941,21 +962,10 @@ export class PostgresStore implements Store {
    * reading every row of a status and sorting them.
    */
   async #byAge<T>(read: (db: Db) => Promise<T>): Promise<T> {
-    const db = await checkout(this.#pool);
-    let broken: Error | undefined;
-    try {
-      await db.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
-      const result = await read(db);
-      await db.query("COMMIT");
-      return result;
-    } catch (err) {
-      await db.query("ROLLBACK").catch((e: Error) => {
-        broken = e;
-      });
-      throw err;
-    } finally {
-      db.done(broken);
-    }
+    return this.#inTransaction(
+      () => "BEGIN READ ONLY; SET LOCAL enable_sort = off",
+      async (db) => ({ value: await read(db), commit: "COMMIT" }),
+    );
   }
 
   async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
