@@ -16,8 +16,8 @@ export interface BuiltinServices {
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** The encoded result data of a step, if it succeeded. */
   resultData(runId: string, stepId: string): Promise<Encoded | undefined>;
-  /** Starts a child run (idempotent on its id); throws what `startRun` throws. */
-  startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<void>;
+  /** Starts a child run (idempotent on its id) and returns it as stored; throws what `startRun` throws. */
+  startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord>;
 }
 
 const UNDEFINED_RESULT = (tryEncode(undefined) as { text: Encoded }).text;
@@ -52,12 +52,7 @@ export async function runBuiltin(claimed: ClaimedStep, services: BuiltinServices
     }
     case BuiltinKinds.child: {
       const childId = childRunId(claimed.run.id, step.id);
-      let child = await services.getRun(childId);
-      if (!child) {
-        await services.startChild(claimed, decode(step.input) as ChildRunInput, childId);
-        child = await services.getRun(childId);
-        if (!child) throw new WorkflowError(ErrorCodes.storeError, `child run "${childId}" was started but cannot be read`);
-      }
+      const child = (await services.getRun(childId)) ?? (await services.startChild(claimed, decode(step.input) as ChildRunInput, childId));
       if (!(FINISHED_RUN_STATUSES as readonly string[]).includes(child.status)) return { ...lease, status: "wait", childRunId: childId };
       if (child.status === "succeeded") {
         const output = child.outputStep !== undefined ? await services.resultData(childId, child.outputStep) : undefined;

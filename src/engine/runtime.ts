@@ -17,7 +17,7 @@ import { hasNul, storedText } from "../names.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
-import type { ClaimedStep, EventRecord, NewRun, Store } from "../store/store.js";
+import type { ClaimedStep, EventRecord, NewRun, RunRecord, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
   CycleResult,
@@ -222,7 +222,7 @@ export class Runtime {
    * its parent step (which its end wakes). Errors that no retry can fix (an
    * unknown package, a bad input) fail the step for good.
    */
-  async #startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<void> {
+  async #startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord> {
     const pkg = this.#packages.get(input.package);
     if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
     let prepared: NewRun | RunHandle;
@@ -236,11 +236,19 @@ export class Runtime {
     } catch (err) {
       throw childStartError(err);
     }
-    if (!("run" in prepared)) return; // started by an earlier attempt
-    prepared.run.parentRunId = parent.run.id;
-    prepared.run.parentStepId = parent.step.id;
-    const [stored] = await this.#store.createRuns([prepared]);
-    if (stored?.created) this.#scheduler.wake();
+    if ("run" in prepared) {
+      prepared.run.parentRunId = parent.run.id;
+      prepared.run.parentStepId = parent.step.id;
+      const [stored] = await this.#store.createRuns([prepared]);
+      if (stored) {
+        if (stored.created) this.#scheduler.wake();
+        return stored.run;
+      }
+    }
+    // Started by an earlier attempt (or a racing one): read it as stored.
+    const existing = await this.#store.getRun(childId);
+    if (!existing) throw new WorkflowError(ErrorCodes.storeError, `child run "${childId}" was started but cannot be read`);
+    return existing;
   }
 
   /** Validates one start and lays out its graph; an existing run comes back as its handle. */
