@@ -103,6 +103,8 @@ export class SqliteStore implements Store {
   readonly #claimTx;
   readonly #completeTx;
   readonly #createRunsTx;
+  /** Runs a body in a write transaction (see `#writer`): the commands that are not hot. */
+  readonly #write: <T>(body: () => T) => T;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #watcher: WalWatcher | undefined;
   readonly #listRuns = new Map<string, Database.Statement>();
@@ -122,6 +124,7 @@ export class SqliteStore implements Store {
     this.#claimTx = this.#writer((request: ClaimRequest) => this.#claim(request));
     this.#completeTx = this.#writer((outcomes: StepOutcome[]) => this.#complete(outcomes));
     this.#createRunsTx = this.#writer((runs: NewRun[]) => runs.map((r) => this.#createRun(r)));
+    this.#write = this.#writer(<T>(body: () => T): T => body()) as <T>(body: () => T) => T;
   }
 
   /** Set when the file can be watched (see `WalWatcher`). */
@@ -189,15 +192,15 @@ export class SqliteStore implements Store {
 
   async release(leases: LeaseRef[], now: number): Promise<void> {
     if (leases.length === 0) return;
-    this.#writer(() => {
+    this.#write(() => {
       for (const l of leases) this.#sql.releaseLease.run(now, now, l.runId, l.stepId, l.token);
-    })();
+    });
   }
 
   async reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult> {
     // A read-only probe first, so that idle processes do not queue for the write lock.
     if (!this.#sql.anyExpired.get(now)) return { reclaimed: 0, failed: 0 };
-    return this.#writer(() => {
+    return this.#write(() => {
       const result = { reclaimed: 0, failed: 0 };
       const touched = new Set<string>();
       for (const row of this.#sql.expired.all(now) as { run_id: string; id: string; reclaims: number }[]) {
@@ -219,16 +222,16 @@ export class SqliteStore implements Store {
       }
       for (const runId of touched) this.#finishRunIfDone(runId, now);
       return result;
-    })();
+    });
   }
 
   async wakeDue(now: number): Promise<number> {
     if (!this.#sql.anyWaitDue.get(now)) return 0;
-    return this.#writer(() => this.#sql.wakeDue.run(now, now, now).changes)();
+    return this.#write(() => this.#sql.wakeDue.run(now, now, now).changes);
   }
 
   async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
-    return this.#writer(() => {
+    return this.#write(() => {
       const { runId, name, now } = signal;
       const run = this.#runOrThrow(runId);
       // A retried delivery is answered the same way after the run finished.
@@ -239,29 +242,29 @@ export class SqliteStore implements Store {
       if (this.#sql.insertSignal.run(runId, signal.id, name, signal.payload, now).changes === 0) return { delivered: false };
       this.#sql.wakeSignaled.run(now, now, runId, `signal:${name}`);
       return { delivered: true };
-    })();
+    });
   }
 
   async pauseRun(runId: string, now: number): Promise<void> {
-    this.#writer(() => {
+    this.#write(() => {
       const run = this.#runOrThrow(runId);
       if (run.status !== "running" && run.status !== "pending") {
         throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only a running run can be paused`);
       }
       this.#sql.setRunStatus.run("paused", now, runId);
       this.#sql.insertPaused.run(runId);
-    })();
+    });
   }
 
   async resumeRun(runId: string, now: number): Promise<void> {
-    this.#writer(() => {
+    this.#write(() => {
       const run = this.#runOrThrow(runId);
       if (run.status !== "paused") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}, not paused`);
       this.#sql.setRunStatus.run("running", now, runId);
       this.#sql.deletePaused.run(runId);
       // Its last steps may have finished while it was paused.
       this.#finishRunIfDone(runId, now);
-    })();
+    });
   }
 
   async getEvents(runId: string): Promise<EventRecord[]> {
@@ -306,11 +309,11 @@ export class SqliteStore implements Store {
     let purgeable = this.#purgeable.get(sql);
     if (!purgeable) this.#purgeable.set(sql, (purgeable = this.#db.prepare(sql)));
     const select = purgeable;
-    return this.#writer(() => {
+    return this.#write(() => {
       const ids = (select.all(...wanted, finishedBefore, limit) as { id: string }[]).map((r) => r.id);
       for (const id of ids) for (const statement of this.#sql.purgeRun) statement.run(id);
       return ids.length;
-    })();
+    });
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -360,11 +363,11 @@ export class SqliteStore implements Store {
   }
 
   async retryStep(runId: string, stepId: string, now: number): Promise<void> {
-    this.#writer(() => this.#retryStep(runId, stepId, now))();
+    this.#write(() => this.#retryStep(runId, stepId, now));
   }
 
   async cancelRun(runId: string, now: number): Promise<string[]> {
-    return this.#writer(() => {
+    return this.#write(() => {
       const run = this.#runOrThrow(runId);
       if (run.status !== "running" && run.status !== "pending" && run.status !== "paused") {
         throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
@@ -385,7 +388,7 @@ export class SqliteStore implements Store {
         ids = next;
       }
       return canceled;
-    })();
+    });
   }
 
   async close(): Promise<void> {
