@@ -379,9 +379,9 @@ export class SqliteStore implements Store {
         const next: string[] = [];
         for (const id of ids) {
           this.#sql.cancelSteps.run(now, now, id);
-          this.#sql.setRunStatus.run("canceled", now, id);
+          const parent = this.#sql.cancelRunRow.get(now, id) as { parent_run_id: string | null; parent_step_id: string | null };
           this.#sql.deletePaused.run(id);
-          this.#sql.wakeParent.run(now, now, id);
+          if (parent.parent_run_id) this.#sql.wakeParentStep.run(now, now, parent.parent_run_id, parent.parent_step_id);
           canceled.push(id);
           for (const child of this.#sql.activeChildren.all(id) as { id: string }[]) next.push(child.id);
         }
@@ -730,8 +730,7 @@ function prepareStatements(db: Database.Database) {
                   RETURNING parent_run_id, parent_step_id`),
     // A child run finished: its parent's step waiting for it runs again (and reads the outcome).
     wakeParentStep: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'waiting'"),
-    wakeParent: p(`UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ?
-                   WHERE status = 'waiting' AND (run_id, id) = (SELECT parent_run_id, parent_step_id FROM runs WHERE id = ?)`),
+    cancelRunRow: p("UPDATE runs SET status = 'canceled', updated_at = ? WHERE id = ? RETURNING parent_run_id, parent_step_id"),
     activeChildren: p(`SELECT id FROM runs WHERE parent_run_id = ? AND status IN ('pending', 'running', 'paused')`),
     insertPaused: p("INSERT OR IGNORE INTO paused_runs (run_id) VALUES (?)"),
     deletePaused: p("DELETE FROM paused_runs WHERE run_id = ?"),
