@@ -7,4 +7,5 @@ const schemas = usePostgresSchemas("conf");
 describeStoreConformance({
   name: "postgres",
   makeStore: () => schemas.store(),
+  startLeases: true,
 });

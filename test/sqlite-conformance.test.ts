@@ -13,4 +13,5 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 describeStoreConformance({
   name: "sqlite",
   makeStore: () => sqliteStore(path.join(root, `store-${++n}.db`)),
+  startLeases: true,
 });

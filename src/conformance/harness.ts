@@ -6,7 +6,7 @@
 import { afterEach, beforeEach } from "vitest";
 import { newRuntime, type Runtime } from "../engine/runtime.js";
 import type { RuntimeConfig } from "../config.js";
-import type { StoreConfig } from "../store/store.js";
+import type { Store, StoreConfig } from "../store/store.js";
 
 export interface ConformanceTarget {
   /** Shown in the suite's name. */
@@ -16,6 +16,8 @@ export interface ConformanceTarget {
    * connections to the same database (that is how the suite simulates two processes).
    */
   makeStore(): StoreConfig | Promise<StoreConfig>;
+  /** The adapter takes `StartLease`s (optional for an adapter): the suite then checks that it does. */
+  startLeases?: boolean;
   /** Called after each test, e.g. to drop the database. */
   cleanup?(): void | Promise<void>;
 }
@@ -26,6 +28,7 @@ export class Harness {
   readonly errors: unknown[] = [];
   readonly #runtimes: Runtime[] = [];
   readonly #store: StoreConfig;
+  readonly #stores: Store[] = [];
 
   constructor(store: StoreConfig) {
     this.#store = store;
@@ -43,12 +46,20 @@ export class Harness {
     return rt;
   }
 
+  /** The store itself, opened once more (another connection to the same database), for tests of the seam. */
+  async store(): Promise<Store> {
+    const store = await this.#store.open();
+    this.#stores.push(store);
+    return store;
+  }
+
   advance(ms: number): void {
     this.now += ms;
   }
 
   async closeAll(): Promise<void> {
     for (const rt of this.#runtimes.splice(0)) await rt.close();
+    for (const store of this.#stores.splice(0)) await store.close();
   }
 }
 

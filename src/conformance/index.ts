@@ -17,6 +17,7 @@ import { executionSuite } from "./execution.js";
 import { operationsSuite } from "./operations.js";
 import { runsSuite } from "./runs.js";
 import { schedulingSuite } from "./scheduling.js";
+import { startLeasesSuite } from "./start-leases.js";
 import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
@@ -32,5 +33,6 @@ export function describeStoreConformance(target: ConformanceTarget): void {
     branchesSuite(target);
     waitsSuite(target);
     controlSuite(target);
+    startLeasesSuite(target);
   });
 }

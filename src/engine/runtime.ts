@@ -17,7 +17,7 @@ import { hasNul, storedText } from "../names.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
-import type { ClaimedStep, EventRecord, NewRun, RunRecord, Store } from "../store/store.js";
+import type { ClaimedStep, CreatedRun, EventRecord, NewRun, RunRecord, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
   CycleResult,
@@ -208,7 +208,19 @@ export class Runtime {
       handles[index] = "run" in prepared ? undefined : prepared;
     }
     if (toCreate.length) {
-      const stored = await this.#store.createRuns(toCreate.map((c) => c.run));
+      // Idle workers here take the first steps in the same transaction (no claim needed).
+      const lease = this.#scheduler.offerStartLease();
+      let stored: CreatedRun[];
+      try {
+        stored = await this.#store.createRuns(
+          toCreate.map((c) => c.run),
+          lease?.request,
+        );
+      } catch (err) {
+        lease?.cancel();
+        throw err;
+      }
+      lease?.adopt(stored.flatMap((s) => s.claimed ?? []));
       stored.forEach(({ run }, i) => {
         handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
       });

@@ -24,7 +24,7 @@ import type { ResolvedConfig } from "../config.js";
 import { queuePolicy } from "../config.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Registry } from "../executor.js";
-import type { ClaimedStep, CompletionResult, LeaseRef, StepOutcome, Store, StoreEvent } from "../store/store.js";
+import type { ClaimedStep, CompletionResult, LeaseRef, QueuePolicy, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
 import { Batcher } from "./batcher.js";
 import { executeStep } from "./execute.js";
@@ -59,6 +59,9 @@ export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.inv
 const OUTCOME_WRITE_RETRIES = 6;
 const OUTCOME_RETRY_BASE_MS = 50;
 
+/** A queue with no limits: its steps may be leased at start (limited ones go through the claim's checks). */
+const isUnlimited = (policy: QueuePolicy) => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
+
 const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
 
 export class Scheduler {
@@ -78,6 +81,7 @@ export class Scheduler {
   #lastReclaimAt = -Infinity;
   #heartbeat: NodeJS.Timeout | undefined;
   #workers: Promise<void> | undefined;
+  #loopSignal: AbortSignal | undefined; // the running loop's stop signal
   #unsubscribe: (() => void) | undefined;
   readonly #stop = new AbortController();
 
@@ -89,6 +93,46 @@ export class Scheduler {
     this.#limit = pLimit(config.maxWorkers);
     this.#overlapWrites = (store.writeConcurrency ?? 1) > 1;
     this.#completions = new Batcher((outcomes) => store.complete(outcomes), store.writeConcurrency);
+  }
+
+  /**
+   * A `StartLease` for `createRuns`, when this process's workers are running and
+   * idle (nothing leased, no claim under way): the first steps of the new runs
+   * then start here at once, with no claim in between. Undefined otherwise: busy
+   * workers take new work in claim order, behind what is queued already.
+   * Call `adopt` with what the store leased, or `cancel` if the start failed.
+   */
+  offerStartLease(): { request: StartLease; adopt(claimed: readonly ClaimedStep[]): void; cancel(): void } | undefined {
+    if (!this.#workers || this.#loopSignal?.aborted || this.#inFlight.size > 0 || this.#reserved > 0) return undefined;
+    const limit = this.#leaseTarget();
+    this.#reserved += limit;
+    let open = true;
+    const settle = () => {
+      if (open) this.#reserved -= limit;
+      open = false;
+    };
+    const queues = this.#config.queues;
+    return {
+      request: {
+        workerId: this.#config.workerId,
+        now: this.#config.clock(),
+        leaseDuration: this.#config.leaseDuration,
+        limit,
+        eligible: (queue) => isUnlimited(queuePolicy(queues, queue)),
+      },
+      adopt: (claimed) => {
+        settle();
+        if (claimed.length === 0) return;
+        if (!this.#workers || this.#loopSignal?.aborted) {
+          // The workers stopped meanwhile: give the leases back rather than run after the drain.
+          const leases = claimed.map((c) => ({ runId: c.run.id, stepId: c.step.id, token: c.step.lease.token }));
+          this.#store.release(leases, this.#config.clock()).catch((err) => this.#config.onError(err));
+          return;
+        }
+        for (const c of claimed) this.#start(c, undefined);
+      },
+      cancel: settle,
+    };
   }
 
   /** New or newly ready work in this process: end the idle wait now. */
@@ -157,6 +201,7 @@ export class Scheduler {
 
   async #loop(options: WorkerOptions): Promise<void> {
     const signal = options.signal ? AbortSignal.any([options.signal, this.#stop.signal]) : this.#stop.signal;
+    this.#loopSignal = signal;
     const pollInterval = options.pollInterval ?? this.#config.pollInterval;
     const clock = this.#config.clock;
     let cycles = 0;

@@ -272,6 +272,28 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW WHEN (current_setting('trellis.capture', true) = 'on') EXECUTE FUNCTION {schema}.trellis_events_captured();
     `,
   },
+  {
+    version: 3,
+    name: "003_start_leases",
+    sql: `
+      -- A step leased when its run starts (a StartLease) is inserted running: its
+      -- log says step_ready, then step_claimed, as for a step claimed later.
+      CREATE OR REPLACE FUNCTION {schema}.trellis_steps_created() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        INSERT INTO {schema}.events (run_id, at, type, step_id, data) VALUES (NEW.run_id, NEW.created_at,
+          CASE WHEN NEW.status = 'running' THEN 'step_ready' ELSE 'step_' || NEW.status END, NEW.id,
+          CASE WHEN NEW.status IN ('ready', 'running') AND NEW.ready_at > NEW.created_at THEN json_build_object('readyAt', NEW.ready_at)::text END);
+        IF NEW.status = 'running' THEN
+          INSERT INTO {schema}.events (run_id, at, type, step_id, attempt, worker_id)
+          VALUES (NEW.run_id, NEW.updated_at, 'step_claimed', NEW.id, NEW.attempt, NEW.lease_worker);
+        END IF;
+        RETURN NULL;
+      END $fn$;
+      DROP TRIGGER steps_created ON {schema}.steps;
+      CREATE TRIGGER steps_created AFTER INSERT ON {schema}.steps
+        FOR EACH ROW WHEN (NEW.status IN ('ready', 'skipped', 'running')) EXECUTE FUNCTION {schema}.trellis_steps_created();
+    `,
+  },
 ];
 
 /** A quoted SQL identifier. */

@@ -61,6 +61,7 @@ import {
   toRun,
   toStep,
 } from "../rows.js";
+import { claimedAtStart, StartLeases } from "../start-lease.js";
 import { NO_STEPS, planSteps } from "../step-plan.js";
 import type {
   ArtifactRecord,
@@ -68,6 +69,7 @@ import type {
   ClaimResult,
   ClaimedStep,
   CompletionResult,
+  CreatedRun,
   EventRecord,
   FailedStepsQuery,
   NewSignal,
@@ -79,6 +81,7 @@ import type {
   ReclaimResult,
   ResultRecord,
   RunRecord,
+  StartLease,
   StepErrorRecord,
   StepOutcome,
   StepRecord,
@@ -286,7 +289,7 @@ export class PostgresStore implements Store {
    * actually inserted, their edges, and a NOTIFY if a step is ready. A run id
    * that exists already inserts nothing; it is read back afterwards.
    */
-  async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
+  async createRuns(runs: NewRun[], lease?: StartLease): Promise<CreatedRun[]> {
     if (runs.length === 0) return [];
     // A run id twice in one batch: the first one wins, like a race between two calls.
     const first = new Map<string, NewRun>();
@@ -295,13 +298,31 @@ export class PostgresStore implements Store {
     // each other in one order instead of deadlocking.
     const unique = [...first.values()].sort((a, b) => compare(a.run.id, b.run.id));
     const rows = newStepRows();
-    for (const { run, steps } of unique) addStepRows(rows, run.id, planSteps(run.id, steps, NO_STEPS), run.createdAt, undefined);
+    const leases = lease && new StartLeases(lease);
+    const claimedByRun = new Map<string, ClaimedStep[]>();
+    for (const { run, steps } of unique) {
+      const planned = planSteps(run.id, steps, NO_STEPS);
+      const offset = rows.id.length;
+      addStepRows(rows, run.id, planned, run.createdAt, undefined);
+      if (!leases) continue;
+      // Leased steps are inserted running (the trigger logs step_ready, then step_claimed).
+      planned.forEach((p, i) => {
+        const taken = leases.take(p, run.createdAt);
+        if (!taken) return;
+        rows.status[offset + i] = "running";
+        rows.leaseToken[offset + i] = taken.token;
+        const claimed = claimedByRun.get(run.id) ?? [];
+        claimed.push(claimedAtStart(run, p, taken));
+        claimedByRun.set(run.id, claimed);
+      });
+    }
     const r = unique.map((x) => x.run);
     const [result] = await this.#write((db) => this.#rows<{ created: string[] }>(db, { prepared: this.#sql.createRuns }, [
       r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
       r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
       r.map((x) => x.parentRunId ?? null), r.map((x) => x.parentStepId ?? null), r.map((x) => x.outputStep ?? null),
       ...stepRowValues(rows), ...edgeRowValues(rows), this.#channel, Payload.ready,
+      rows.leaseToken, lease?.workerId ?? null, lease?.now ?? null, lease ? lease.now + lease.leaseDuration : null,
     ]));
     const created = new Set(result?.created ?? []);
     const existing = new Map<string, RunRecord>();
@@ -309,8 +330,11 @@ export class PostgresStore implements Store {
     if (missing.length) {
       for (const row of await this.#rows<RunRow>(this.#pool, this.#sql.runsByIds, [missing])) existing.set(row.id, toRun(row));
     }
-    return runs.map(({ run }) => {
-      if (first.get(run.id)?.run === run && created.has(run.id)) return { created: true, run };
+    return runs.map(({ run }): CreatedRun => {
+      if (first.get(run.id)?.run === run && created.has(run.id)) {
+        const claimed = claimedByRun.get(run.id);
+        return claimed ? { created: true, run, claimed } : { created: true, run };
+      }
       return { created: false, run: existing.get(run.id) ?? (first.get(run.id) as NewRun).run };
     });
   }

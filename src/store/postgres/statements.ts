@@ -94,18 +94,27 @@ export function statements(s: string) {
       WHERE p.id = ${r}.parent_run_id AND p.status IN ('pending', 'running', 'paused')))`;
   const anyCanceled = (run: string) => `(SELECT true FROM ${s}.steps c WHERE c.run_id = ${run} AND c.status = 'canceled' LIMIT 1) IS NOT NULL`;
   /** INSERT of steps from 22 parallel arrays (see `stepRowValues`) starting at parameter $from; only for runs in CTE `onlyRunsIn`, if given. */
-  const insertSteps = (from: number, onlyRunsIn?: string) => {
+  // With `leaseFrom`: a lease token per step ($leaseFrom, null for most) and the
+  // lease's worker, acquisition and expiry ($leaseFrom + 1..3). A step with a token
+  // is inserted running, leased (a StartLease): attempt 1.
+  const insertSteps = (from: number, onlyRunsIn?: string, leaseFrom?: number) => {
     const types = ["text", "text", "text", "text", "text", "text", "int", "int", "text", "int", "int", "text", "text", "text", "text",
       "bigint", "bigint", "bigint", "bigint", "int", "int", "text"];
     const arrays = types.map((t, i) => `$${from + i}::${t}[]`).join(", ");
+    const leased = (value: string) => `CASE WHEN lease_token IS NULL THEN NULL ELSE ${value} END`;
     return `INSERT INTO ${s}.steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
               priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at,
-              not_before, delay_ms, timeout_ms, wait_for)
-            SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, now,
               not_before, delay_ms, timeout_ms, wait_for
-            FROM unnest(${arrays}) AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, not_before, delay_ms, timeout_ms, wait_for)
+              ${leaseFrom ? ", attempt, lease_token, lease_worker, lease_acquired_at, lease_expires_at, started_at" : ""})
+            SELECT run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now,
+              ${leaseFrom ? `coalesce(${leased(`$${leaseFrom + 2}::bigint`)}, now)` : "now"},
+              not_before, delay_ms, timeout_ms, wait_for
+              ${leaseFrom ? `, CASE WHEN lease_token IS NULL THEN 0 ELSE 1 END, lease_token, ${leased(`$${leaseFrom + 1}::text`)},
+                ${leased(`$${leaseFrom + 2}::bigint`)}, ${leased(`$${leaseFrom + 3}::bigint`)}, ${leased(`$${leaseFrom + 2}::bigint`)}` : ""}
+            FROM unnest(${arrays}${leaseFrom ? `, $${leaseFrom}::text[]` : ""}) AS u(run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+              priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, now, not_before, delay_ms, timeout_ms, wait_for
+              ${leaseFrom ? ", lease_token" : ""})
             ${onlyRunsIn ? `WHERE u.run_id IN (SELECT id FROM ${onlyRunsIn})` : ""}`;
   };
   /** INSERT of edges from 4 parallel arrays (run, dep, step, on_state) starting at parameter $from. */
@@ -130,7 +139,7 @@ export function statements(s: string) {
                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
                                         $9::text[], $10::text[], $11::text[])
                    ON CONFLICT (id) DO NOTHING RETURNING id),
-                 st AS (${insertSteps(12, "ins")} RETURNING status),
+                 st AS (${insertSteps(12, "ins", 40)} RETURNING status),
                  ed AS (${insertEdges(34, "ins")})
                  SELECT ARRAY(SELECT id FROM ins) AS created,
                    (SELECT pg_notify($38, $39) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,

@@ -9,6 +9,8 @@ export interface StepRows {
   readyAt: (number | null)[]; finishedAt: (number | null)[]; now: number[];
   notBefore: (number | null)[]; delay: number[]; timeout: (number | null)[]; waitFor: (string | null)[];
   edgeRun: string[]; edgeDep: string[]; edgeStep: string[]; edgeOn: string[];
+  /** createRuns only: the token of a step leased at start (StartLease), else null. */
+  leaseToken: (string | null)[];
 }
 
 export function newStepRows(): StepRows {
@@ -17,6 +19,7 @@ export function newStepRows(): StepRows {
     priority: [], parentId: [], dedupKey: [], site: [], metadata: [], readyAt: [], finishedAt: [], now: [],
     notBefore: [], delay: [], timeout: [], waitFor: [],
     edgeRun: [], edgeDep: [], edgeStep: [], edgeOn: [],
+    leaseToken: [],
   };
 }
 
@@ -61,6 +64,7 @@ export function addStepRows(rows: StepRows, runId: string, planned: PlannedStep[
     rows.delay.push(step.delay ?? 0);
     rows.timeout.push(step.timeout ?? null);
     rows.waitFor.push(step.waitFor ?? null);
+    rows.leaseToken.push(null);
     for (const [target, on] of edges) {
       rows.edgeRun.push(runId);
       rows.edgeDep.push(target);

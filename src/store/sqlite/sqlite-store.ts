@@ -18,12 +18,14 @@ import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
 import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatusSql, nextTokenAt, refillTokens } from "../graph-rules.js";
-import { jsonOf, NO_STEPS, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
+import { claimedAtStart, StartLeases } from "../start-lease.js";
+import { jsonOf, NO_STEPS, type PlannedStep, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
 import type {
   ClaimRequest,
   ClaimResult,
   ClaimedStep,
   CompletionResult,
+  CreatedRun,
   EventRecord,
   FailedStepsQuery,
   LeaseRef,
@@ -34,6 +36,7 @@ import type {
   ReclaimResult,
   ResultRecord,
   RunRecord,
+  StartLease,
   StepErrorRecord,
   StepOutcome,
   StepRecord,
@@ -123,7 +126,10 @@ export class SqliteStore implements Store {
     this.#sql = prepareStatements(db);
     this.#claimTx = this.#writer((request: ClaimRequest) => this.#claim(request));
     this.#completeTx = this.#writer((outcomes: StepOutcome[]) => this.#complete(outcomes));
-    this.#createRunsTx = this.#writer((runs: NewRun[]) => runs.map((r) => this.#createRun(r)));
+    this.#createRunsTx = this.#writer((runs: NewRun[], lease: StartLease | undefined) => {
+      const leases = lease && new StartLeases(lease);
+      return runs.map((r) => this.#createRun(r, leases));
+    });
     this.#write = this.#writer(<T>(body: () => T): T => body()) as <T>(body: () => T) => T;
   }
 
@@ -162,8 +168,8 @@ export class SqliteStore implements Store {
     return () => this.#eventListeners.delete(listener);
   }
 
-  async createRuns(runs: NewRun[]): Promise<{ created: boolean; run: RunRecord }[]> {
-    const created = this.#createRunsTx(runs);
+  async createRuns(runs: NewRun[], lease?: StartLease): Promise<CreatedRun[]> {
+    const created = this.#createRunsTx(runs, lease);
     this.#checkpointer?.wrote();
     return created;
   }
@@ -407,14 +413,23 @@ export class SqliteStore implements Store {
     return run;
   }
 
-  #createRun({ run, steps }: NewRun): { created: boolean; run: RunRecord } {
+  #createRun({ run, steps }: NewRun, leases: StartLeases | undefined): CreatedRun {
     const inserted = this.#sql.insertRun.run(
       run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
       run.parentRunId ?? null, run.parentStepId ?? null, run.outputStep ?? null,
     );
     if (inserted.changes === 0) return { created: false, run: toRun(this.#sql.getRun.get(run.id) as RunRow) };
-    this.#insertSteps(run.id, steps, run.createdAt, undefined, true);
-    return { created: true, run };
+    const planned = this.#insertSteps(run.id, steps, run.createdAt, undefined, true);
+    if (!leases) return { created: true, run };
+    // Inserted ready, then leased like a claim would (so the log says step_ready, step_claimed).
+    const claimed: ClaimedStep[] = [];
+    for (const p of planned) {
+      const lease = leases.take(p, run.createdAt);
+      if (!lease) continue;
+      this.#sql.leaseStepById.run(lease.workerId, lease.token, lease.acquiredAt, lease.expiresAt, lease.acquiredAt, lease.acquiredAt, run.id, p.step.id);
+      claimed.push(claimedAtStart(run, p, lease));
+    }
+    return claimed.length ? { created: true, run, claimed } : { created: true, run };
   }
 
   readonly #depsOf = (runId: string, stepId: string): StoredDependency[] =>
@@ -540,7 +555,7 @@ export class SqliteStore implements Store {
               // Its dependents first: then the steps it emits find it succeeded, and an
               // edge from one of them back to it is satisfied once, when it is planned.
               dependentsWaiting = this.#propagate(o.runId, o.stepId, "succeeded", o.now);
-              created = this.#insertSteps(o.runId, o.emitted, o.now, o.stepId);
+              created = this.#insertSteps(o.runId, o.emitted, o.now, o.stepId).map((p) => p.step.id);
               s.setEmittedAndArtifacts.run(created.length ? JSON.stringify(created) : null, o.artifacts.length ? 1 : 0, o.runId, o.stepId);
               return true;
             })();
@@ -598,7 +613,7 @@ export class SqliteStore implements Store {
   }
 
   /** Inserts steps into a run (see `planSteps`); returns the ids created. */
-  #insertSteps(runId: string, steps: NewStep[], now: number, parentId: string | undefined, newRun = false): string[] {
+  #insertSteps(runId: string, steps: NewStep[], now: number, parentId: string | undefined, newRun = false): PlannedStep[] {
     const s = this.#sql;
     const lookup: RunLookup = newRun
       ? NO_STEPS
@@ -620,7 +635,7 @@ export class SqliteStore implements Store {
       for (const [target, on] of edges) s.insertEdge.run(runId, target, step.id, on === "completed" ? 0 : 1, on);
     }
     for (const p of planned) if (p.status === "skipped") this.#propagate(runId, p.step.id, "skipped", now);
-    return planned.map((p) => p.step.id);
+    return planned;
   }
 
   /**
@@ -778,6 +793,9 @@ function prepareStatements(db: Database.Database) {
     leaseStep: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
                     lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
                   WHERE seq = ?`),
+    leaseStepById: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
+                        lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
+                      WHERE run_id = ? AND id = ? AND status = 'ready'`),
     claimedStep: p(`SELECT ${CLAIMED_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.seq = ?`).raw(true),
 
     markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL, has_artifacts = 0,
