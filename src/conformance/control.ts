@@ -196,6 +196,49 @@ export function controlSuite(target: ConformanceTarget): void {
       expect(events.every((e) => e.runId === "r" && e.at instanceof Date)).toBe(true);
     });
 
+    it("logs in causal order what one write does to several steps and runs: a success that readies the next step, a signal that ends a wait", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      rt.registerPackage(
+        newPackage("chain")
+          .entrypoint((run) => {
+            const a = run.step("a", 1, { kind: "ok" });
+            const b = run.step("b", 2, { kind: "ok", dependsOn: requireSteps(a) });
+            const go = run.waitForSignal("go", "go", { dependsOn: requireSteps(b) });
+            run.step("c", 3, { kind: "ok", dependsOn: requireSteps(go) });
+          })
+          .build(),
+      );
+      rt.registerPackage(newPackage("single").entrypoint((run) => void run.step("only", null, { kind: "ok" })).build());
+      // Completed in one batch with a: one run finishes while the other's next step becomes ready.
+      await rt.startRuns("single", [{ input: null, runId: "x" }]);
+      await rt.startRun("chain", null, { runId: "r" });
+      await rt.runOnce(); // a (with x), b, then the wait parks
+      expect(story(await rt.events("x"))).toEqual(["run_started", "step_ready only", "step_claimed only", "step_succeeded only", "run_succeeded"]);
+      await rt.signal("r", "go", "now", { id: "s1" });
+      await rt.runOnce();
+      expect(story(await rt.events("r"))).toEqual([
+        "run_started",
+        "step_ready a",
+        "step_claimed a",
+        "step_succeeded a",
+        "step_ready b",
+        "step_claimed b",
+        "step_succeeded b",
+        "step_ready go",
+        "step_claimed go",
+        "step_waiting go",
+        "signal_received",
+        "step_ready go",
+        "step_claimed go",
+        "step_succeeded go",
+        "step_ready c",
+        "step_claimed c",
+        "step_succeeded c",
+        "run_succeeded",
+      ]);
+    });
+
     it("hands hooks the same events, after they commit", async () => {
       const rt = await h().runtime();
       registerStory(rt);

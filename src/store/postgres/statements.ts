@@ -141,6 +141,7 @@ export function statements(s: string) {
                    ON CONFLICT (id) DO NOTHING RETURNING id),
                  st AS (${insertSteps(12, "ins", 40)} RETURNING status),
                  ed AS (${insertEdges(34, "ins")})
+                 -- The runs are written to their end first (st reads all of ins), so they are logged before their steps.
                  SELECT ARRAY(SELECT id FROM ins) AS created,
                    (SELECT pg_notify($38, $39) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
     runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
@@ -199,8 +200,10 @@ export function statements(s: string) {
                      UPDATE ${s}.runs r SET status = ${finishedRunStatusSql("f.failed", "f.canceled")}, updated_at = $7
                      FROM finishable f WHERE r.seq = ANY(ARRAY(SELECT seq FROM finishable)) AND r.seq = f.seq
                      RETURNING r.id, r.parent_run_id)
+                   -- Read in causal order, each write to its end (the event log's order
+                   -- across tables, see migration 003): the steps finished and readied, then the runs.
                    SELECT ARRAY(SELECT run_id FROM done) AS run_ids, ARRAY(SELECT id FROM done) AS ids,
-                     EXISTS (SELECT 1 FROM readied WHERE ready) AS readied,
+                     (SELECT count(*) FROM readied WHERE ready) > 0 AS readied,
                      EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
                              AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
                      ARRAY(SELECT id FROM finished WHERE parent_run_id IS NOT NULL) AS children,
@@ -384,7 +387,8 @@ export function statements(s: string) {
                WHERE t.run_id = $1 AND t.wait_for = 'signal:' || $3 AND t.status IN ('running', 'waiting')
                  AND EXISTS (SELECT 1 FROM ins)
                RETURNING t.status = 'ready' AS ready)
-             SELECT EXISTS (SELECT 1 FROM ins) AS delivered, EXISTS (SELECT 1 FROM woke WHERE ready) AS readied`,
+             -- Each write read to its end, the signal first (the event log's order, see migration 003).
+             SELECT (SELECT count(*) FROM ins) > 0 AS delivered, (SELECT count(*) FROM woke WHERE ready) > 0 AS readied`,
 
     signalExists: `SELECT 1 FROM ${s}.signals WHERE run_id = $1 AND id = $2`,
 
