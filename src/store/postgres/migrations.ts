@@ -274,7 +274,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: "003_statement_triggers",
+    name: "003_statement_triggers_run_probes",
     sql: `
       -- The event log of 002, written by statement-level triggers over transition
       -- tables: one trigger call per statement instead of one plpgsql call per row
@@ -290,6 +290,10 @@ export const MIGRATIONS: readonly Migration[] = [
       --
       -- A step leased when its run starts (a StartLease) is inserted running: it is
       -- logged step_ready, then step_claimed, as a step claimed later.
+
+      -- "Has this run a failed (a canceled) step?", asked whenever a run finishes:
+      -- a probe of an index as small as the failures, not a read of the run's steps.
+      CREATE INDEX steps_unsuccessful_by_run ON {schema}.steps (run_id, status, id) WHERE status IN ('failed', 'canceled');
       DROP TRIGGER runs_started ON {schema}.runs;
       DROP TRIGGER runs_status ON {schema}.runs;
       DROP TRIGGER steps_created ON {schema}.steps;

@@ -80,11 +80,14 @@ export function statements(s: string) {
   const readyAt = (now: string) => `GREATEST(${now} + t.delay_ms, coalesce(t.not_before, 0))`;
   /**
    * Run \`run\` has a failed step nothing handled: no on_state failed/completed
-   * edge out of it leads to a step that ran (was not skipped). \`status || ''\`: a plain \`status = 'failed'\` lets the
-   * planner bitmap-AND the whole steps_failed index (every failure of history)
-   * into this probe of one run's steps.
+   * edge out of it leads to a step that ran (was not skipped). A probe of
+   * steps_unsuccessful_by_run (usually nothing for the run); written as
+   * \`IN (...) AND <> 'canceled'\` so that only that index matches: a plain
+   * \`status = 'failed'\` would let the planner walk steps_failed (every failure
+   * of history) instead.
    */
-  const unhandledFailure = (run: string) => `(SELECT true FROM ${s}.steps f WHERE f.run_id = ${run} AND f.status || '' = 'failed'
+  const unhandledFailure = (run: string) => `(SELECT true FROM ${s}.steps f WHERE f.run_id = ${run}
+      AND f.status IN ('failed', 'canceled') AND f.status <> 'canceled'
       AND NOT EXISTS (SELECT 1 FROM ${s}.step_deps h
                       CROSS JOIN LATERAL (SELECT status FROM ${s}.steps WHERE run_id = h.run_id AND id = h.step_id LIMIT 1) AS handler
                       WHERE h.run_id = f.run_id AND h.dep_id = f.id AND h.on_state IN ('failed', 'completed') AND handler.status <> 'skipped')

@@ -236,7 +236,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: "003_narrow_event_triggers",
+    name: "003_narrow_triggers_run_probes",
     sql: `
       -- The same log as the triggers of 002, written by one narrow trigger per
       -- transition: SQLite checks each trigger's WHEN and runs only the one that
@@ -244,6 +244,12 @@ export const MIGRATIONS: readonly Migration[] = [
       -- event type with CASE in a SELECT for every status change. About a tenth
       -- of a claim-and-complete cycle, measured on a drain of one-step runs.
       DROP TRIGGER steps_status;
+
+      -- "Has this run a failed (a canceled) step?", asked whenever a run finishes:
+      -- a probe of an index as small as the failures, not a read of the run's steps.
+      CREATE INDEX steps_failed_by_run ON steps (run_id, id) WHERE status = 'failed';
+      CREATE INDEX steps_canceled_by_run ON steps (run_id) WHERE status = 'canceled';
+
       CREATE TRIGGER steps_claimed AFTER UPDATE OF status ON steps WHEN new.status = 'running' AND old.status <> 'running' BEGIN
         INSERT INTO events (run_id, at, type, step_id, attempt, worker_id)
         VALUES (new.run_id, new.updated_at, 'step_claimed', new.id, new.attempt, new.lease_worker);
