@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// `npm run bench:latency`: how soon an idle worker IN ANOTHER PROCESS starts a
+// run that this process starts. The shared harness measures enqueue -> start
+// with the workers in the enqueuing process (where trellis leases the first
+// step in the start's own transaction); this measures the other case: a worker
+// process that only learns of the new run from the store (LISTEN/NOTIFY on
+// Postgres, the WAL file's change on SQLite), then claims it. Its poll interval
+// is one minute, so a poll never helps.
+//
+//   npm run bench:latency -- [--samples 200] [--gap 100] [--store sqlite|postgres|both]
+//
+// Each sample: an idle gap, uniform in [0, 2 x gap) ms; t0; startRun; the worker
+// process reports when the executor started (epoch ms with sub-ms precision,
+// performance.timeOrigin + performance.now(), one clock for both processes).
+// Five warm-up samples are not counted. Postgres: TRELLIS_BENCH_PG_URL (default
+// postgres://postgres@127.0.0.1:5432/postgres), in a fresh schema dropped after.
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { newExecutor, newPackage, newRuntime, postgresStore, sqliteStore } from '../dist/index.js';
+
+const epochNow = () => performance.timeOrigin + performance.now();
+const storeOf = (spec) => (spec.kind === 'sqlite' ? sqliteStore(spec.file) : postgresStore({ connectionString: spec.url, schema: spec.schema }));
+const probePackage = () => newPackage('probe').entrypoint((run, input) => void run.step('probe', input, { kind: 'bench/probe' })).build();
+
+// ---- the worker process ------------------------------------------------------
+if (process.argv[2] === '--worker') {
+  const spec = JSON.parse(process.argv[3]);
+  const rt = await newRuntime({ store: storeOf(spec), pollInterval: 60_000 });
+  rt.registerExecutor(newExecutor('bench/probe', async (step) => void process.send({ started: step.input().id, at: epochNow() })));
+  rt.registerPackage(probePackage());
+  const ac = new AbortController();
+  const workers = rt.startWorkers({ signal: ac.signal });
+  process.on('message', async (m) => {
+    if (m !== 'stop') return;
+    ac.abort();
+    await workers;
+    await rt.close();
+    process.exit(0);
+  });
+  // Postgres: LISTEN is up once an empty store read answers and the listener has connected; give it a beat.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  process.send({ ready: true });
+} else {
+  await main();
+}
+
+async function main() {
+  const arg = (name, fallback) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i === -1 ? fallback : process.argv[i + 1];
+  };
+  const samples = Number(arg('samples', 200));
+  const gap = Number(arg('gap', 100));
+  const which = arg('store', 'both');
+  const pgUrl = process.env.TRELLIS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+  if (which === 'sqlite' || which === 'both') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-latency-'));
+    try {
+      await measure('sqlite', { kind: 'sqlite', file: path.join(dir, 'latency.db') }, samples, gap);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (which === 'postgres' || which === 'both') {
+    const schema = `trellis_latency_${process.pid}`;
+    try {
+      await measure('postgres', { kind: 'postgres', url: pgUrl, schema }, samples, gap);
+    } finally {
+      const admin = new pg.Client({ connectionString: pgUrl });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
+  }
+}
+
+async function measure(name, spec, samples, gap) {
+  // This process starts runs and runs no worker; the schema/file exists before the worker opens it.
+  const rt = await newRuntime({ store: storeOf(spec) });
+  rt.registerPackage(probePackage());
+  const child = fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const started = new Map();
+  let waiting;
+  await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (m) => {
+      if (m.ready) resolve();
+      if (m.started !== undefined) {
+        started.set(m.started, m.at);
+        waiting?.();
+      }
+    });
+  });
+  const latencies = [];
+  for (let i = 0; i < samples + 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2 * gap * Math.random()));
+    const id = `s${i}`;
+    const t0 = epochNow();
+    await rt.startRun('probe', { id });
+    while (!started.has(id)) await new Promise((resolve) => (waiting = resolve));
+    if (i >= 5) latencies.push(started.get(id) - t0);
+  }
+  child.send('stop');
+  await new Promise((resolve) => child.once('exit', resolve));
+  await rt.close();
+  const s = latencies.sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(2);
+  console.log(`${name}: startRun -> executor start in another process, ${s.length} samples: p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, p99 ${q(0.99)} ms, max ${s.at(-1).toFixed(2)} ms`);
+}
