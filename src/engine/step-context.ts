@@ -39,6 +39,7 @@ export class ExecutingStep implements StepContext {
   #input?: { value: unknown };
 
   /** What the executor produced, read by the engine when it returns. Lists are made on first use. */
+  #emittedIds: Set<string> | undefined;
   readonly output: { data: unknown; records: RecordWrite[]; artifacts: ArtifactRecord[]; emitted: NewStep[] } = {
     data: undefined,
     records: NONE,
@@ -123,13 +124,16 @@ export class ExecutingStep implements StepContext {
   }
 
   #assertNotEmitted(id: string): void {
-    if (this.output.emitted.some((s) => s.id === id)) {
+    // A set, not a scan of the list: a fan-out emits thousands.
+    this.#emittedIds ??= new Set();
+    if (this.#emittedIds.has(id)) {
       throw new WorkflowError(ErrorCodes.duplicateStep, `step "${this.#claimed.step.id}" emitted "${id}" twice`);
     }
   }
 
   #emitStep(child: NewStep): string {
     child.parentId ??= this.#claimed.step.id;
+    this.#emittedIds?.add(child.id);
     this.#append("emitted", child);
     return child.id;
   }
