@@ -97,14 +97,16 @@ export class Scheduler {
 
   /**
    * A `StartLease` for `createRuns`, when this process's workers are running and
-   * idle (nothing leased, no claim under way): the first steps of the new runs
-   * then start here at once, with no claim in between. Undefined otherwise: busy
-   * workers take new work in claim order, behind what is queued already.
+   * idle (no step leased here): the first steps of the new runs then start here
+   * at once, with no claim in between. Undefined otherwise: busy workers take new
+   * work in claim order, behind what is queued already. Places promised to a
+   * claim under way are not offered again.
    * Call `adopt` with what the store leased, or `cancel` if the start failed.
    */
   offerStartLease(): { request: StartLease; adopt(claimed: readonly ClaimedStep[]): void; cancel(): void } | undefined {
-    if (!this.#workers || this.#loopSignal?.aborted || this.#inFlight.size > 0 || this.#reserved > 0) return undefined;
-    const limit = this.#leaseTarget();
+    if (!this.#workers || this.#loopSignal?.aborted || this.#inFlight.size > 0) return undefined;
+    const limit = this.#leaseTarget() - this.#reserved;
+    if (limit <= 0) return undefined;
     this.#reserved += limit;
     let open = true;
     const settle = () => {

@@ -51,6 +51,8 @@ export interface WorkerConfig {
   maxWorkers?: number;
   maxReclaims?: number;
   queues?: Record<string, { maxWorkers?: number }>;
+  /** Runs of "crash-start" this process starts itself, with its workers idle (start leases). */
+  startRuns?: string[];
 }
 
 export interface WorkerMessage {
