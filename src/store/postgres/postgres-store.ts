@@ -317,14 +317,14 @@ export class PostgresStore implements Store {
       });
     }
     const r = unique.map((x) => x.run);
-    const [result] = await this.#write((db) => this.#rows<{ created: string[] }>(db, { prepared: this.#sql.createRuns }, [
+    const [result] = await this.#write((db) => this.#rows<{ created: string[] | null }>(db, { prepared: this.#sql.createRuns }, [
       r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
       r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
       r.map((x) => x.parentRunId ?? null), r.map((x) => x.parentStepId ?? null), r.map((x) => x.outputStep ?? null),
       ...stepRowValues(rows), ...edgeRowValues(rows), this.#channel, Payload.ready,
       rows.leaseToken, lease?.workerId ?? null, lease?.now ?? null, lease ? lease.now + lease.leaseDuration : null,
     ]));
-    const created = new Set(result?.created ?? []);
+    const created = new Set(result?.created === null ? r.map((x) => x.id) : (result?.created ?? []));
     const existing = new Map<string, RunRecord>();
     const missing = r.filter((x) => !created.has(x.id)).map((x) => x.id);
     if (missing.length) {

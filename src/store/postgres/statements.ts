@@ -145,7 +145,8 @@ export function statements(s: string) {
                  st AS (${insertSteps(12, "ins", 40)} RETURNING status),
                  ed AS (${insertEdges(34, "ins")})
                  -- The runs are written to their end first (st reads all of ins), so they are logged before their steps.
-                 SELECT ARRAY(SELECT id FROM ins) AS created,
+                 -- created: null when every run was (the common case: no thousands of ids to send back).
+                 SELECT CASE WHEN (SELECT count(*) FROM ins) = cardinality($1::text[]) THEN NULL ELSE ARRAY(SELECT id FROM ins) END AS created,
                    (SELECT pg_notify($38, $39) FROM (SELECT 1 FROM st WHERE status = 'ready' LIMIT 1) AS ready) AS notified`,
     runsByIds: `SELECT * FROM ${s}.runs WHERE id = ANY($1::text[])`,
     getRun: `SELECT * FROM ${s}.runs WHERE id = $1`,
