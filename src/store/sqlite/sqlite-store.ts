@@ -481,13 +481,21 @@ export class SqliteStore implements Store {
     const expiresAt = now + request.leaseDuration;
     const consumed = new Map<string, number>();
     const steps: ClaimedStep[] = [];
-    for (const c of chosen) {
-      const lease = { workerId: request.workerId, token: randomUUID(), acquiredAt: now, expiresAt };
-      // A plain UPDATE and one narrow, raw SELECT (step joined with its run): several
-      // times cheaper than UPDATE ... RETURNING * plus a run lookup.
-      this.#sql.leaseStep.run(lease.workerId, lease.token, now, expiresAt, now, now, c.seq);
-      steps.push(toClaimedStep(this.#sql.claimedStep.get(c.seq) as unknown[], lease, this.#depsOf));
-      consumed.set(c.queue, (consumed.get(c.queue) ?? 0) + 1);
+    if (chosen.length) {
+      // The whole batch in two statements (a statement per step cost a twentieth of
+      // a drain): one UPDATE, each step's token being the batch's random prefix and
+      // its seq (unique, and new at every lease), and one narrow raw SELECT of the
+      // steps joined with their runs.
+      const prefix = randomUUID();
+      const seqs = JSON.stringify(chosen.map((c) => c.seq));
+      this.#sql.leaseSteps.run(request.workerId, `${prefix}-`, now, expiresAt, now, now, seqs);
+      const rows = new Map<number, unknown[]>();
+      for (const row of this.#sql.claimedSteps.all(seqs) as unknown[][]) rows.set(row[row.length - 1] as number, row);
+      for (const c of chosen) {
+        const lease = { workerId: request.workerId, token: `${prefix}-${c.seq}`, acquiredAt: now, expiresAt };
+        steps.push(toClaimedStep(rows.get(c.seq) as unknown[], lease, this.#depsOf));
+        consumed.set(c.queue, (consumed.get(c.queue) ?? 0) + 1);
+      }
     }
     for (const [queue, n] of consumed) {
       const tokens = tokensByQueue.get(queue);
@@ -797,13 +805,14 @@ function prepareStatements(db: Database.Database) {
     getBucket: p("SELECT tokens, refilled_at FROM queue_buckets WHERE queue = ?"),
     putBucket: p(`INSERT INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
                   ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`),
-    leaseStep: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
-                    lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
-                  WHERE seq = ?`),
     leaseStepById: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
                         lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
                       WHERE run_id = ? AND id = ? AND status = 'ready'`),
-    claimedStep: p(`SELECT ${CLAIMED_STEP_COLUMNS} FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.seq = ?`).raw(true),
+    leaseSteps: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ? || seq,
+                    lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
+                  WHERE seq IN (SELECT value FROM json_each(?))`),
+    claimedSteps: p(`SELECT ${CLAIMED_STEP_COLUMNS}, s.seq FROM steps s JOIN runs r ON r.id = s.run_id
+                     WHERE s.seq IN (SELECT value FROM json_each(?))`).raw(true),
 
     markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL, has_artifacts = 0,
                         completed_at = ?, finished_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
