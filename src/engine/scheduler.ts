@@ -160,14 +160,25 @@ export class Scheduler {
     const counters = emptyCycle();
     await this.#reclaim(counters);
     const mine = new Set<Promise<void>>();
+    let settles = 0;
     // A close() while the cycle waits ends it: nothing more is claimed.
     while (!this.#stop.signal.aborted) {
+      const settlesBefore = settles;
       const started = await this.#claimAndStart(counters);
       for (const e of started) {
         mine.add(e.settled);
-        void e.settled.then(() => mine.delete(e.settled));
+        void e.settled.then(() => {
+          mine.delete(e.settled);
+          settles++;
+        });
       }
-      if (mine.size === 0) return counters;
+      if (mine.size === 0) {
+        // A step that settled while the claim was under way (a store that claims
+        // asynchronously) may have made work ready after the claim's snapshot:
+        // claim once more before the cycle ends.
+        if (settles !== settlesBefore) continue;
+        return counters;
+      }
       // Wait for one of this cycle's steps to settle: children it made ready may run in this cycle too.
       await Promise.race(mine);
     }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { Gate } from "../../src/conformance/index.js";
 import { newExecutor, newPackage, newRuntime, requireSteps, type Runtime } from "../../src/index.js";
 import { stores } from "../support/stores.js";
-import { expectCommittedOnce, finished, workUntil } from "./support.js";
+import { expectCommittedOnce, finished, rig, workUntil } from "./support.js";
 
 const SIBLINGS = 40;
 
@@ -150,5 +150,46 @@ describe.each(stores("races"))("hostile: races on $name", ({ fresh }) => {
     await expectCommittedOnce(after, ...ids);
     for (const [i, id] of ids.entries()) expect((await after.result(id, "after"))?.data, id).toBe(i);
     await after.close();
+  });
+
+  it("a step settling while runOnce's claim is under way: the cycle claims again before it ends", async () => {
+    // X settles, so the cycle claims; the claim's answer is held (it ran: its
+    // snapshot predates what follows) while Y completes and readies "next".
+    // The held answer is empty and nothing of the cycle is left in flight: the
+    // cycle must claim once more, or "next" waits for another cycle.
+    const store = fresh();
+    const { rt, faults, errors } = await rig(store);
+    const gate = new Gate();
+    rt.registerExecutor(newExecutor("gated", async () => gate.pass()));
+    rt.registerPackage(
+      newPackage("race")
+        .entrypoint((run) => {
+          run.step("x", null, { kind: "count" });
+          const y = run.step("y", null, { kind: "gated" });
+          run.step("next", null, { kind: "count", dependsOn: requireSteps(y) });
+        })
+        .build(),
+    );
+    await rt.startRun("race", null, { runId: "r" });
+    let claims = 0;
+    faults.inject({ method: "claim", when: "after", action: "hang", match: () => ++claims === 2 });
+    let yWritten!: () => void;
+    const yCompleted = new Promise<void>((resolve) => (yWritten = resolve));
+    // Never fires (match is false); it only tells when Y's completion came back from the store.
+    faults.inject({ method: "complete", when: "after", times: Infinity, match: (args) => {
+      if ((args[0] as { stepId: string }[]).some((o) => o.stepId === "y")) yWritten();
+      return false;
+    } });
+    const cycle = rt.runOnce();
+    await gate.waitFor(1);
+    while (faults.hanging === 0) await new Promise((resolve) => setImmediate(resolve)); // X settled, claim 2 held
+    gate.open();
+    await yCompleted;
+    await new Promise((resolve) => setImmediate(resolve)); // Y's settle runs in the microtasks after its write
+    faults.releaseHangs();
+    expect(await cycle).toMatchObject({ claimed: 3, succeeded: 3 });
+    expect((await rt.steps("r")).map((s) => [s.id, s.status])).toEqual([["x", "succeeded"], ["y", "succeeded"], ["next", "succeeded"]]);
+    expect(errors).toEqual([]);
+    await rt.close();
   });
 });
