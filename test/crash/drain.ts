@@ -13,17 +13,24 @@ export interface DrainShape {
   fanOut: number;
   /** The fan-in step emits "<fan-in>-audit" (one more step a run, made by a completion). */
   emitAudit: boolean;
+  /**
+   * Each step works this long (ms). Steps this long keep every worker's local buffer
+   * short (2 x maxWorkers instead of 16 x), so that no process hoards the backlog
+   * while another waits for a CPU: the drain is shared however loaded the machine is.
+   */
+  holdMs?: number;
 }
 
-export function drainPackage({ fanOut, emitAudit }: DrainShape) {
+export function drainPackage({ fanOut, emitAudit, holdMs }: DrainShape) {
+  const hold = holdMs === undefined ? {} : { holdMs };
   return newPackage(DRAIN_PACKAGE)
     .entrypoint(async (run, input) => {
       const { n } = input as { n: number };
-      const root = run.step("s0", { value: n }, { kind: "crash/unit" });
+      const root = run.step("s0", { value: n, ...hold }, { kind: "crash/unit" });
       const fan = Array.from({ length: fanOut }, (_, i) =>
-        run.step(`s${i + 1}`, { value: i + 1, sumOf: ["s0"] }, { kind: "crash/unit", dependsOn: requireSteps(root) }),
+        run.step(`s${i + 1}`, { value: i + 1, sumOf: ["s0"], ...hold }, { kind: "crash/unit", dependsOn: requireSteps(root) }),
       );
-      run.step(`s${fanOut + 1}`, { value: 0, sumOf: fan.map((h) => h.id), emit: emitAudit }, { kind: "crash/unit", dependsOn: requireSteps(...fan) });
+      run.step(`s${fanOut + 1}`, { value: 0, sumOf: fan.map((h) => h.id), emit: emitAudit, ...hold }, { kind: "crash/unit", dependsOn: requireSteps(...fan) });
     })
     .build();
 }

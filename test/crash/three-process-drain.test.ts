@@ -9,7 +9,10 @@ import { checkDrained, type DrainShape, drainPackage, drainStepIds, noRunRunning
 import { pollUntil, STORE_KINDS, useCrashRuntime } from "./harness.js";
 
 const RUNS = 400;
-const SHAPE: DrainShape = { fanOut: 3, emitAudit: true };
+// Steps of 3 ms: each worker buffers a few, so all three get a share even when
+// the machine is loaded (with sub-millisecond steps one process could be starved
+// of CPU for the whole drain while the other two hoarded it: seen under the full suite).
+const SHAPE: DrainShape = { fanOut: 3, emitAudit: true, holdMs: 3 };
 const STEPS = RUNS * drainStepIds(SHAPE).length;
 
 describe.each(STORE_KINDS)("on %s", (kind) => {
