@@ -88,9 +88,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   if (onDisk) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file);
   // Set first, so that even switching to WAL waits for a concurrent opener.
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout ?? 5000))}`);
+  const busyTimeout = Math.max(0, Math.floor(options.busyTimeout ?? 5000));
+  db.pragma(`busy_timeout = ${busyTimeout}`);
   if (onDisk) {
-    db.pragma("journal_mode = WAL");
+    whileBusy(busyTimeout, () => db.pragma("journal_mode = WAL"));
     db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
   }
   db.pragma("synchronous = NORMAL");
@@ -101,10 +102,30 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   // half as long. The statement journals of one transaction are small; nothing
   // here sorts more than a page of rows.
   db.pragma("temp_store = MEMORY");
-  migrate(db, Date.now());
+  whileBusy(busyTimeout, () => migrate(db, Date.now()));
   if (!onDisk) return new SqliteStore(db);
   const resolved = path.resolve(file);
   return new SqliteStore(db, new Checkpointer(resolved), new WalWatcher(`${resolved}-wal`));
+}
+
+/**
+ * Runs `step` again while it fails with SQLITE_BUSY, up to `timeoutMs`. The busy
+ * timeout covers waiting for a lock, but not SQLite's deadlock answer: processes
+ * opening a new file at once, each holding a read lock and wanting the write lock
+ * (to switch it to WAL, or to migrate it), get SQLITE_BUSY at once, without
+ * waiting. Both steps are safe to repeat (the switch is idempotent, a migration is
+ * one transaction). Seen under load in the concurrent-open test.
+ */
+function whileBusy<T>(timeoutMs: number, step: () => T): T {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      return step();
+    } catch (err) {
+      if (!String((err as { code?: string }).code).startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause); // opening is synchronous: a blocking pause
+    }
+  }
 }
 
 export class SqliteStore implements Store {
