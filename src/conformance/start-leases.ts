@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import type { NewRun, NewStep, StartLease, StepOutcome } from "../store/store.js";
+import type { LeaseRef, NewRun, NewStep, StartLease, StepOutcome } from "../store/store.js";
 import { type ConformanceTarget, Gate, useHarness, waitUntil } from "./harness.js";
 
 const RETRY = { maxAttempts: 3, backoff: "fixed", initialBackoff: 0, multiplier: 1, jitter: false } as const;
@@ -33,9 +33,15 @@ export function startLeasesSuite(target: ConformanceTarget): void {
     it("leases the new run's ready steps in its own transaction: fenced, logged as ready then claimed, not claimable again", async () => {
       const store = await h().store();
       const now = h().now;
-      const [created] = await store.createRuns([newRun("r", now, [step("a"), step("b", { dependsOn: [{ stepId: "a", on: "succeeded" }] })])], lease(now, 8));
+      const told: LeaseRef[] = [];
+      const [created] = await store.createRuns(
+        [newRun("r", now, [step("a"), step("b", { dependsOn: [{ stepId: "a", on: "succeeded" }] })])],
+        { ...lease(now, 8), onLease: (l) => void told.push(l) },
+      );
       const claimed = created?.claimed ?? [];
       if (target.startLeases) expect(claimed.map((c) => c.step.id)).toEqual(["a"]);
+      // Every lease taken was told to onLease (the caller's way to give them back should the answer be lost).
+      expect(told).toEqual(claimed.map((c) => ({ runId: c.run.id, stepId: c.step.id, token: c.step.lease.token })));
       if (claimed.length === 0) return; // the adapter ignores start leases: nothing more to hold it to
       const [a] = claimed as [(typeof claimed)[number]];
       expect(a.run).toMatchObject({ id: "r", status: "running" });

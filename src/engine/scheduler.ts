@@ -73,7 +73,8 @@ export class Scheduler {
   readonly #inFlight = new Map<string, Execution>(); // by lease token
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
   readonly #wakeup = new Wakeup();
-  #reserved = 0; // slots promised to a claim that has not returned yet
+  #reserved = 0; // slots promised to a claim or a start that has not returned yet
+  #startReserved = 0; // the part of #reserved promised to starts
   #writing = 0; // executions done running whose outcome is being written (counted only with #overlapWrites)
   readonly #overlapWrites: boolean;
   #averageStepMs: number | undefined; // moving average of executor durations
@@ -99,20 +100,30 @@ export class Scheduler {
    * A `StartLease` for `createRuns`, when this process's workers are running and
    * idle (no step leased here): the first steps of the new runs then start here
    * at once, with no claim in between. Undefined otherwise: busy workers take new
-   * work in claim order, behind what is queued already. Places promised to a
-   * claim under way are not offered again.
-   * Call `adopt` with what the store leased, or `cancel` if the start failed.
+   * work in claim order, behind what is queued already. Places promised to
+   * another start under way are not offered again; a claim under way does not
+   * count: an idle loop's claim usually finds nothing, and should it find work,
+   * the local buffer holds at most twice its target for a moment.
+   * Call `adopt` with what the store leased, or `cancel` if the start failed:
+   * the leases the store was about to take are then given back, since a start
+   * whose answer was lost may have committed them (otherwise they would wait
+   * for their lease to expire).
    */
   offerStartLease(): { request: StartLease; adopt(claimed: readonly ClaimedStep[]): void; cancel(): void } | undefined {
     if (!this.#workers || this.#loopSignal?.aborted || this.#inFlight.size > 0) return undefined;
-    const limit = this.#leaseTarget() - this.#reserved;
+    const limit = this.#leaseTarget() - this.#startReserved;
     if (limit <= 0) return undefined;
     this.#reserved += limit;
+    this.#startReserved += limit;
     let open = true;
     const settle = () => {
-      if (open) this.#reserved -= limit;
+      if (open) {
+        this.#reserved -= limit;
+        this.#startReserved -= limit;
+      }
       open = false;
     };
+    const attempted: LeaseRef[] = [];
     const queues = this.#config.queues;
     return {
       request: {
@@ -121,20 +132,34 @@ export class Scheduler {
         leaseDuration: this.#config.leaseDuration,
         limit,
         eligible: (queue) => isUnlimited(queuePolicy(queues, queue)),
+        onLease: (lease) => void attempted.push(lease),
       },
       adopt: (claimed) => {
         settle();
         if (claimed.length === 0) return;
         if (!this.#workers || this.#loopSignal?.aborted) {
           // The workers stopped meanwhile: give the leases back rather than run after the drain.
-          const leases = claimed.map((c) => ({ runId: c.run.id, stepId: c.step.id, token: c.step.lease.token }));
-          this.#store.release(leases, this.#config.clock()).catch((err) => this.#config.onError(err));
+          this.#giveBack(claimed.map((c) => ({ runId: c.run.id, stepId: c.step.id, token: c.step.lease.token })));
           return;
         }
         for (const c of claimed) this.#start(c, undefined);
       },
-      cancel: settle,
+      cancel: () => {
+        settle();
+        if (attempted.length > 0) this.#giveBack(attempted);
+      },
     };
+  }
+
+  /**
+   * Releases leases this process will not run. Should that fail too (the store
+   * is down), the steps come back when their leases expire.
+   */
+  #giveBack(leases: LeaseRef[]): void {
+    this.#store.release(leases, this.#config.clock()).then(
+      () => this.wake(),
+      (err) => this.#config.onError(err),
+    );
   }
 
   /** New or newly ready work in this process: end the idle wait now. */

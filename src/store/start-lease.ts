@@ -18,15 +18,18 @@ export class StartLeases {
   }
 
   /**
-   * Takes a planned step of a new run if it is ready now, in an eligible queue,
-   * and places are left; returns its lease, or undefined.
+   * Takes a planned step of new run `runId` if it is ready now, in an eligible
+   * queue, and places are left; returns its lease (told to `onLease` first), or
+   * undefined.
    */
-  take(planned: PlannedStep, createdAt: number): LeaseRecord | undefined {
+  take(runId: string, planned: PlannedStep, createdAt: number): LeaseRecord | undefined {
     const { now, leaseDuration, workerId } = this.#request;
     if (this.#left <= 0 || planned.status !== "ready") return undefined;
     if (readyAtFor(planned.step, createdAt) > now || !this.#request.eligible(planned.step.queue)) return undefined;
     this.#left--;
-    return { workerId, token: randomUUID(), acquiredAt: now, expiresAt: now + leaseDuration };
+    const token = randomUUID();
+    this.#request.onLease?.({ runId, stepId: planned.step.id, token });
+    return { workerId, token, acquiredAt: now, expiresAt: now + leaseDuration };
   }
 }
 

@@ -160,6 +160,14 @@ export interface StartLease {
   leaseDuration: number;
   limit: number;
   eligible(queue: string): boolean;
+  /**
+   * Told of each lease before the write that takes it commits. When the answer
+   * of `createRuns` is lost (the commit may have happened), the caller gives
+   * these back with `release` instead of leaving the steps leased until their
+   * lease expires; `release` is fenced by token, so a lease that was never
+   * committed releases nothing. `StartLeases.take` calls it.
+   */
+  onLease?(lease: LeaseRef): void;
 }
 
 /** What `createRuns` did with one run. */

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { newPackage, requireSteps } from "../../src/index.js";
 import { stores } from "../support/stores.js";
-import { expectCommittedOnce, expectOnlyInjected, finished, rig, workUntil } from "./support.js";
+import { expectCommittedOnce, expectOnlyInjected, finished, rig, waitFor, workUntil } from "./support.js";
 
 describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) => {
   it("start: an error before the commit writes nothing; the retried start creates the run once", async () => {
@@ -32,6 +32,28 @@ describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) =>
     await workUntil(rt, finished(rt, "r"));
     await expectCommittedOnce(rt, "r");
     expect([...calls.values()]).toEqual([1, 1]);
+    await rt.close();
+  });
+
+  it("start with a start lease: a lost answer gives the leased step back at once; it runs without waiting for the lease to expire", async () => {
+    // A lease of ten minutes: were the step left leased, the run would not finish before the test's deadline.
+    const { rt, faults, calls, errors } = await rig(fresh(), { leaseDuration: 600_000 });
+    const ac = new AbortController();
+    const workers = rt.startWorkers({ signal: ac.signal }); // idle workers here: the start leases "a"
+    faults.inject({ method: "createRuns", when: "after" });
+    await expect(rt.startRun("chain", null, { runId: "r" })).rejects.toMatchObject({ code: "store_error" });
+    await waitFor(finished(rt, "r"));
+    ac.abort();
+    await workers;
+    await expectCommittedOnce(rt, "r");
+    expect([...calls.values()]).toEqual([1, 1]);
+    const a = (await rt.steps("r")).find((s) => s.id === "a");
+    expect(a).toMatchObject({ attempt: 1, reclaims: 0 }); // given back, not reclaimed: no attempt spent
+    // Leased at start, given back, claimed again.
+    expect((await rt.events("r")).filter((e) => e.stepId === "a").map((e) => e.type)).toEqual([
+      "step_ready", "step_claimed", "step_ready", "step_claimed", "step_succeeded",
+    ]);
+    expectOnlyInjected(errors);
     await rt.close();
   });
 

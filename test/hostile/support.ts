@@ -39,16 +39,21 @@ export async function rig(store: StoreConfig, extra: Partial<RuntimeConfig> = {}
   return { rt, faults, errors, calls };
 }
 
-/** Runs workers until `done` holds, then stops them (the deadline only bounds a broken test). */
+/** Polls until `done` holds (the deadline only bounds a broken test). */
+export async function waitFor(done: () => Promise<boolean>, deadline = 20_000): Promise<void> {
+  const until = Date.now() + deadline;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error("timed out waiting for the runs to finish");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Runs workers until `done` holds, then stops them. */
 export async function workUntil(rt: Runtime, done: () => Promise<boolean>, deadline = 20_000): Promise<void> {
   const ac = new AbortController();
   const workers = rt.startWorkers({ signal: ac.signal });
   try {
-    const until = Date.now() + deadline;
-    while (!(await done())) {
-      if (Date.now() > until) throw new Error("timed out waiting for the runs to finish");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(done, deadline);
   } finally {
     ac.abort();
     await workers;

@@ -307,7 +307,7 @@ export class PostgresStore implements Store {
       if (!leases) continue;
       // Leased steps are inserted running (the trigger logs step_ready, then step_claimed).
       planned.forEach((p, i) => {
-        const taken = leases.take(p, run.createdAt);
+        const taken = leases.take(run.id, p, run.createdAt);
         if (!taken) return;
         rows.status[offset + i] = "running";
         rows.leaseToken[offset + i] = taken.token;

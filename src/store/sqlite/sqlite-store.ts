@@ -452,7 +452,7 @@ export class SqliteStore implements Store {
     // Inserted ready, then leased like a claim would (so the log says step_ready, step_claimed).
     const claimed: ClaimedStep[] = [];
     for (const p of planned) {
-      const lease = leases.take(p, run.createdAt);
+      const lease = leases.take(run.id, p, run.createdAt);
       if (!lease) continue;
       this.#sql.leaseStepById.run(lease.workerId, lease.token, lease.acquiredAt, lease.expiresAt, lease.acquiredAt, lease.acquiredAt, run.id, p.step.id);
       claimed.push(claimedAtStart(run, p, lease));
