@@ -166,6 +166,23 @@ function openStore(spec) {
   throw new Error(`soak-worker: unknown store ${JSON.stringify(spec)}`);
 }
 
+/** The store, noting how many steps each started run leased to this process (start leases): runId → count. */
+function countingStartLeases(config, leasedByRun) {
+  return {
+    name: config.name,
+    open: async () => {
+      const store = await config.open();
+      const createRuns = store.createRuns.bind(store);
+      store.createRuns = async (runs, lease) => {
+        const created = await createRuns(runs, lease);
+        for (const c of created) if (c.claimed) leasedByRun.set(c.run.id, c.claimed.length);
+        return created;
+      };
+      return store;
+    },
+  };
+}
+
 async function main() {
   const config = JSON.parse(process.argv[2] ?? "{}");
   const { store, workerId, logDir } = config;
@@ -178,8 +195,9 @@ async function main() {
     if (!stopping) process.exit(70);
   });
 
+  const leasedByRun = new Map();
   const rt = await newRuntime({
-    store: openStore(store),
+    store: countingStartLeases(openStore(store), leasedByRun),
     workerId,
     leaseDuration: config.leaseDuration,
     maxReclaims: config.maxReclaims,
@@ -195,6 +213,18 @@ async function main() {
   const ac = new AbortController();
   const workers = rt.startWorkers({ signal: ac.signal, shutdownGrace: 5_000 });
   process.on("SIGTERM", () => ac.abort());
+  // Runs the coordinator asks this process to start: an idle worker leases their first steps at start.
+  process.on("message", async (m) => {
+    if (m?.type !== "start") return;
+    try {
+      await rt.startRun(m.pkg, m.input, { runId: m.runId });
+      tell({ type: "started", runId: m.runId, ok: true, leased: leasedByRun.get(m.runId) ?? 0 });
+      leasedByRun.delete(m.runId);
+    } catch (err) {
+      tell({ type: "error", message: `start ${m.runId}: ${err?.message ?? err}` });
+      tell({ type: "started", runId: m.runId, ok: false });
+    }
+  });
   tell({ type: "ready" });
   await workers;
   stopping = true;

@@ -3,8 +3,10 @@
 // A long run (not part of `npm test`): a mixed workload flows through one store
 // while worker processes (bench/soak-worker.mjs) are SIGKILLed and replaced
 // every few seconds; then every run and step is checked against what its
-// package must produce. The coordinator (this process) only starts runs, sends
-// signals and reads state: it runs no workers.
+// package must produce. The coordinator (this process) starts runs, sends
+// signals and reads state: it runs no workers. Half of the runs it asks a
+// worker process to start instead: an idle worker leases their first steps in
+// the start's own transaction (start leases), and a kill may land mid-start.
 //
 // The last line of output is always the summary:
 //   soak: store=S seconds=N runs=R steps=T kills=K restarts=X violations=V
@@ -28,6 +30,8 @@ const MAX_RECLAIMS = 20;
 const DRAIN_MS = 60_000;
 /** Top-level runs in flight at once: keeps the backlog (and the drain) bounded. */
 const MAX_IN_FLIGHT = 40;
+/** How long a worker gets to answer a start it was asked for; then the coordinator starts the run itself. */
+const DELEGATED_START_MS = 3_000;
 
 /** Which packages are started, and how often relative to each other. */
 const MIX = [
@@ -103,6 +107,26 @@ class Fleet {
     this.storeErrors = [];
     /** Workers that died on their own: each one is a violation. */
     this.unexpectedExits = [];
+    /** runId → settles a start asked of a worker. */
+    this.pendingStarts = new Map();
+  }
+
+  /**
+   * Asks worker `w` to start a run. Resolves to the worker's answer
+   * ({ ok, leased }), or to { ok: false } if it died or did not answer in time:
+   * the run may or may not exist then, and starting it again with its id is safe.
+   */
+  startVia(w, pkg, input, runId) {
+    return new Promise((resolve) => {
+      const settle = (answer) => {
+        clearTimeout(timer);
+        this.pendingStarts.delete(runId);
+        resolve(answer);
+      };
+      const timer = setTimeout(() => settle({ ok: false }), DELEGATED_START_MS);
+      this.pendingStarts.set(runId, { settle, w });
+      w.child.send({ type: "start", pkg, input, runId }, (err) => err && settle({ ok: false }));
+    });
   }
 
   spawn() {
@@ -118,10 +142,14 @@ class Fleet {
     const child = fork(WORKER_SCRIPT, [JSON.stringify(config)], { execArgv: [], stdio: ["ignore", "ignore", "pipe", "ipc"] });
     const w = { workerId, child, stderr: "", killed: false, terminated: false };
     child.stderr.on("data", (b) => (w.stderr = (w.stderr + b.toString()).slice(-4_000)));
-    child.on("message", (m) => m?.type === "error" && this.storeErrors.push(`${workerId}: ${m.message}`));
+    child.on("message", (m) => {
+      if (m?.type === "error") this.storeErrors.push(`${workerId}: ${m.message}`);
+      if (m?.type === "started") this.pendingStarts.get(m.runId)?.settle(m);
+    });
     w.exited = new Promise((resolve) =>
       child.on("exit", (code, signal) => {
         this.live.delete(w);
+        for (const pending of [...this.pendingStarts.values()]) if (pending.w === w) pending.settle({ ok: false });
         const expected = (w.killed && signal === "SIGKILL") || (w.terminated && code === 0);
         if (!expected) this.unexpectedExits.push(`worker ${workerId} (pid ${child.pid}) exited code=${code} signal=${signal}\n${w.stderr.trim()}`);
         resolve();
@@ -175,8 +203,11 @@ async function killer(fleet, killEvery, until) {
 // The workload.
 
 class Workload {
-  constructor(rt) {
+  constructor(rt, fleet) {
     this.rt = rt;
+    this.fleet = fleet;
+    this.delegated = 0; // runs started by a worker process
+    this.leasedAtStart = 0; // steps those starts leased to their worker
     /** runId → { pkg, input, ... }: what was started and what to expect. */
     this.started = new Map();
     this.inFlight = new Map(); // runId → when it was started (ms)
@@ -202,8 +233,18 @@ class Workload {
     const pkg = this.pickPackage();
     const input = this.inputFor(pkg);
     const runId = `soak-${pkg.slice(5)}-${String(++this.seq).padStart(6, "0")}`;
+    const live = [...this.fleet.live].filter((w) => !w.killed);
+    let started = false;
+    if (live.length > 0 && Math.random() < 0.5) {
+      const answer = await this.fleet.startVia(live[randomInt(0, live.length - 1)], pkg, input, runId);
+      if (answer.ok) {
+        started = true;
+        this.delegated++;
+        this.leasedAtStart += answer.leased;
+      }
+    }
     // A fixed runId makes a retried start idempotent if the first one did commit.
-    for (let tryNo = 1; ; tryNo++) {
+    for (let tryNo = 1; !started; tryNo++) {
       try {
         await this.rt.startRun(pkg, input, { runId });
         break;
@@ -505,7 +546,7 @@ async function main() {
   const rt = await newRuntime({ store: storeConfig(store) });
   for (const p of soakPackages()) rt.registerPackage(p);
   const fleet = new Fleet({ store, logDir, size: opts.workers });
-  const workload = new Workload(rt);
+  const workload = new Workload(rt, fleet);
   const t0 = Date.now();
   try {
     for (let i = 0; i < opts.workers; i++) fleet.spawn();
@@ -533,6 +574,8 @@ async function main() {
         `lost to kills or fencing=${result.executions - result.committed} ` +
         `reclaims=${result.reclaims} worker-errors=${fleet.storeErrors.length}`,
     );
+    log(`soak: runs started by workers=${workload.delegated}, their steps leased at start=${workload.leasedAtStart}`);
+    if (workload.delegated > 0 && workload.leasedAtStart === 0) violations.push("no worker ever leased a step at start (start leases not exercised)");
     for (const e of fleet.storeErrors.slice(0, 5)) log(`soak: worker error: ${e}`);
   } catch (err) {
     violations.push(`soak aborted: ${err?.stack ?? err}`);
