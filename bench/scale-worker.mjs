@@ -21,7 +21,7 @@ export const POLL_MS = 100;
 
 /** A store spec (plain JSON, so it can cross to a child process) as a trellis StoreConfig. */
 export function storeConfig(spec) {
-  if (spec?.kind === "sqlite") return sqliteStore(spec.path);
+  if (spec?.kind === "sqlite") return sqliteStore(spec.cacheSizeMiB ? { path: spec.path, cacheSizeMiB: spec.cacheSizeMiB } : spec.path);
   if (spec?.kind === "postgres") return postgresStore({ connectionString: spec.url, schema: spec.schema });
   throw new Error(`scale: unknown store ${JSON.stringify(spec)}`);
 }

@@ -14,16 +14,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { newExecutor, newPackage, newRuntime, postgresStore, requireSteps, sqliteStore } from '../dist/index.js';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : process.argv[i + 1];
-};
-const runs = Number(arg('runs', 20));
-const sleepMs = Number(arg('sleep', 200));
-const which = arg('store', 'both');
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '20' }, sleep: { type: 'string', default: '200' }, store: { type: 'string', default: 'both' } },
+});
+const runs = Number(args.runs);
+const sleepMs = Number(args.sleep);
+const which = args.store;
 const pgUrl = process.env.TRELLIS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];

@@ -26,6 +26,15 @@ describe("the SQLite store", () => {
     db.close();
   });
 
+  it("takes its page cache size in MiB, fractions too, and works with a small one", async () => {
+    const file = path.join(dir, "cache.db");
+    const rt = await newRuntime({ store: sqliteStore({ path: file, cacheSizeMiB: 0.5 }) });
+    rt.registerPackage(newPackage("p").entrypoint((run, n) => void run.step("s", n, { kind: "k" })).build());
+    await rt.startRuns("p", Array.from({ length: 50 }, (_, i) => ({ input: i })));
+    expect(await rt.listRuns({ limit: 100 })).toHaveLength(50);
+    await rt.close();
+  });
+
   it("migrates exactly once when several processes open a new file at the same moment", async () => {
     const file = path.join(dir, "shared.db");
     expect((await openConcurrently(file)).filter((r) => !r.ok)).toEqual([]);

@@ -58,5 +58,8 @@ describe("runtime config", () => {
   it("rejects bad sqliteStore options", () => {
     expect(() => sqliteStore("")).toThrow(expect.objectContaining({ code: "invalid_config" }));
     expect(() => sqliteStore({ path: "x.db", busyTimeout: -5 })).toThrow(expect.objectContaining({ code: "invalid_config" }));
+    for (const cacheSizeMiB of [0, -4, Number.NaN, "4"]) {
+      expect(() => sqliteStore({ path: "x.db", cacheSizeMiB: cacheSizeMiB as number })).toThrow(expect.objectContaining({ code: "invalid_config" }));
+    }
   });
 });

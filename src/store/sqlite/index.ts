@@ -5,7 +5,11 @@ import { openSqliteStore } from "./sqlite-store.js";
 
 const optionsSchema = z.union([
   z.string().min(1),
-  z.object({ path: z.string().min(1), busyTimeout: z.number().int().min(0).optional() }).strict(),
+  z.object({
+    path: z.string().min(1),
+    busyTimeout: z.number().int().min(0).optional(),
+    cacheSizeMiB: z.number().positive().max(1 << 20).optional(),
+  }).strict(),
 ]);
 
 /**
@@ -16,7 +20,7 @@ const optionsSchema = z.union([
  * @example
  * const rt = await newRuntime({ store: sqliteStore("./var/app.db") });
  */
-export function sqliteStore(options: string | { path: string; busyTimeout?: number }): StoreConfig {
+export function sqliteStore(options: string | { path: string; busyTimeout?: number; cacheSizeMiB?: number }): StoreConfig {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new WorkflowError(ErrorCodes.invalidConfig, `sqliteStore: ${parsed.error.issues[0]?.message ?? "invalid options"}`, {
