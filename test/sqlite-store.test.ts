@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newPackage, newRuntime, sqliteStore } from "../src/index.js";
 import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
+import { purgeableRunsSql } from "../src/store/sqlite/sqlite-store.js";
 import { openConcurrently } from "./support/open-concurrently.js";
 
 let dir: string;
@@ -33,6 +34,22 @@ describe("the SQLite store", () => {
     await rt.startRuns("p", Array.from({ length: 50 }, (_, i) => ({ input: i })));
     expect(await rt.listRuns({ limit: 100 })).toHaveLength(50);
     await rt.close();
+  });
+
+  it("writes runs without building temporary B-trees for IN lists, and purges through the partial index runs_finished", async () => {
+    const file = path.join(dir, "plans.db");
+    const rt = await newRuntime({ store: sqliteStore(file) });
+    await rt.close();
+    const db = new Database(file);
+    const ephemerals = (sql: string, ...params: unknown[]) =>
+      (db.prepare(`EXPLAIN ${sql}`).all(...params) as { opcode: string }[]).filter((op) => op.opcode === "OpenEphemeral").length;
+    // A run's insert and its status changes evaluate the partial index's predicate and the triggers' WHEN.
+    expect(ephemerals("INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at) VALUES ('r', 'p', 'p', 'running', 'null', '{}', 1, 1)")).toBe(0);
+    expect(ephemerals("UPDATE runs SET status = 'succeeded', updated_at = 2 WHERE id = 'r'")).toBe(0);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${purgeableRunsSql(2)}`).all("succeeded", "failed", 10, 5) as { detail: string }[]).map((r) => r.detail);
+    expect(plan[0]).toMatch(/^SEARCH c USING INDEX runs_finished \(updated_at<\?\)$/);
+    expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/); // read in index order, up to the limit
+    db.close();
   });
 
   it("migrates exactly once when several processes open a new file at the same moment", async () => {

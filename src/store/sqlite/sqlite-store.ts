@@ -94,6 +94,25 @@ const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
   ErrorCodes.duplicateArtifact,
 ]);
 
+/**
+ * Finished runs to purge, oldest first: params are `statusCount` statuses, then
+ * finishedBefore and the limit. It scans the partial index runs_finished in
+ * `updated_at` order and stops at the limit. Without `INDEXED BY`, SQLite chose
+ * runs_by_status, read every run of each status and sorted them, at each batch.
+ * The index's predicate, repeated as migration 4 writes it, makes the index
+ * usable; the statuses asked for filter inside the same scan (before the
+ * limit). A child run whose parent has not finished stays: the parent's step
+ * may still read it.
+ */
+export function purgeableRunsSql(statusCount: number): string {
+  return `SELECT id FROM runs c INDEXED BY runs_finished
+          WHERE (status = 'succeeded' OR status = 'failed' OR status = 'canceled')
+            AND status IN (${Array.from({ length: statusCount }, () => "?").join(", ")})
+            AND updated_at < ? AND (c.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p
+              WHERE p.id = c.parent_run_id AND p.status IN ('pending', 'running', 'paused')))
+          ORDER BY updated_at LIMIT ?`;
+}
+
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const file = options.path;
   const onDisk = file !== ":memory:";
@@ -346,13 +365,7 @@ export class SqliteStore implements Store {
   async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
     const wanted = statuses.filter((st) => (FINISHED_RUN_STATUSES as readonly string[]).includes(st));
     if (wanted.length === 0) return 0;
-    // The literal IN list lets SQLite use the partial index runs_finished; the
-    // statuses asked for are a second filter, inside the same scan (before the limit).
-    // A child run whose parent has not finished stays: the parent's step may still read it.
-    const sql = `SELECT id FROM runs c WHERE status IN ('succeeded', 'failed', 'canceled') AND status IN (${wanted.map(() => "?").join(", ")})
-                 AND updated_at < ? AND (c.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p
-                   WHERE p.id = c.parent_run_id AND p.status IN ('pending', 'running', 'paused')))
-                 ORDER BY updated_at LIMIT ?`;
+    const sql = purgeableRunsSql(wanted.length);
     let purgeable = this.#purgeable.get(sql);
     if (!purgeable) this.#purgeable.set(sql, (purgeable = this.#db.prepare(sql)));
     const select = purgeable;
