@@ -310,7 +310,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- zeroed pages. A partial index's predicate is evaluated on every insert and
       -- on every update of its columns (for the old row and the new one), and a
       -- trigger's WHEN on every firing; written as IN lists, they made a run's
-      -- insert build one such tree and its finish four. Comparisons joined with OR
+      -- insert build one such tree and its finish three. Comparisons joined with OR
       -- build none: the finish of a one-step run took 61k instructions instead of
       -- 110k (callgrind). Queries that use runs_finished repeat its predicate as
       -- written here, so that SQLite still matches it.
