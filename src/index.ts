@@ -39,6 +39,7 @@ export type {
   PurgeOptions,
 } from "./types.js";
 export { sqliteStore } from "./store/sqlite/index.js";
+export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export { postgresStore, type PostgresStoreConfig } from "./store/postgres/index.js";
 export type * from "./store/store.js";
 export {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { StoreConfig } from "../store.js";
-import { openSqliteStore } from "./sqlite-store.js";
+import { openSqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 
 const optionsSchema = z.union([
   z.string().min(1),
@@ -20,7 +20,7 @@ const optionsSchema = z.union([
  * @example
  * const rt = await newRuntime({ store: sqliteStore("./var/app.db") });
  */
-export function sqliteStore(options: string | { path: string; busyTimeout?: number; cacheSizeMiB?: number }): StoreConfig {
+export function sqliteStore(options: string | SqliteStoreOptions): StoreConfig {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new WorkflowError(ErrorCodes.invalidConfig, `sqliteStore: ${parsed.error.issues[0]?.message ?? "invalid options"}`, {
