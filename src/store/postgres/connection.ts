@@ -37,16 +37,36 @@ export type Db = pg.PoolClient & { done(err?: Error): void };
 
 
 /**
- * A pooled client for a multi-statement piece of work. While checked out, a
- * client has no pool listener for connection errors, and pg emits them as an
- * 'error' event that would crash the process: the work's own query fails
- * instead, so the event is only swallowed here. `release` puts it back (or
- * destroys it after an error) and takes the listener off.
+ * A pooled client with an 'error' listener from the moment the pool hands it
+ * over. pg emits a connection error of a checked-out client as an 'error' event,
+ * which crashes the process where nobody listens; the pool's own listener is
+ * off while the client is out. The listener must be on at once: a new
+ * connection's first data can hold both its ReadyForQuery (which hands the
+ * client over) and the server's "terminating connection" error, parsed in the
+ * same turn, before the continuation of a `pool.connect()` promise could run.
+ * Hence the callback form. `onError` receives what the client emits.
+ */
+export function connectListening(pool: pg.Pool, onError: (err: Error) => void): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) {
+        reject(err ?? new Error("the pool returned no client"));
+        return;
+      }
+      client.on("error", onError);
+      resolve(client);
+    });
+  });
+}
+
+/**
+ * A pooled client for a multi-statement piece of work. Its connection errors
+ * are swallowed while it is out (the work's own query fails with them instead);
+ * `done()` puts it back (or destroys it after an error) and takes the listener off.
  */
 export async function checkout(pool: pg.Pool): Promise<Db> {
-  const client = await pool.connect();
   const swallow = () => undefined;
-  client.on("error", swallow);
+  const client = await connectListening(pool, swallow);
   return Object.assign(client, {
     done(err?: Error) {
       client.removeListener("error", swallow);

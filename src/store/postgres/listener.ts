@@ -35,7 +35,7 @@ const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5_000;
 
 export class Listener {
-  readonly #connect: () => Promise<pg.PoolClient>;
+  readonly #connect: (onError: (err: Error) => void) => Promise<pg.PoolClient>;
   readonly #channel: string;
   readonly #onError: (err: unknown) => void;
   readonly #subscribers = new Set<(event: StoreEvent) => void>();
@@ -46,7 +46,8 @@ export class Listener {
   #backoff = MIN_BACKOFF_MS;
   #closed = false;
 
-  constructor(connect: () => Promise<pg.PoolClient>, channel: string, onError: (err: unknown) => void) {
+  /** `connect` must put `onError` on the client before handing it over (see `connectListening`). */
+  constructor(connect: (onError: (err: Error) => void) => Promise<pg.PoolClient>, channel: string, onError: (err: unknown) => void) {
     this.#connect = connect;
     this.#channel = channel;
     this.#onError = onError;
@@ -85,8 +86,13 @@ export class Listener {
 
   async #open(): Promise<void> {
     let client: pg.PoolClient | undefined;
+    // An error the connection emits before our handlers are on: it is already lost.
+    let early: unknown;
+    const onEarly = (err: Error) => {
+      early ??= err;
+    };
     try {
-      client = await this.#connect();
+      client = await this.#connect(onEarly);
       const onNotification = (msg: pg.Notification) => {
         if (msg.channel === this.#channel) this.#emit(parsePayload(msg.payload));
       };
@@ -108,7 +114,9 @@ export class Listener {
       c.on("notification", onNotification);
       c.on("error", onLost);
       c.on("end", onEnd);
+      c.removeListener("error", onEarly);
       try {
+        if (early !== undefined) throw early;
         await c.query(`LISTEN ${quoteIdent(this.#channel)}`);
       } catch (err) {
         detach();

@@ -92,7 +92,7 @@ import type {
   WaitOutcome,
 } from "../store.js";
 import { encodeParams } from "./arrays.js";
-import { checkout, type Db, literalArray, preparedName, type Sql, TYPES } from "./connection.js";
+import { checkout, connectListening, type Db, literalArray, preparedName, type Sql, TYPES } from "./connection.js";
 import { Listener, Payload } from "./listener.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { CLAIM_DEPS, CLAIM_READY_AT, CLAIM_SEQ, CLAIM_TOKEN, statements } from "./statements.js";
@@ -166,7 +166,7 @@ export class PostgresStore implements Store {
     this.#lockKeys = lockKeys;
     this.#sql = statements(quoteIdent(options.schema));
     this.#listener = new Listener(
-      () => this.#pool.connect(),
+      (onError) => connectListening(this.#pool, onError),
       this.#channel,
       () => undefined, // a lost LISTEN costs latency, not correctness: the poll is the backstop
     );
