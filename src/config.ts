@@ -103,7 +103,22 @@ export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
     ...parsed.data,
     workerId: parsed.data.workerId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
     clock: parsed.data.clock ?? Date.now,
-    onError: parsed.data.onError ?? ((e) => console.error("[trellis]", e)),
+    onError: neverThrows(parsed.data.onError ?? ((e) => console.error("[trellis]", e))),
+  };
+}
+
+/**
+ * The error hook is called from the worker loop's last lines of defence: one
+ * that throws (or rejects) must not turn a reported error into a crash.
+ */
+function neverThrows(onError: (e: unknown) => void): (e: unknown) => void {
+  return (e) => {
+    try {
+      const returned: unknown = onError(e);
+      if (returned instanceof Promise) returned.catch(() => undefined);
+    } catch {
+      // Nowhere left to report it.
+    }
   };
 }
 

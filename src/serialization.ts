@@ -25,18 +25,37 @@ export function decode<T = unknown>(text: Encoded): T {
 /**
  * Encodes a value, refusing what would not come back as it went in: functions,
  * symbols, circular references and class instances superjson does not know
- * (they would silently turn into `{}` or vanish). Returns the error instead of throwing.
+ * (they would silently turn into `{}` or vanish). Returns the error instead of
+ * throwing, whatever the value does while it is read: a getter or a Proxy trap
+ * that throws, a `toJSON` that throws, nesting deeper than the stack.
  */
 export function tryEncode(value: unknown): { ok: true; text: Encoded } | { ok: false; error: Error } {
   if (value === undefined) return { ok: true, text: UNDEFINED_TEXT };
-  const shape = inspect(value, new Set(), "value");
-  if (typeof shape === "object") return { ok: false, error: new Error(shape.problem) };
   try {
-    return { ok: true, text: shape === "plain" ? `{"json":${JSON.stringify(value)}}` : superjson.stringify(value) };
+    const shape = inspect(value, new Set(), "value");
+    if (typeof shape === "object") return { ok: false, error: new Error(clip(shape.problem)) };
+    const text = shape === "plain" ? `{"json":${JSON.stringify(value)}}` : superjson.stringify(value);
+    // JSON.stringify gives undefined for a value it cannot represent at the top level.
+    if (typeof text !== "string" || text.endsWith(":undefined}")) return { ok: false, error: new Error("value has no JSON representation") };
+    return { ok: true, text };
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+    return { ok: false, error: describeThrown(err) };
   }
 }
+
+/** What a value threw while it was read, as an Error whose message can itself be read safely. */
+function describeThrown(err: unknown): Error {
+  let message: string;
+  try {
+    message = err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    message = "reading the value threw";
+  }
+  return new Error(clip(`reading the value threw: ${message}`));
+}
+
+/** Keys and messages come from users: keep what an error repeats of them short. */
+const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
 
 /** "plain" when JSON says it all, "rich" when superjson must annotate, or what cannot be stored. */
 function inspect(value: unknown, seen: Set<object>, path: string): Shape {
@@ -58,6 +77,8 @@ function inspect(value: unknown, seen: Set<object>, path: string): Shape {
   const object = value as object;
   if (seen.has(object)) return { problem: `${path} is a circular reference` };
   if (object instanceof Date || object instanceof RegExp || object instanceof Error || object instanceof URL || ArrayBuffer.isView(object)) {
+    // superjson keeps a date's time only: a property of its own (a toJSON, say) would vanish.
+    if (object instanceof Date && Object.keys(object).length > 0) return { problem: `${path} is a Date with properties of its own, which do not round-trip` };
     return "rich";
   }
   seen.add(object);

@@ -15,7 +15,28 @@ import { type BuiltinServices, isBuiltinKind, runBuiltin } from "./builtins.js";
 import type { LazyAbort } from "./lazy-abort.js";
 import { ExecutingStep, type StepServices } from "./step-context.js";
 
+/**
+ * Runs the step and returns its outcome; never rejects. Whatever escapes the
+ * steps below (a value that throws while its outcome is built, a bug) fails
+ * the attempt like an executor's own error would, so the step is retried or
+ * failed and never left running until its lease expires.
+ */
 export async function executeStep(
+  claimed: ClaimedStep,
+  executor: Executor | undefined,
+  services: StepServices & { builtins: BuiltinServices },
+  abort: LazyAbort,
+  clock: () => number,
+  maxPayloadBytes: number,
+): Promise<StepOutcome> {
+  try {
+    return await attempt(claimed, executor, services, abort, clock, maxPayloadBytes);
+  } catch (err) {
+    return failure(claimed, clock(), describeError(err));
+  }
+}
+
+async function attempt(
   claimed: ClaimedStep,
   executor: Executor | undefined,
   services: StepServices & { builtins: BuiltinServices },
@@ -108,21 +129,32 @@ function success(claimed: ClaimedStep, step: ExecutingStep, now: number, maxPayl
 
 type Failure = Omit<StepErrorRecord, "occurredAt">;
 
-/** A WorkflowError keeps its code and retryability; anything else thrown is a retryable `error`. */
+/**
+ * A WorkflowError keeps its code and retryability; anything else thrown is a
+ * retryable `error`. What was thrown is user data too: reading it (a `message`
+ * getter, a Proxy, a `toString` that throws) must not throw in turn.
+ */
 function describeError(err: unknown): Failure {
-  if (isWorkflowError(err)) {
-    // Codes are stored in a column as they are: keep them storable whatever an executor chose.
-    const code = typeof err.code === "string" && err.code !== "" ? err.code.replaceAll("\u0000", "") : ErrorCodes.error;
-    const failure: Failure = { code, message: err.message, retryable: err.retryable };
-    if (err.details !== undefined) {
-      const details = tryEncode(err.details);
-      if (details.ok) failure.details = details.text;
+  try {
+    if (isWorkflowError(err)) {
+      // Codes are stored in a column as they are: keep them storable whatever an executor chose.
+      const code = typeof err.code === "string" && err.code !== "" ? err.code.replaceAll("\u0000", "") : ErrorCodes.error;
+      const failure: Failure = { code, message: storableMessage(err.message), retryable: err.retryable === true };
+      if (err.details !== undefined) {
+        const details = tryEncode(err.details);
+        if (details.ok) failure.details = details.text;
+      }
+      return failure;
     }
-    return failure;
+    const message = err instanceof Error ? String(err.message) : `a non-Error value was thrown: ${String(err)}`;
+    return { code: ErrorCodes.error, message: storableMessage(message), retryable: true };
+  } catch {
+    return { code: ErrorCodes.error, message: "the attempt failed with a value that throws when it is read", retryable: true };
   }
-  const message = err instanceof Error ? err.message : `a non-Error value was thrown: ${String(err)}`;
-  return { code: ErrorCodes.error, message, retryable: true };
 }
+
+/** Error messages go to a text column: no NUL (Postgres refuses it in text). */
+const storableMessage = (message: unknown) => String(message).replaceAll("\u0000", "");
 
 function failure(claimed: ClaimedStep, now: number, f: Failure): StepOutcome {
   const error: StepErrorRecord = { ...f, occurredAt: now };

@@ -108,6 +108,21 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
   throw new WorkflowError(ErrorCodes.invalidInput, `${what}: ${issue?.path.join(".")}: ${issue?.message}`, { details: parsed.error.issues });
 }
 
+/**
+ * What escapes validating a caller's value other than a WorkflowError: the
+ * value threw while it was read (a getter, a Proxy trap). It is bad input.
+ */
+function asInvalidInput(err: unknown): never {
+  if (isWorkflowError(err)) throw err;
+  let message: string;
+  try {
+    message = err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    message = "(unreadable)";
+  }
+  throw new WorkflowError(ErrorCodes.invalidInput, `the input threw while it was read: ${message.slice(0, 300)}`, { cause: err });
+}
+
 /** A string that can name a stored run or step (anything else names none). */
 const isRunId = (id: unknown): id is string => typeof id === "string" && id !== "" && !hasNul(id);
 
@@ -203,7 +218,7 @@ export class Runtime {
     const handles: (RunHandle | undefined)[] = [];
     const toCreate: { index: number; run: NewRun }[] = [];
     for (const [index, item] of items.entries()) {
-      const prepared = await this.#prepareRun(pkg, item);
+      const prepared = await this.#prepareRun(pkg, item).catch(asInvalidInput);
       if ("run" in prepared) toCreate.push({ index, run: prepared });
       handles[index] = "run" in prepared ? undefined : prepared;
     }
@@ -519,7 +534,9 @@ export class Runtime {
       for (const set of [this.#listeners.get(event.type), this.#listeners.get("*")]) {
         for (const listener of set ?? []) {
           try {
-            listener(event);
+            // An async listener's rejection is reported too, never left unhandled.
+            const returned: unknown = listener(event);
+            if (returned instanceof Promise) returned.catch((err: unknown) => this.#config.onError(err));
           } catch (err) {
             this.#config.onError(err);
           }

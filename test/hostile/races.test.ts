@@ -13,9 +13,19 @@ const SIBLINGS = 40;
 
 async function sharedRuntimes(store: ReturnType<ReturnType<typeof stores>[number]["fresh"]>, n: number, joins: Map<string, number>): Promise<Runtime[]> {
   const runtimes: Runtime[] = [];
+  // The workers that have run a sibling. A sibling waits (bounded) until two
+  // have: otherwise the first worker to claim, finding the steps short, could
+  // lease a whole run's siblings before another worker's first claim, and the
+  // race under test would not happen.
+  const siblingWorkers = new Set<string>();
   for (let i = 0; i < n; i++) {
     const rt = await newRuntime({ store, workerId: `w${i}`, maxWorkers: 8, pollInterval: 20, leaseDuration: 5_000 });
-    rt.registerExecutor(newExecutor("sibling", async (step) => step.result(step.input<number>())));
+    rt.registerExecutor(newExecutor("sibling", async (step) => {
+      siblingWorkers.add(rt.workerId);
+      const cap = Date.now() + 5_000;
+      while (siblingWorkers.size < 2 && Date.now() < cap) await new Promise((resolve) => setTimeout(resolve, 5));
+      step.result(step.input<number>());
+    }));
     rt.registerExecutor(newExecutor("join", async (step) => {
       joins.set(step.workflow.id, (joins.get(step.workflow.id) ?? 0) + 1);
       let sum = 0;
