@@ -6,10 +6,9 @@ import { pathToFileURL } from "node:url";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
 import type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifact-store.js";
-import { inferArtifactKind } from "./kind.js";
+import { artifactFields } from "./fields.js";
 
 const REF_SUFFIX = ".ref.json";
-const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 // How often `open` re-reads when the body and its ref disagree (a concurrent `put`
 // of the same id sits between its two renames). Two renames are microseconds apart.
 const OPEN_ATTEMPTS = 5;
@@ -43,10 +42,7 @@ export class FileArtifactStore implements ArtifactStore {
     if (!(a.body instanceof Uint8Array)) {
       throw new WorkflowError(ErrorCodes.invalidInput, `artifact ${id}: body must be a Uint8Array`);
     }
-    const metadata = copyMetadata(id, a.metadata);
-    const name = typeof a.name === "string" ? a.name.trim() : "";
-    const contentType = (typeof a.contentType === "string" ? a.contentType.trim() : "") || DEFAULT_CONTENT_TYPE;
-    const kind = (typeof a.kind === "string" ? a.kind.trim() : "") || inferArtifactKind(name, contentType);
+    const { name, contentType, kind, metadata } = artifactFields(a, `artifact ${id}`);
     const bodyPath = path.join(this.root, id);
     const ref: ArtifactRef = {
       id,
@@ -135,22 +131,6 @@ export class FileArtifactStore implements ArtifactStore {
     // Id and URI describe where the body is now, even if the root was moved since.
     return { ...(parsed as ArtifactRef), id, uri: pathToFileURL(bodyPath).href };
   }
-}
-
-function copyMetadata(id: string, metadata: unknown): Record<string, string> | undefined {
-  if (metadata === undefined || metadata === null) return undefined;
-  if (typeof metadata !== "object" || Array.isArray(metadata)) {
-    throw new WorkflowError(ErrorCodes.invalidInput, `artifact ${id}: metadata must be an object of strings`);
-  }
-  const copy: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== "string") {
-      throw new WorkflowError(ErrorCodes.invalidInput, `artifact ${id}: metadata ${key} must be a string`);
-    }
-    copy[key] = value;
-  }
-  // Like the Go ref's JSON, an empty map is left out.
-  return Object.keys(copy).length > 0 ? copy : undefined;
 }
 
 /**

@@ -4,10 +4,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ArtifactRef, ArtifactStore } from "../artifacts/artifact-store.js";
-import { inferArtifactKind } from "../artifacts/kind.js";
+import { artifactFields } from "../artifacts/fields.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Projection, ProjectionStore } from "../projections/projection-store.js";
 import { type StepOpts, toNewStep } from "../run-builder.js";
+import { hasNul } from "../names.js";
 import { decode } from "../serialization.js";
 import type { ArtifactOptions, StepContext } from "../step-context.js";
 import type { ArtifactRecord, ClaimedStep, NewStep } from "../store/store.js";
@@ -27,7 +28,13 @@ export interface StepServices {
 const textEncoder = new TextEncoder();
 // Shared by every step that adds nothing to a list; replaced by a real array on the first push.
 const NONE: never[] = Object.freeze([]) as unknown as never[];
-const toBytes = (body: Uint8Array | string): Uint8Array => (typeof body === "string" ? textEncoder.encode(body) : body);
+/** A record's collection or key: kept in a column as it is. */
+const isRecordLabel = (s: unknown): s is string => typeof s === "string" && s.trim() !== "" && s.length <= 1_000 && !hasNul(s);
+function toBytes(body: Uint8Array | string): Uint8Array {
+  if (typeof body === "string") return textEncoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  throw new WorkflowError(ErrorCodes.invalidInput, "an artifact body must be a string or a Uint8Array");
+}
 
 export class ExecutingStep implements StepContext {
   readonly now: Date;
@@ -139,8 +146,8 @@ export class ExecutingStep implements StepContext {
   }
 
   record(collection: string, key: string, data: unknown): void {
-    if (typeof collection !== "string" || collection.trim() === "" || typeof key !== "string" || key.trim() === "") {
-      throw new WorkflowError(ErrorCodes.invalidInput, "a record needs a non-empty collection and key");
+    if (!isRecordLabel(collection) || !isRecordLabel(key)) {
+      throw new WorkflowError(ErrorCodes.invalidInput, "a record needs a collection and a key: non-empty strings of at most 1000 characters, without NUL");
     }
     this.#append("records", { collection, key, data });
   }
@@ -185,8 +192,10 @@ export class ExecutingStep implements StepContext {
   }
 
   #describe(id: string, name: string, contentType: string, opts: ArtifactOptions, body: Uint8Array, size: number): ArtifactRecord {
-    if (typeof name !== "string" || name.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "an artifact needs a name");
-    const type = contentType?.trim() || "application/octet-stream";
-    return { id, name, kind: opts.kind ?? inferArtifactKind(name, type), contentType: type, metadata: { ...(opts.metadata ?? {}) }, body, size };
+    if (typeof id !== "string" || id.trim() === "" || id.length > 255 || hasNul(id)) {
+      throw new WorkflowError(ErrorCodes.invalidName, "an artifact id must be a non-empty string of at most 255 characters, without NUL");
+    }
+    const fields = artifactFields({ name, contentType, kind: opts?.kind, metadata: opts?.metadata }, `artifact "${id}"`);
+    return { id, name: fields.name, kind: fields.kind, contentType: fields.contentType, metadata: fields.metadata ?? {}, body, size };
   }
 }
