@@ -133,6 +133,19 @@ describe("FileArtifactStore", () => {
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
+  it("rejects bad names with invalid_name and bad labels with invalid_input, before writing anything", async () => {
+    const store = new FileArtifactStore(root);
+    // (".ref.json" is reserved for ids only: a name is only a label.)
+    for (const name of BAD_NAMES.filter((n) => !n.endsWith(".ref.json"))) {
+      expect(await codeOf(store.put({ id: "ok", name, contentType: "text/plain", body: new Uint8Array([1]) }))).toBe("invalid_name");
+    }
+    const body = new Uint8Array([1]);
+    expect(await codeOf(store.put({ id: "ok", name: "n", contentType: "text/\u0000plain", body }))).toBe("invalid_input");
+    expect(await codeOf(store.put({ id: "ok", name: "n", contentType: "text/plain", kind: 7 as unknown as string, body }))).toBe("invalid_input");
+    expect(await codeOf(store.put({ id: "ok", name: "n", contentType: "text/plain", metadata: { a: "b\u0000" }, body }))).toBe("invalid_input");
+    expect(fs.readdirSync(parent)).toEqual([]);
+  });
+
   it("rejects a body that is not a Uint8Array with invalid_input", async () => {
     const store = new FileArtifactStore(root);
     const bad = { id: "s", name: "s", contentType: "text/plain", body: "text" as unknown as Uint8Array };

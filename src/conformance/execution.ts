@@ -327,6 +327,14 @@ export function executionSuite(target: ConformanceTarget): void {
           { id: "r2", total: 7 },
         ]);
         expect(await rejectionCode(rt.projection("../escape"))).toBe("invalid_name");
+        // Artifact names too: the step fails with invalid_name and stores nothing.
+        rt.registerExecutor(newExecutor("escape", async (step) => void step.artifact("../escape", "text/plain", "x")));
+        rt.registerPackage(newPackage("e").entrypoint((run) => void run.step("s", null, { kind: "escape" })).build());
+        await rt.startRun("e", null, { runId: "escape" });
+        await rt.runOnce();
+        const escaped = await rt.result("escape", "s");
+        expect(escaped?.error?.code).toBe("invalid_name");
+        expect(escaped?.artifacts).toEqual([]);
       } finally {
         fs.rmSync(root, { recursive: true, force: true });
       }

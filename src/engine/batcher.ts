@@ -3,7 +3,9 @@
  * being written goes into the next one, and a batch starts as soon as a writer
  * is free (never on a timer, so a lone request pays no latency). Up to
  * `maxInFlight` batches are written at once (default 1): a store on a server
- * overlaps one batch's round trips with another's.
+ * overlaps one batch's round trips with another's. A batch holds at most
+ * `maxBatch` requests: when the requests in flight are bounded, that keeps
+ * them spread over the writers instead of all in one batch while the others idle.
  */
 export class Batcher<T, R> {
   readonly #write: (items: T[]) => Promise<R[]>;
@@ -11,10 +13,12 @@ export class Batcher<T, R> {
   #queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   #inFlight = 0;
   #scheduled = false;
+  readonly #maxBatch: number;
 
-  constructor(write: (items: T[]) => Promise<R[]>, maxInFlight = 1) {
+  constructor(write: (items: T[]) => Promise<R[]>, maxInFlight = 1, maxBatch = Infinity) {
     this.#write = write;
     this.#maxInFlight = Math.max(1, maxInFlight);
+    this.#maxBatch = Math.max(1, maxBatch);
   }
 
   add(item: T): Promise<R> {
@@ -36,9 +40,15 @@ export class Batcher<T, R> {
 
   async #flush(): Promise<void> {
     if (this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
-    const batch = this.#queue;
-    this.#queue = [];
+    let batch = this.#queue;
+    if (batch.length > this.#maxBatch) {
+      this.#queue = batch.slice(this.#maxBatch);
+      batch = batch.slice(0, this.#maxBatch);
+    } else {
+      this.#queue = [];
+    }
     this.#inFlight++;
+    this.#schedule(); // what is left goes to the next free writer
     try {
       const results = await this.#write(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(results[i] as R));

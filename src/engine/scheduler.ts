@@ -5,20 +5,23 @@
  *
  * A worker runs `maxWorkers` steps at a time (p-limit) and holds up to 16x that
  * many leased when steps are short (see `#leaseTarget`): the leased-but-waiting
- * ones are a local buffer, so that claims and completions carry batches
- * (shared/LIMITS.md: batch size decides a durable queue's throughput). A step's
- * lease is heartbeated from the moment it is claimed; at shutdown the buffered
- * steps are given back at once, without running.
+ * ones are a local buffer, so that claims carry batches (a durable queue's
+ * throughput is decided by its batch sizes). A buffered step starts only while
+ * fewer than UNCOMMITTED_PER_WORKER × maxWorkers steps are executing or waiting
+ * for their outcome to be written: what a crash can make run twice is bounded.
+ * A step's lease is heartbeated from the moment it is claimed; at shutdown the
+ * buffered steps are given back at once, without running.
  *
  * The loop in brief:
- *   claim (as many steps as there are free places) → start each executor →
- *   each outcome joins the next completion batch → a written outcome frees its
- *   slot and wakes the loop, which claims again.
+ *   claim (as many steps as there are free places) → start each executor when
+ *   an uncommitted place is free → each outcome joins the next completion batch
+ *   → a written outcome frees its places and wakes the loop, which claims again.
  * While idle it sleeps until the earliest known due time (a retry's backoff, a
  * token refill, a lease expiry), a wake-up from this process (new run, retry,
  * freed slot), or the poll interval (work from other processes), whichever
  * comes first.
  */
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { ResolvedConfig } from "../config.js";
 import { queuePolicy } from "../config.js";
@@ -55,6 +58,15 @@ export interface WorkerOptions {
 /** Why a step's signal aborts when its run is canceled. */
 export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
 
+/**
+ * How many steps a process may have executed, or be executing, without their
+ * outcome committed: `UNCOMMITTED_PER_WORKER × maxWorkers`. A crash re-runs at
+ * most that many steps that had already run (the steps leased but not started
+ * are given back untouched). Without a bound, a store slower to write than the
+ * handlers are to run would let executed work pile up without limit.
+ */
+export const UNCOMMITTED_PER_WORKER = 4;
+
 /** Retries of a failed outcome write, 50 ms apart at first, doubling (about 3 s in all). */
 const OUTCOME_WRITE_RETRIES = 6;
 const OUTCOME_RETRY_BASE_MS = 50;
@@ -69,7 +81,8 @@ export class Scheduler {
   readonly #registry: Registry;
   readonly #config: ResolvedConfig;
   readonly #services: StepServices & { builtins: BuiltinServices };
-  readonly #limit;
+  readonly #limit; // executors running at once: maxWorkers
+  readonly #uncommitted; // steps executing or executed whose outcome is not written: UNCOMMITTED_PER_WORKER × maxWorkers
   readonly #inFlight = new Map<string, Execution>(); // by lease token
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
   readonly #wakeup = new Wakeup();
@@ -92,8 +105,14 @@ export class Scheduler {
     this.#config = config;
     this.#services = services;
     this.#limit = pLimit(config.maxWorkers);
+    this.#uncommitted = pLimit(UNCOMMITTED_PER_WORKER * config.maxWorkers);
+    // Every outcome whose write is retried waits on the stop signal: during an
+    // outage that is each uncommitted step at once, which is no listener leak.
+    setMaxListeners(this.#uncommitted.concurrency + 10, this.#stop.signal);
     this.#overlapWrites = (store.writeConcurrency ?? 1) > 1;
-    this.#completions = new Batcher((outcomes) => store.complete(outcomes), store.writeConcurrency);
+    // The uncommitted bound caps the outcomes in flight: share them among the writers.
+    const writers = Math.max(1, store.writeConcurrency ?? 1);
+    this.#completions = new Batcher((outcomes) => store.complete(outcomes), writers, Math.ceil(this.#uncommitted.concurrency / writers));
   }
 
   /**
@@ -331,6 +350,10 @@ export class Scheduler {
     // no longer takes a place: the next claim overlaps that write.
     const free = this.#leaseTarget() - (this.#inFlight.size - this.#writing) - this.#reserved;
     if (free <= 0) return [];
+    // Steps queued for an uncommitted slot keep the executors fed for two
+    // rounds of writes: claim again only when fewer wait, so that a claim is one
+    // large batch rather than a trickle of small ones, one per write.
+    if (this.#uncommitted.pendingCount >= 2 * this.#uncommitted.concurrency) return [];
     this.#reserved += free;
     let claimed: ClaimedStep[];
     try {
@@ -357,38 +380,45 @@ export class Scheduler {
     if (counters) execution.counters = counters;
     this.#inFlight.set(lease.token, execution);
     this.#ensureHeartbeat();
-    execution.settled = (async () => {
-      // The p-limit slot covers the executor only: writing the outcome happens in
-      // batches outside it, so the next buffered step can start meanwhile.
-      const outcome = await this.#limit(() => {
-        if (execution.abandoned) return undefined;
-        execution.started = true;
-        const began = performance.now();
-        return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, controller, this.#config.clock, this.#config.limits.maxPayloadBytes).finally(() => {
-          const ms = performance.now() - began;
-          this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;
-        });
-      });
-      if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
-      let result: CompletionResult;
-      // On a store that writes concurrently, the step gives up its place now, so
-      // the next claim overlaps this write (see Store.writeConcurrency).
-      const overlap = this.#overlapWrites;
-      if (overlap) {
-        this.#writing++;
+    // The uncommitted slot is held from the executor's start until the outcome is
+    // written; the worker slot covers the executor only, so that the next
+    // buffered step can start while outcomes are written in batches.
+    execution.settled = this.#uncommitted(() => this.#run(execution, claimed))
+      .catch((err: unknown) => this.#config.onError(err)) // #run handles its failures; this is the backstop
+      .finally(() => {
+        this.#inFlight.delete(lease.token);
         this.wake();
-      }
-      try {
-        result = await this.#writeOutcome(outcome);
-      } finally {
-        if (overlap) this.#writing--;
-      }
-      this.#count(execution.counters, outcome, result);
-    })().finally(() => {
-      this.#inFlight.delete(lease.token);
-      this.wake();
-    });
+      });
     return execution;
+  }
+
+  /** Executes a started step and writes its outcome. */
+  async #run(execution: Execution, claimed: ClaimedStep): Promise<void> {
+    if (execution.abandoned) return;
+    const outcome = await this.#limit(() => {
+      if (execution.abandoned) return undefined;
+      execution.started = true;
+      const began = performance.now();
+      return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, execution.controller, this.#config.clock, this.#config.limits.maxPayloadBytes).finally(() => {
+        const ms = performance.now() - began;
+        this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;
+      });
+    });
+    if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
+    let result: CompletionResult;
+    // On a store that writes concurrently, the step gives up its place now, so
+    // the next claim overlaps this write (see Store.writeConcurrency).
+    const overlap = this.#overlapWrites;
+    if (overlap) {
+      this.#writing++;
+      this.wake();
+    }
+    try {
+      result = await this.#writeOutcome(outcome);
+    } finally {
+      if (overlap) this.#writing--;
+    }
+    this.#count(execution.counters, outcome, result);
   }
 
   /**
@@ -422,7 +452,7 @@ export class Scheduler {
   #ensureHeartbeat(): void {
     if (this.#heartbeat) return;
     const every = Math.max(10, Math.floor(this.#config.leaseDuration / 3));
-    this.#heartbeat = setInterval(() => void this.#beat(), every);
+    this.#heartbeat = setInterval(() => void this.#beat().catch((err: unknown) => this.#config.onError(err)), every);
     this.#heartbeat.unref();
   }
 

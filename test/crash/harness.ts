@@ -46,6 +46,8 @@ export interface WorkerConfig {
   gauge?: string;
   /** Report the store's events ("store-event") and claims ("claim", "claimed" with the steps) over IPC. */
   reportStore?: boolean;
+  /** Every outcome write (store.complete) waits this long first. */
+  completeDelayMs?: number;
   leaseDuration?: number;
   pollInterval?: number;
   maxWorkers?: number;
