@@ -42,19 +42,6 @@ export { sqliteStore } from "./store/sqlite/index.js";
 export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export { postgresStore, type PostgresStoreConfig } from "./store/postgres/index.js";
 export type * from "./store/store.js";
-export {
-  edgeState,
-  dependencyOn,
-  finishedRunStatus,
-  isFinished,
-  refillTokens,
-  nextTokenAt,
-  ACTIVE_STEP_STATUSES,
-  FINISHED_RUN_STATUSES,
-  HANDLING_EDGES,
-  type EdgeState,
-} from "./store/graph-rules.js";
-export { planSteps, readyAtFor, type PlannedStep, type RunLookup } from "./store/step-plan.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
 export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
 export { validateName, MAX_NAME_BYTES } from "./names.js";

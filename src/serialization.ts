@@ -2,8 +2,9 @@
  * How values are persisted: superjson text, so that `Date`, `Map`, `Set`,
  * `BigInt`, `undefined` (and the like) come back as they went in.
  *
- * superjson walks every value twice (to annotate, then to rebuild), which makes
- * it the largest cost of a short step (shared/LIMITS.md). Most values are plain
+ * superjson walks every value twice (to annotate, then to rebuild), which made
+ * it the largest cost of a short step once claims and completions were batched
+ * (about 7 µs a value where native JSON takes under 1). Most values are plain
  * JSON, for which superjson's text is exactly `{"json":<the JSON>}`; those are
  * written and read with the native JSON functions instead, in the same format,
  * so any superjson reader (and this one) reads both.

@@ -51,7 +51,7 @@ describe("the built package", () => {
 
   it("declares its entry points", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-    for (const entry of [".", "./conformance"]) {
+    for (const entry of [".", "./store-kit", "./conformance"]) {
       for (const file of [pkg.exports[entry].import.default, pkg.exports[entry].import.types, pkg.exports[entry].require.default, pkg.exports[entry].require.types]) {
         expect(fs.existsSync(path.join(root, file)), file).toBe(true);
       }

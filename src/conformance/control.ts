@@ -109,6 +109,51 @@ export function controlSuite(target: ConformanceTarget): void {
       expect(story(await rt.events("r")).filter((t) => t.startsWith("run_"))).toEqual(["run_started", "run_paused", "run_resumed", "run_succeeded"]);
     });
 
+    it("accepts each run action in exactly the statuses it documents", async () => {
+      const rt = await h().runtime();
+      registerOk(rt);
+      rt.registerPackage(newPackage("waiting").entrypoint((run) => void run.waitForSignal("w", "go")).build());
+      rt.registerPackage(newPackage("ok").entrypoint((run) => void run.step("a", null, { kind: "ok" })).build());
+      rt.registerPackage(newPackage("bad").entrypoint((run) => void run.step("a", null, { kind: "fail" })).build());
+      /** A fresh run in `status`, for one action (actions change what they act on). */
+      const runIn = async (status: string, id: string) => {
+        const pkg = status === "succeeded" ? "ok" : status === "failed" ? "bad" : "waiting";
+        await rt.startRun(pkg, null, { runId: id });
+        await rt.runOnce();
+        if (status === "paused") await rt.pauseRun(id);
+        if (status === "canceled") await rt.cancelRun(id);
+        expect((await rt.workflow(id))?.status, id).toBe(status);
+      };
+      const act: Record<string, (id: string) => Promise<unknown>> = {
+        signal: (id) => rt.signal(id, "other"),
+        pause: (id) => rt.pauseRun(id),
+        resume: (id) => rt.resumeRun(id),
+        cancel: (id) => rt.cancelRun(id),
+      };
+      // The documented table: "ok" or the code each action throws.
+      const expected: Record<string, Record<string, string>> = {
+        running: { signal: "ok", pause: "ok", resume: "invalid_state", cancel: "ok" },
+        paused: { signal: "ok", pause: "invalid_state", resume: "ok", cancel: "ok" },
+        succeeded: { signal: "invalid_state", pause: "invalid_state", resume: "invalid_state", cancel: "invalid_state" },
+        failed: { signal: "invalid_state", pause: "invalid_state", resume: "invalid_state", cancel: "invalid_state" },
+        canceled: { signal: "invalid_state", pause: "invalid_state", resume: "invalid_state", cancel: "invalid_state" },
+      };
+      const seen: Record<string, Record<string, string>> = {};
+      for (const status of Object.keys(expected)) {
+        seen[status] = {};
+        for (const [action, call] of Object.entries(act)) {
+          const id = `${status}-${action}`;
+          await runIn(status, id);
+          (seen[status] as Record<string, string>)[action] = await call(id).then(
+            () => "ok",
+            (err: { code?: string }) => err.code ?? String(err),
+          );
+        }
+      }
+      expect(seen).toEqual(expected);
+      for (const call of Object.values(act)) expect(await rejectionCode(call("nope"))).toBe("not_found");
+    });
+
     it("finishes a run on resume when its last step finished while it was paused, and cancels a paused run", async () => {
       const rt = await h().runtime();
       registerOk(rt);
@@ -262,6 +307,30 @@ export function controlSuite(target: ConformanceTarget): void {
       rt.off("*", listener);
       expect(await rejectionCode(() => rt.on("nope" as never, () => {}))).toBe("invalid_input");
       expect(all.length).toBe(before);
+    });
+
+    it("a store observer that throws fails neither the write it observes nor the other observers", async () => {
+      // At the seam: observers registered on the store itself, which the runtime then writes through.
+      const store = await h().store(); // the harness closes it
+      const seen: string[] = [];
+      store.observeEvents?.(() => {
+        throw new Error("a broken observer");
+      });
+      store.observeEvents?.((events) => void seen.push(...events.map((e) => `${e.type} ${e.stepId ?? ""}`.trim())));
+      const borrowed = new Proxy(store, {
+        get(target, prop) {
+          if (prop === "close") return async () => undefined;
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const rt = await h().runtime({ store: { name: "observed", open: async () => borrowed } });
+      registerOk(rt);
+      rt.registerPackage(newPackage("one").entrypoint((run) => void run.step("a", 1, { kind: "ok" })).build());
+      await rt.startRun("one", null, { runId: "r" });
+      await rt.runOnce();
+      expect((await rt.workflow("r"))?.status).toBe("succeeded");
+      if (store.observeEvents) expect(seen).toEqual(["run_started", "step_ready a", "step_claimed a", "step_succeeded a", "run_succeeded"]);
     });
 
     it("logs operator actions and reclaims", async () => {

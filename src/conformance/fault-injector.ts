@@ -12,25 +12,10 @@
  * faults.inject({ method: "complete", when: "after" });   // the next completion commits, then "fails"
  */
 import type { Store, StoreConfig } from "../store/store.js";
+import { STORE_COMMANDS, type StoreCommand } from "../store/store-commands.js";
 
-/** The commands of a store that write (and `claim`, which leases). */
-export type FaultableMethod =
-  | "createRuns"
-  | "claim"
-  | "complete"
-  | "heartbeat"
-  | "release"
-  | "reclaimExpired"
-  | "retryStep"
-  | "cancelRun"
-  | "wakeDue"
-  | "signal"
-  | "pauseRun"
-  | "resumeRun"
-  | "purge"
-  | "getRun"
-  | "getSteps"
-  | "getResult";
+/** Every command of a store but `close`: the writes, the claim (which leases) and the reads. */
+export type FaultableMethod = Exclude<StoreCommand, "close">;
 
 export interface FaultRule {
   method: FaultableMethod;
@@ -51,10 +36,7 @@ export interface InjectedFault {
   action: "throw" | "hang";
 }
 
-const FAULTABLE: readonly FaultableMethod[] = [
-  "createRuns", "claim", "complete", "heartbeat", "release", "reclaimExpired", "retryStep", "cancelRun",
-  "wakeDue", "signal", "pauseRun", "resumeRun", "purge", "getRun", "getSteps", "getResult",
-];
+const FAULTABLE = STORE_COMMANDS.filter((m): m is FaultableMethod => m !== "close");
 
 /** An error shaped like a driver's connection failure. */
 export class InjectedStoreError extends Error {

@@ -16,10 +16,10 @@ import type { LazyAbort } from "./lazy-abort.js";
 import { ExecutingStep, type StepServices } from "./step-context.js";
 
 /**
- * Runs the step and returns its outcome; never rejects. Whatever escapes the
- * steps below (a value that throws while its outcome is built, a bug) fails
- * the attempt like an executor's own error would, so the step is retried or
- * failed and never left running until its lease expires.
+ * Runs the step and returns its outcome; never rejects. Whatever escapes (an
+ * executor's error, a value that throws while its outcome is built, a bug)
+ * fails the attempt, so the step is retried or failed and never left running
+ * until its lease expires.
  */
 export async function executeStep(
   claimed: ClaimedStep,
@@ -30,29 +30,7 @@ export async function executeStep(
   maxPayloadBytes: number,
 ): Promise<StepOutcome> {
   try {
-    return await attempt(claimed, executor, services, abort, clock, maxPayloadBytes);
-  } catch (err) {
-    return failure(claimed, clock(), describeError(err));
-  }
-}
-
-async function attempt(
-  claimed: ClaimedStep,
-  executor: Executor | undefined,
-  services: StepServices & { builtins: BuiltinServices },
-  abort: LazyAbort,
-  clock: () => number,
-  maxPayloadBytes: number,
-): Promise<StepOutcome> {
-  if (isBuiltinKind(claimed.step.kind)) {
-    try {
-      return await runBuiltin(claimed, services.builtins, clock());
-    } catch (err) {
-      return failure(claimed, clock(), describeError(err));
-    }
-  }
-  const step = new ExecutingStep(claimed, services, abort, new Date(clock()));
-  try {
+    if (isBuiltinKind(claimed.step.kind)) return await runBuiltin(claimed, services.builtins, clock());
     if (!executor) {
       return failure(claimed, clock(), {
         code: ErrorCodes.unknownKind,
@@ -60,12 +38,13 @@ async function attempt(
         retryable: false,
       });
     }
+    const step = new ExecutingStep(claimed, services, abort, new Date(clock()));
     const timeout = claimed.step.timeout;
     await (timeout === undefined ? executor.execute(step) : withTimeout(() => executor.execute(step), timeout, abort, claimed.step.id));
+    return success(claimed, step, clock(), maxPayloadBytes);
   } catch (err) {
     return failure(claimed, clock(), describeError(err));
   }
-  return success(claimed, step, clock(), maxPayloadBytes);
 }
 
 /**

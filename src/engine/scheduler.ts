@@ -27,10 +27,12 @@ import type { ResolvedConfig } from "../config.js";
 import { queuePolicy } from "../config.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Registry } from "../executor.js";
-import type { ClaimedStep, CompletionResult, LeaseRef, QueuePolicy, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
+import { isUnlimited } from "../store/completion-rules.js";
+import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
 import { Batcher } from "./batcher.js";
 import { executeStep } from "./execute.js";
+import { Heartbeat } from "./heartbeat.js";
 import { LazyAbort } from "./lazy-abort.js";
 import type { BuiltinServices } from "./builtins.js";
 import type { StepServices } from "./step-context.js";
@@ -71,9 +73,6 @@ export const UNCOMMITTED_PER_WORKER = 4;
 const OUTCOME_WRITE_RETRIES = 6;
 const OUTCOME_RETRY_BASE_MS = 50;
 
-/** A queue with no limits: its steps may be leased at start (limited ones go through the claim's checks). */
-const isUnlimited = (policy: QueuePolicy) => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
-
 const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
 
 export class Scheduler {
@@ -93,7 +92,7 @@ export class Scheduler {
   #averageStepMs: number | undefined; // moving average of executor durations
   #nextDueAt: number | undefined;
   #lastReclaimAt = -Infinity;
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #heartbeat: Heartbeat;
   #workers: Promise<void> | undefined;
   #loopSignal: AbortSignal | undefined; // the running loop's stop signal
   #unsubscribe: (() => void) | undefined;
@@ -112,6 +111,9 @@ export class Scheduler {
     this.#overlapWrites = (store.writeConcurrency ?? 1) > 1;
     // The uncommitted bound caps the outcomes in flight: share them among the writers.
     const writers = Math.max(1, store.writeConcurrency ?? 1);
+    this.#heartbeat = new Heartbeat(store, config, () =>
+      [...this.#inFlight.values()].map((e) => ({ lease: e.lease, lost: (reason: WorkflowError) => e.controller.abort(reason) })),
+    );
     this.#completions = new Batcher((outcomes) => store.complete(outcomes), writers, Math.ceil(this.#uncommitted.concurrency / writers));
   }
 
@@ -150,6 +152,7 @@ export class Scheduler {
         now: this.#config.clock(),
         leaseDuration: this.#config.leaseDuration,
         limit,
+        // Limited queues go through the claim's checks: only unlimited ones are leased at start.
         eligible: (queue) => isUnlimited(queuePolicy(queues, queue)),
         onLease: (lease) => void attempted.push(lease),
       },
@@ -252,8 +255,7 @@ export class Scheduler {
     this.#stop.abort();
     await this.#workers;
     await this.#drain(grace);
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    this.#heartbeat.stop();
   }
 
   async #loop(options: WorkerOptions): Promise<void> {
@@ -379,7 +381,7 @@ export class Scheduler {
     const execution: Execution = { lease, controller, settled: Promise.resolve() };
     if (counters) execution.counters = counters;
     this.#inFlight.set(lease.token, execution);
-    this.#ensureHeartbeat();
+    this.#heartbeat.ensure();
     // The uncommitted slot is held from the executor's start until the outcome is
     // written; the worker slot covers the executor only, so that the next
     // buffered step can start while outcomes are written in batches.
@@ -446,37 +448,5 @@ export class Scheduler {
     if (outcome.status === "wait") return; // parked, or finished by the store: not an attempt's end
     if (result.status === "applied" && outcome.status === "succeeded") counters.succeeded++;
     else counters.failed++;
-  }
-
-  /** Extends the leases of running steps every third of a lease; aborts the ones lost. */
-  #ensureHeartbeat(): void {
-    if (this.#heartbeat) return;
-    const every = Math.max(10, Math.floor(this.#config.leaseDuration / 3));
-    this.#heartbeat = setInterval(() => void this.#beat().catch((err: unknown) => this.#config.onError(err)), every);
-    this.#heartbeat.unref();
-  }
-
-  async #beat(): Promise<void> {
-    if (this.#inFlight.size === 0) {
-      clearInterval(this.#heartbeat);
-      this.#heartbeat = undefined;
-      return;
-    }
-    const executions = [...this.#inFlight.values()];
-    const now = this.#config.clock();
-    try {
-      const lost = await this.#store.heartbeat(
-        executions.map((e) => e.lease),
-        now + this.#config.leaseDuration,
-        now,
-      );
-      for (const l of lost) {
-        this.#inFlight.get(l.token)?.controller.abort(
-          new WorkflowError(ErrorCodes.invalidState, `step "${l.stepId}" is no longer leased to this worker (its run was canceled or its lease expired)`),
-        );
-      }
-    } catch (err) {
-      this.#config.onError(err);
-    }
   }
 }

@@ -7,6 +7,7 @@
  */
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import type { Store } from "./store.js";
+import { STORE_COMMANDS } from "./store-commands.js";
 
 function asWorkflowError(err: unknown): WorkflowError {
   if (isWorkflowError(err)) return err;
@@ -16,11 +17,7 @@ function asWorkflowError(err: unknown): WorkflowError {
 
 export function guardStore(store: Store): Store {
   const guarded = {} as Record<string, unknown>;
-  for (const method of [
-    "createRuns", "claim", "complete", "heartbeat", "release", "reclaimExpired", "getRun", "listRuns",
-    "getSteps", "getResult", "readArtifact", "retryStep", "cancelRun", "wakeDue", "signal", "pauseRun", "resumeRun",
-    "getEvents", "listFailedSteps", "purge", "close",
-  ] as const satisfies readonly (keyof Store)[]) {
+  for (const method of STORE_COMMANDS) {
     const call = (store[method] as (...args: unknown[]) => Promise<unknown>).bind(store);
     guarded[method] = async (...args: unknown[]) => {
       try {

@@ -16,8 +16,9 @@
  * - **Heartbeats and reclaims** never wait: they skip rows another transaction
  *   holds (a completion is writing them, and will settle them).
  *
- * How it stays fast (see shared/LIMITS.md): claims and completions are batched
- * by the engine and written set-wise (array parameters, `= ANY(ARRAY(...))`,
+ * How it stays fast: claims and completions are batched by the engine (a round
+ * trip and a commit per step would cap it at a few thousand steps a second)
+ * and written set-wise (array parameters, `= ANY(ARRAY(...))`,
  * shapes whose plan cannot go bad; see `statements.ts`), so a batch costs a
  * handful of round trips whatever its size: a start is one statement, the
  * default queue's claim is one, a batch of plain successes is three (lock,
@@ -63,6 +64,8 @@ import {
 } from "../rows.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
 import { NO_STEPS, planSteps } from "../step-plan.js";
+import { APPLIED, deliverEvents, GRAPH_CONFLICTS, isUnlimited, STALE } from "../completion-rules.js";
+import { assertRunAccepts, planRetry, runAccepts } from "../operator-rules.js";
 import type {
   ArtifactRecord,
   ClaimRequest,
@@ -73,7 +76,6 @@ import type {
   EventRecord,
   FailedStepsQuery,
   NewSignal,
-  QueuePolicy,
   LeaseRef,
   ListRunsQuery,
   NewRun,
@@ -104,16 +106,6 @@ export interface PostgresStoreOptions {
   ownsPool: boolean;
   schema: string;
 }
-
-const APPLIED: CompletionResult = Object.freeze({ status: "applied" });
-const STALE: CompletionResult = Object.freeze({ status: "stale" });
-
-/** Codes that turn a step's success into a permanent failure instead of failing the batch. */
-const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
-  ErrorCodes.duplicateStep,
-  ErrorCodes.unknownDependency,
-  ErrorCodes.duplicateArtifact,
-]);
 
 const key = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
 
@@ -182,16 +174,6 @@ export class PostgresStore implements Store {
     return () => this.#eventListeners.delete(listener);
   }
 
-  #deliver(events: EventRecord[]): void {
-    for (const listener of this.#eventListeners) {
-      try {
-        listener(events);
-      } catch {
-        // A listener's failure is its own (the engine's dispatch reports them).
-      }
-    }
-  }
-
   /** A write that needs no lock: straight on the pool, or, while events are observed, in a transaction that captures them. */
   async #write<T>(fn: (db: pg.Pool | Db) => Promise<T>): Promise<T> {
     if (this.#eventListeners.size === 0) return fn(this.#pool);
@@ -250,7 +232,7 @@ export class PostgresStore implements Store {
         return { value, commit: `${notify}COMMIT` };
       },
     );
-    if (captured.length) this.#deliver(captured);
+    if (captured.length) deliverEvents(this.#eventListeners, captured);
     return result;
   }
 
@@ -869,11 +851,8 @@ export class PostgresStore implements Store {
   async cancelRun(runId: string, now: number): Promise<string[]> {
     const before = (await this.#rows<{ id: string }>(this.#pool, this.#sql.descendants, [runId])).map((d) => d.id);
     return this.#tx({ runs: [runId, ...before] }, async (tx) => {
-      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
-      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-      if (run.status !== "running" && run.status !== "pending" && run.status !== "paused") {
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
-      }
+      const [run] = await this.#rows<RunRow & { status: RunStatus }>(tx.db, this.#sql.getRun, [runId]);
+      assertRunAccepts("cancel", runId, run);
       const descendants = (await this.#rows<{ id: string }>(tx.db, this.#sql.descendants, [runId])).map((d) => d.id);
       const late = descendants.filter((id) => !before.includes(id));
       if (late.length) await this.#lockRuns(tx.db, late);
@@ -906,14 +885,13 @@ export class PostgresStore implements Store {
   async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
     const { runId, name, id, payload, now } = signal;
     return this.#tx({ runs: [runId] }, async (tx) => {
-      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
-      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-      if ((FINISHED_RUN_STATUSES as readonly string[]).includes(run.status)) {
+      const [run] = await this.#rows<RunRow & { status: RunStatus }>(tx.db, this.#sql.getRun, [runId]);
+      if (run && !runAccepts("signal", run.status)) {
         // A retried delivery is answered the same way after the run finished.
         const [exists] = await this.#rows(tx.db, this.#sql.signalExists, [runId, id]);
         if (exists) return { delivered: false };
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; a signal can only go to an unfinished run`);
       }
+      assertRunAccepts("signal", runId, run);
       const [row] = await this.#rows<{ delivered: boolean; readied: boolean }>(tx.db, this.#sql.signal, [runId, id, name, payload, now]);
       if (row?.readied) tx.notify.add(Payload.ready);
       return { delivered: row?.delivered ?? false };
@@ -922,20 +900,16 @@ export class PostgresStore implements Store {
 
   async pauseRun(runId: string, now: number): Promise<void> {
     await this.#tx({ runs: [runId] }, async (tx) => {
-      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
-      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-      if (run.status !== "running" && run.status !== "pending") {
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only a running run can be paused`);
-      }
+      const [run] = await this.#rows<RunRow & { status: RunStatus }>(tx.db, this.#sql.getRun, [runId]);
+      assertRunAccepts("pause", runId, run);
       await this.#query(tx.db, this.#sql.pauseRun, [runId, now]);
     });
   }
 
   async resumeRun(runId: string, now: number): Promise<void> {
     await this.#tx({ runs: [runId] }, async (tx) => {
-      const [run] = await this.#rows<RunRow>(tx.db, this.#sql.getRun, [runId]);
-      if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-      if (run.status !== "paused") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}, not paused`);
+      const [run] = await this.#rows<RunRow & { status: RunStatus }>(tx.db, this.#sql.getRun, [runId]);
+      assertRunAccepts("resume", runId, run);
       await this.#query(tx.db, this.#sql.resumeRun, [runId, now]);
       // Its steps may have finished while it was paused.
       await this.#finishRunsIfDone(tx, new Set([runId]), now);
@@ -1016,48 +990,10 @@ export class PostgresStore implements Store {
     const { db } = tx;
     const [run] = await this.#rows<RunRow>(db, this.#sql.getRun, [runId]);
     if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-    const steps = await this.#stepsOf(db, runId);
-    const byId = new Map(steps.map((s) => [s.id, s]));
-    const target = byId.get(stepId);
-    if (!target) throw new WorkflowError(ErrorCodes.notFound, `no step "${stepId}" in run "${runId}"`);
-    if (target.status !== "failed" && target.status !== "canceled") {
-      throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" is ${target.status}; only a failed or canceled step can be retried`);
-    }
-    const dependents = new Map<string, string[]>();
-    for (const s of steps) for (const d of s.dependsOn) dependents.set(d.stepId, [...(dependents.get(d.stepId) ?? []), s.id]);
+    const plan = planRetry(runId, stepId, await this.#stepsOf(db, runId));
     await this.#query(db, this.#sql.insertEvent, [runId, now, "operator_retry", stepId]);
-
-    // Everything downstream that was skipped or canceled comes back with it.
-    const revived = new Set<string>([stepId]);
-    const frontier = [stepId];
-    for (let id = frontier.pop(); id !== undefined; id = frontier.pop()) {
-      for (const next of dependents.get(id) ?? []) {
-        const status = byId.get(next)?.status;
-        if (!revived.has(next) && (status === "skipped" || status === "canceled")) {
-          revived.add(next);
-          frontier.push(next);
-        }
-      }
-    }
-    // Recount each revived step's waiting edges, treating the other revived steps as unfinished.
-    const skippedAgain: string[] = [];
-    const updates: { id: string; status: "pending" | "ready"; waiting: number }[] = [];
-    for (const id of revived) {
-      let waiting = 0;
-      let violated: string | undefined;
-      for (const d of byId.get(id)?.dependsOn ?? []) {
-        const depStatus: StepStatus = revived.has(d.stepId) ? "pending" : (byId.get(d.stepId)?.status ?? "pending");
-        const state = edgeState(depStatus, d.on);
-        if (state === "waiting") waiting++;
-        else if (state === "violated") violated = d.stepId;
-      }
-      if (violated !== undefined && id === stepId) {
-        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not finish as it needs; retry that one`);
-      }
-      if (violated !== undefined) skippedAgain.push(id);
-      updates.push({ id, status: waiting > 0 ? "pending" : "ready", waiting });
-    }
-    await this.#query(db, this.#sql.reviveSteps, [runId, updates.map((u) => u.id), updates.map((u) => u.status), updates.map((u) => u.waiting), now]);
+    const { revived, skippedAgain } = plan;
+    await this.#query(db, this.#sql.reviveSteps, [runId, revived.map((u) => u.id), revived.map((u) => u.status), revived.map((u) => u.waiting), now]);
     if (skippedAgain.length) {
       const skipped = await this.#rows<{ run_id: string; id: string }>(db, this.#sql.skipSteps, [skippedAgain.map(() => runId), skippedAgain, now]);
       await this.#propagate(tx, skipped.map((r) => ({ runId, stepId: r.id, status: "skipped" as const })), now);
@@ -1093,7 +1029,6 @@ interface QueueScan {
   head?: ClaimOrder;
 }
 
-const isUnlimited = (policy: QueuePolicy) => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
 
 /** A place in claim order: higher priority first, then readiness, then insertion. */
 interface ClaimOrder {

@@ -9,7 +9,8 @@
  *   and a claim is exclusive without row locks. `busy_timeout` makes a second
  *   process wait for the lock instead of failing.
  * - Statements are prepared once. Claims and completions are batched by the engine,
- *   so one transaction carries many steps (see shared/LIMITS.md).
+ *   so one transaction carries many steps: a commit per step would cap a drain at
+ *   about a tenth of what batches reach.
  */
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
@@ -20,6 +21,8 @@ import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
 import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatusSql, nextTokenAt, refillTokens } from "../graph-rules.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
 import { jsonOf, NO_STEPS, type PlannedStep, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
+import { APPLIED, deliverEvents, GRAPH_CONFLICTS, STALE } from "../completion-rules.js";
+import { assertRunAccepts, planRetry } from "../operator-rules.js";
 import type {
   ClaimRequest,
   ClaimResult,
@@ -82,17 +85,6 @@ export interface SqliteStoreOptions {
  * the drain (drains of 20 000 and 100 000 steps were as fast or faster).
  */
 export const DEFAULT_CACHE_SIZE_MIB = 4;
-
-// Shared answers (they are never mutated): one fewer allocation per step.
-const APPLIED: CompletionResult = Object.freeze({ status: "applied" });
-const STALE: CompletionResult = Object.freeze({ status: "stale" });
-
-/** Codes that turn a step's success into a permanent failure instead of failing the batch. */
-const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([
-  ErrorCodes.duplicateStep,
-  ErrorCodes.unknownDependency,
-  ErrorCodes.duplicateArtifact,
-]);
 
 /**
  * Finished runs to purge, oldest first: params are `statusCount` statuses, then
@@ -216,8 +208,7 @@ export class SqliteStore implements Store {
       const captured = this.#captured as EventRow[] | undefined;
       this.#captured = undefined;
       if (captured?.length) {
-        const events = captured.map(toEvent);
-        for (const listener of this.#eventListeners) listener(events);
+        deliverEvents(this.#eventListeners, captured.map(toEvent));
       }
       return result;
     };
@@ -299,12 +290,10 @@ export class SqliteStore implements Store {
   async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
     return this.#write(() => {
       const { runId, name, now } = signal;
-      const run = this.#runOrThrow(runId);
+      const run = this.#getRun(runId);
       // A retried delivery is answered the same way after the run finished.
-      if (this.#sql.signalExists.get(runId, signal.id)) return { delivered: false };
-      if ((FINISHED_RUN_STATUSES as readonly string[]).includes(run.status)) {
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; a signal can only go to an unfinished run`);
-      }
+      if (run && this.#sql.signalExists.get(runId, signal.id)) return { delivered: false };
+      assertRunAccepts("signal", runId, run);
       if (this.#sql.insertSignal.run(runId, signal.id, name, signal.payload, now).changes === 0) return { delivered: false };
       this.#sql.wakeSignaled.run(now, now, runId, `signal:${name}`);
       return { delivered: true };
@@ -313,10 +302,7 @@ export class SqliteStore implements Store {
 
   async pauseRun(runId: string, now: number): Promise<void> {
     this.#write(() => {
-      const run = this.#runOrThrow(runId);
-      if (run.status !== "running" && run.status !== "pending") {
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only a running run can be paused`);
-      }
+      assertRunAccepts("pause", runId, this.#getRun(runId));
       this.#sql.setRunStatus.run("paused", now, runId);
       this.#sql.insertPaused.run(runId);
     });
@@ -324,8 +310,7 @@ export class SqliteStore implements Store {
 
   async resumeRun(runId: string, now: number): Promise<void> {
     this.#write(() => {
-      const run = this.#runOrThrow(runId);
-      if (run.status !== "paused") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}, not paused`);
+      assertRunAccepts("resume", runId, this.#getRun(runId));
       this.#sql.setRunStatus.run("running", now, runId);
       this.#sql.deletePaused.run(runId);
       // Its last steps may have finished while it was paused.
@@ -406,6 +391,10 @@ export class SqliteStore implements Store {
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
+    return this.#stepsOfRun(runId);
+  }
+
+  #stepsOfRun(runId: string): StepRecord[] {
     const deps = dependenciesByStep(this.#sql.edgesOfRun.all(runId) as EdgeRow[]);
     return (this.#sql.stepsOfRun.all(runId) as StepRow[]).map((row) => toStep(row, deps.get(row.id) ?? []));
   }
@@ -428,10 +417,7 @@ export class SqliteStore implements Store {
 
   async cancelRun(runId: string, now: number): Promise<string[]> {
     return this.#write(() => {
-      const run = this.#runOrThrow(runId);
-      if (run.status !== "running" && run.status !== "pending" && run.status !== "paused") {
-        throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; only an unfinished run can be canceled`);
-      }
+      assertRunAccepts("cancel", runId, this.#getRun(runId));
       this.#sql.insertEvent.run(runId, now, "operator_cancel", null);
       const canceled: string[] = [];
       // The run, then its unfinished descendants (a child's own children too).
@@ -461,10 +447,8 @@ export class SqliteStore implements Store {
 
   // ---- inside transactions -------------------------------------------------
 
-  #runOrThrow(runId: string): RunRow {
-    const run = this.#sql.getRun.get(runId) as RunRow | undefined;
-    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-    return run;
+  #getRun(runId: string): (RunRow & { status: RunStatus }) | undefined {
+    return this.#sql.getRun.get(runId) as (RunRow & { status: RunStatus }) | undefined;
   }
 
   #createRun({ run, steps }: NewRun, leases: StartLeases | undefined): CreatedRun {
@@ -730,47 +714,16 @@ export class SqliteStore implements Store {
 
   #retryStep(runId: string, stepId: string, now: number): void {
     const s = this.#sql;
-    this.#runOrThrow(runId);
-    const row = s.getStep.get(runId, stepId) as StepRow | undefined;
-    if (!row) throw new WorkflowError(ErrorCodes.notFound, `no step "${stepId}" in run "${runId}"`);
-    if (row.status !== "failed" && row.status !== "canceled") {
-      throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" is ${row.status}; only a failed or canceled step can be retried`);
-    }
+    if (!this.#getRun(runId)) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
+    const steps = this.#stepsOfRun(runId);
+    const plan = planRetry(runId, stepId, steps);
     s.insertEvent.run(runId, now, "operator_retry", stepId);
-
-    // Everything downstream that was skipped or canceled comes back with it.
-    const revived = new Set<string>([stepId]);
-    const frontier = [stepId];
-    for (let id = frontier.pop(); id !== undefined; id = frontier.pop()) {
-      for (const edge of s.dependents.all(runId, id) as { step_id: string }[]) {
-        if (revived.has(edge.step_id)) continue;
-        const status = (s.stepStatus.get(runId, edge.step_id) as { status: StepStatus }).status;
-        if (status === "skipped" || status === "canceled") {
-          revived.add(edge.step_id);
-          frontier.push(edge.step_id);
-        }
-      }
+    const byId = new Map(steps.map((step) => [step.id, step]));
+    for (const { id, status, waiting } of plan.revived) {
+      s.reviveStep.run(status, waiting, status === "ready" ? readyAtFor(byId.get(id) as StepRecord, now) : null, now, runId, id);
     }
-    // Recount each revived step's waiting edges, treating the other revived steps as unfinished.
-    const skippedAgain: string[] = [];
-    for (const id of revived) {
-      const step = toStep(s.getStep.get(runId, id) as StepRow, this.#depsOf(runId, id));
-      let waiting = 0;
-      let violated: string | undefined;
-      for (const d of step.dependsOn) {
-        const depStatus = revived.has(d.stepId) ? "pending" : (s.stepStatus.get(runId, d.stepId) as { status: StepStatus }).status;
-        const state = edgeState(depStatus, d.on);
-        if (state === "waiting") waiting++;
-        else if (state === "violated") violated = d.stepId;
-      }
-      if (violated !== undefined && id === stepId) {
-        throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" cannot run: its dependency "${violated}" did not finish as it needs; retry that one`);
-      }
-      if (violated !== undefined) skippedAgain.push(id);
-      s.reviveStep.run(waiting > 0 ? "pending" : "ready", waiting, waiting > 0 ? null : readyAtFor(step, now), now, runId, id);
-    }
-    for (const id of revived) s.resetAttempts.run(now, runId, id);
-    for (const id of skippedAgain) {
+    for (const { id } of plan.revived) s.resetAttempts.run(now, runId, id);
+    for (const id of plan.skippedAgain) {
       if (s.skipStep.run(now, now, runId, id).changes) this.#propagate(runId, id, "skipped", now);
     }
     s.reopenRun.run(now, runId);
