@@ -47,3 +47,4 @@ export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
 export { validateName, MAX_NAME_BYTES } from "./names.js";
 export type { Projection, ProjectionStore } from "./projections/projection-store.js";
 export { SQLiteProjectionStore } from "./projections/sqlite-projection-store.js";
+export { PostgresProjectionStore, type PostgresProjectionStoreConfig } from "./projections/postgres-projection-store.js";

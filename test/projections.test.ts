@@ -1,9 +1,13 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describeProjectionConformance } from "../src/conformance/index.js";
 import { WorkflowError } from "../src/errors.js";
+import { PostgresProjectionStore } from "../src/projections/postgres-projection-store.js";
 import { SQLiteProjectionStore } from "../src/projections/sqlite-projection-store.js";
+import { pgUrl, uniqueSchema } from "./support/postgres.js";
 
 const BAD_NAMES = ["..", "a/b", "a\\b", "a\0b", "", "   ", ".", "x".repeat(201)];
 
@@ -113,5 +117,78 @@ describe("SQLiteProjectionStore", () => {
 
   it("rejects an empty root with invalid_config", () => {
     expect(() => new SQLiteProjectionStore("")).toThrow(expect.objectContaining({ code: "invalid_config" }));
+  });
+});
+
+// The behaviour every projection store shares, on both built-in ones.
+describeProjectionConformance({
+  name: "SQLiteProjectionStore",
+  makeStore: () => new SQLiteProjectionStore(root),
+  param: () => "?",
+});
+
+const pgSchemas: string[] = [];
+let prefix = "";
+describeProjectionConformance({
+  name: "PostgresProjectionStore",
+  makeStore: () => {
+    // One prefix per test: its schemas are dropped afterwards.
+    if (!prefix) prefix = `${uniqueSchema("proj")}_`;
+    return new PostgresProjectionStore({ connectionString: pgUrl(), schemaPrefix: prefix });
+  },
+  param: (n) => `$${n}`,
+  cleanup: () => {
+    pgSchemas.push(prefix);
+    prefix = "";
+  },
+});
+
+describe("PostgresProjectionStore", () => {
+  afterAll(async () => {
+    const admin = new pg.Client({ connectionString: pgUrl() });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'proj\\_%'");
+      for (const { nspname } of rows) if (pgSchemas.some((p) => nspname.startsWith(p))) await admin.query(`DROP SCHEMA "${nspname}" CASCADE`);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it("keeps each projection in a schema of its own, and refuses a name whose schema name would not fit", async () => {
+    const schemaPrefix = `${uniqueSchema("proj")}_`;
+    pgSchemas.push(schemaPrefix);
+    const store = new PostgresProjectionStore({ connectionString: pgUrl(), schemaPrefix });
+    try {
+      const p = await store.projection("Orders 2026");
+      await p.exec("CREATE TABLE t (v TEXT)");
+      expect(await p.query("SELECT table_schema FROM information_schema.tables WHERE table_name = 't' AND table_schema = current_schema()")).toEqual([
+        { table_schema: `${schemaPrefix}Orders 2026` },
+      ]);
+      expect((await store.projection("x".repeat(63 - schemaPrefix.length)).catch((e: unknown) => e)) instanceof WorkflowError).toBe(false);
+      expect(await store.projection("x".repeat(64 - schemaPrefix.length)).catch((e: WorkflowError) => e.code)).toBe("invalid_name");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("borrows an application's pool and leaves it open", async () => {
+    const schemaPrefix = `${uniqueSchema("proj")}_`;
+    pgSchemas.push(schemaPrefix);
+    const pool = new pg.Pool({ connectionString: pgUrl(), max: 2 });
+    try {
+      const store = new PostgresProjectionStore({ pool, schemaPrefix });
+      await (await store.projection("p")).exec("CREATE TABLE t (v INTEGER)");
+      await store.close();
+      expect((await pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+      // The borrowed connections came back without the projection's search_path.
+      expect((await pool.query("SHOW search_path")).rows[0]?.search_path).not.toContain(schemaPrefix);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("refuses a config without exactly one of connectionString and pool", () => {
+    expect(() => new PostgresProjectionStore({})).toThrow(expect.objectContaining({ code: "invalid_config" }));
   });
 });
