@@ -44,6 +44,7 @@ export { postgresStore, type PostgresStoreConfig } from "./store/postgres/index.
 export type * from "./store/store.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
 export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
+export { PostgresArtifactStore, type PostgresArtifactStoreConfig } from "./artifacts/postgres-artifact-store.js";
 export { validateName, MAX_NAME_BYTES } from "./names.js";
 export type { Projection, ProjectionStore } from "./projections/projection-store.js";
 export { SQLiteProjectionStore } from "./projections/sqlite-projection-store.js";

@@ -3,7 +3,11 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import pg from "pg";
 import { FileArtifactStore } from "../src/artifacts/file-artifact-store.js";
+import { PostgresArtifactStore } from "../src/artifacts/postgres-artifact-store.js";
+import { describeArtifactStoreConformance } from "../src/conformance/index.js";
+import { pgUrl, uniqueSchema } from "./support/postgres.js";
 import { WorkflowError } from "../src/errors.js";
 
 const BAD_NAMES = ["..", "a/b", "a\\b", "a\0b", "", "   ", ".", "x".repeat(201), "a.ref.json"];
@@ -155,4 +159,35 @@ describe("FileArtifactStore", () => {
   it("rejects an empty root with invalid_config", () => {
     expect(() => new FileArtifactStore(" ")).toThrow(expect.objectContaining({ code: "invalid_config" }));
   });
+});
+
+// The behaviour every artifact store shares, on both built-in ones. Each test
+// gets fresh storage; the two stores a test may open share it.
+let fileRoot: string | undefined;
+describeArtifactStoreConformance({
+  name: "FileArtifactStore",
+  makeStore: () => new FileArtifactStore((fileRoot ??= fs.mkdtempSync(path.join(os.tmpdir(), "trellis-artifact-conformance-")))),
+  cleanup: () => {
+    if (fileRoot) fs.rmSync(fileRoot, { recursive: true, force: true });
+    fileRoot = undefined;
+  },
+});
+
+let pgSchema: string | undefined;
+describeArtifactStoreConformance({
+  name: "PostgresArtifactStore",
+  // Small chunks, so that the large body of the suite crosses many of them.
+  makeStore: () => new PostgresArtifactStore({ connectionString: pgUrl(), schema: (pgSchema ??= uniqueSchema("artifacts")), chunkBytes: 256 * 1024 }),
+  cleanup: async () => {
+    const schema = pgSchema;
+    pgSchema = undefined;
+    if (!schema) return;
+    const admin = new pg.Client({ connectionString: pgUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    } finally {
+      await admin.end();
+    }
+  },
 });

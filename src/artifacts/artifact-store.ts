@@ -34,4 +34,9 @@ export interface ArtifactStore {
   put(a: ArtifactObject): Promise<ArtifactRef>;
   /** Opens a stored artifact; rejects with `not_found` for an unknown id. */
   open(id: string): Promise<{ stream: NodeJS.ReadableStream; ref: ArtifactRef }>;
+  /**
+   * Removes artifacts; ids it does not have are ignored. Resolves to how many it
+   * removed. Optional: a store without it keeps every body it was given.
+   */
+  delete?(ids: readonly string[]): Promise<number>;
 }

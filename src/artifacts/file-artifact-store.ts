@@ -107,6 +107,26 @@ export class FileArtifactStore implements ArtifactStore {
     }
   }
 
+  /** Removes artifacts (body, then ref); ids that do not exist are ignored. Returns how many were removed. */
+  async delete(ids: readonly string[]): Promise<number> {
+    const checked = ids.map((id) => this.checkId(id));
+    let removed = 0;
+    for (const id of checked) {
+      const bodyPath = path.join(this.root, id);
+      try {
+        // The body first: `open` treats a missing body as "not found", so the artifact is gone at once.
+        await rm(bodyPath);
+        removed++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeError(`cannot delete artifact ${id}`, err);
+      }
+      await rm(bodyPath + REF_SUFFIX, { force: true }).catch((err: unknown) => {
+        throw storeError(`cannot delete the ref of artifact ${id}`, err);
+      });
+    }
+    return removed;
+  }
+
   private checkId(id: string): string {
     const checked = validateName(id, "artifact id");
     // Such an id would be another artifact's sidecar.

@@ -22,6 +22,7 @@ import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
 export { Gate, Harness, waitUntil } from "./harness.js";
+export { describeArtifactStoreConformance, BAD_ARTIFACT_NAMES, type ArtifactStoreConformanceTarget } from "./artifacts.js";
 export { describeProjectionConformance, BAD_PROJECTION_NAMES, type ProjectionConformanceTarget } from "./projections.js";
 export { FaultInjector, InjectedStoreError, type FaultRule, type FaultableMethod, type InjectedFault } from "./fault-injector.js";
 
