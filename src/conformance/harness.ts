@@ -6,6 +6,9 @@
 import { afterEach, beforeEach } from "vitest";
 import { newRuntime, type Runtime } from "../engine/runtime.js";
 import type { RuntimeConfig } from "../config.js";
+import { permanent } from "../errors.js";
+import { newExecutor } from "../executor.js";
+import type { RunEvent } from "../types.js";
 import type { Store, StoreConfig } from "../store/store.js";
 
 export interface ConformanceTarget {
@@ -130,4 +133,19 @@ export async function rejectionCode(promise: Promise<unknown> | (() => unknown))
     return (err as { code?: string }).code ?? `not a WorkflowError: ${String(err)}`;
   }
   throw new Error("expected a rejection");
+}
+
+/** "type stepId" per event: a run's story, to compare with an expected one. */
+export const story = (events: RunEvent[]) => events.map((e) => (e.stepId ? `${e.type} ${e.stepId}` : e.type));
+
+/** Registers "ok" (succeeds with its input, noting the step in `ran`) and "fail" (fails for good). */
+export function registerOk(rt: Runtime, ran: string[] = []): string[] {
+  rt.registerExecutor(newExecutor("ok", async (step) => {
+    ran.push(step.step.id);
+    step.result(step.rawInput());
+  }));
+  rt.registerExecutor(newExecutor("fail", async () => {
+    throw permanent("boom", new Error("no"));
+  }));
+  return ran;
 }

@@ -17,6 +17,7 @@ import { executionSuite } from "./execution.js";
 import { operationsSuite } from "./operations.js";
 import { runsSuite } from "./runs.js";
 import { schedulingSuite } from "./scheduling.js";
+import { retentionSuite } from "./retention.js";
 import { startLeasesSuite } from "./start-leases.js";
 import { waitsSuite } from "./waits.js";
 
@@ -35,6 +36,7 @@ export function describeStoreConformance(target: ConformanceTarget): void {
     branchesSuite(target);
     waitsSuite(target);
     controlSuite(target);
+    retentionSuite(target);
     startLeasesSuite(target);
   });
 }

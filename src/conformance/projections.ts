@@ -99,8 +99,9 @@ export function describeProjectionConformance(target: ProjectionConformanceTarge
     it("fails a statement with projection_error, the driver's error as its cause", () =>
       withStores(1, async (store) => {
         const p = await store.projection("errors");
-        for (const bad of [p.exec("SELEC nonsense"), p.query("SELECT * FROM missing_table"), p.exec("CREATE TABLE t (a INTEGER); CREATE TABLE u (b INTEGER)")]) {
-          const err = await bad.then(() => undefined, (e: unknown) => e);
+        // One at a time: a statement is only sent when the one before has failed.
+        for (const bad of [() => p.exec("SELEC nonsense"), () => p.query("SELECT * FROM missing_table"), () => p.exec("CREATE TABLE t (a INTEGER); CREATE TABLE u (b INTEGER)")]) {
+          const err = await bad().then(() => undefined, (e: unknown) => e);
           expect(err).toMatchObject({ code: "projection_error" });
           expect((err as Error).cause).toBeInstanceOf(Error);
         }

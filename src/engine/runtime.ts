@@ -496,9 +496,26 @@ export class Runtime {
   async #purge(before: number, statuses: readonly WorkflowRun["status"][]): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.#store.purge(before, statuses, PURGE_BATCH);
-      total += n;
-      if (n < PURGE_BATCH) return total;
+      const { runs, storedArtifacts } = await this.#store.purge(before, statuses, PURGE_BATCH);
+      total += runs;
+      await this.#deleteArtifacts(storedArtifacts);
+      if (runs < PURGE_BATCH) return total;
+    }
+  }
+
+  /**
+   * Deletes the bodies of purged runs' stored artifacts, after the purge has
+   * committed (the other way round, a failed purge would leave refs to bodies
+   * that are gone). A failure leaves bodies behind: reported to onError, the
+   * purge goes on.
+   */
+  async #deleteArtifacts(ids: string[]): Promise<void> {
+    const store = this.#config.artifactStore;
+    if (ids.length === 0 || !store?.delete) return;
+    try {
+      await store.delete(ids);
+    } catch (err) {
+      this.#config.onError(err);
     }
   }
 

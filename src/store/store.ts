@@ -341,6 +341,14 @@ export interface FailedStepsQuery {
 }
 
 /** The commands every adapter implements. All of them are atomic. */
+/** What one `Store.purge` call deleted. */
+export interface PurgeResult {
+  /** Runs deleted. */
+  runs: number;
+  /** Ids of the deleted runs' artifacts that live in an `ArtifactStore`. */
+  storedArtifacts: string[];
+}
+
 export interface Store {
   /**
    * Inserts runs with their initial steps, all in one transaction. A run whose id
@@ -395,10 +403,12 @@ export interface Store {
   listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]>;
   /**
    * Deletes up to `limit` runs finished (status in `statuses`) before
-   * `finishedBefore`, with their steps, edges, artifacts, signals and events.
-   * Returns how many runs it deleted.
+   * `finishedBefore`, with their steps, edges, artifacts, signals and events,
+   * in one transaction. Returns how many runs it deleted, and the ids of their
+   * artifacts kept in an `ArtifactStore` (those with a `uri`): the runtime
+   * deletes their bodies there once this has committed.
    */
-  purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number>;
+  purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<PurgeResult>;
   /**
    * Optional: delivers, after each commit, the events this store object wrote
    * in it (hooks, `rt.on`). Set only while someone listens; an adapter may

@@ -78,6 +78,7 @@ import type {
   NewSignal,
   LeaseRef,
   ListRunsQuery,
+  PurgeResult,
   NewRun,
   NewStep,
   ReclaimResult,
@@ -966,14 +967,14 @@ export class PostgresStore implements Store {
     );
   }
 
-  async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
-    if (limit <= 0 || statuses.length === 0) return 0;
+  async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<PurgeResult> {
+    if (limit <= 0 || statuses.length === 0) return { runs: 0, storedArtifacts: [] };
     const candidates = (await this.#byAge((db) => this.#rows<{ id: string }>(db, this.#sql.purgeable, [finishedBefore, [...statuses], limit]))).map((r) => r.id);
-    if (candidates.length === 0) return 0;
+    if (candidates.length === 0) return { runs: 0, storedArtifacts: [] };
     // Under the runs' locks (an operator retry may be reopening one), rechecked.
     return this.#tx({ runs: candidates }, async (tx) => {
-      const [row] = await this.#rows<{ n: number }>(tx.db, this.#sql.purge, [candidates, finishedBefore, [...statuses]]);
-      return row?.n ?? 0;
+      const [row] = await this.#rows<{ n: number; stored: string[] }>(tx.db, this.#sql.purge, [candidates, finishedBefore, [...statuses]]);
+      return { runs: row?.n ?? 0, storedArtifacts: row?.stored ?? [] };
     });
   }
 

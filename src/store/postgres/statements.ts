@@ -435,7 +435,8 @@ export function statements(s: string) {
     purgeable: `SELECT id FROM ${s}.runs c WHERE status IN ('succeeded', 'failed', 'canceled') AND status = ANY($2::text[])
                   AND updated_at < $1 AND ${parentFinished("c")} ORDER BY updated_at LIMIT $3`,
     // Deletes runs $1 (rechecked: status in $3, finished before $2) with everything
-    // they hold, each table's rows found by a probe per run (ctid: plan-robust).
+    // they hold, each table's rows found by a probe per run (ctid: plan-robust);
+    // returns the ids of their artifacts kept in an ArtifactStore, to delete there.
     purge: `WITH doomed AS (
               SELECT r.id FROM unnest($1::text[]) AS k(id)
               CROSS JOIN LATERAL (SELECT id, status, updated_at, parent_run_id FROM ${s}.runs WHERE id = k.id LIMIT 1) AS r
@@ -443,11 +444,11 @@ export function statements(s: string) {
                 AND ${parentFinished("r")}),
             ev AS (DELETE FROM ${s}.events WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.events WHERE run_id = doomed.id OFFSET 0) AS x))),
             sg AS (DELETE FROM ${s}.signals WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.signals WHERE run_id = doomed.id OFFSET 0) AS x))),
-            ar AS (DELETE FROM ${s}.artifacts WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.artifacts WHERE run_id = doomed.id OFFSET 0) AS x))),
+            ar AS (DELETE FROM ${s}.artifacts WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.artifacts WHERE run_id = doomed.id OFFSET 0) AS x)) RETURNING id, uri),
             ed AS (DELETE FROM ${s}.step_deps WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.step_deps WHERE run_id = doomed.id OFFSET 0) AS x))),
             st AS (DELETE FROM ${s}.steps WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.steps WHERE run_id = doomed.id OFFSET 0) AS x))),
             pr AS (DELETE FROM ${s}.paused_runs WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.paused_runs WHERE run_id = doomed.id OFFSET 0) AS x))),
             ru AS (DELETE FROM ${s}.runs WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM doomed CROSS JOIN LATERAL (SELECT ctid FROM ${s}.runs WHERE id = doomed.id OFFSET 0) AS x)) RETURNING 1)
-            SELECT count(*)::int AS n FROM ru`,
+            SELECT (SELECT count(*)::int FROM ru) AS n, ARRAY(SELECT id FROM ar WHERE uri IS NOT NULL) AS stored`,
   };
 }

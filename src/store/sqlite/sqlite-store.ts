@@ -33,6 +33,7 @@ import type {
   FailedStepsQuery,
   LeaseRef,
   ListRunsQuery,
+  PurgeResult,
   NewRun,
   NewSignal,
   NewStep,
@@ -347,17 +348,21 @@ export class SqliteStore implements Store {
     return (statement.all(...args, query.limit) as StepRow[]).map((row) => toStep(row, this.#depsOf(row.run_id, row.id)));
   }
 
-  async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<number> {
+  async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<PurgeResult> {
     const wanted = statuses.filter((st) => (FINISHED_RUN_STATUSES as readonly string[]).includes(st));
-    if (wanted.length === 0) return 0;
+    if (wanted.length === 0) return { runs: 0, storedArtifacts: [] };
     const sql = purgeableRunsSql(wanted.length);
     let purgeable = this.#purgeable.get(sql);
     if (!purgeable) this.#purgeable.set(sql, (purgeable = this.#db.prepare(sql)));
     const select = purgeable;
     return this.#write(() => {
       const ids = (select.all(...wanted, finishedBefore, limit) as { id: string }[]).map((r) => r.id);
-      for (const id of ids) for (const statement of this.#sql.purgeRun) statement.run(id);
-      return ids.length;
+      const storedArtifacts: string[] = [];
+      for (const id of ids) {
+        for (const row of this.#sql.storedArtifactsOfRun.all(id) as { id: string }[]) storedArtifacts.push(row.id);
+        for (const statement of this.#sql.purgeRun) statement.run(id);
+      }
+      return { runs: ids.length, storedArtifacts };
     });
   }
 
@@ -851,6 +856,7 @@ function prepareStatements(db: Database.Database) {
     eventsAfter: p("SELECT * FROM events WHERE seq > ? ORDER BY seq"),
 
     failedCursor: p("SELECT finished_at, seq FROM steps WHERE run_id = ? AND id = ? AND status = 'failed'"),
+    storedArtifactsOfRun: p("SELECT id FROM artifacts WHERE run_id = ? AND uri IS NOT NULL"),
     purgeRun: [
       p("DELETE FROM events WHERE run_id = ?"),
       p("DELETE FROM signals WHERE run_id = ?"),
