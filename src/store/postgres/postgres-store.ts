@@ -95,8 +95,9 @@ import type {
   WaitOutcome,
 } from "../store.js";
 import { encodeParams } from "./arrays.js";
-import { checkout, connectListening, type Db, literalArray, preparedName, type Sql, TYPES } from "./connection.js";
+import { checkout, connectListening, type Db, preparedName, type Sql, TYPES } from "./connection.js";
 import { Listener, Payload } from "./listener.js";
+import { beginSql, commitSql, failedStepsQuery, listRunsQuery, lockKeysQuery, lockRunsSql, notifySql } from "./queries.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { CLAIM_DEPS, CLAIM_READY_AT, CLAIM_SEQ, CLAIM_TOKEN, statements } from "./statements.js";
 import { addStepRows, edgeRowValues, newStepRows, type StepRows, stepRowValues } from "./step-rows.js";
@@ -123,10 +124,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   let keys: { runs: number; queues: number };
   try {
     await migrate(client, options.schema, Date.now());
-    const { rows } = await client.query<{ runs: number; queues: number }>(
-      "SELECT hashtext($1) AS runs, hashtext($2) AS queues",
-      [`trellis:run:${options.schema}`, `trellis:queue:${options.schema}`],
-    );
+    const { rows } = await client.query<{ runs: number; queues: number }>(lockKeysQuery(options.schema));
     keys = rows[0] as { runs: number; queues: number };
   } catch (err) {
     client.done(err instanceof Error ? err : new Error(String(err)));
@@ -213,24 +211,12 @@ export class PostgresStore implements Store {
     const capture = this.#eventListeners.size > 0;
     let captured: EventRecord[] = [];
     const result = await this.#inTransaction(
-      (db) => {
-        let begin = "BEGIN";
-        const runIds = [...new Set(locks.runs ?? [])];
-        if (runIds.length > 0) {
-          begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
-            FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`;
-        }
-        if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${this.#lockKeys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
-        if (capture) begin += `; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured_events (LIKE ${quoteIdent(this.#schema)}.events)`;
-        return begin;
-      },
+      (db) => beginSql(db, this.#schema, this.#lockKeys, { runs: [...new Set(locks.runs ?? [])], queue: locks.queue }, capture),
       async (db) => {
         const tx: Tx = { db, notify: new Set(), capture };
         const value = await fn(tx);
         if (capture) captured = (await this.#rows<EventRow>(db, this.#sql.capturedEvents)).map(toEvent);
-        // The NOTIFYs ride with the COMMIT: one round trip, sent only if it commits.
-        const notify = [...tx.notify].map((p) => `SELECT pg_notify(${db.escapeLiteral(this.#channel)}, ${db.escapeLiteral(p)}); `).join("");
-        return { value, commit: `${notify}COMMIT` };
+        return { value, commit: commitSql(db, this.#channel, tx.notify) };
       },
     );
     if (captured.length) deliverEvents(this.#eventListeners, captured);
@@ -262,7 +248,7 @@ export class PostgresStore implements Store {
 
   async #notify(payloads: string[]): Promise<void> {
     if (payloads.length === 0) return;
-    await this.#query(this.#pool, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [this.#channel, payloads]);
+    await this.#query(this.#pool, notifySql, [this.#channel, payloads]);
   }
 
   // ---- commands -------------------------------------------------------------
@@ -796,25 +782,14 @@ export class PostgresStore implements Store {
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (query.status !== undefined) {
-      args.push(query.status);
-      where.push(`status = $${args.length}`);
-    }
-    if (query.package !== undefined) {
-      args.push(query.package);
-      where.push(`package = $${args.length}`);
-    }
+    let afterSeq: number | undefined;
     if (query.after !== undefined) {
       const [after] = await this.#rows<{ seq: number }>(this.#pool, this.#sql.runSeq, [query.after]);
       if (!after) throw new WorkflowError(ErrorCodes.notFound, `listRuns: no run "${query.after}" to page after`);
-      args.push(after.seq);
-      where.push(`seq < $${args.length}`);
+      afterSeq = after.seq;
     }
-    args.push(query.limit);
-    const sql = `SELECT * FROM ${quoteIdent(this.#schema)}.runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${args.length}`;
-    return (await this.#rows<RunRow>(this.#pool, sql, args)).map(toRun);
+    const { text, values } = listRunsQuery(this.#schema, query, afterSeq);
+    return (await this.#rows<RunRow>(this.#pool, text, values)).map(toRun);
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
@@ -870,8 +845,7 @@ export class PostgresStore implements Store {
   }
 
   async #lockRuns(db: Db, runIds: string[]): Promise<void> {
-    await db.query(`SELECT pg_advisory_xact_lock(${this.#lockKeys.runs}, h)
-      FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, runIds)}::text[]) AS id ORDER BY h) AS l`);
+    await db.query(lockRunsSql(db, this.#lockKeys.runs, runIds));
   }
 
   async wakeDue(now: number): Promise<number> {
@@ -923,25 +897,13 @@ export class PostgresStore implements Store {
   }
 
   async listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]> {
-    const where = ["s.status = 'failed'"];
-    const args: unknown[] = [];
-    const arg = (value: unknown) => {
-      args.push(value);
-      return `$${args.length}`;
-    };
-    // The package: one probe of the run per failed step read (the steps come in age order, up to the limit).
-    if (query.package !== undefined) where.push(`(SELECT r.package FROM ${quoteIdent(this.#schema)}.runs r WHERE r.id = s.run_id LIMIT 1) = ${arg(query.package)}`);
-    if (query.kind !== undefined) where.push(`s.kind = ${arg(query.kind)}`);
-    if (query.queue !== undefined) where.push(`s.queue = ${arg(query.queue)}`);
-    if (query.code !== undefined) where.push(`s.error_code = ${arg(query.code)}`);
+    let after: { finished_at: number | null; seq: number } | undefined;
     if (query.after !== undefined) {
-      const [after] = await this.#rows<{ finished_at: number | null; seq: number }>(this.#pool, this.#sql.failedCursor, [query.after.runId, query.after.stepId]);
+      [after] = await this.#rows<{ finished_at: number | null; seq: number }>(this.#pool, this.#sql.failedCursor, [query.after.runId, query.after.stepId]);
       if (!after) throw new WorkflowError(ErrorCodes.notFound, `listFailedSteps: no failed step "${query.after.stepId}" in run "${query.after.runId}" to page after`);
-      where.push(`(s.finished_at, s.seq) < (${arg(after.finished_at ?? 0)}, ${arg(after.seq)})`);
     }
-    const sql = `SELECT s.* FROM ${quoteIdent(this.#schema)}.steps s WHERE ${where.join(" AND ")}
-                 ORDER BY s.finished_at DESC, s.seq DESC LIMIT ${arg(query.limit)}`;
-    const rows = await this.#byAge((db) => this.#rows<StepRow>(db, sql, args));
+    const { text, values } = failedStepsQuery(this.#schema, query, after);
+    const rows = await this.#byAge((db) => this.#rows<StepRow>(db, text, values));
     if (rows.length === 0) return [];
     const edges = await this.#rows<EdgeRow & { run_id: string }>(this.#pool, this.#sql.edgesOfSteps, [rows.map((r) => r.run_id), rows.map((r) => r.id)]);
     const deps = new Map<string, StoredDependency[]>();

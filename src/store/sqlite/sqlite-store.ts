@@ -18,7 +18,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
-import { edgeState, FINISHED_RUN_STATUSES, finishedRunStatusSql, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { edgeState, FINISHED_RUN_STATUSES, nextTokenAt, refillTokens } from "../graph-rules.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
 import { jsonOf, NO_STEPS, type PlannedStep, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
 import { APPLIED, deliverEvents, GRAPH_CONFLICTS, STALE } from "../completion-rules.js";
@@ -51,10 +51,10 @@ import type {
 } from "../store.js";
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
+import { failedStepsQuery, listRunsQuery, prepareStatements, purgeableRunsSql, type Statements } from "./statements.js";
 import { WalWatcher } from "./wal-watcher.js";
 import {
   type ArtifactRow,
-  CLAIMED_STEP_COLUMNS,
   dependenciesByStep,
   type EdgeRow,
   type EventRow,
@@ -87,24 +87,6 @@ export interface SqliteStoreOptions {
  */
 export const DEFAULT_CACHE_SIZE_MIB = 4;
 
-/**
- * Finished runs to purge, oldest first: params are `statusCount` statuses, then
- * finishedBefore and the limit. It scans the partial index runs_finished in
- * `updated_at` order and stops at the limit. Without `INDEXED BY`, SQLite chose
- * runs_by_status, read every run of each status and sorted them, at each batch.
- * The index's predicate, repeated as migration 4 writes it, makes the index
- * usable; the statuses asked for filter inside the same scan (before the
- * limit). A child run whose parent has not finished stays: the parent's step
- * may still read it.
- */
-export function purgeableRunsSql(statusCount: number): string {
-  return `SELECT id FROM runs c INDEXED BY runs_finished
-          WHERE (status = 'succeeded' OR status = 'failed' OR status = 'canceled')
-            AND status IN (${Array.from({ length: statusCount }, () => "?").join(", ")})
-            AND updated_at < ? AND (c.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p
-              WHERE p.id = c.parent_run_id AND p.status IN ('pending', 'running', 'paused')))
-          ORDER BY updated_at LIMIT ?`;
-}
 
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const file = options.path;
@@ -155,7 +137,7 @@ function whileBusy<T>(timeoutMs: number, step: () => T): T {
 
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
-  readonly #sql;
+  readonly #sql: Statements;
   readonly #claimTx;
   readonly #completeTx;
   readonly #createRunsTx;
@@ -163,9 +145,8 @@ export class SqliteStore implements Store {
   readonly #write: <T>(body: () => T) => T;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #watcher: WalWatcher | undefined;
-  readonly #listRuns = new Map<string, Database.Statement>();
-  readonly #listFailed = new Map<string, Database.Statement>();
-  readonly #purgeable = new Map<string, Database.Statement>();
+  /** Statements whose text is built per call (see `#cached`). */
+  readonly #built = new Map<string, Database.Statement>();
   readonly #eventListeners = new Set<(events: EventRecord[]) => void>();
   /** Events the current transaction wrote, while someone observes them. */
   #captured: EventRow[] | undefined;
@@ -324,37 +305,26 @@ export class SqliteStore implements Store {
   }
 
   async listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]> {
-    const where = ["s.status = 'failed'"];
-    const args: unknown[] = [];
-    const filter = (column: string, value: string | undefined) => {
-      if (value === undefined) return;
-      where.push(`${column} = ?`);
-      args.push(value);
-    };
-    filter("r.package", query.package);
-    filter("s.kind", query.kind);
-    filter("s.queue", query.queue);
-    filter("s.error_code", query.code);
+    let after: { finished_at: number; seq: number } | undefined;
     if (query.after) {
-      const after = this.#sql.failedCursor.get(query.after.runId, query.after.stepId) as { finished_at: number; seq: number } | undefined;
+      after = this.#sql.failedCursor.get(query.after.runId, query.after.stepId) as typeof after;
       if (!after) throw new WorkflowError(ErrorCodes.notFound, `listFailedSteps: no failed step "${query.after.stepId}" in run "${query.after.runId}" to page after`);
-      where.push("(s.finished_at < ? OR (s.finished_at = ? AND s.seq < ?))");
-      args.push(after.finished_at, after.finished_at, after.seq);
     }
-    const join = query.package !== undefined ? "JOIN runs r ON r.id = s.run_id" : "";
-    const sql = `SELECT s.* FROM steps s ${join} WHERE ${where.join(" AND ")} ORDER BY s.finished_at DESC, s.seq DESC LIMIT ?`;
-    let statement = this.#listFailed.get(sql);
-    if (!statement) this.#listFailed.set(sql, (statement = this.#db.prepare(sql)));
-    return (statement.all(...args, query.limit) as StepRow[]).map((row) => toStep(row, this.#depsOf(row.run_id, row.id)));
+    const { sql, args } = failedStepsQuery(query, after);
+    return (this.#cached(sql).all(...args) as StepRow[]).map((row) => toStep(row, this.#depsOf(row.run_id, row.id)));
+  }
+
+  /** A statement built per call (its text depends on the filters): prepared once per text. */
+  #cached(sql: string): Database.Statement {
+    let statement = this.#built.get(sql);
+    if (!statement) this.#built.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
   }
 
   async purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<PurgeResult> {
     const wanted = statuses.filter((st) => (FINISHED_RUN_STATUSES as readonly string[]).includes(st));
     if (wanted.length === 0) return { runs: 0, storedArtifacts: [] };
-    const sql = purgeableRunsSql(wanted.length);
-    let purgeable = this.#purgeable.get(sql);
-    if (!purgeable) this.#purgeable.set(sql, (purgeable = this.#db.prepare(sql)));
-    const select = purgeable;
+    const select = this.#cached(purgeableRunsSql(wanted.length));
     return this.#write(() => {
       const ids = (select.all(...wanted, finishedBefore, limit) as { id: string }[]).map((r) => r.id);
       const storedArtifacts: string[] = [];
@@ -372,27 +342,13 @@ export class SqliteStore implements Store {
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (query.status !== undefined) {
-      where.push("status = ?");
-      args.push(query.status);
-    }
-    if (query.package !== undefined) {
-      where.push("package = ?");
-      args.push(query.package);
-    }
+    let afterSeq: number | undefined;
     if (query.after !== undefined) {
-      const after = this.#sql.runSeq.get(query.after) as { seq: number } | undefined;
-      if (!after) throw new WorkflowError(ErrorCodes.notFound, `listRuns: no run "${query.after}" to page after`);
-      where.push("seq < ?");
-      args.push(after.seq);
+      afterSeq = (this.#sql.runSeq.get(query.after) as { seq: number } | undefined)?.seq;
+      if (afterSeq === undefined) throw new WorkflowError(ErrorCodes.notFound, `listRuns: no run "${query.after}" to page after`);
     }
-    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
-    // Eight filter combinations at most: prepare each once.
-    let statement = this.#listRuns.get(sql);
-    if (!statement) this.#listRuns.set(sql, (statement = this.#db.prepare(sql)));
-    return (statement.all(...args, query.limit) as RunRow[]).map(toRun);
+    const { sql, args } = listRunsQuery(query, afterSeq);
+    return (this.#cached(sql).all(...args) as RunRow[]).map(toRun);
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
@@ -733,145 +689,4 @@ export class SqliteStore implements Store {
     }
     s.reopenRun.run(now, runId);
   }
-}
-
-function prepareStatements(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
-  const fenced = "WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'";
-  // A step that just became ready: `delay` after now, not before `runAt`.
-  const readyAt = (now: string) => `max(${now} + delay_ms, coalesce(not_before, 0))`;
-  // The run's failed steps that nothing handled: no failed/completed edge out of
-  // them leads to a step that ran (see finishedRunStatus).
-  const unhandledFailure = `EXISTS (SELECT 1 FROM steps f WHERE f.run_id = runs.id AND f.status = 'failed'
-      AND NOT EXISTS (SELECT 1 FROM step_deps d JOIN steps h ON h.run_id = d.run_id AND h.id = d.step_id
-                      WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed') AND h.status <> 'skipped'))`;
-  const anyCanceled = "EXISTS (SELECT 1 FROM steps c WHERE c.run_id = runs.id AND c.status = 'canceled')";
-  return {
-    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-    getRun: p("SELECT * FROM runs WHERE id = ?"),
-    runSeq: p("SELECT seq FROM runs WHERE id = ?"),
-    setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
-    // An operator retry reopens a finished run (a paused one stays paused).
-    reopenRun: p("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ? AND status <> 'paused'"),
-    // A running run with no unfinished step left finishes, in one statement that
-    // also decides its status; it returns the parent to wake if it is a child run.
-    // Only a running run finishes: a canceled one stays canceled, a paused one
-    // finishes when resumed.
-    finishRun: p(`UPDATE runs SET status = ${finishedRunStatusSql(unhandledFailure, anyCanceled)}, updated_at = ?
-                  WHERE id = ? AND status = 'running'
-                    AND NOT EXISTS (SELECT 1 FROM steps a WHERE a.run_id = runs.id AND a.finished_at IS NULL)
-                  RETURNING parent_run_id, parent_step_id`),
-    // A child run finished: its parent's step waiting for it runs again (and reads the outcome).
-    wakeParentStep: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'waiting'"),
-    cancelRunRow: p("UPDATE runs SET status = 'canceled', updated_at = ? WHERE id = ? RETURNING parent_run_id, parent_step_id"),
-    activeChildren: p(`SELECT id FROM runs WHERE parent_run_id = ? AND status IN ('pending', 'running', 'paused')`),
-    insertPaused: p("INSERT OR IGNORE INTO paused_runs (run_id) VALUES (?)"),
-    deletePaused: p("DELETE FROM paused_runs WHERE run_id = ?"),
-
-    insertStep: p(`INSERT INTO steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
-                     priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at,
-                     not_before, delay_ms, timeout_ms, wait_for)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertEdge: p("INSERT INTO step_deps (run_id, dep_id, step_id, required, on_state) VALUES (?, ?, ?, ?, ?)"),
-    getStep: p("SELECT * FROM steps WHERE run_id = ? AND id = ?"),
-    stepStatus: p("SELECT status FROM steps WHERE run_id = ? AND id = ?"),
-    stepByDedupKey: p("SELECT id FROM steps WHERE run_id = ? AND dedup_key = ?"),
-    stepsOfRun: p("SELECT * FROM steps WHERE run_id = ? ORDER BY seq"),
-    dependents: p("SELECT step_id, on_state FROM step_deps WHERE run_id = ? AND dep_id = ?"),
-    depsOf: p("SELECT dep_id, on_state FROM step_deps WHERE run_id = ? AND step_id = ? ORDER BY dep_id"),
-    edgesOfRun: p("SELECT step_id, dep_id, on_state FROM step_deps WHERE run_id = ? ORDER BY step_id, dep_id"),
-    satisfyEdge: p(`UPDATE steps SET deps_waiting = deps_waiting - 1,
-                      status   = CASE WHEN deps_waiting <= 1 THEN 'ready' ELSE status END,
-                      ready_at = CASE WHEN deps_waiting <= 1 THEN ${readyAt("?")} ELSE ready_at END,
-                      updated_at = ?
-                    WHERE run_id = ? AND id = ? AND status = 'pending'`),
-    skipStep: p("UPDATE steps SET status = 'skipped', finished_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'pending'"),
-    reviveStep: p(`UPDATE steps SET status = ?, deps_waiting = ?, ready_at = ?, wake_at = NULL, finished_at = NULL, updated_at = ?, ${clearLease}
-                   WHERE run_id = ? AND id = ?`),
-    resetAttempts: p("UPDATE steps SET attempt = 0, reclaims = 0, updated_at = ? WHERE run_id = ? AND id = ?"),
-    cancelSteps: p(`UPDATE steps SET status = 'canceled', finished_at = ?, updated_at = ?, ${clearLease}
-                    WHERE run_id = ? AND status IN ('pending', 'ready', 'running', 'waiting')`),
-
-    firstReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' ORDER BY queue LIMIT 1"),
-    nextReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' AND queue > ? ORDER BY queue LIMIT 1"),
-    // Steps of paused runs stay where they are; paused_runs is tiny, read once per statement.
-    readyInQueue: p(`SELECT seq, priority, ready_at FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ?
-                       AND run_id NOT IN (SELECT run_id FROM paused_runs)
-                     ORDER BY priority DESC, ready_at, seq LIMIT ?`),
-    anyReadyNow: p("SELECT 1 FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ? LIMIT 1"),
-    topPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? ORDER BY priority DESC LIMIT 1"),
-    lowerPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? AND priority < ? ORDER BY priority DESC LIMIT 1"),
-    nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND priority = ? AND ready_at > ?"),
-    nextLeaseExpiry: p("SELECT min(lease_expires_at) AS t FROM steps WHERE status = 'running'"),
-    nextWakeAt: p("SELECT min(wake_at) AS t FROM steps WHERE status = 'waiting'"),
-    runningInQueue: p("SELECT count(*) AS n FROM steps WHERE status = 'running' AND queue = ?"),
-    getBucket: p("SELECT tokens, refilled_at FROM queue_buckets WHERE queue = ?"),
-    putBucket: p(`INSERT INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
-                  ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`),
-    leaseStepById: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
-                        lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
-                      WHERE run_id = ? AND id = ? AND status = 'ready'`),
-    leaseSteps: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ? || seq,
-                    lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
-                  WHERE seq IN (SELECT value FROM json_each(?))`),
-    claimedSteps: p(`SELECT ${CLAIMED_STEP_COLUMNS}, s.seq FROM steps s JOIN runs r ON r.id = s.run_id
-                     WHERE s.seq IN (SELECT value FROM json_each(?))`).raw(true),
-
-    markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL, has_artifacts = 0,
-                        completed_at = ?, finished_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
-    setEmittedAndArtifacts: p("UPDATE steps SET emitted_ids = ?, has_artifacts = ? WHERE run_id = ? AND id = ?"),
-    markFailed: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
-                     updated_at = ?, ${clearLease} ${fenced}`),
-    scheduleRetry: p(`UPDATE steps SET status = 'ready', ready_at = ?, error = ?, error_code = ?, completed_at = ?,
-                        updated_at = ?, ${clearLease} ${fenced}`),
-    extendLease: p(`UPDATE steps SET lease_expires_at = ?, updated_at = ? ${fenced}`),
-    // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
-    releaseLease: p(`UPDATE steps SET status = 'ready', attempt = attempt - 1, ready_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
-    anyExpired: p("SELECT 1 FROM steps WHERE status = 'running' AND lease_expires_at <= ? LIMIT 1"),
-    expired: p("SELECT run_id, id, reclaims FROM steps WHERE status = 'running' AND lease_expires_at <= ?"),
-    reclaimLease: p(`UPDATE steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = ?,
-                       updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
-    expireStep: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
-                     updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
-
-    // Built-in waits. Waiting is not an attempt: like a lease given back, the counter goes back down.
-    holdsLease: p("SELECT 1 FROM steps WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'"),
-    park: p(`UPDATE steps SET status = 'waiting', wake_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
-    waitOver: p(`UPDATE steps SET status = 'ready', ready_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
-    anyWaitDue: p("SELECT 1 FROM steps WHERE status = 'waiting' AND wake_at <= ? LIMIT 1"),
-    wakeDue: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE status = 'waiting' AND wake_at <= ?"),
-    insertSignal: p(`INSERT INTO signals (run_id, id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)
-                     ON CONFLICT (run_id, id) DO NOTHING`),
-    wakeSignaled: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND wait_for = ? AND status = 'waiting'"),
-    signalExists: p("SELECT 1 FROM signals WHERE run_id = ? AND id = ?"),
-    oldestSignal: p("SELECT seq, payload FROM signals WHERE run_id = ? AND name = ? AND consumed_by IS NULL ORDER BY seq LIMIT 1"),
-    consumeSignal: p("UPDATE signals SET consumed_by = ?, consumed_at = ? WHERE seq = ?"),
-
-    // The event log (the triggers write the rest).
-    insertEvent: p("INSERT INTO events (run_id, at, type, step_id) VALUES (?, ?, ?, ?)"),
-    eventsOfRun: p("SELECT * FROM events WHERE run_id = ? ORDER BY seq"),
-    lastEventSeq: p("SELECT max(seq) AS seq FROM events"),
-    eventsAfter: p("SELECT * FROM events WHERE seq > ? ORDER BY seq"),
-
-    failedCursor: p("SELECT finished_at, seq FROM steps WHERE run_id = ? AND id = ? AND status = 'failed'"),
-    storedArtifactsOfRun: p("SELECT id FROM artifacts WHERE run_id = ? AND uri IS NOT NULL"),
-    purgeRun: [
-      p("DELETE FROM events WHERE run_id = ?"),
-      p("DELETE FROM signals WHERE run_id = ?"),
-      p("DELETE FROM artifacts WHERE run_id = ?"),
-      p("DELETE FROM step_deps WHERE run_id = ?"),
-      p("DELETE FROM steps WHERE run_id = ?"),
-      p("DELETE FROM paused_runs WHERE run_id = ?"),
-      p("DELETE FROM runs WHERE id = ?"),
-    ],
-
-    result: p("SELECT status, result, records, emitted_ids, has_artifacts, error, completed_at FROM steps WHERE run_id = ? AND id = ?"),
-    artifact: p("SELECT * FROM artifacts WHERE run_id = ? AND id = ?"),
-    artifactsOfStep: p(`SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM artifacts
-                        WHERE run_id = ? AND step_id = ? ORDER BY id`),
-    insertArtifact: p(`INSERT INTO artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-  };
 }
