@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
-import { connectListening } from "../store/postgres/connection.js";
+import { connectListening, SidePool } from "../store/postgres/connection.js";
 import { quoteIdent } from "../store/postgres/migrations.js";
 import type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import { artifactFields } from "./fields.js";
@@ -37,10 +37,8 @@ const SCHEMA = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  */
 export class PostgresArtifactStore implements ArtifactStore {
   readonly schema: string;
-  readonly #borrowed: pg.Pool | undefined;
-  readonly #poolConfig: pg.PoolConfig;
+  readonly #pool: SidePool;
   readonly #chunkBytes: number;
-  #ownPool: pg.Pool | undefined;
   #ready: Promise<void> | undefined;
 
   constructor(config: PostgresArtifactStoreConfig) {
@@ -55,8 +53,7 @@ export class PostgresArtifactStore implements ArtifactStore {
       throw new WorkflowError(ErrorCodes.invalidConfig, "PostgresArtifactStore: chunkBytes must be an integer from 1 KiB to 64 MiB");
     }
     this.schema = schema;
-    this.#borrowed = pool;
-    this.#poolConfig = { connectionString, max: 4, application_name: "trellis-artifacts" };
+    this.#pool = new SidePool(pool, { connectionString, max: 4, application_name: "trellis-artifacts" });
     this.#chunkBytes = chunkBytes;
   }
 
@@ -87,7 +84,7 @@ export class PostgresArtifactStore implements ArtifactStore {
     const t = this.#tables();
     await this.#ensureTables();
     const swallow = () => undefined; // a lost connection fails the query under way instead
-    const db = await connectListening(this.#pool(), swallow).catch((err: unknown) => {
+    const db = await connectListening(this.#pool.get(), swallow).catch((err: unknown) => {
       throw storeError(`cannot open artifact ${checked}`, err);
     });
     let released = false;
@@ -147,10 +144,8 @@ export class PostgresArtifactStore implements ArtifactStore {
 
   /** Ends the pool the store opened (a borrowed one is left alone); the store may be used again afterwards. */
   async close(): Promise<void> {
-    const own = this.#ownPool;
-    this.#ownPool = undefined;
     this.#ready = undefined;
-    await own?.end();
+    await this.#pool.end();
   }
 
   #uri(id: string): string {
@@ -160,16 +155,6 @@ export class PostgresArtifactStore implements ArtifactStore {
   #tables() {
     const s = quoteIdent(this.schema);
     return { artifacts: `${s}.artifacts`, chunks: `${s}.artifact_chunks` };
-  }
-
-  #pool(): pg.Pool {
-    if (this.#borrowed) return this.#borrowed;
-    if (!this.#ownPool) {
-      this.#ownPool = new pg.Pool(this.#poolConfig);
-      // An idle client of our own pool that loses its connection must not crash the process.
-      this.#ownPool.on("error", () => undefined);
-    }
-    return this.#ownPool;
   }
 
   /** The tables, created once per store object (under a lock: processes may start together). */
@@ -192,7 +177,7 @@ export class PostgresArtifactStore implements ArtifactStore {
     const swallow = () => undefined;
     let db: pg.PoolClient;
     try {
-      db = await connectListening(this.#pool(), swallow);
+      db = await connectListening(this.#pool.get(), swallow);
     } catch (err) {
       throw storeError("cannot reach the artifact store", err);
     }

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
-import { isWorkflowError } from "../errors.js";
+import { outcomeCode, withFreshStores } from "./harness.js";
 
 export interface ArtifactStoreConformanceTarget {
   /** Shown in the suite's name. */
@@ -30,29 +30,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<{ bytes: Buffer; 
   return { bytes: Buffer.concat(pieces), pieces: pieces.length };
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return isWorkflowError(err) ? err.code : `not a WorkflowError: ${String(err)}`;
-  }
-  return "ok";
-}
-
-type Closable = ArtifactStore & { close?(): Promise<void> };
-
 export function describeArtifactStoreConformance(target: ArtifactStoreConformanceTarget): void {
   describe(`artifact store conformance: ${target.name}`, () => {
-    const withStores = async (n: number, body: (...stores: Closable[]) => Promise<void>) => {
-      const stores: Closable[] = [];
-      for (let i = 0; i < n; i++) stores.push(await target.makeStore());
-      try {
-        await body(...stores);
-      } finally {
-        for (const s of stores) await s.close?.();
-        await target.cleanup?.();
-      }
-    };
+    const withStores = (n: number, body: (...stores: ArtifactStore[]) => Promise<void>) => withFreshStores(target, n, body);
 
     it("gives back the bytes it was given, with the ref it returned, also to another store object", () =>
       withStores(2, async (store, other) => {
@@ -103,16 +83,16 @@ export function describeArtifactStoreConformance(target: ArtifactStoreConformanc
 
     it("refuses unknown ids with not_found, bad ids and names with invalid_name, bad fields with invalid_input", () =>
       withStores(1, async (store) => {
-        expect(await codeOf(store.open("missing"))).toBe("not_found");
+        expect(await outcomeCode(store.open("missing"))).toBe("not_found");
         for (const bad of BAD_ARTIFACT_NAMES) {
-          expect(await codeOf(store.put({ id: bad, name: "x", contentType: "text/plain", body: new Uint8Array([1]) })), `id ${JSON.stringify(bad)}`).toBe("invalid_name");
-          expect(await codeOf(store.open(bad)), `open ${JSON.stringify(bad)}`).toBe("invalid_name");
-          expect(await codeOf(store.put({ id: "ok", name: bad, contentType: "text/plain", body: new Uint8Array([1]) })), `name ${JSON.stringify(bad)}`).toBe("invalid_name");
+          expect(await outcomeCode(store.put({ id: bad, name: "x", contentType: "text/plain", body: new Uint8Array([1]) })), `id ${JSON.stringify(bad)}`).toBe("invalid_name");
+          expect(await outcomeCode(store.open(bad)), `open ${JSON.stringify(bad)}`).toBe("invalid_name");
+          expect(await outcomeCode(store.put({ id: "ok", name: bad, contentType: "text/plain", body: new Uint8Array([1]) })), `name ${JSON.stringify(bad)}`).toBe("invalid_name");
         }
-        expect(await codeOf(store.put({ id: "ok", name: "n", contentType: "text/plain", body: "text" as unknown as Uint8Array }))).toBe("invalid_input");
-        expect(await codeOf(store.put({ id: "ok", name: "n", contentType: "text/plain", metadata: { a: 1 } as unknown as Record<string, string>, body: new Uint8Array() }))).toBe("invalid_input");
+        expect(await outcomeCode(store.put({ id: "ok", name: "n", contentType: "text/plain", body: "text" as unknown as Uint8Array }))).toBe("invalid_input");
+        expect(await outcomeCode(store.put({ id: "ok", name: "n", contentType: "text/plain", metadata: { a: 1 } as unknown as Record<string, string>, body: new Uint8Array() }))).toBe("invalid_input");
         // None of it was stored.
-        expect(await codeOf(store.open("ok"))).toBe("not_found");
+        expect(await outcomeCode(store.open("ok"))).toBe("not_found");
       }));
 
     it("deletes artifacts, when it can, and ignores ids it does not have", () =>
@@ -121,7 +101,7 @@ export function describeArtifactStoreConformance(target: ArtifactStoreConformanc
         await store.put({ id: "a", name: "a", contentType: "text/plain", body: Buffer.from("a") });
         await store.put({ id: "b", name: "b", contentType: "text/plain", body: Buffer.from("b") });
         expect(await store.delete(["a", "nope"])).toBe(1);
-        expect(await codeOf(store.open("a"))).toBe("not_found");
+        expect(await outcomeCode(store.open("a"))).toBe("not_found");
         expect((await readAll((await store.open("b")).stream)).bytes.toString()).toBe("b");
       }));
   });

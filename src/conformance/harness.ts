@@ -6,7 +6,7 @@
 import { afterEach, beforeEach } from "vitest";
 import { newRuntime, type Runtime } from "../engine/runtime.js";
 import type { RuntimeConfig } from "../config.js";
-import { permanent } from "../errors.js";
+import { isWorkflowError, permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import type { RunEvent } from "../types.js";
 import type { Store, StoreConfig } from "../store/store.js";
@@ -148,4 +148,30 @@ export function registerOk(rt: Runtime, ran: string[] = []): string[] {
     throw permanent("boom", new Error("no"));
   }));
   return ran;
+}
+
+/** The outcome of a call: "ok", or the code of the WorkflowError it rejected with. */
+export async function outcomeCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return isWorkflowError(err) ? err.code : `not a WorkflowError: ${String(err)}`;
+  }
+  return "ok";
+}
+
+/** For the side-store suites: runs `body` with `n` stores of the target over one fresh storage, then closes them and cleans up. */
+export async function withFreshStores<S extends object>(
+  target: { makeStore(): S | Promise<S>; cleanup?(): void | Promise<void> },
+  n: number,
+  body: (...stores: S[]) => Promise<void>,
+): Promise<void> {
+  const stores: S[] = [];
+  try {
+    for (let i = 0; i < n; i++) stores.push(await target.makeStore());
+    await body(...stores);
+  } finally {
+    for (const s of stores) await (s as { close?(): Promise<void> }).close?.();
+    await target.cleanup?.();
+  }
 }

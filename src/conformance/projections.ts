@@ -8,7 +8,7 @@
  * describeProjectionConformance({ name: "my-projections", makeStore: () => new MyProjectionStore(url), param: (n) => `$${n}` });
  */
 import { describe, expect, it } from "vitest";
-import { isWorkflowError } from "../errors.js";
+import { outcomeCode, withFreshStores } from "./harness.js";
 import type { ProjectionStore } from "../projections/projection-store.js";
 
 export interface ProjectionConformanceTarget {
@@ -25,28 +25,10 @@ export interface ProjectionConformanceTarget {
 /** Names that could address something other than one projection. */
 export const BAD_PROJECTION_NAMES = ["..", "a/b", "a\\b", "a\u0000b", "", "   ", ".", "x".repeat(201)];
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return isWorkflowError(err) ? err.code : `not a WorkflowError: ${String(err)}`;
-  }
-  return "ok";
-}
-
 export function describeProjectionConformance(target: ProjectionConformanceTarget): void {
   describe(`projection conformance: ${target.name}`, () => {
     const $ = target.param;
-    const withStores = async (n: number, body: (...stores: ProjectionStore[]) => Promise<void>) => {
-      const stores: ProjectionStore[] = [];
-      for (let i = 0; i < n; i++) stores.push(await target.makeStore());
-      try {
-        await body(...stores);
-      } finally {
-        for (const s of stores) await s.close?.();
-        await target.cleanup?.();
-      }
-    };
+    const withStores = (n: number, body: (...stores: ProjectionStore[]) => Promise<void>) => withFreshStores(target, n, body);
 
     it("exec returns the change count and query returns rows keyed by column", () =>
       withStores(1, async (store) => {
@@ -77,7 +59,7 @@ export function describeProjectionConformance(target: ProjectionConformanceTarge
         const b = await store.projection(" beta ");
         await a.exec("CREATE TABLE t (v TEXT)");
         await a.exec("INSERT INTO t VALUES ('from a')");
-        expect(await codeOf(b.query("SELECT v FROM t"))).toBe("projection_error");
+        expect(await outcomeCode(b.query("SELECT v FROM t"))).toBe("projection_error");
         await b.exec("CREATE TABLE t (v TEXT)");
         expect(await b.query("SELECT v FROM t")).toEqual([]);
         expect(await a.query("SELECT v FROM t")).toEqual([{ v: "from a" }]);
@@ -116,7 +98,7 @@ export function describeProjectionConformance(target: ProjectionConformanceTarge
 
     it("rejects names that could escape with invalid_name", () =>
       withStores(1, async (store) => {
-        for (const name of BAD_PROJECTION_NAMES) expect(await codeOf(store.projection(name)), JSON.stringify(name)).toBe("invalid_name");
+        for (const name of BAD_PROJECTION_NAMES) expect(await outcomeCode(store.projection(name)), JSON.stringify(name)).toBe("invalid_name");
       }));
   });
 }

@@ -6,7 +6,7 @@
 import pg from "pg";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
-import { connectListening } from "../store/postgres/connection.js";
+import { connectListening, SidePool } from "../store/postgres/connection.js";
 import { quoteIdent } from "../store/postgres/migrations.js";
 import type { Projection, ProjectionStore } from "./projection-store.js";
 
@@ -47,10 +47,7 @@ const TYPES = {
  * with the driver's error as the `cause` and the SQLSTATE in `details.sqlState`.
  */
 export class PostgresProjectionStore implements ProjectionStore {
-  /** Ours: made on first use, ended by close() and made again after it. */
-  #ownPool: pg.Pool | undefined;
-  readonly #borrowed: pg.Pool | undefined;
-  readonly #poolConfig: pg.PoolConfig;
+  readonly #pool: SidePool;
   readonly #prefix: string;
   /** Schemas known to exist: created once per store object. */
   readonly #created = new Map<string, Promise<void>>();
@@ -63,8 +60,7 @@ export class PostgresProjectionStore implements ProjectionStore {
     if (typeof schemaPrefix !== "string" || schemaPrefix.includes("\u0000")) {
       throw new WorkflowError(ErrorCodes.invalidConfig, "PostgresProjectionStore: schemaPrefix must be a string without NUL");
     }
-    this.#borrowed = pool;
-    this.#poolConfig = { connectionString, max: poolSize, application_name: "trellis-projections" };
+    this.#pool = new SidePool(pool, { connectionString, max: poolSize, application_name: "trellis-projections" });
     this.#prefix = schemaPrefix;
   }
 
@@ -86,25 +82,13 @@ export class PostgresProjectionStore implements ProjectionStore {
   /** Ends the pool the store opened (a borrowed one is left alone); the store may be used again afterwards. */
   async close(): Promise<void> {
     this.#created.clear();
-    const own = this.#ownPool;
-    this.#ownPool = undefined;
-    await own?.end();
-  }
-
-  #pool(): pg.Pool {
-    if (this.#borrowed) return this.#borrowed;
-    if (!this.#ownPool) {
-      this.#ownPool = new pg.Pool(this.#poolConfig);
-      // An idle client of our own pool that loses its connection must not crash the process.
-      this.#ownPool.on("error", () => undefined);
-    }
-    return this.#ownPool;
+    await this.#pool.end();
   }
 
   #ensureSchema(schema: string): Promise<void> {
     let created = this.#created.get(schema);
     if (!created) {
-      created = this.#pool().query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`).then(
+      created = this.#pool.get().query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`).then(
         () => undefined,
         (err: unknown) => {
           this.#created.delete(schema); // try again next time
@@ -121,7 +105,7 @@ export class PostgresProjectionStore implements ProjectionStore {
     const swallow = () => undefined; // the statement fails with the connection's error instead
     let client: pg.PoolClient;
     try {
-      client = await connectListening(this.#pool(), swallow);
+      client = await connectListening(this.#pool.get(), swallow);
     } catch (err) {
       throw projectionError(`projection ${schema}`, err);
     }

@@ -75,6 +75,38 @@ export async function checkout(pool: pg.Pool): Promise<Db> {
   });
 }
 
+/**
+ * The pool of a side store (projections, artifacts): an application's, borrowed
+ * and never ended, or one of our own, made on first use, ended by `end()` and
+ * made again if the store is used after that. Our own never crashes the
+ * process over an idle connection that is lost.
+ */
+export class SidePool {
+  readonly #borrowed: pg.Pool | undefined;
+  readonly #config: pg.PoolConfig;
+  #own: pg.Pool | undefined;
+
+  constructor(borrowed: pg.Pool | undefined, config: pg.PoolConfig) {
+    this.#borrowed = borrowed;
+    this.#config = config;
+  }
+
+  get(): pg.Pool {
+    if (this.#borrowed) return this.#borrowed;
+    if (!this.#own) {
+      this.#own = new pg.Pool(this.#config);
+      this.#own.on("error", () => undefined);
+    }
+    return this.#own;
+  }
+
+  async end(): Promise<void> {
+    const own = this.#own;
+    this.#own = undefined;
+    await own?.end();
+  }
+}
+
 /** `ARRAY['a','b']` with every element escaped: for the one-round-trip `BEGIN; lock` query. */
 export function literalArray(db: Db, values: string[]): string {
   return `ARRAY[${values.map((v) => db.escapeLiteral(v)).join(",")}]`;
