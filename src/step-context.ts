@@ -3,7 +3,7 @@
  */
 import type { ArtifactRef } from "./artifacts/artifact-store.js";
 import type { Projection } from "./projections/projection-store.js";
-import type { StepOpts } from "./run-builder.js";
+import type { StepOpts } from "./step-options.js";
 import type { Lease, StepInfo, StepResult, WorkflowRun } from "./types.js";
 import type { ChildRunOpts, SignalWaitOpts, WaitStepOpts } from "./waits.js";
 

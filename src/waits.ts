@@ -11,7 +11,7 @@ import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
 import { MAX_DURATION_MS } from "./limits.js";
 import { storedText } from "./names.js";
-import { type StepOpts, toNewStep } from "./run-builder.js";
+import { type StepOpts, toNewStep } from "./step-options.js";
 import type { NewStep } from "./store/store.js";
 
 /** The reserved executor kinds; `registerExecutor` refuses the `trellis/` prefix. */

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newPackage, newRuntime, sqliteStore } from "../src/index.js";
 import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
-import { purgeableRunsSql } from "../src/store/sqlite/sqlite-store.js";
+import { purgeableRunsSql } from "../src/store/sqlite/statements.js";
 import { openConcurrently } from "./support/open-concurrently.js";
 
 let dir: string;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import { onComplete, onFailure, requireSteps } from "../run-builder.js";
+import { onComplete, onFailure, requireSteps } from "../step-options.js";
 import { type ConformanceTarget, Gate, rejectionCode, useHarness, waitUntil } from "./harness.js";
 
 /** Registers `ok` (succeeds with its input) and `fail` (fails permanently with code `boom`). */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import { onFailure, requireSteps } from "../run-builder.js";
+import { onFailure, requireSteps } from "../step-options.js";
 import type { Runtime } from "../engine/runtime.js";
 import type { RunEvent } from "../types.js";
 import { type ConformanceTarget, Gate, registerOk, rejectionCode, story, useHarness, waitUntil } from "./harness.js";

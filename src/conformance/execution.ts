@@ -10,7 +10,7 @@ import { WorkflowError, permanent } from "../errors.js";
 import { newExecutor, newTypedExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
 import { SQLiteProjectionStore } from "../projections/sqlite-projection-store.js";
-import { requireSteps } from "../run-builder.js";
+import { requireSteps } from "../step-options.js";
 import type { StepContext } from "../step-context.js";
 import { type ConformanceTarget, rejectionCode, useHarness } from "./harness.js";
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import { requireSteps } from "../run-builder.js";
+import { requireSteps } from "../step-options.js";
 import { type ConformanceTarget, Gate, rejectionCode, useHarness, waitUntil } from "./harness.js";
 
 const statuses = async (rt: { steps(id: string): Promise<{ id: string; status: string }[]> }, runId: string) =>

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { FileArtifactStore } from "../artifacts/file-artifact-store.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import { requireSteps } from "../run-builder.js";
+import { requireSteps } from "../step-options.js";
 import { permanent } from "../errors.js";
 import { type ConformanceTarget, registerOk, rejectionCode, useHarness, waitUntil } from "./harness.js";
 

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { WorkflowError } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { type EntrypointFn, newPackage } from "../package.js";
-import { requireSteps } from "../run-builder.js";
+import { requireSteps } from "../step-options.js";
 import { type ConformanceTarget, rejectionCode, useHarness } from "./harness.js";
 
 const noop = (kind: string) => newExecutor(kind, async () => {});

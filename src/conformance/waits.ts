@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
-import { onFailure, requireSteps, type RunBuilder } from "../run-builder.js";
+import { type RunBuilder } from "../run-builder.js";
+import { onFailure, requireSteps } from "../step-options.js";
 import type { Runtime } from "../engine/runtime.js";
 import { type ConformanceTarget, rejectionCode, useHarness, waitUntil } from "./harness.js";
 

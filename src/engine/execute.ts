@@ -13,7 +13,7 @@ import { tryEncode } from "../serialization.js";
 import type { ClaimedStep, StepErrorRecord, StepOutcome } from "../store/store.js";
 import { type BuiltinServices, isBuiltinKind, runBuiltin } from "./builtins.js";
 import type { LazyAbort } from "./lazy-abort.js";
-import { ExecutingStep, type StepServices } from "./step-context.js";
+import { ExecutingStep, type StepServices } from "./executing-step.js";
 
 /**
  * Runs the step and returns its outcome; never rejects. Whatever escapes (an

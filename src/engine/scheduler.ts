@@ -35,7 +35,7 @@ import { executeStep } from "./execute.js";
 import { Heartbeat } from "./heartbeat.js";
 import { LazyAbort } from "./lazy-abort.js";
 import type { BuiltinServices } from "./builtins.js";
-import type { StepServices } from "./step-context.js";
+import type { StepServices } from "./executing-step.js";
 import { Wakeup } from "./wakeup.js";
 
 interface Execution {

@@ -12,11 +12,30 @@
  * dependent becomes ready or skipped, when a run finishes) live in
  * `graph-rules.ts`, and the exported conformance suite checks them.
  */
-import type { DependencyOn, RunEventType, RunStatus, StepStatus } from "../types.js";
-import type { ResolvedRetryPolicy } from "../retry.js";
+import type { RunStatus } from "../types.js";
+import type {
+  ClaimRequest,
+  ClaimResult,
+  CompletionResult,
+  CreatedRun,
+  EventRecord,
+  FailedStepsQuery,
+  LeaseRef,
+  ListRunsQuery,
+  NewRun,
+  NewSignal,
+  PurgeResult,
+  ReclaimResult,
+  ResultRecord,
+  RunRecord,
+  StartLease,
+  StepOutcome,
+  StepRecord,
+  StoreEvent,
+  StoredArtifact,
+} from "./store-records.js";
 
-/** A value encoded by the engine (superjson text). Adapters store it verbatim. */
-export type Encoded = string;
+export type * from "./store-records.js";
 
 /** Opens a store. `sqliteStore(...)` and `postgresStore(...)` return one of these. */
 export interface StoreConfig {
@@ -26,353 +45,56 @@ export interface StoreConfig {
   open(): Promise<Store>;
 }
 
-export interface RunRecord {
-  id: string;
-  package: string;
-  name: string;
-  status: RunStatus;
-  input: Encoded;
-  metadata: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-  /** A child run: the run and step that started it (woken when this run finishes). */
-  parentRunId?: string;
-  parentStepId?: string;
-  /** The step whose result is the run's output (`run.output(handle)`). */
-  outputStep?: string;
-}
-
-/** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
-export interface StoredDependency {
-  stepId: string;
-  on: DependencyOn;
-}
-
-/** A run to insert with its first steps. */
-export interface NewRun {
-  run: RunRecord;
-  steps: NewStep[];
-}
-
-/** A step to insert, at run start or emitted by a completing step. */
-export interface NewStep {
-  id: string;
-  kind: string;
-  queue: string;
-  input: Encoded;
-  dependsOn: StoredDependency[];
-  retry: ResolvedRetryPolicy;
-  metadata: Record<string, string>;
-  /** Higher is claimed first among the ready steps of a queue. */
-  priority: number;
-  parentId?: string;
-  dedupKey?: string;
-  site?: string;
-  /** Not ready before this instant (epoch ms): `ready_at` is at least this. */
-  notBefore?: number;
-  /** ms added to the instant the step becomes ready (its dependencies done). */
-  delay?: number;
-  /** ms one attempt may run (enforced by the engine). */
-  timeout?: number;
-  /** A built-in wait's target, matched by signal delivery and child-run completion: `signal:<name>` or `run:<id>`. */
-  waitFor?: string;
-}
-
-export interface StepErrorRecord {
-  code: string;
-  message: string;
-  retryable: boolean;
-  /** Encoded details, if any. */
-  details?: Encoded;
-  occurredAt: number;
-}
-
-export interface LeaseRecord {
-  workerId: string;
-  token: string;
-  acquiredAt: number;
-  expiresAt: number;
-}
-
-export interface StepRecord {
-  runId: string;
-  id: string;
-  kind: string;
-  queue: string;
-  status: StepStatus;
-  input: Encoded;
-  attempt: number;
-  maxAttempts: number;
-  reclaims: number;
-  priority: number;
-  retry: ResolvedRetryPolicy;
-  dependsOn: StoredDependency[];
-  parentId?: string;
-  dedupKey?: string;
-  site?: string;
-  metadata: Record<string, string>;
-  lastError?: StepErrorRecord;
-  readyAt?: number;
-  notBefore?: number;
-  delay?: number;
-  timeout?: number;
-  waitFor?: string;
-  /** Set by a `wait` outcome: when the wait ends by itself. Kept after the wait, cleared by an operator retry. */
-  wakeAt?: number;
-  startedAt?: number;
-  finishedAt?: number;
-  createdAt: number;
-  updatedAt: number;
-  lease?: LeaseRecord;
-}
-
-/** A step just leased to this worker, with its run. */
-export interface ClaimedStep {
-  step: StepRecord & { lease: LeaseRecord };
-  run: RunRecord;
-  /**
-   * Optional: results of finished dependencies, read with the claim by an adapter
-   * for which every read is a round trip to a server. `step.dependencyResult()`
-   * looks here first and asks `getResult` for anything missing.
-   */
-  dependencyResults?: ReadonlyMap<string, ResultRecord>;
-}
-
-/** The limits of one queue, resolved by the engine from the runtime config. */
-export interface QueuePolicy {
-  /** Steps of this queue running at once across every process (Infinity: no limit). */
-  maxWorkers: number;
-  rateLimit?: { ratePerSecond: number; burst: number };
-}
-
-/**
- * Leases asked for with `createRuns` by a worker of this process that is idle:
- * the new runs' first ready steps go to it in the same transaction, so they start
- * without a claim (one round trip less between a start and its first step).
- * Only steps that are ready now, in a queue `eligible` says has no limits, and at
- * most `limit` of them. The leases are the same as a claim's: attempt 1, events
- * `step_ready` then `step_claimed`. An adapter may ignore the request (the
- * steps are then claimed as usual).
- */
-export interface StartLease {
-  workerId: string;
-  now: number;
-  leaseDuration: number;
-  limit: number;
-  eligible(queue: string): boolean;
-  /**
-   * Told of each lease before the write that takes it commits. When the answer
-   * of `createRuns` is lost (the commit may have happened), the caller gives
-   * these back with `release` instead of leaving the steps leased until their
-   * lease expires; `release` is fenced by token, so a lease that was never
-   * committed releases nothing. `StartLeases.take` calls it.
-   */
-  onLease?(lease: LeaseRef): void;
-}
-
-/** What `createRuns` did with one run. */
-export interface CreatedRun {
-  /** False: a run with this id existed already; `run` is the stored one and nothing was written. */
-  created: boolean;
-  run: RunRecord;
-  /** Its steps leased with the `StartLease`, if any. */
-  claimed?: ClaimedStep[];
-}
-
-export interface ClaimRequest {
-  workerId: string;
-  /** At most this many steps. */
-  limit: number;
-  now: number;
-  leaseDuration: number;
-  policyFor(queue: string): QueuePolicy;
-}
-
-export interface ClaimResult {
-  steps: ClaimedStep[];
-  /**
-   * The earliest future instant at which something not claimable now may become
-   * claimable (a retry's backoff, a token refill, a lease expiry), if the store
-   * knows one. The engine sleeps until then at most.
-   */
-  nextDueAt?: number;
-}
-
-/**
- * An artifact written with a step's success: its bytes inline, or (with `uri`) a
- * reference to bytes an `ArtifactStore` already holds, whose `size` it records.
- */
-export interface ArtifactRecord {
-  id: string;
-  name: string;
-  kind: string;
-  contentType: string;
-  metadata: Record<string, string>;
-  body: Uint8Array;
-  uri?: string;
-  size: number;
-}
-
-/** Identifies a held lease. */
-export interface LeaseRef {
-  runId: string;
-  stepId: string;
-  token: string;
-}
-
-/** The outcome of one attempt, to be written only if the lease is still held. */
-export type StepOutcome = LeaseRef & { now: number } & (
-    | {
-        status: "succeeded";
-        result: Encoded;
-        /** Encoded `RecordWrite[]`, or undefined when the step wrote none. */
-        records?: Encoded;
-        artifacts: ArtifactRecord[];
-        emitted: NewStep[];
-      }
-    | { status: "retry"; error: StepErrorRecord; readyAt: number }
-    | { status: "failed"; error: StepErrorRecord }
-    | WaitOutcome
-  );
-
-/**
- * A built-in wait (sleep, signal, child run) parks its step as `waiting`, lease
- * given back, attempt not spent, until something wakes it back to `ready` (the
- * executor then runs again and decides). In the same transaction, in order:
- * 1. `consume`: if an unconsumed signal named `consume.name` exists for the run,
- *    the oldest is marked consumed by this step and the step SUCCEEDS with the
- *    signal's payload as its result (a plain success: dependents, run finish).
- *    Otherwise, if `wakeAt <= now`, the step FAILS with `consume.timeoutError`.
- * 2. `childRunId`: if that run has finished, the step goes straight to `ready`.
- * 3. Otherwise it is parked: `waiting`, `wake_at = wakeAt` (none: only a
- *    signal or the child's end wakes it).
- * The step's row is locked (written) before the signal or child is looked at,
- * so a delivery racing the wait either is seen here or sees the step waiting.
- */
-export interface WaitOutcome {
-  status: "wait";
-  wakeAt?: number;
-  consume?: { name: string; timeoutError: StepErrorRecord };
-  childRunId?: string;
-}
-
-/**
- * What became of an outcome: written; discarded because the lease was no longer
- * held (expired and reclaimed, or the run was canceled); or turned into a
- * permanent failure because its emitted steps did not fit the run's graph.
- */
-export type CompletionResult =
-  | { status: "applied" }
-  | { status: "stale" }
-  | { status: "rejected"; error: StepErrorRecord };
-
-export interface ReclaimResult {
-  /** Put back to `ready`. */
-  reclaimed: number;
-  /** Failed with `lease_expired` after too many reclaims. */
-  failed: number;
-}
-
-export interface StoredArtifact extends Omit<ArtifactRecord, "body"> {
-  stepId: string;
-  size: number;
-}
-
-export interface ResultRecord {
-  stepId: string;
-  result?: Encoded;
-  records?: Encoded;
-  emittedIds: string[];
-  error?: StepErrorRecord;
-  completedAt: number;
-  artifacts: StoredArtifact[];
-}
-
-export interface ListRunsQuery {
-  status?: RunStatus;
-  package?: string;
-  limit: number;
-  after?: string;
-}
-
-/**
- * What a wake-up tells the workers, when the adapter knows more than "something
- * changed" (no event means `ready`).
- */
-export type StoreEvent =
-  /** Work may be claimable now. */
-  | { type: "ready" }
-  /** Work becomes claimable at `at` (epoch ms): a retry's backoff, say. */
-  | { type: "due"; at: number }
-  /** A run was canceled: abort its steps running in this process. */
-  | { type: "canceled"; runId: string };
-
-/** A signal to deliver (`rt.signal`). */
-export interface NewSignal {
-  runId: string;
-  name: string;
-  /** Idempotency key: a second signal with the same id for the same run is not stored. */
-  id: string;
-  payload: Encoded;
-  now: number;
-}
-
-/** An event log entry as the store keeps it. */
-export interface EventRecord {
-  seq: number;
-  runId: string;
-  at: number;
-  type: RunEventType;
-  stepId?: string;
-  attempt?: number;
-  workerId?: string;
-  error?: StepErrorRecord;
-  /** JSON text. */
-  data?: string;
-}
-
-export interface FailedStepsQuery {
-  package?: string;
-  kind?: string;
-  queue?: string;
-  code?: string;
-  limit: number;
-  after?: { runId: string; stepId: string };
-}
-
-/** The commands every adapter implements. All of them are atomic. */
-/** What one `Store.purge` call deleted. */
-export interface PurgeResult {
-  /** Runs deleted. */
-  runs: number;
-  /** Ids of the deleted runs' artifacts that live in an `ArtifactStore`. */
-  storedArtifacts: string[];
-}
-
+/** The commands every adapter implements. Each is atomic: one transaction, or one statement. */
 export interface Store {
+  // ---- runs ------------------------------------------------------------------
+
   /**
    * Inserts runs with their initial steps, all in one transaction. A run whose id
    * exists already is not written again: it comes back as stored, with
    * `created: false`, also when two processes race. The engine has already
-   * validated each graph.
+   * validated each graph. With a `lease`, the adapter may lease the new runs'
+   * first ready steps to the caller in the same transaction (see `StartLease`).
    */
   createRuns(runs: NewRun[], lease?: StartLease): Promise<CreatedRun[]>;
-  /** Leases up to `limit` ready steps, honouring every queue's limits across processes. */
+
+  // ---- claiming and leases ---------------------------------------------------
+
+  /**
+   * Leases up to `limit` ready steps in one transaction, honouring every queue's
+   * limits (`policyFor`) across processes, and returns each with its run and
+   * its dependencies' results. A step is leased to one worker at a time.
+   */
   claim(request: ClaimRequest): Promise<ClaimResult>;
-  /** Writes a batch of outcomes; each one only if its lease is still held. */
-  complete(outcomes: StepOutcome[]): Promise<CompletionResult[]>;
-  /** Extends the leases still held to `expiresAt`; returns the ones that are not. */
+  /** Extends the leases still held to `expiresAt`, in one transaction; returns the ones that are not held. */
   heartbeat(leases: LeaseRef[], expiresAt: number, now: number): Promise<LeaseRef[]>;
-  /** Gives leases back without spending an attempt (graceful shutdown). */
+  /** Gives leases back without spending an attempt (graceful shutdown); fenced by token. */
   release(leases: LeaseRef[], now: number): Promise<void>;
-  /** Puts steps whose lease expired back to `ready`, or fails them after `maxReclaims`. */
+  /** Puts steps whose lease expired back to `ready`, or fails them with `lease_expired` past `maxReclaims`. */
   reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult>;
-  getRun(runId: string): Promise<RunRecord | undefined>;
-  listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
-  getSteps(runId: string): Promise<StepRecord[]>;
-  getResult(runId: string, stepId: string): Promise<ResultRecord | undefined>;
-  readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined>;
-  /** Operator retry; throws `not_found` / `invalid_state` WorkflowErrors. */
+  /**
+   * Puts `waiting` steps whose `wake_at <= now` back to `ready`; returns how
+   * many. Cheap when there are none (the engine calls it at due times).
+   */
+  wakeDue(now: number): Promise<number>;
+
+  // ---- completion --------------------------------------------------------------
+
+  /**
+   * Writes a batch of outcomes in one transaction: each one only if its lease is
+   * still held (fencing: `stale` otherwise, nothing written), with its effects,
+   * its dependents readied or skipped and its run finished when it was the
+   * last step. A step whose emitted graph does not fit its run fails alone
+   * (`GRAPH_CONFLICTS`); the rest of the batch commits.
+   */
+  complete(outcomes: StepOutcome[]): Promise<CompletionResult[]>;
+
+  // ---- operator control --------------------------------------------------------
+
+  /**
+   * Operator retry: a failed or canceled step, and the skipped or canceled steps
+   * downstream of it, run again (`planRetry`). `not_found` / `invalid_state`.
+   */
   retryStep(runId: string, stepId: string, now: number): Promise<void>;
   /**
    * Operator cancel; throws `not_found` / `invalid_state` WorkflowErrors. Cancels
@@ -380,11 +102,6 @@ export interface Store {
    * returns the ids of every run it canceled, this one first.
    */
   cancelRun(runId: string, now: number): Promise<string[]>;
-  /**
-   * Puts `waiting` steps whose `wake_at <= now` back to `ready`; returns how
-   * many. Cheap when there are none (the engine calls it at due times).
-   */
-  wakeDue(now: number): Promise<number>;
   /**
    * Stores a signal for a run and wakes its steps waiting for it (`waitFor =
    * "signal:" + name`; running ones are locked so a racing wait sees the
@@ -397,10 +114,26 @@ export interface Store {
   pauseRun(runId: string, now: number): Promise<void>;
   /** `paused` → `running` (finished at once if nothing is left to do). `not_found` / `invalid_state`. */
   resumeRun(runId: string, now: number): Promise<void>;
+
+  // ---- reads (no transaction needed beyond one statement's snapshot) ------------
+
+  /** The run, or undefined. */
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Runs newest first, filtered; `not_found` for an unknown `after`. */
+  listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
+  /** The run's steps in creation order, each with its dependencies (none for an unknown run). */
+  getSteps(runId: string): Promise<StepRecord[]>;
+  /** A finished step's result, records, artifacts and error; undefined while it has none. */
+  getResult(runId: string, stepId: string): Promise<ResultRecord | undefined>;
+  /** An artifact of the run with its bytes (empty for one kept in an `ArtifactStore`), or undefined. */
+  readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined>;
   /** The run's event log, oldest first. */
   getEvents(runId: string): Promise<EventRecord[]>;
   /** Failed steps across runs, most recently failed first. `not_found` for an unknown `after`. */
   listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]>;
+
+  // ---- maintenance -------------------------------------------------------------
+
   /**
    * Deletes up to `limit` runs finished (status in `statuses`) before
    * `finishedBefore`, with their steps, edges, artifacts, signals and events,
@@ -409,10 +142,16 @@ export interface Store {
    * deletes their bodies there once this has committed.
    */
   purge(finishedBefore: number, statuses: readonly RunStatus[], limit: number): Promise<PurgeResult>;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+
+  // ---- optional ----------------------------------------------------------------
+
   /**
    * Optional: delivers, after each commit, the events this store object wrote
    * in it (hooks, `rt.on`). Set only while someone listens; an adapter may
-   * capture events only while it is set. Returns the unsubscribe function.
+   * capture events only while it is set. An observer that throws fails neither
+   * the write nor the other observers (`deliverEvents`). Returns the unsubscribe function.
    */
   observeEvents?(listener: (events: EventRecord[]) => void): () => void;
   /**
@@ -430,5 +169,4 @@ export interface Store {
    * are synchronous gains nothing and loses batch size, so it leaves this at 1.
    */
   readonly writeConcurrency?: number;
-  close(): Promise<void>;
 }

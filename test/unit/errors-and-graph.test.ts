@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCodes, WorkflowError, isWorkflowError, newExecutor, newPackage, onComplete, onFailure, permanent, Registry, requireSteps, retryable } from "../../src/index.js";
-import { checkGraph, toNewStep } from "../../src/run-builder.js";
+import { checkGraph } from "../../src/run-builder.js";
+import { toNewStep } from "../../src/step-options.js";
 import { edgeState } from "../../src/store-kit.js";
 
 const step = (id: string, ...deps: string[]) => toNewStep(id, null, { kind: "k", dependsOn: requireSteps(...deps) });

@@ -7,7 +7,7 @@ import type { ArtifactRef, ArtifactStore } from "../artifacts/artifact-store.js"
 import { artifactFields } from "../artifacts/fields.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Projection, ProjectionStore } from "../projections/projection-store.js";
-import { type StepOpts, toNewStep } from "../run-builder.js";
+import { type StepOpts, toNewStep } from "../step-options.js";
 import { hasNul } from "../names.js";
 import { decode } from "../serialization.js";
 import type { ArtifactOptions, StepContext } from "../step-context.js";
