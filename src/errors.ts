@@ -54,8 +54,10 @@ export const ErrorCodes = {
   storeError: "store_error",
   /** The database was migrated by a newer trellis than this one; upgrade trellis to open it. */
   schemaTooNew: "schema_too_new",
-  /** A step attempt ran past its `timeout`, or a `waitForSignal` past its `timeout`. */
+  /** A step attempt ran past its `timeout`, a `waitForSignal` past its `timeout`, or `rt.waitForRun` past its `timeout`. */
   timeout: "timeout",
+  /** `rt.waitForRun` was aborted by its `signal` (the run goes on). */
+  aborted: "aborted",
   /** A child run (`run.childRun`) failed or was canceled; `details` has its id and status. */
   childFailed: "child_failed",
   /** An input, result, record or signal payload (or an inline artifact) over `RuntimeConfig.limits.maxPayloadBytes`. */

@@ -9,6 +9,7 @@
  * @module
  */
 export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from "./engine/runtime.js";
+export type { WaitForRunOptions } from "./engine/run-waiter.js";
 export type { WorkerOptions } from "./engine/scheduler.js";
 export type { RuntimeConfig, QueueConfig } from "./config.js";
 export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type ErrorCode, type WorkflowErrorOptions } from "./errors.js";

@@ -57,7 +57,7 @@ const handle = await rt.startRun("fanout", { count: children }, { runId: `fanout
 const ac = new AbortController();
 const workers = rt.startWorkers({ signal: ac.signal });
 
-const run = await waitForEnd(handle.id, 60_000);
+const run = await rt.waitForRun(handle.id, { timeout: 60_000 });
 const elapsed = performance.now() - started;
 ac.abort();
 await workers;
@@ -73,13 +73,3 @@ console.log(`time from startRun to the run's end: ${elapsed.toFixed(0)} ms (${((
 await rt.close();
 process.exitCode = run.status === "succeeded" && join?.data?.sum === expected ? 0 : 1;
 
-/** Polls the run record until the run has finished (or `timeout` ms pass). */
-async function waitForEnd(runId, timeout) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const current = await rt.workflow(runId);
-    if (current && current.status !== "pending" && current.status !== "running") return current;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not finish within ${timeout} ms (status ${current?.status})`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

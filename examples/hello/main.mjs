@@ -48,7 +48,7 @@ const handle = await rt.startRun("hello", { message }, { runId: `hello-${randomU
 const ac = new AbortController();
 const workers = rt.startWorkers({ signal: ac.signal });
 
-const run = await waitForEnd(handle.id, 10_000);
+const run = await rt.waitForRun(handle.id, { timeout: 10_000 });
 const elapsed = performance.now() - started;
 ac.abort();
 await workers;
@@ -68,13 +68,3 @@ for (const s of await rt.steps(handle.id)) {
 await rt.close();
 process.exitCode = run.status === "succeeded" ? 0 : 1;
 
-/** Polls the run record until the run has finished (or `timeout` ms pass). */
-async function waitForEnd(runId, timeout) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const current = await rt.workflow(runId);
-    if (current && current.status !== "pending" && current.status !== "running") return current;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not finish within ${timeout} ms (status ${current?.status})`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -136,22 +136,9 @@ async function produce() {
   }
 }
 
-/** Polls the run records until every run has finished (or `timeout` ms pass). */
-async function waitForAll(rt, ids, timeout) {
-  const deadline = Date.now() + timeout;
-  const done = new Map();
-  while (done.size < ids.length) {
-    for (const id of ids) {
-      if (done.has(id)) continue;
-      const run = await rt.workflow(id);
-      if (run && run.status !== "pending" && run.status !== "running") done.set(id, run);
-    }
-    if (done.size === ids.length) break;
-    interrupted.signal.throwIfAborted();
-    if (Date.now() > deadline) throw new Error(`${ids.length - done.size} runs did not finish within ${timeout} ms`);
-    await sleep(25);
-  }
-  return ids.map((id) => done.get(id));
+/** Waits until every run has finished (the worker processes run them), or `timeout` ms pass, or SIGINT. */
+function waitForAll(rt, ids, timeout) {
+  return Promise.all(ids.map((id) => rt.waitForRun(id, { timeout, signal: interrupted.signal })));
 }
 
 function count(values) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { WorkflowError } from "../errors.js";
 import { newExecutor } from "../executor.js";
+import type { Runtime } from "../engine/runtime.js";
 import { type EntrypointFn, newPackage } from "../package.js";
 import { requireSteps } from "../step-options.js";
 import { type ConformanceTarget, rejectionCode, useHarness } from "./harness.js";
@@ -190,6 +191,71 @@ export function runsSuite(target: ConformanceTarget): void {
       const page3 = await rt.listRuns({ limit: 2, after: page2.at(-1)?.id });
       expect([...page1, ...page2, ...page3].map((r) => r.id)).toEqual(["run-4", "run-3", "run-2", "run-1", "run-0"]);
       expect(await rejectionCode(rt.listRuns({ limit: 0 }))).toBe("invalid_input");
+    });
+  });
+
+  describe("waiting for a run", () => {
+    const h = useHarness(target);
+
+    const register = (rt: Runtime) => {
+      rt.registerExecutor(newExecutor("ok", async (step) => step.result(step.input())));
+      rt.registerExecutor(newExecutor("bad", async () => {
+        throw new WorkflowError("bad", "no");
+      }));
+      rt.registerPackage(newPackage("two").entrypoint((run, n) => {
+        const a = run.step("a", n, { kind: "ok" });
+        run.step("b", n, { kind: "ok", dependsOn: requireSteps(a) });
+      }).build());
+      rt.registerPackage(newPackage("fails").entrypoint((run) => void run.step("a", null, { kind: "bad" })).build());
+      rt.registerPackage(newPackage("waits").entrypoint((run) => void run.waitForSignal("w", "never")).build());
+    };
+
+    it("resolves when the run finishes in this runtime's workers, or at once when it has", async () => {
+      const rt = await h().runtime({ pollInterval: 60_000 });
+      register(rt);
+      await rt.startRun("two", 7, { runId: "r" });
+      const waited = rt.waitForRun("r");
+      const ac = new AbortController();
+      const workers = rt.startWorkers({ signal: ac.signal });
+      expect(await waited).toMatchObject({ id: "r", status: "succeeded" });
+      ac.abort();
+      await workers;
+      expect(await rt.waitForRun("r")).toMatchObject({ status: "succeeded" });
+      await rt.startRun("fails", null, { runId: "f" });
+      await rt.runOnce();
+      expect(await rt.waitForRun("f")).toMatchObject({ status: "failed" });
+    });
+
+    it("resolves when another runtime on the store finishes or cancels the run", async () => {
+      const waiter = await h().runtime({ pollInterval: 60_000 });
+      const worker = await h().runtime();
+      register(waiter);
+      register(worker);
+      await waiter.startRun("two", 1, { runId: "elsewhere" });
+      await waiter.startRun("waits", null, { runId: "stuck" });
+      const finished = waiter.waitForRun("elsewhere");
+      const canceled = waiter.waitForRun("stuck");
+      await worker.runOnce();
+      await worker.cancelRun("stuck");
+      expect(await finished).toMatchObject({ status: "succeeded" });
+      expect(await canceled).toMatchObject({ status: "canceled" });
+    });
+
+    it("rejects for an unknown run, past its timeout, on abort and when the runtime closes; the run goes on", async () => {
+      const rt = await h().runtime();
+      register(rt);
+      await rt.startRun("waits", null, { runId: "w" });
+      expect(await rejectionCode(rt.waitForRun("nope"))).toBe("not_found");
+      expect(await rejectionCode(rt.waitForRun("w", { timeout: 30 }))).toBe("timeout");
+      const ac = new AbortController();
+      const aborted = rejectionCode(rt.waitForRun("w", { signal: ac.signal }));
+      ac.abort();
+      expect(await aborted).toBe("aborted");
+      expect(await rejectionCode(rt.waitForRun("w", { timeout: -1 }))).toBe("invalid_input");
+      expect((await rt.workflow("w"))?.status).toBe("running");
+      const closing = rejectionCode(rt.waitForRun("w")); // handled before the close rejects it
+      await rt.close();
+      expect(await closing).toBe("runtime_closed");
     });
   });
 }

@@ -12,7 +12,7 @@ import { timeOrderedId } from "../ids.js";
 import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
-import { checkPayload } from "../limits.js";
+import { checkPayload, MAX_DURATION_MS } from "../limits.js";
 import { hasNul, storedText } from "../names.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
@@ -34,6 +34,7 @@ import type {
 import { RESERVED_KIND_PREFIX, type ChildRunInput } from "../waits.js";
 import { type BuiltinServices, childStartError } from "./builtins.js";
 import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
+import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
 export interface StartRunOptions {
@@ -90,6 +91,14 @@ const purgeSchema = z
     statuses: z.array(z.enum(FINISHED_RUN_STATUSES)).min(1).optional(),
   })
   .strict();
+
+const waitForRunSchema = z
+  .object({
+    signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: "must be an AbortSignal" }).optional(),
+    timeout: z.number().int().min(0).max(MAX_DURATION_MS).optional(),
+  })
+  .strict()
+  .transform((o): WaitForRunOptions => ({ ...(o.signal ? { signal: o.signal } : {}), ...(o.timeout !== undefined ? { timeout: o.timeout } : {}) }));
 
 const listRunsSchema = z
   .object({
@@ -149,6 +158,7 @@ export class Runtime {
   readonly #executors = new Registry();
   readonly #packages = new Map<string, WorkflowPackage>();
   readonly #scheduler: Scheduler;
+  readonly #waiter: RunWaiter;
   readonly #listeners = new Map<RunEventType | "*", Set<RunEventListener>>();
   #stopObserving: (() => void) | undefined;
   #closing: Promise<void> | undefined;
@@ -165,6 +175,8 @@ export class Runtime {
       },
       startChild: (parent, input, childId) => this.#startChild(parent, input, childId),
     };
+    // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
+    this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
     this.#scheduler = new Scheduler(store, this.#executors, config, {
       result: (runId, stepId) => this.result(runId, stepId),
       projection: (name) => this.projection(name),
@@ -416,6 +428,20 @@ export class Runtime {
     const canceled = await this.#store.cancelRun(runId, this.#config.clock());
     for (const id of canceled) this.#scheduler.abortRun(id, canceledError(id));
     this.#scheduler.wake(); // a parent step waiting for a canceled child can now run
+    this.#waiter.progress();
+  }
+
+  /**
+   * Resolves with the run once it has finished (succeeded, failed or canceled),
+   * whichever process runs it. Rejects with `not_found` for an unknown run,
+   * `timeout` past `opts.timeout` ms, `aborted` when `opts.signal` aborts, and
+   * `runtime_closed` when this runtime closes; the run itself goes on.
+   */
+  async waitForRun(runId: string, opts: WaitForRunOptions = {}): Promise<WorkflowRun> {
+    this.#assertOpen();
+    const parsed = parseOrThrow(waitForRunSchema, opts ?? {}, "waitForRun options");
+    assertRunId(runId);
+    return toWorkflowRun(await this.#waiter.wait(runId, parsed));
   }
 
   /**
@@ -576,6 +602,7 @@ export class Runtime {
    */
   close(opts: { shutdownGrace?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
+      this.#waiter.progress(); // waiters see the runtime closing
       await this.#scheduler.stop(opts.shutdownGrace);
       this.#stopObserving?.();
       await this.#config.projectionStore?.close?.();

@@ -97,6 +97,8 @@ export class Scheduler {
   #loopSignal: AbortSignal | undefined; // the running loop's stop signal
   #unsubscribe: (() => void) | undefined;
   readonly #stop = new AbortController();
+  /** Called after each outcome this process writes (the runtime's run waiters look again). */
+  onWritten: (() => void) | undefined;
 
   constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }) {
     this.#store = store;
@@ -421,6 +423,7 @@ export class Scheduler {
       if (overlap) this.#writing--;
     }
     this.#count(execution.counters, outcome, result);
+    this.onWritten?.();
   }
 
   /**
