@@ -8,20 +8,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWorkflowError, newExecutor, newPackage, newRuntime, type Runtime, type RunBuilder, type StepOpts } from "../../src/index.js";
 import { stores } from "../support/stores.js";
+import { outcome } from "./support.js";
 
 const LIMIT = 4096; // a small payload limit, so generated values cross it
 const KINDS = ["k0", "k1"];
 
-/** Resolves to the code of the WorkflowError `call` throws, or "ok"; anything else thrown fails the property. */
-async function outcome(call: () => Promise<unknown>): Promise<string> {
-  try {
-    await call();
-    return "ok";
-  } catch (err) {
-    if (!isWorkflowError(err)) throw new Error(`not a WorkflowError: ${String(err)}`, { cause: err });
-    return err.code;
-  }
-}
 
 const text = fc.oneof(
   fc.string({ maxLength: 20 }),

@@ -10,8 +10,9 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isWorkflowError, newExecutor, newPackage, newRuntime, WorkflowError, type Runtime } from "../../src/index.js";
+import { newExecutor, newPackage, newRuntime, WorkflowError, type Runtime } from "../../src/index.js";
 import { stores } from "../support/stores.js";
+import { outcome } from "./support.js";
 
 const LIMIT = 1024 * 1024;
 
@@ -72,16 +73,6 @@ function make({ kind, buried }: { kind: string; buried: boolean }): unknown {
   return buried ? { plain: "data", list: [1, value] } : value;
 }
 
-const outcomeOf = async (call: () => Promise<unknown>): Promise<"ok" | string> => {
-  try {
-    await call();
-    return "ok";
-  } catch (err) {
-    if (!isWorkflowError(err)) throw new Error(`not a WorkflowError: ${String(err)}`, { cause: err });
-    return err.code;
-  }
-};
-
 describe.each(stores("hostile_values"))("on $name", (target) => {
   let rt: Runtime;
   const errors: unknown[] = [];
@@ -130,7 +121,7 @@ describe.each(stores("hostile_values"))("on $name", (target) => {
         const runId = `h-${++seq}`;
         const storable = STORABLE.has(h.kind);
         if (use === "startRun") {
-          const code = await outcomeOf(() => rt.startRun("echo", make(h), { runId }));
+          const code = await outcome(() => rt.startRun("echo", make(h), { runId }));
           if (storable) {
             expect(code).toBe("ok");
             expect((await rt.workflow(runId))?.input).toEqual(make(h));
@@ -142,7 +133,7 @@ describe.each(stores("hostile_values"))("on $name", (target) => {
         }
         if (use === "signal") {
           await rt.startRun("waits", null, { runId });
-          const code = await outcomeOf(() => rt.signal(runId, "go", make(h)));
+          const code = await outcome(() => rt.signal(runId, "go", make(h)));
           expect(storable ? ["ok"] : ["invalid_input", "payload_too_large"]).toContain(code);
           await rt.cancelRun(runId);
           return;

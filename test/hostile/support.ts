@@ -7,7 +7,7 @@
  */
 import { expect } from "vitest";
 import { FaultInjector } from "../../src/conformance/index.js";
-import { newExecutor, newPackage, newRuntime, requireSteps, type Runtime, type RuntimeConfig, type StoreConfig } from "../../src/index.js";
+import { isWorkflowError, newExecutor, newPackage, newRuntime, requireSteps, type Runtime, type RuntimeConfig, type StoreConfig } from "../../src/index.js";
 
 export interface Rig {
   rt: Runtime;
@@ -37,6 +37,17 @@ export async function rig(store: StoreConfig, extra: Partial<RuntimeConfig> = {}
       .build(),
   );
   return { rt, faults, errors, calls };
+}
+
+/** Resolves to the code of the WorkflowError `call` throws, or "ok"; anything else thrown fails the test. */
+export async function outcome(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+    return "ok";
+  } catch (err) {
+    if (!isWorkflowError(err)) throw new Error(`not a WorkflowError: ${String(err)}`, { cause: err });
+    return err.code;
+  }
 }
 
 /** Polls until `done` holds (the deadline only bounds a broken test). */
