@@ -4,7 +4,6 @@
  * worker loop (delegated to the scheduler).
  */
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
@@ -12,12 +11,12 @@ import { timeOrderedId } from "../ids.js";
 import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
-import { checkPayload, MAX_DURATION_MS } from "../limits.js";
-import { hasNul, storedText } from "../names.js";
+import { checkPayload } from "../limits.js";
+import { hasNul } from "../names.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
-import type { ClaimedStep, CreatedRun, EventRecord, NewRun, RunRecord, Store } from "../store/store.js";
+import type { ClaimedStep, CreatedRun, NewRun, RunRecord, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
   CycleResult,
@@ -34,6 +33,20 @@ import type {
 import { RESERVED_KIND_PREFIX, type ChildRunInput } from "../waits.js";
 import { type BuiltinServices, childStartError } from "./builtins.js";
 import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
+import {
+  asInvalidInput,
+  assertRunId,
+  failedStepsSchema,
+  isRunId,
+  listRunsSchema,
+  NO_OPTIONS,
+  parseOrThrow,
+  purgeSchema,
+  signalSchema,
+  startOptionsSchema,
+  waitForRunSchema,
+} from "./runtime-arguments.js";
+import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
@@ -45,99 +58,10 @@ export interface StartRunOptions {
   metadata?: Record<string, string>;
 }
 
-const startOptionsSchema = z
-  .object({
-    runId: storedText(1, 255).optional(),
-    name: storedText().optional(),
-    metadata: z.record(z.string(), z.string()).optional(),
-  })
-  .strict();
-
-const NO_OPTIONS = { success: true as const, data: {} as z.output<typeof startOptionsSchema> };
-
-const RUN_STATUSES = ["pending", "running", "paused", "succeeded", "failed", "canceled"] as const;
-const EVENT_TYPES: readonly RunEventType[] = [
-  "run_started", "run_paused", "run_resumed", "run_succeeded", "run_failed", "run_canceled",
-  "step_ready", "step_claimed", "step_succeeded", "step_failed", "step_retry_scheduled", "step_skipped",
-  "step_canceled", "step_reclaimed", "step_waiting", "signal_received", "operator_retry", "operator_cancel",
-];
-
-/** What `rt.on` listens to: one event type, or `"*"` for all of them. */
-export type RunEventListener = (event: RunEvent) => void;
+export type { RunEventListener } from "./event-hooks.js";
 
 /** Runs a purge deletes per transaction: short transactions, so workers are not held up. */
 const PURGE_BATCH = 500;
-
-const signalSchema = z.object({
-  runId: storedText(1, 255),
-  name: storedText(1, 200),
-  id: storedText(1, 255).optional(),
-});
-
-const failedStepsSchema = z
-  .object({
-    package: storedText(0).optional(),
-    kind: storedText(0).optional(),
-    queue: storedText(0).optional(),
-    code: storedText(0).optional(),
-    limit: z.number().int().min(1).max(10_000).optional(),
-    after: z.object({ runId: storedText(), stepId: storedText() }).strict().optional(),
-  })
-  .strict();
-
-const purgeSchema = z
-  .object({
-    finishedBefore: z.date().refine((d) => Number.isFinite(d.getTime()), "must be a valid Date"),
-    statuses: z.array(z.enum(FINISHED_RUN_STATUSES)).min(1).optional(),
-  })
-  .strict();
-
-const waitForRunSchema = z
-  .object({
-    signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: "must be an AbortSignal" }).optional(),
-    timeout: z.number().int().min(0).max(MAX_DURATION_MS).optional(),
-  })
-  .strict()
-  .transform((o): WaitForRunOptions => ({ ...(o.signal ? { signal: o.signal } : {}), ...(o.timeout !== undefined ? { timeout: o.timeout } : {}) }));
-
-const listRunsSchema = z
-  .object({
-    status: z.enum(RUN_STATUSES).optional(),
-    package: storedText(0).optional(),
-    limit: z.number().int().min(1).max(10_000).optional(),
-    after: storedText(0).optional(),
-  })
-  .strict();
-
-/** Validates an argument with its schema; the first issue becomes an `invalid_input` naming the field. */
-function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new WorkflowError(ErrorCodes.invalidInput, `${what}: ${issue?.path.join(".")}: ${issue?.message}`, { details: parsed.error.issues });
-}
-
-/**
- * What escapes validating a caller's value other than a WorkflowError: the
- * value threw while it was read (a getter, a Proxy trap). It is bad input.
- */
-function asInvalidInput(err: unknown): never {
-  if (isWorkflowError(err)) throw err;
-  let message: string;
-  try {
-    message = err instanceof Error ? String(err.message) : String(err);
-  } catch {
-    message = "(unreadable)";
-  }
-  throw new WorkflowError(ErrorCodes.invalidInput, `the input threw while it was read: ${message.slice(0, 300)}`, { cause: err });
-}
-
-/** A string that can name a stored run or step (anything else names none). */
-const isRunId = (id: unknown): id is string => typeof id === "string" && id !== "" && !hasNul(id);
-
-function assertRunId(runId: unknown): void {
-  if (!isRunId(runId)) throw new WorkflowError(ErrorCodes.notFound, `no run ${JSON.stringify(runId)}`);
-}
 
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
@@ -159,8 +83,7 @@ export class Runtime {
   readonly #packages = new Map<string, WorkflowPackage>();
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
-  readonly #listeners = new Map<RunEventType | "*", Set<RunEventListener>>();
-  #stopObserving: (() => void) | undefined;
+  readonly #hooks: EventHooks;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
@@ -176,6 +99,7 @@ export class Runtime {
       startChild: (parent, input, childId) => this.#startChild(parent, input, childId),
     };
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
+    this.#hooks = new EventHooks(store, config.onError);
     this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
     this.#scheduler = new Scheduler(store, this.#executors, config, {
       result: (runId, stepId) => this.result(runId, stepId),
@@ -552,40 +476,11 @@ export class Runtime {
    * throws is reported to `onError` and does not stop the others.
    */
   on(type: RunEventType | "*", listener: RunEventListener): void {
-    if (type !== "*" && !EVENT_TYPES.includes(type)) throw new WorkflowError(ErrorCodes.invalidInput, `rt.on: unknown event type "${String(type)}"`);
-    if (typeof listener !== "function") throw new WorkflowError(ErrorCodes.invalidInput, "rt.on: the listener must be a function");
-    if (!this.#store.observeEvents) {
-      throw new WorkflowError(ErrorCodes.invalidState, "rt.on: this store cannot report the events it writes (Store.observeEvents is not implemented)");
-    }
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, (set = new Set()));
-    set.add(listener);
-    this.#stopObserving ??= this.#store.observeEvents((events) => this.#dispatch(events));
+    this.#hooks.on(type, listener);
   }
 
   off(type: RunEventType | "*", listener: RunEventListener): void {
-    this.#listeners.get(type)?.delete(listener);
-    if ([...this.#listeners.values()].every((set) => set.size === 0)) {
-      this.#stopObserving?.();
-      this.#stopObserving = undefined;
-    }
-  }
-
-  #dispatch(records: EventRecord[]): void {
-    for (const record of records) {
-      const event = toRunEvent(record);
-      for (const set of [this.#listeners.get(event.type), this.#listeners.get("*")]) {
-        for (const listener of set ?? []) {
-          try {
-            // An async listener's rejection is reported too, never left unhandled.
-            const returned: unknown = listener(event);
-            if (returned instanceof Promise) returned.catch((err: unknown) => this.#config.onError(err));
-          } catch (err) {
-            this.#config.onError(err);
-          }
-        }
-      }
-    }
+    this.#hooks.off(type, listener);
   }
 
   async projection(name: string): Promise<Projection> {
@@ -604,7 +499,7 @@ export class Runtime {
     this.#closing ??= (async () => {
       this.#waiter.progress(); // waiters see the runtime closing
       await this.#scheduler.stop(opts.shutdownGrace);
-      this.#stopObserving?.();
+      this.#hooks.stop();
       await this.#config.projectionStore?.close?.();
       await this.#store.close();
     })();
