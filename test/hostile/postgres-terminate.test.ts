@@ -26,7 +26,8 @@ describe("postgres: every connection of a worker terminated, repeatedly", () => 
   afterAll(() => admin?.end());
 
   it("the worker survives, reconnects and commits every step once, busy or idle", async () => {
-    const worker = env.box.spawn({ workerId: "w", leaseDuration: 1_000, pollInterval: 50, maxWorkers: 8 });
+    // Many reclaims allowed: under this fire an outcome may be lost again and again.
+    const worker = env.box.spawn({ workerId: "w", leaseDuration: 1_000, pollInterval: 50, maxWorkers: 8, maxReclaims: 1_000 });
     await worker.waitFor("ready");
     /** Fails at once, with what the worker printed, once it has died. */
     const alive = () => {
