@@ -12,13 +12,12 @@
  *   so one transaction carries many steps: a commit per step would cap a drain at
  *   about a tenth of what batches reach.
  */
-import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
-import { edgeState, FINISHED_RUN_STATUSES, nextTokenAt, refillTokens } from "../graph-rules.js";
+import { edgeState, FINISHED_RUN_STATUSES } from "../graph-rules.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
 import { jsonOf, NO_STEPS, type PlannedStep, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
 import { APPLIED, deliverEvents, GRAPH_CONFLICTS, STALE } from "../completion-rules.js";
@@ -51,6 +50,7 @@ import type {
 } from "../store.js";
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
+import { claimSteps, dependenciesOf } from "./claim.js";
 import { failedStepsQuery, listRunsQuery, prepareStatements, purgeableRunsSql, type Statements } from "./statements.js";
 import { WalWatcher } from "./wal-watcher.js";
 import {
@@ -62,7 +62,6 @@ import {
   type RunRow,
   type StepRow,
   toArtifact,
-  toClaimedStep,
   toEvent,
   toResultRecord,
   toRun,
@@ -158,7 +157,7 @@ export class SqliteStore implements Store {
     this.#watcher = watcher;
     if (watcher) this.subscribe = (onChange) => watcher.subscribe(onChange);
     this.#sql = prepareStatements(db);
-    this.#claimTx = this.#writer((request: ClaimRequest) => this.#claim(request));
+    this.#claimTx = this.#writer((request: ClaimRequest) => claimSteps(this.#sql, request));
     this.#completeTx = this.#writer((outcomes: StepOutcome[]) => this.#complete(outcomes));
     this.#createRunsTx = this.#writer((runs: NewRun[], lease: StartLease | undefined) => {
       const leases = lease && new StartLeases(lease);
@@ -431,93 +430,7 @@ export class SqliteStore implements Store {
     return claimed.length ? { created: true, run, claimed } : { created: true, run };
   }
 
-  readonly #depsOf = (runId: string, stepId: string): StoredDependency[] =>
-    (this.#sql.depsOf.all(runId, stepId) as { dep_id: string; on_state: DependencyOn }[]).map((e) => ({ stepId: e.dep_id, on: e.on_state }));
-
-  #claim(request: ClaimRequest): ClaimResult {
-    const { now } = request;
-    const candidates: { seq: number; priority: number; ready_at: number; queue: string }[] = [];
-    const visited: string[] = [];
-    const tokensByQueue = new Map<string, number>();
-    let nextDueAt: number | undefined;
-    const due = (t: number | null | undefined) => {
-      if (t !== null && t !== undefined && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
-    };
-
-    for (let row = this.#sql.firstReadyQueue.get() as { queue: string } | undefined; row; row = this.#sql.nextReadyQueue.get(row.queue) as { queue: string } | undefined) {
-      const queue = row.queue;
-      visited.push(queue);
-      const policy = request.policyFor(queue);
-      let capacity = request.limit;
-      if (Number.isFinite(policy.maxWorkers)) {
-        const running = (this.#sql.runningInQueue.get(queue) as { n: number }).n;
-        capacity = Math.min(capacity, policy.maxWorkers - running);
-      }
-      if (policy.rateLimit) {
-        const bucket = this.#sql.getBucket.get(queue) as { tokens: number; refilled_at: number } | undefined;
-        const tokens = refillTokens(bucket && { tokens: bucket.tokens, refilledAt: bucket.refilled_at }, policy.rateLimit, now);
-        tokensByQueue.set(queue, tokens);
-        if (tokens < 1 && this.#sql.anyReadyNow.get(queue, now)) due(nextTokenAt(tokens, policy.rateLimit, now));
-        capacity = Math.min(capacity, Math.floor(tokens));
-      }
-      if (capacity <= 0) continue;
-      for (const c of this.#sql.readyInQueue.all(queue, now, capacity) as { seq: number; priority: number; ready_at: number }[]) {
-        candidates.push({ ...c, queue });
-      }
-    }
-
-    // Each queue's candidates come in its claim order (priority, then readiness);
-    // merged across queues by the same key, so no queue's order is broken.
-    candidates.sort((a, b) => b.priority - a.priority || a.ready_at - b.ready_at || a.seq - b.seq);
-    const chosen = candidates.slice(0, request.limit);
-    const expiresAt = now + request.leaseDuration;
-    const consumed = new Map<string, number>();
-    const steps: ClaimedStep[] = [];
-    if (chosen.length) {
-      // The whole batch in two statements (a statement per step cost a twentieth of
-      // a drain): one UPDATE, each step's token being the batch's random prefix and
-      // its seq (unique, and new at every lease), and one narrow raw SELECT of the
-      // steps joined with their runs.
-      const prefix = randomUUID();
-      const seqs = JSON.stringify(chosen.map((c) => c.seq));
-      this.#sql.leaseSteps.run(request.workerId, `${prefix}-`, now, expiresAt, now, now, seqs);
-      const rows = new Map<number, unknown[]>();
-      for (const row of this.#sql.claimedSteps.all(seqs) as unknown[][]) rows.set(row[row.length - 1] as number, row);
-      for (const c of chosen) {
-        const lease = { workerId: request.workerId, token: `${prefix}-${c.seq}`, acquiredAt: now, expiresAt };
-        steps.push(toClaimedStep(rows.get(c.seq) as unknown[], lease, this.#depsOf));
-        consumed.set(c.queue, (consumed.get(c.queue) ?? 0) + 1);
-      }
-    }
-    for (const [queue, n] of consumed) {
-      const tokens = tokensByQueue.get(queue);
-      if (tokens !== undefined) this.#sql.putBucket.run(queue, tokens - n, now);
-    }
-
-    // Only worth computing when the engine may go to sleep after this claim.
-    if (steps.length < request.limit) {
-      for (const queue of visited) due(this.#nextReadyAt(queue, now));
-      due((this.#sql.nextLeaseExpiry.get() as { t: number | null }).t);
-      due((this.#sql.nextWakeAt.get() as { t: number | null }).t);
-    }
-    const result: ClaimResult = { steps };
-    if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;
-    return result;
-  }
-
-  /**
-   * The earliest future readiness in a queue: the minimum over its priorities
-   * (a skip scan of steps_ready; queues use a handful of priorities at most).
-   */
-  #nextReadyAt(queue: string, now: number): number | undefined {
-    let next: number | undefined;
-    let row = this.#sql.topPriority.get(queue) as { priority: number } | undefined;
-    for (; row; row = this.#sql.lowerPriority.get(queue, row.priority) as { priority: number } | undefined) {
-      const t = (this.#sql.nextReadyAt.get(queue, row.priority, now) as { t: number | null }).t;
-      if (t !== null && (next === undefined || t < next)) next = t;
-    }
-    return next;
-  }
+  readonly #depsOf = (runId: string, stepId: string): StoredDependency[] => dependenciesOf(this.#sql, runId, stepId);
 
   #complete(outcomes: StepOutcome[]): CompletionResult[] {
     // Runs that may have just finished: not those where a step made a dependent
