@@ -37,6 +37,7 @@ export class RunWaiter {
 
   /** Something may have moved a run: every waiter looks again. */
   progress(): void {
+    if (this.#pending.size === 0) return; // the usual case, once per written outcome: no allocation
     for (const resolve of [...this.#pending]) resolve();
   }
 

@@ -61,11 +61,10 @@ export interface WorkerOptions {
 export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
 
 /**
- * How many steps a process may have executed, or be executing, without their
- * outcome committed: `UNCOMMITTED_PER_WORKER × maxWorkers`. A crash re-runs at
- * most that many steps that had already run (the steps leased but not started
- * are given back untouched). Without a bound, a store slower to write than the
- * handlers are to run would let executed work pile up without limit.
+ * Steps a process may be executing or have executed without their outcome
+ * committed: `UNCOMMITTED_PER_WORKER × maxWorkers`, all a crash can make run
+ * twice (leased steps not yet started are given back untouched). Unbounded, a
+ * store slower to write than handlers run would let executed work pile up.
  */
 export const UNCOMMITTED_PER_WORKER = 4;
 
@@ -107,15 +106,13 @@ export class Scheduler {
     this.#services = services;
     this.#limit = pLimit(config.maxWorkers);
     this.#uncommitted = pLimit(UNCOMMITTED_PER_WORKER * config.maxWorkers);
-    // Every outcome whose write is retried waits on the stop signal: during an
-    // outage that is each uncommitted step at once, which is no listener leak.
+    // Outcome writes being retried wait on the stop signal: in an outage, every uncommitted step (no leak).
     setMaxListeners(this.#uncommitted.concurrency + 10, this.#stop.signal);
-    this.#overlapWrites = (store.writeConcurrency ?? 1) > 1;
     // The uncommitted bound caps the outcomes in flight: share them among the writers.
     const writers = Math.max(1, store.writeConcurrency ?? 1);
-    this.#heartbeat = new Heartbeat(store, config, () =>
-      [...this.#inFlight.values()].map((e) => ({ lease: e.lease, lost: (reason: WorkflowError) => e.controller.abort(reason) })),
-    );
+    this.#overlapWrites = writers > 1;
+    const held = () => [...this.#inFlight.values()].map((e) => ({ lease: e.lease, lost: (reason: WorkflowError) => e.controller.abort(reason) }));
+    this.#heartbeat = new Heartbeat(store, config, held);
     this.#completions = new Batcher((outcomes) => store.complete(outcomes), writers, Math.ceil(this.#uncommitted.concurrency / writers));
   }
 
