@@ -8,6 +8,15 @@ const entry = { index: "src/index.ts", "store-kit": "src/store-kit.ts", conforma
 const esmOnlyDependencies = [/^superjson/, /^copy-anything/, /^is-what/, /^p-limit/, /^yocto-queue/];
 
 export default defineConfig([
+  // The `trellis` bin: ESM only (it is never require()d), no declarations.
+  {
+    entry: { cli: "src/cli/bin.ts" },
+    format: ["esm"],
+    dts: false,
+    sourcemap: true,
+    target: "node20",
+    banner: { js: "#!/usr/bin/env node" },
+  },
   {
     entry,
     format: ["esm"],

@@ -62,6 +62,10 @@ export const ErrorCodes = {
   childFailed: "child_failed",
   /** An input, result, record or signal payload (or an inline artifact) over `RuntimeConfig.limits.maxPayloadBytes`. */
   payloadTooLarge: "payload_too_large",
+  /** A command-line argument or option of the `trellis` bin that does not parse (exit code 2). */
+  invalidArgument: "invalid_argument",
+  /** A declarative workflow definition with author errors; `details` lists each as `{ file, line, column, message }`. */
+  invalidWorkflow: "invalid_workflow",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,0 +1,9 @@
+import type { CommandEntry } from "./command.js";
+
+/**
+ * Every `trellis` subcommand, in the order `trellis --help` lists them. Each module
+ * is imported only when its command runs.
+ */
+export const commands: readonly CommandEntry[] = [
+  { name: "version", summary: "print the trellis version", load: async () => (await import("./commands/version.js")).versionCommand },
+];
