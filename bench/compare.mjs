@@ -47,9 +47,16 @@ const entry = (dir) => {
   if (!found) throw new Error(`no built trellis in ${dir} (looked for ${candidates.join(", ")})`);
   return pathToFileURL(path.resolve(found)).href;
 };
+/** A build's API: since trellis/postgres exists, postgresStore lives there; older builds export it from the root. */
+async function load(dir) {
+  const root = await import(entry(dir));
+  if (root.postgresStore) return root;
+  const postgres = await import(entry(dir).replace(/index\.js$/, "postgres.js"));
+  return { ...root, postgresStore: postgres.postgresStore };
+}
 const builds = [
-  { name: "base", lib: await import(entry(opts.base)) },
-  { name: "head", lib: await import(entry(process.cwd())) },
+  { name: "base", lib: await load(opts.base) },
+  { name: "head", lib: await load(process.cwd()) },
 ];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-compare-"));

@@ -21,7 +21,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { newExecutor, newPackage, newRuntime, postgresStore, sqliteStore } from '../dist/index.js';
+import { newExecutor, newPackage, newRuntime, sqliteStore } from '../dist/index.js';
+import { postgresStore } from '../dist/postgres.js';
 
 const epochNow = () => performance.timeOrigin + performance.now();
 const storeOf = (spec) => (spec.kind === 'sqlite' ? sqliteStore(spec.file) : postgresStore({ connectionString: spec.url, schema: spec.schema }));

@@ -14,7 +14,8 @@
 // Config (argv[2], JSON): { store: { kind: "sqlite", path } | { kind: "postgres", url, schema }, maxWorkers }
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { newExecutor, newPackage, newRuntime, postgresStore, requireSteps, sqliteStore } from "../dist/index.js";
+import { newExecutor, newPackage, newRuntime, requireSteps, sqliteStore } from "../dist/index.js";
+import { postgresStore } from "../dist/postgres.js";
 
 /** The harness's contenders use a 100 ms poll; here too it is only a backstop (new work wakes workers). */
 export const POLL_MS = 100;

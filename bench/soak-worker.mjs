@@ -23,7 +23,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { newExecutor, newPackage, newRuntime, onFailure, permanent, postgresStore, requireSteps, retryable, sqliteStore } from "../dist/index.js";
+import { newExecutor, newPackage, newRuntime, onFailure, permanent, requireSteps, retryable, sqliteStore } from "../dist/index.js";
+import { postgresStore } from "../dist/postgres.js";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const randomInt = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo + 1));

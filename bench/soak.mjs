@@ -18,7 +18,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual, parseArgs } from "node:util";
 import pg from "pg";
-import { childRunId, newRuntime, postgresStore, sqliteStore } from "../dist/index.js";
+import { childRunId, newRuntime, sqliteStore } from "../dist/index.js";
+import { postgresStore } from "../dist/postgres.js";
 import { soakPackages } from "./soak-worker.mjs";
 
 const WORKER_SCRIPT = fileURLToPath(new URL("./soak-worker.mjs", import.meta.url));

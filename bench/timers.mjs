@@ -16,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { newExecutor, newPackage, newRuntime, postgresStore, requireSteps, sqliteStore } from '../dist/index.js';
+import { newExecutor, newPackage, newRuntime, requireSteps, sqliteStore } from '../dist/index.js';
+import { postgresStore } from '../dist/postgres.js';
 
 const { values: args } = parseArgs({
   options: { runs: { type: 'string', default: '20' }, sleep: { type: 'string', default: '200' }, store: { type: 'string', default: 'both' } },

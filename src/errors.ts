@@ -79,6 +79,9 @@ export interface WorkflowErrorOptions {
   cause?: unknown;
 }
 
+/** Marks a WorkflowError, shared by every copy of the library (`Symbol.for`). */
+const BRAND = Symbol.for("trellis.WorkflowError");
+
 /**
  * The one error class of trellis. Thrown by the library with one of
  * {@link ErrorCodes}; thrown by executors (usually through {@link permanent} or
@@ -89,16 +92,33 @@ export class WorkflowError extends Error {
   readonly retryable: boolean;
   readonly details?: unknown;
 
+  /**
+   * `instanceof WorkflowError` holds for an error from any copy of trellis (the
+   * ESM and the CommonJS builds are two copies in one process): every instance
+   * carries a registered symbol, which this checks instead of the prototype chain.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A subclass of WorkflowError keeps the ordinary check.
+    if (this !== WorkflowError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   constructor(code: string, message: string, options: WorkflowErrorOptions = {}) {
     super(message || code, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WorkflowError";
     this.code = code;
     this.retryable = options.retryable ?? false;
     if (options.details !== undefined) this.details = options.details;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 }
 
-/** True for a {@link WorkflowError}, also one from another copy of the library. */
+/**
+ * True for a {@link WorkflowError}, also one from another copy of the library;
+ * the same as `instanceof WorkflowError`, kept for code written before that held
+ * across copies. An error of an older copy (without the shared mark) is
+ * recognised by its name and string `code`.
+ */
 export function isWorkflowError(err: unknown): err is WorkflowError {
   return (
     err instanceof WorkflowError ||

@@ -4,7 +4,8 @@
  * Register typed executors and workflow packages on a {@link Runtime}, start
  * runs, and run workers inside your application's lifecycle. State lives in a
  * store: SQLite by default ({@link sqliteStore}), embedded, zero setup; or
- * PostgreSQL ({@link postgresStore}) for many processes on many machines.
+ * PostgreSQL (`postgresStore` from `trellis/postgres`) for many processes on many
+ * machines. Each driver is loaded only when its store is used.
  *
  * @module
  */
@@ -41,13 +42,10 @@ export type {
   PurgeOptions,
 } from "./types.js";
 export { sqliteStore } from "./store/sqlite/index.js";
-export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
-export { postgresStore, type PostgresStoreConfig } from "./store/postgres/index.js";
+export type { SqliteStoreOptions } from "./store/sqlite/connection.js";
 export type * from "./store/store.js";
 export type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifacts/artifact-store.js";
 export { FileArtifactStore } from "./artifacts/file-artifact-store.js";
-export { PostgresArtifactStore, type PostgresArtifactStoreConfig } from "./artifacts/postgres-artifact-store.js";
 export { validateName, MAX_NAME_BYTES } from "./names.js";
 export type { Projection, ProjectionStore } from "./projections/projection-store.js";
 export { SQLiteProjectionStore } from "./projections/sqlite-projection-store.js";
-export { PostgresProjectionStore, type PostgresProjectionStoreConfig } from "./projections/postgres-projection-store.js";

@@ -7,7 +7,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newExecutor, newPackage, newRuntime, postgresStore } from "../src/index.js";
+import { newExecutor, newPackage, newRuntime } from "../src/index.js";
+import { postgresStore } from "../src/postgres.js";
 import { waitUntil } from "../src/conformance/harness.js";
 import { pgUrl, uniqueSchema, usePostgresSchemas } from "./support/postgres.js";
 

@@ -7,7 +7,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newPackage, newRuntime, postgresStore, requireSteps } from "../src/index.js";
+import { newPackage, newRuntime, requireSteps } from "../src/index.js";
+import { postgresStore } from "../src/postgres.js";
 import { statements } from "../src/store/postgres/statements.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";
 

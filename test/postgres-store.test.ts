@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newExecutor, newPackage, newRuntime, postgresStore } from "../src/index.js";
+import { newExecutor, newPackage, newRuntime } from "../src/index.js";
+import { postgresStore } from "../src/postgres.js";
 import { MIGRATIONS } from "../src/store/postgres/migrations.js";
 import type { EventRecord, NewRun } from "../src/store/store.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";

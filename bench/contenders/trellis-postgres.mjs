@@ -13,7 +13,7 @@
 // held for LISTEN); `--opt pgPoolSize=N` sets another. Workers are woken by
 // startRun in this process and by LISTEN/NOTIFY; the LISTEN connection is up
 // before the first enqueue (and before the latency probe's warm-up).
-import { postgresStore } from '../../dist/index.js';
+import { postgresStore } from '../../dist/postgres.js';
 import { trellisContender } from './trellis-common.mjs';
 
 export const name = 'trellis-postgres';

@@ -2,7 +2,7 @@
 // queue limits. Queue limits are global across processes, but each process
 // enforces the limits of its own config, so all processes must agree on them:
 // keeping them in one module is the simplest way.
-import { postgresStore } from "../../dist/index.js";
+import { postgresStore } from "../../dist/postgres.js";
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -10,6 +10,7 @@ import pg from "pg";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
 import { connectListening, SidePool } from "../store/postgres/connection.js";
+import { asPgPool, type PgPool } from "../store/postgres/pool.js";
 import { quoteIdent } from "../store/postgres/migrations.js";
 import type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import { artifactFields } from "./fields.js";
@@ -18,7 +19,7 @@ export interface PostgresArtifactStoreConfig {
   /** `postgres://user@host:5432/db`; the store opens (and closes) its own pool. */
   connectionString?: string;
   /** An application's pool instead; the store borrows connections and never ends it. */
-  pool?: pg.Pool;
+  pool?: PgPool;
   /** The schema of the two artifact tables, created if missing (default `"trellis_artifacts"`). */
   schema?: string;
   /** Largest chunk a body is cut into, in bytes (default 1 MiB). */
@@ -53,7 +54,7 @@ export class PostgresArtifactStore implements ArtifactStore {
       throw new WorkflowError(ErrorCodes.invalidConfig, "PostgresArtifactStore: chunkBytes must be an integer from 1 KiB to 64 MiB");
     }
     this.schema = schema;
-    this.#pool = new SidePool(pool, { connectionString, max: 4, application_name: "trellis-artifacts" });
+    this.#pool = new SidePool(pool && asPgPool(pool), { connectionString, max: 4, application_name: "trellis-artifacts" });
     this.#chunkBytes = chunkBytes;
   }
 

@@ -7,6 +7,7 @@ import pg from "pg";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
 import { connectListening, SidePool } from "../store/postgres/connection.js";
+import { asPgPool, type PgPool } from "../store/postgres/pool.js";
 import { quoteIdent } from "../store/postgres/migrations.js";
 import type { Projection, ProjectionStore } from "./projection-store.js";
 
@@ -14,7 +15,7 @@ export interface PostgresProjectionStoreConfig {
   /** `postgres://user@host:5432/db`; the store opens (and closes) its own pool. */
   connectionString?: string;
   /** An application's pool instead; the store borrows connections and never ends it. */
-  pool?: pg.Pool;
+  pool?: PgPool;
   /** Prepended to a projection's name to make its schema (default `"projection_"`). */
   schemaPrefix?: string;
   /** Connections of the pool opened from `connectionString` (default 4). */
@@ -60,7 +61,7 @@ export class PostgresProjectionStore implements ProjectionStore {
     if (typeof schemaPrefix !== "string" || schemaPrefix.includes("\u0000")) {
       throw new WorkflowError(ErrorCodes.invalidConfig, "PostgresProjectionStore: schemaPrefix must be a string without NUL");
     }
-    this.#pool = new SidePool(pool, { connectionString, max: poolSize, application_name: "trellis-projections" });
+    this.#pool = new SidePool(pool && asPgPool(pool), { connectionString, max: poolSize, application_name: "trellis-projections" });
     this.#prefix = schemaPrefix;
   }
 

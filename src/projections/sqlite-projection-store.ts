@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
 import type { Projection, ProjectionStore } from "./projection-store.js";
@@ -8,6 +9,16 @@ import type { Projection, ProjectionStore } from "./projection-store.js";
 // Code of every error raised by SQLite in a projection: a failing statement, a bad
 // binding, a file that cannot be opened. The original error is the `cause`.
 const PROJECTION_ERROR = ErrorCodes.projectionError;
+
+/**
+ * The driver, loaded at the first projection opened: importing trellis never
+ * loads it, so an application on PostgreSQL only need not install it.
+ */
+let driver: typeof Database | undefined;
+function sqliteDriver(): typeof Database {
+  driver ??= createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+  return driver;
+}
 
 /**
  * A {@link ProjectionStore} keeping each projection in its own SQLite file,
@@ -75,7 +86,8 @@ export class SQLiteProjectionStore implements ProjectionStore {
     if (db?.open) return db;
     try {
       mkdirSync(this.rootDir, { recursive: true });
-      db = new Database(path.join(this.rootDir, `${name}.db`), { timeout: 5000 });
+      const Driver = sqliteDriver();
+      db = new Driver(path.join(this.rootDir, `${name}.db`), { timeout: 5000 });
     } catch (err) {
       throw projectionError(`cannot open projection ${name}`, err);
     }

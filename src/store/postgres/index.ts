@@ -2,13 +2,14 @@ import pg from "pg";
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { StoreConfig } from "../store.js";
+import { asPgPool, isPgPool, type PgPool } from "./pool.js";
 import { openPostgresStore } from "./postgres-store.js";
 
 export interface PostgresStoreConfig {
   /** `postgres://user@host:5432/db`; trellis opens (and closes) its own pool. */
   connectionString?: string;
   /** An application's pool instead; trellis borrows connections and never ends it. */
-  pool?: pg.Pool;
+  pool?: PgPool;
   /** The schema holding every trellis table, created if missing (default `"trellis"`). */
   schema?: string;
   /**
@@ -18,13 +19,10 @@ export interface PostgresStoreConfig {
   poolSize?: number;
 }
 
-const isPool = (value: unknown): value is pg.Pool =>
-  typeof value === "object" && value !== null && typeof (value as pg.Pool).connect === "function" && typeof (value as pg.Pool).query === "function";
-
 const optionsSchema = z
   .object({
     connectionString: z.string().min(1).optional(),
-    pool: z.custom<pg.Pool>(isPool, { message: "pool must be a pg.Pool" }).optional(),
+    pool: z.custom<PgPool>(isPgPool, { message: "pool must be a pg.Pool" }).optional(),
     // Plain identifiers only: the channel name `trellis.<schema>` must stay under 64 bytes.
     schema: z
       .string()
@@ -58,7 +56,7 @@ export function postgresStore(options: PostgresStoreConfig): StoreConfig {
     async open() {
       const ownsPool = pool === undefined;
       // application_name shows trellis in pg_stat_activity; one in the connection string wins.
-      const thePool = pool ?? new pg.Pool({ connectionString, max: poolSize, application_name: "trellis" });
+      const thePool = pool ? asPgPool(pool) : new pg.Pool({ connectionString, max: poolSize, application_name: "trellis" });
       // An idle client of our own pool that loses its connection must not crash the process.
       if (ownsPool) thePool.on("error", () => undefined);
       try {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { StoreConfig } from "../store.js";
-import { openSqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+import type { SqliteStoreOptions } from "./connection.js";
 
 const optionsSchema = z.union([
   z.string().min(1),
@@ -31,8 +31,16 @@ export function sqliteStore(options: string | SqliteStoreOptions): StoreConfig {
   return {
     name: "sqlite",
     async open() {
+      // The driver (a native module) loads here, the first time a SQLite store opens:
+      // an application on PostgreSQL only never loads it, and need not install it.
+      let open: typeof import("./sqlite-store.js").openSqliteStore;
       try {
-        return openSqliteStore(resolved);
+        ({ openSqliteStore: open } = await import("./sqlite-store.js"));
+      } catch (err) {
+        throw new WorkflowError(ErrorCodes.storeError, `sqliteStore: cannot load better-sqlite3 (install it: npm install better-sqlite3): ${(err as Error).message}`, { cause: err });
+      }
+      try {
+        return open(resolved);
       } catch (err) {
         if (err instanceof WorkflowError) throw err;
         throw new WorkflowError(ErrorCodes.storeError, `sqliteStore: cannot open "${resolved.path}": ${(err as Error).message}`, { cause: err });

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const program = (load: string, db: string) => `
 ${load}
 (async () => {
@@ -49,9 +49,22 @@ describe("the built package", () => {
     expect(JSON.parse(out)).toEqual({ status: "succeeded", date: true, set: true });
   });
 
+  it("has one WorkflowError across its ESM and CommonJS builds", () => {
+    const url = new URL("dist/index.js", `file://${root}/`).href;
+    const source = `import { createRequire } from "node:module";
+import * as esm from ${JSON.stringify(url)};
+const cjs = createRequire(import.meta.url)(${JSON.stringify(path.join(root, "dist/index.cjs"))});
+const fromCjs = new cjs.WorkflowError("not_found", "x");
+const fromEsm = new esm.WorkflowError("not_found", "y");
+class Mine extends esm.WorkflowError {}
+console.log(JSON.stringify([fromCjs instanceof esm.WorkflowError, fromEsm instanceof cjs.WorkflowError, esm.isWorkflowError(fromCjs), new Error("z") instanceof esm.WorkflowError, fromEsm instanceof Mine, new Mine("c", "m") instanceof cjs.WorkflowError]));`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", source], { encoding: "utf8" });
+    expect(JSON.parse(out)).toEqual([true, true, true, false, false, true]);
+  });
+
   it("declares its entry points", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-    for (const entry of [".", "./store-kit", "./conformance"]) {
+    for (const entry of [".", "./postgres", "./store-kit", "./conformance"]) {
       for (const file of [pkg.exports[entry].import.default, pkg.exports[entry].import.types, pkg.exports[entry].require.default, pkg.exports[entry].require.types]) {
         expect(fs.existsSync(path.join(root, file)), file).toBe(true);
       }
