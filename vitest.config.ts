@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Type tests (*.test-d.ts): compiled by tsc, each @ts-expect-error and
+    // expectTypeOf checked, as part of the same run.
+    typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "tsconfig.json" },
     // Finds (or starts) the PostgreSQL server; see the file.
     globalSetup: ["test/global-setup.ts"],
     // Crash tests start real child processes and wait for lease expiry.

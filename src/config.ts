@@ -88,7 +88,30 @@ const configSchema = z
   })
   .strict();
 
-export type ResolvedConfig = z.output<typeof configSchema> & { workerId: string; clock: () => number; onError: (e: unknown) => void };
+/**
+ * The config with every default filled in, as `newRuntime` hands it to the
+ * runtime. Written out (not inferred from the schema) so that no public type
+ * depends on zod; `fromSchema` below keeps the two in step.
+ */
+export interface ResolvedConfig {
+  store: StoreConfig;
+  artifactStore?: ArtifactStore | undefined;
+  projectionStore?: ProjectionStore | undefined;
+  workerId: string;
+  maxReclaims: number;
+  retention?: { maxAge: number; interval?: number | undefined } | undefined;
+  maxWorkers: number;
+  pollInterval: number;
+  leaseDuration: number;
+  queues: Record<string, QueueConfig>;
+  limits: { maxPayloadBytes: number };
+  clock: () => number;
+  onError: (error: unknown) => void;
+}
+
+/** A compile-time check: what the schema outputs fits `ResolvedConfig` (the defaults aside). */
+const fromSchema = (parsed: z.output<typeof configSchema>): Omit<ResolvedConfig, "workerId" | "clock" | "onError"> => parsed;
+void fromSchema;
 
 export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
   const parsed = configSchema.safeParse(config);

@@ -1,46 +1,47 @@
 /**
  * Executors: the code that runs a step of a given kind.
  */
-import type { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import { type InferOutput, isSchema, type Schema, validate } from "./schema.js";
 import type { StepContext } from "./step-context.js";
 
 /** Runs steps of one `kind`. Throwing fails the attempt (see `permanent` / `retryable`). */
 export interface Executor {
   kind: string;
-  execute(step: StepContext): Promise<void>;
+  /**
+   * Runs one attempt of a step. A value it resolves with (other than
+   * `undefined`) is the step's result, the same as `step.result(value)` called last.
+   */
+  execute(step: StepContext): Promise<unknown>;
 }
 
-/** An executor from a function. */
-export function newExecutor(kind: string, fn: (step: StepContext) => Promise<void>): Executor {
+/** An executor from a function; what `fn` returns (if not `undefined`) is the step's result. */
+export function newExecutor(kind: string, fn: (step: StepContext) => Promise<unknown>): Executor {
   return { kind, execute: fn };
 }
 
 /**
- * An executor whose input is validated with a zod schema before `fn` runs. Input
- * that does not match fails the step permanently with code `invalid_input` and
- * the zod issues as `details`.
+ * An executor whose input is validated with a schema before `fn` runs: any
+ * Standard Schema (zod 3.25+ and 4, valibot, arktype, ...). Input that does not
+ * match fails the step permanently with code `invalid_input` and the issues as
+ * `details`. What `fn` returns (if not `undefined`) is the step's result.
  *
  * @example
  * newTypedExecutor("mail/send", z.object({ to: z.string().email() }), async (step, input) => {
- *   await mailer.send(input.to);
+ *   return { messageId: await mailer.send(input.to) };
  * });
  */
-export function newTypedExecutor<I>(
+export function newTypedExecutor<S extends Schema>(
   kind: string,
-  schema: z.ZodType<I>,
-  fn: (step: StepContext, input: I) => Promise<void>,
+  schema: S,
+  fn: (step: StepContext, input: InferOutput<S>) => Promise<unknown>,
 ): Executor {
+  if (!isSchema(schema)) throw new WorkflowError(ErrorCodes.invalidInput, `newTypedExecutor("${String(kind)}"): the schema must be a Standard Schema (zod, valibot, arktype, ...)`);
   return {
     kind,
     async execute(step) {
-      const parsed = schema.safeParse(step.rawInput());
-      if (!parsed.success) {
-        throw new WorkflowError(ErrorCodes.invalidInput, `input of step "${step.step.id}" (${kind}) is invalid: ${parsed.error.message}`, {
-          details: parsed.error.issues,
-        });
-      }
-      await fn(step, parsed.data);
+      const input = await validate(schema, step.rawInput(), `input of step "${step.step.id}" (${kind})`);
+      return fn(step, input);
     },
   };
 }

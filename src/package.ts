@@ -1,25 +1,37 @@
 /**
  * Workflow packages: a name and an entrypoint that lays out a run's first steps.
  */
-import type { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
 import type { RunBuilder } from "./run-builder.js";
+import { type InferInput, type InferOutput, isSchema, type Schema } from "./schema.js";
 
 export type EntrypointFn<I> = (run: RunBuilder, input: I) => Promise<void> | void;
 
-/** A registered unit of workflows, as built by {@link newPackage}. */
-export interface WorkflowPackage {
+/**
+ * A registered unit of workflows, as built by {@link newPackage}. `Input` is what
+ * `rt.startRun(pkg, input)` accepts: the input type of the package's schema, or
+ * what its entrypoint declares.
+ */
+export interface WorkflowPackage<Input = unknown> {
   readonly name: string;
   readonly displayName: string;
   /** Validates run input (`invalid_input` on mismatch); absent for untyped entrypoints. */
-  readonly inputSchema?: z.ZodType<unknown>;
+  readonly inputSchema?: Schema;
   readonly entrypoint: EntrypointFn<unknown>;
+  /**
+   * Never set: it carries the input type, so that passing the package object to
+   * `startRun` checks the input at compile time.
+   */
+  readonly __input?: Input;
 }
 
-export class PackageBuilder {
+/** The run input a package accepts. */
+export type PackageInput<P> = P extends WorkflowPackage<infer I> ? I : never;
+
+export class PackageBuilder<Input = unknown> {
   readonly #name: string;
   #displayName?: string;
-  #schema?: z.ZodType<unknown>;
+  #schema?: Schema;
   #entrypoint?: EntrypointFn<unknown>;
 
   constructor(name: string) {
@@ -31,28 +43,33 @@ export class PackageBuilder {
     return this;
   }
 
-  /** The entrypoint, with a zod schema for the run input or without one. */
-  entrypoint(fn: EntrypointFn<unknown>): this;
-  entrypoint<I>(schema: z.ZodType<I>, fn: EntrypointFn<I>): this;
-  entrypoint<I>(schemaOrFn: z.ZodType<I> | EntrypointFn<unknown>, fn?: EntrypointFn<I>): this {
-    if (typeof schemaOrFn === "function") {
-      this.#entrypoint = schemaOrFn;
-      this.#schema = undefined;
+  /**
+   * The entrypoint, with a schema for the run input (any Standard Schema: zod,
+   * valibot, arktype, ...) or without one. With a schema, `startRun` validates the
+   * input first and the entrypoint receives the schema's output.
+   */
+  entrypoint<I = unknown>(fn: EntrypointFn<I>): PackageBuilder<I>;
+  entrypoint<S extends Schema>(schema: S, fn: EntrypointFn<InferOutput<S>>): PackageBuilder<InferInput<S>>;
+  entrypoint(schemaOrFn: Schema | EntrypointFn<unknown>, fn?: EntrypointFn<unknown>): PackageBuilder<unknown> {
+    // A schema first: some libraries' schemas are callable (arktype).
+    if (isSchema(schemaOrFn)) {
+      this.#schema = schemaOrFn;
+      this.#entrypoint = fn;
     } else {
-      this.#schema = schemaOrFn as z.ZodType<unknown>;
-      this.#entrypoint = fn as EntrypointFn<unknown>;
+      this.#entrypoint = schemaOrFn as EntrypointFn<unknown>;
+      this.#schema = undefined;
     }
-    return this;
+    return this as PackageBuilder<unknown>;
   }
 
-  build(): WorkflowPackage {
+  build(): WorkflowPackage<Input> {
     if (typeof this.#name !== "string" || this.#name.trim() === "") {
       throw new WorkflowError(ErrorCodes.invalidInput, "a workflow package needs a non-empty name");
     }
     if (typeof this.#entrypoint !== "function") {
       throw new WorkflowError(ErrorCodes.invalidInput, `workflow package "${this.#name}" needs an entrypoint function`);
     }
-    const pkg: WorkflowPackage = {
+    const pkg: WorkflowPackage<Input> = {
       name: this.#name,
       displayName: this.#displayName ?? this.#name,
       entrypoint: this.#entrypoint,

@@ -40,7 +40,9 @@ export async function executeStep(
     }
     const step = new ExecutingStep(claimed, services, abort, new Date(clock()));
     const timeout = claimed.step.timeout;
-    await (timeout === undefined ? executor.execute(step) : withTimeout(() => executor.execute(step), timeout, abort, claimed.step.id));
+    const returned = await (timeout === undefined ? executor.execute(step) : withTimeout(() => executor.execute(step), timeout, abort, claimed.step.id));
+    // A value returned is the step's result, as if passed to step.result last.
+    if (returned !== undefined) step.result(returned);
     return success(claimed, step, clock(), maxPayloadBytes);
   } catch (err) {
     return failure(claimed, clock(), describeError(err));
@@ -54,20 +56,22 @@ export async function executeStep(
  * ignores its signal keeps its slot and its lease until it is done, so an
  * attempt never overlaps the next one.
  */
-async function withTimeout(run: () => Promise<void>, ms: number, abort: LazyAbort, stepId: string): Promise<void> {
+async function withTimeout(run: () => Promise<unknown>, ms: number, abort: LazyAbort, stepId: string): Promise<unknown> {
   let expired: WorkflowError | undefined;
   const timer = setTimeout(() => {
     expired = new WorkflowError(ErrorCodes.timeout, `step "${stepId}" ran longer than its timeout of ${ms} ms`, { retryable: true });
     abort.abort(expired);
   }, ms);
+  let returned: unknown;
   try {
-    await run();
+    returned = await run();
   } catch (err) {
     if (!expired) throw err;
   } finally {
     clearTimeout(timer);
   }
   if (expired) throw expired;
+  return returned;
 }
 
 function success(claimed: ClaimedStep, step: ExecutingStep, now: number, maxPayloadBytes: number): StepOutcome {

@@ -8,11 +8,12 @@ import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../confi
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
 import { timeOrderedId } from "../ids.js";
-import type { WorkflowPackage } from "../package.js";
+import type { PackageInput, WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { checkPayload } from "../limits.js";
 import { hasNul } from "../names.js";
+import { validate } from "../schema.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
@@ -122,7 +123,7 @@ export class Runtime {
     this.#executors.register(executor);
   }
 
-  registerPackage(pkg: WorkflowPackage): void {
+  registerPackage<I>(pkg: WorkflowPackage<I>): void {
     if (!pkg || typeof pkg.name !== "string" || typeof pkg.entrypoint !== "function") {
       throw new WorkflowError(ErrorCodes.invalidInput, "registerPackage needs a package built with newPackage(...).build()");
     }
@@ -130,15 +131,17 @@ export class Runtime {
     if (this.#packages.has(pkg.name)) {
       throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}" is already registered`);
     }
-    this.#packages.set(pkg.name, pkg);
+    this.#packages.set(pkg.name, pkg as WorkflowPackage);
   }
 
   /**
    * Validates the input, calls the package's entrypoint, and writes the run with
    * its first steps in one transaction. Nothing is written if anything fails.
    */
-  async startRun(packageName: string, input: unknown, opts: StartRunOptions = {}): Promise<RunHandle> {
-    const [handle] = await this.startRuns(packageName, [{ ...opts, input }]);
+  async startRun<P extends WorkflowPackage<any>>(pkg: P, input: PackageInput<P>, opts?: StartRunOptions): Promise<RunHandle>;
+  async startRun(packageName: string, input: unknown, opts?: StartRunOptions): Promise<RunHandle>;
+  async startRun(pkg: string | WorkflowPackage<unknown>, input: unknown, opts: StartRunOptions = {}): Promise<RunHandle> {
+    const [handle] = await this.startRuns(pkg as string, [{ ...opts, input }]);
     return handle as RunHandle;
   }
 
@@ -147,10 +150,11 @@ export class Runtime {
    * input or entrypoint fails, none. Runs whose `runId` exists already are
    * returned as they are. Much faster than a `startRun` per run for bulk work.
    */
-  async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
+  async startRuns<P extends WorkflowPackage<any>>(pkg: P, items: readonly ({ input: PackageInput<P> } & StartRunOptions)[]): Promise<RunHandle[]>;
+  async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]>;
+  async startRuns(which: string | WorkflowPackage<unknown>, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
-    const pkg = this.#packages.get(packageName);
-    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${packageName}" is registered`);
+    const pkg = this.#registered(which);
     const handles: (RunHandle | undefined)[] = [];
     const toCreate: { index: number; run: NewRun }[] = [];
     for (const [index, item] of items.entries()) {
@@ -214,6 +218,17 @@ export class Runtime {
     return existing;
   }
 
+  /** The registered package a start names: by name, or the package object itself (which must be the one registered). */
+  #registered(which: string | WorkflowPackage<unknown>): WorkflowPackage {
+    const name = typeof which === "string" ? which : which?.name;
+    const pkg = typeof name === "string" ? this.#packages.get(name) : undefined;
+    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${String(name)}" is registered`);
+    if (typeof which !== "string" && which !== pkg) {
+      throw new WorkflowError(ErrorCodes.unknownPackage, `another package named "${name}" is registered; start runs with the registered package object or its name`);
+    }
+    return pkg;
+  }
+
   /** Validates one start and lays out its graph; an existing run comes back as its handle. */
   async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
     const { input, ...opts } = item;
@@ -225,15 +240,7 @@ export class Runtime {
       });
     }
     let value = input;
-    if (pkg.inputSchema) {
-      const parsed = pkg.inputSchema.safeParse(input);
-      if (!parsed.success) {
-        throw new WorkflowError(ErrorCodes.invalidInput, `input of package "${pkg.name}" is invalid: ${parsed.error.message}`, {
-          details: parsed.error.issues,
-        });
-      }
-      value = parsed.data;
-    }
+    if (pkg.inputSchema) value = await validate(pkg.inputSchema, input, `input of package "${pkg.name}"`);
     // A caller-chosen id may exist already: then the entrypoint need not run at all.
     // (A generated one cannot; the store still settles races between processes.)
     if (options.data.runId !== undefined) {
