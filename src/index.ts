@@ -31,6 +31,7 @@ export type {
   Lease,
   StepError,
   StepInfo,
+  StepDetail,
   RecordWrite,
   CycleResult,
   StepResult,
