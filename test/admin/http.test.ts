@@ -106,7 +106,7 @@ describe.each(stores("admin"))("admin page actions on $name", (target) => {
 });
 
 describe("admin page security", () => {
-  const [sqlite] = stores("admin-sec");
+  const [sqlite] = stores("admin_sec");
   let app: AdminApp;
   beforeAll(async () => {
     app = await startAdminApp(sqlite!.fresh());
