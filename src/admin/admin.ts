@@ -157,7 +157,7 @@ export function createAdmin(rt: Runtime, options: AdminOptions = {}): Admin {
       action = actionOf(form);
       if (!(await options.authorize?.(request, action))) throw forbidden(`not authorized to ${action.name}`);
       const count = await perform(rt, action, form);
-      const reason = form.get("reason")?.toString().trim();
+      const reason = form.get("reason")?.toString().trim().slice(0, 500);
       options.onAction?.({ ...action, actor: options.actor?.(request) ?? "anonymous", ...(reason ? { reason } : {}), ...(count !== undefined ? { count } : {}) });
       const back = new URL(backTo(form, base), url);
       back.searchParams.set("notice", action.name);

@@ -168,6 +168,40 @@ describe("admin page security", () => {
     expect((await app.rt.workflow(run.id))?.status).toBe("failed");
   });
 
+  it("tells onAction who did what and why, after it succeeded", async () => {
+    const records: unknown[] = [];
+    const admin = createAdmin(app.rt, { basePath: BASE, authorize: () => true, actor: (req) => req.headers.get("x-user") ?? "?", onAction: (r) => records.push(r) });
+    const blocked = await app.rt.startRun("blocker", {});
+    const page = await admin.fetch(new Request(`http://admin.test${BASE}/runs/${encodeURIComponent(blocked.id)}`));
+    const text = await page.text();
+    expect(text).toContain('name="reason"');
+    const token = /name="_csrf" value="([^"]+)"/.exec(text)![1]!;
+    const post = (action: string) =>
+      admin.fetch(
+        new Request(`http://admin.test${BASE}/actions`, {
+          method: "POST",
+          headers: { origin: "http://admin.test", cookie: page.headers.get("set-cookie")!.split(";")[0]!, "x-user": "ada", "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ _csrf: token, action, runId: blocked.id, reason: "  stuck import  " }),
+        }),
+      );
+    expect((await post("cancel-run")).status).toBe(303);
+    expect((await post("cancel-run")).status).toBe(409); // refused: not heard
+    expect(records).toEqual([{ name: "cancel-run", runId: blocked.id, actor: "ada", reason: "stuck import" }]);
+  });
+
+  it("pages the failed steps with a cursor", async () => {
+    app.failing.value = true;
+    for (const n of [1, 2]) await app.rt.waitForRun((await app.rt.startRun("demo", { page: n })).id, { timeout: 10_000 });
+    const client = new FormClient(app.url);
+    const first = await client.get("/failed?limit=1");
+    const rowsOf = (html: string) => [...html.matchAll(/<tr data-step-id="[^"]*" data-run-id="([^"]+)"/g)].map((m) => m[1]);
+    expect(rowsOf(first.text)).toHaveLength(1);
+    const next = /rel="next" href="([^"]+)"/.exec(first.text)![1]!.replaceAll("&amp;", "&");
+    const second = await client.get(next.slice(BASE.length));
+    expect(rowsOf(second.text)).toHaveLength(1);
+    expect(rowsOf(second.text)[0]).not.toBe(rowsOf(first.text)[0]);
+  });
+
   it("asks authorize about each action, and a no stops it", async () => {
     const asked: string[] = [];
     const admin = createAdmin(app.rt, { basePath: BASE, authorize: (_req, action) => (asked.push(action.name), action.name !== "cancel-run") });

@@ -14,6 +14,8 @@ export const MAX_TIMELINE_EVENTS = 200;
 /** Steps the table shows; a larger run says how many it left out. */
 export const MAX_STEP_ROWS = 500;
 
+/** The optional reason an operator gives, handed to `onAction` with the actor. */
+const REASON = html`<label>Reason <input name="reason" placeholder="optional" maxlength="500"></label>`;
 const UNFINISHED = new Set(["pending", "running", "paused"]);
 const RETRYABLE_STEP = new Set(["failed", "canceled"]);
 
@@ -65,8 +67,8 @@ function runActions(ctx: PageContext, run: WorkflowRun, steps: StepInfo[]): Safe
   const unfinished = UNFINISHED.has(run.status);
   const failed = steps.some((s) => s.status === "failed");
   return html`<div class="actions">
-${failed ? actionForm(ctx, "retry-run", { runId }) : ""}
-${unfinished ? actionForm(ctx, "cancel-run", { runId }) : ""}
+${failed ? actionForm(ctx, "retry-run", { runId }, REASON) : ""}
+${unfinished ? actionForm(ctx, "cancel-run", { runId }, REASON) : ""}
 ${run.status === "running" || run.status === "pending" ? actionForm(ctx, "pause", { runId }) : ""}
 ${run.status === "paused" ? actionForm(ctx, "resume", { runId }) : ""}
 ${unfinished ? actionForm(ctx, "signal", { runId }, html`<label>Signal name <input name="name" required></label><label>Payload (JSON) <textarea name="payload" rows="2">null</textarea></label>`) : ""}

@@ -160,7 +160,7 @@ export async function runsListPage(ctx: PageContext): Promise<Page> {
     const q = new URLSearchParams(filters.package ? { package: filters.package, status } : { status });
     return html`<li><a href="${ctx.paths.runs(q)}">${statusBadge(status)} <span class="count" data-status="${status}">${n}</span></a></li>`;
   });
-  const purge = actionForm(ctx, "purge", {}, html`<label>Finished before <input type="date" name="before" required></label>`);
+  const purge = actionForm(ctx, "purge", {}, html`<label>Finished before <input type="date" name="before" required></label><label>Reason <input name="reason" placeholder="optional" maxlength="500"></label>`);
   return {
     title: "Runs",
     live: ctx.paths.live(),
