@@ -252,6 +252,11 @@ describe("admin page security", () => {
     const onePerPage = await client.get("/?limit=1&prefix=filter-");
     expect(onePerPage.text.match(/<tr data-run-id=/g)).toHaveLength(1);
     expect(onePerPage.text).toContain('rel="next"');
+    // Newest first: filter-other-1, then the tagged run, which is the last page.
+    expect(onePerPage.text).toContain('data-run-id="filter-other-1"');
+    const lastPage = await client.get("/?limit=1&after=filter-other-1&prefix=filter-");
+    expect(lastPage.text).toContain(`data-run-id="${tagged.id}"`);
+    expect(lastPage.text).not.toContain('rel="next"');
     const huge = await client.get("/?limit=100000");
     expect(huge.status).toBe(200);
   });

@@ -100,19 +100,22 @@ interface FoundRuns {
 /** One page of runs that pass every filter. */
 export async function findRuns(ctx: PageContext, f: RunFilters): Promise<FoundRuns> {
   const storeFilter = { ...(f.status ? { status: f.status } : {}), ...(f.package ? { package: f.package } : {}) };
+  const scanning = f.createdFrom !== undefined || f.createdTo !== undefined || f.idPrefix !== undefined || f.metadata !== undefined;
+  // Without a filter of ours, the store's page is the page (one more row tells whether a next one exists).
+  const batchSize = scanning ? SCAN_BATCH : f.limit + 1;
   const found: WorkflowRun[] = [];
   let after = f.after;
   let scanned = 0;
   for (;;) {
-    const batch = await ctx.rt.listRuns({ ...storeFilter, limit: SCAN_BATCH, ...(after ? { after } : {}) });
+    const batch = await ctx.rt.listRuns({ ...storeFilter, limit: batchSize, ...(after ? { after } : {}) });
     for (const run of batch) {
       scanned++;
       after = run.id;
       if (!matches(run, f)) continue;
       found.push(run);
-      if (found.length === f.limit) return { runs: found, next: run.id };
+      if (found.length > f.limit) return { runs: found.slice(0, f.limit), next: (found[f.limit - 1] as WorkflowRun).id };
     }
-    if (batch.length < SCAN_BATCH) return { runs: found };
+    if (batch.length < batchSize) return { runs: found };
     if (scanned >= MAX_SCANNED) return { runs: found, ...(after ? { next: after } : {}), scanned };
   }
 }
