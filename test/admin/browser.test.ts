@@ -79,6 +79,20 @@ describe("the admin page in chromium: cancel, signal, markup", () => {
   });
   afterAll(() => app?.close());
 
+  it("shows a run started and then canceled elsewhere in the open runs list, without a reload", async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${app.url}/`);
+    await page.locator("#live-state", { hasText: "live" }).waitFor();
+    await page.evaluate(() => ((globalThis as unknown as { sameDocument: boolean }).sameDocument = true));
+    const run = await app.rt.startRun("approval", {}, { runId: "started-while-watching" });
+    await page.locator(`tr[data-run-id="${run.id}"]`).waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await app.rt.cancelRun(run.id);
+    await page.locator(`tr[data-run-id="${run.id}"] .status-canceled`).waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("Cancel run stops a running run", async () => {
     const started = app.blockStarted();
     const run = await app.rt.startRun("blocker", {});
