@@ -32,19 +32,33 @@ export interface AdminActionRecord extends AdminAction {
 /** A body larger than this is refused before it is read (a signal payload is the largest field). */
 export const MAX_FORM_BYTES = 1 << 20;
 
-const field = (form: FormData, name: string): string | undefined => {
-  const value = form.get(name);
-  return typeof value === "string" && value !== "" ? value : undefined;
-};
+const field = (form: URLSearchParams, name: string): string | undefined => form.get(name) || undefined;
 
-function required(form: FormData, name: string): string {
+/**
+ * Reads an action's form body (`application/x-www-form-urlencoded`, what the
+ * page's forms send), refusing one over {@link MAX_FORM_BYTES} before it is all read.
+ */
+export async function readForm(request: Request): Promise<URLSearchParams> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/x-www-form-urlencoded")) throw new WorkflowError(ErrorCodes.invalidArgument, "an action is posted as a form (application/x-www-form-urlencoded)");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_FORM_BYTES) throw new WorkflowError(ErrorCodes.payloadTooLarge, `the form is over ${MAX_FORM_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+}
+
+function required(form: URLSearchParams, name: string): string {
   const value = field(form, name);
   if (value === undefined) throw new WorkflowError(ErrorCodes.invalidArgument, `the form has no "${name}"`);
   return value;
 }
 
 /** Reads the action and its target from the form; an unknown action is `invalid_argument`. */
-export function actionOf(form: FormData): AdminAction {
+export function actionOf(form: URLSearchParams): AdminAction {
   const name = field(form, "action");
   if (name === undefined || !Object.hasOwn(ACTION_LABELS, name)) throw new WorkflowError(ErrorCodes.invalidArgument, `unknown action "${name ?? ""}"`);
   const runId = field(form, "runId");
@@ -62,7 +76,7 @@ export function parsePayload(text: string | undefined): unknown {
   }
 }
 
-function stepRefs(form: FormData): [string, string][] {
+function stepRefs(form: URLSearchParams): [string, string][] {
   const refs = form.getAll("step").map((value) => {
     try {
       const ref: unknown = JSON.parse(String(value));
@@ -77,7 +91,7 @@ function stepRefs(form: FormData): [string, string][] {
 }
 
 /** Performs the action; returns what it counted (Purge, Retry selected). Throws the runtime's WorkflowError. */
-export async function perform(rt: Runtime, action: AdminAction, form: FormData): Promise<number | undefined> {
+export async function perform(rt: Runtime, action: AdminAction, form: URLSearchParams): Promise<number | undefined> {
   const runId = () => action.runId ?? required(form, "runId");
   switch (action.name) {
     case "retry":
@@ -121,7 +135,7 @@ export async function perform(rt: Runtime, action: AdminAction, form: FormData):
 }
 
 /** Where to go after the action: the page it was posted from, if it is one of the admin's own. */
-export function backTo(form: FormData, base: string): string {
+export function backTo(form: URLSearchParams, base: string): string {
   const back = field(form, "back");
   // Only a path under the base path: never another host ("//evil", "/\\evil") or scheme.
   if (back && back.startsWith(`${base}/`) && !back.startsWith("//") && !/[\\\r\n]/.test(back)) return back;

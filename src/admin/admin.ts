@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import type { Runtime } from "../engine/runtime.js";
-import { actionOf, backTo, MAX_FORM_BYTES, perform, type AdminAction, type AdminActionRecord } from "./actions.js";
+import { actionOf, backTo, perform, readForm, type AdminAction, type AdminActionRecord } from "./actions.js";
 import { ADMIN_CSS } from "./assets/admin-css.js";
 import { ADMIN_JS } from "./assets/admin-js.js";
 import { Paths } from "./format.js";
@@ -17,8 +17,7 @@ import { failedStepsPage } from "./pages/failed-steps.js";
 import { queuesPage } from "./pages/queues.js";
 import { runDetailPage } from "./pages/run-detail.js";
 import { runsListPage } from "./pages/runs-list.js";
-import { stepDetailPage } from "./pages/step-detail.js";
-import { INLINE_ARTIFACT_URI } from "./pages/step-detail.js";
+import { INLINE_ARTIFACT_URI, stepDetailPage } from "./pages/step-detail.js";
 import { CSRF_COOKIE, CSRF_FIELD, Csrf, readCookie, sameOrigin, SECURITY_HEADERS } from "./security.js";
 
 export interface AdminOptions {
@@ -147,17 +146,14 @@ export function createAdmin(rt: Runtime, options: AdminOptions = {}): Admin {
     try {
       if (!canAct) throw forbidden("the admin page is read-only: actions need the authorize option (and readOnly unset)");
       if (!sameOrigin(request, trusted)) throw forbidden("refused: the request does not come from this admin page (Origin check)");
-      if (Number(request.headers.get("content-length") ?? 0) > MAX_FORM_BYTES) throw new WorkflowError(ErrorCodes.payloadTooLarge, "the form is too large");
-      const form = await request.formData().catch(() => {
-        throw new WorkflowError(ErrorCodes.invalidArgument, "the action's body is not a form");
-      });
-      if (!csrf.verify(readCookie(request.headers.get("cookie"), CSRF_COOKIE), form.get(CSRF_FIELD)?.toString())) {
+      const form = await readForm(request);
+      if (!csrf.verify(readCookie(request.headers.get("cookie"), CSRF_COOKIE), form.get(CSRF_FIELD) ?? undefined)) {
         throw forbidden("refused: the CSRF token is missing or does not match (reload the page and try again)");
       }
       action = actionOf(form);
       if (!(await options.authorize?.(request, action))) throw forbidden(`not authorized to ${action.name}`);
       const count = await perform(rt, action, form);
-      const reason = form.get("reason")?.toString().trim().slice(0, 500);
+      const reason = form.get("reason")?.trim().slice(0, 500);
       options.onAction?.({ ...action, actor: options.actor?.(request) ?? "anonymous", ...(reason ? { reason } : {}), ...(count !== undefined ? { count } : {}) });
       const back = new URL(backTo(form, base), url);
       back.searchParams.set("notice", action.name);

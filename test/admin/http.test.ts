@@ -202,6 +202,25 @@ describe("admin page security", () => {
     expect(rowsOf(second.text)[0]).not.toBe(rowsOf(first.text)[0]);
   });
 
+  it("refuses a form body over 1 MiB (413) and a body that is not a form (400), through fetch and node:http", async () => {
+    const admin = createAdmin(app.rt, { basePath: BASE, authorize: () => true });
+    const post = (body: string, type: string) =>
+      admin.fetch(new Request(`http://admin.test${BASE}/actions`, { method: "POST", headers: { origin: "http://admin.test", "content-type": type }, body }));
+    const huge = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 20; i++) controller.enqueue(new Uint8Array(64 * 1024).fill(97)); // no content-length: read until too much
+        controller.close();
+      },
+    });
+    const tooLarge = await admin.fetch(
+      new Request(`http://admin.test${BASE}/actions`, { method: "POST", headers: { origin: "http://admin.test", "content-type": "application/x-www-form-urlencoded" }, body: huge, duplex: "half" } as RequestInit),
+    );
+    expect(tooLarge.status).toBe(413);
+    expect((await post('{"action":"purge"}', "application/json")).status).toBe(400);
+    const viaNode = await fetch(`${app.url}/actions`, { method: "POST", headers: { origin: new URL(app.url).origin, "content-type": "application/x-www-form-urlencoded" }, body: "a".repeat(1_100_000) });
+    expect(viaNode.status).toBe(413);
+  });
+
   it("asks authorize about each action, and a no stops it", async () => {
     const asked: string[] = [];
     const admin = createAdmin(app.rt, { basePath: BASE, authorize: (_req, action) => (asked.push(action.name), action.name !== "cancel-run") });
