@@ -63,7 +63,7 @@ const HTTP_STATUS: Record<string, number> = {
 
 function normalizeBase(basePath: string | undefined): string {
   const base = (basePath ?? "").replace(/\/+$/, "");
-  if (base !== "" && (!base.startsWith("/") || /[?#\s]/.test(base))) {
+  if (base !== "" && (!base.startsWith("/") || /[?#;,\s]/.test(base))) {
     throw new WorkflowError(ErrorCodes.invalidInput, `createAdmin: basePath must be a path starting with "/", not ${JSON.stringify(basePath)}`);
   }
   return base;
