@@ -66,6 +66,8 @@ export const ErrorCodes = {
   invalidArgument: "invalid_argument",
   /** A declarative workflow definition with author errors; `details` lists each as `{ file, line, column, message }`. */
   invalidWorkflow: "invalid_workflow",
+  /** The admin page refused an action: read-only, not authorized, a missing or wrong CSRF token, or a foreign Origin (HTTP 403). */
+  forbidden: "forbidden",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -32,6 +32,7 @@ export type {
   Lease,
   StepError,
   StepInfo,
+  StepDetail,
   RecordWrite,
   CycleResult,
   StepResult,

@@ -95,6 +95,12 @@ export interface StepInfo {
   lease?: Lease;
 }
 
+/** A step with its input, as `rt.step(runId, stepId)` returns it. */
+export interface StepDetail extends StepInfo {
+  /** The step's input, decoded. */
+  input: unknown;
+}
+
 /** A projection-style record written by a step, persisted with its result. */
 export interface RecordWrite {
   collection: string;

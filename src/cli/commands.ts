@@ -5,5 +5,6 @@ import type { CommandEntry } from "./command.js";
  * is imported only when its command runs.
  */
 export const commands: readonly CommandEntry[] = [
+  { name: "admin", summary: "serve the admin page for a store (read-only unless --allow-actions)", load: async () => (await import("./commands/admin.js")).adminCommand },
   { name: "version", summary: "print the trellis version", load: async () => (await import("./commands/version.js")).versionCommand },
 ];

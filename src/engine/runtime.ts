@@ -27,6 +27,7 @@ import type {
   RunEvent,
   RunEventType,
   RunHandle,
+  StepDetail,
   StepInfo,
   StepResult,
   WorkflowRun,
@@ -321,6 +322,18 @@ export class Runtime {
     return (await this.#store.getSteps(runId)).map(toStepInfo);
   }
 
+  /**
+   * One step of a run with its input (which {@link steps} leaves out, so that a
+   * long list decodes no inputs), or undefined.
+   */
+  async step(runId: string, stepId: string): Promise<StepDetail | undefined> {
+    this.#assertOpen();
+    if (!isRunId(runId) || !isRunId(stepId)) return undefined;
+    // No store read fetches one step: the run's steps, then the one asked for.
+    const record = (await this.#store.getSteps(runId)).find((s) => s.id === stepId);
+    return record && { ...toStepInfo(record), input: decode(record.input) };
+  }
+
   /** Newest first; `after` is the id of the last run of the previous page. */
   async listRuns(filter: ListRunsFilter = {}): Promise<WorkflowRun[]> {
     this.#assertOpen();
@@ -488,6 +501,26 @@ export class Runtime {
 
   off(type: RunEventType | "*", listener: RunEventListener): void {
     this.#hooks.off(type, listener);
+  }
+
+  /**
+   * Calls `listener` whenever the store may have changed: right after a commit of
+   * this runtime (its event hooks), and on a wake-up from another process (the
+   * WAL watch on SQLite, LISTEN/NOTIFY on Postgres). A hint for live views such as
+   * the admin page: spurious calls happen, and a Postgres commit that makes no
+   * work ready (a run's last step succeeding, in another process) sends no
+   * wake-up, so a live view also looks again now and then. Returns the
+   * unsubscribe function.
+   */
+  watchChanges(listener: () => void): () => void {
+    this.#assertOpen();
+    const onEvent = () => listener();
+    const fromStore = this.#store.subscribe?.(() => listener());
+    if (this.#store.observeEvents) this.#hooks.on("*", onEvent);
+    return () => {
+      fromStore?.();
+      this.#hooks.off("*", onEvent);
+    };
   }
 
   async projection(name: string): Promise<Projection> {

@@ -64,10 +64,23 @@ console.log(JSON.stringify([fromCjs instanceof esm.WorkflowError, fromEsm instan
 
   it("declares its entry points", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-    for (const entry of [".", "./postgres", "./store-kit", "./conformance"]) {
+    for (const entry of [".", "./postgres", "./store-kit", "./conformance", "./admin"]) {
       for (const file of [pkg.exports[entry].import.default, pkg.exports[entry].import.types, pkg.exports[entry].require.default, pkg.exports[entry].require.types]) {
         expect(fs.existsSync(path.join(root, file)), file).toBe(true);
       }
     }
+  });
+
+  it("keeps the admin page out of the root entry: nothing dist/index.js imports holds its code", () => {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = fs.readFileSync(file, "utf8");
+      expect(text, file).not.toContain("trellis_admin_csrf");
+      for (const [, spec] of text.matchAll(/from\s*"(\.[^"]+)"/g)) visit(path.resolve(path.dirname(file), spec as string));
+    };
+    visit(path.join(root, "dist/index.js"));
+    expect(seen.size).toBeGreaterThan(1);
   });
 });

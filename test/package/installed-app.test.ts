@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const repoModules = path.join(root, "node_modules");
 /** What trellis itself needs at runtime, whichever store an app uses. */
-const runtimeDependencies = ["superjson", "copy-anything", "is-what", "p-limit", "yocto-queue", "zod"];
+const runtimeDependencies = ["superjson", "copy-anything", "is-what", "p-limit", "yocto-queue", "zod", "@standard-schema/spec"];
 
 let work: string;
 let tarball: string;
