@@ -7,15 +7,15 @@ import { randomUUID } from "node:crypto";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
-import { timeOrderedId } from "../ids.js";
 import type { WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
-import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { checkPayload } from "../limits.js";
 import { hasNul } from "../names.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
+import { errorFields } from "../observability/logger.js";
+import { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import type { ClaimedStep, CreatedRun, NewRun, RunRecord, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
@@ -39,41 +39,35 @@ import {
   failedStepsSchema,
   isRunId,
   listRunsSchema,
-  NO_OPTIONS,
   parseOrThrow,
   purgeSchema,
   signalSchema,
-  startOptionsSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
+import { prepareRun, type StartRunOptions } from "./run-preparation.js";
+import { purgeFinished } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
-export interface StartRunOptions {
-  /** Makes the start idempotent: a second start with the same id returns the first run. */
-  runId?: string;
-  name?: string;
-  /** Applied first; the entrypoint's `run.metadata()` calls override it. */
-  metadata?: Record<string, string>;
-}
-
+export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
-
-/** Runs a purge deletes per transaction: short transactions, so workers are not held up. */
-const PURGE_BATCH = 500;
 
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   const resolved = resolveConfig(config);
   let store: Store;
+  const began = performance.now();
   try {
     store = await resolved.store.open();
   } catch (err) {
+    resolved.log.error({ store: resolved.store.name, ...errorFields(err) }, "cannot open the store");
     if (isWorkflowError(err)) throw err;
     throw new WorkflowError(ErrorCodes.storeError, `cannot open the ${resolved.store.name} store: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-  return new Runtime(guardStore(store), resolved);
+  // Opening applies the store's migrations: its time is theirs, mostly.
+  resolved.log.info({ store: resolved.store.name, ms: Math.round(performance.now() - began) }, "store opened, migrations applied");
+  return new Runtime(guardStore(store), resolved, new WorkerTelemetry(resolved.log, undefined));
 }
 
 export class Runtime {
@@ -87,7 +81,7 @@ export class Runtime {
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
-  constructor(store: Store, config: ResolvedConfig) {
+  constructor(store: Store, config: ResolvedConfig, telemetry: WorkerTelemetry) {
     this.#store = store;
     this.#config = config;
     const builtins: BuiltinServices = {
@@ -99,14 +93,15 @@ export class Runtime {
       startChild: (parent, input, childId) => this.#startChild(parent, input, childId),
     };
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
-    this.#hooks = new EventHooks(store, config.onError);
+    this.#hooks = new EventHooks(store, (err) => config.onError(err, "an rt.on listener failed"));
     this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
     this.#scheduler = new Scheduler(store, this.#executors, config, {
       result: (runId, stepId) => this.result(runId, stepId),
       projection: (name) => this.projection(name),
       ...(config.artifactStore ? { artifactStore: config.artifactStore } : {}),
       builtins,
-    });
+      log: config.log,
+    }, telemetry);
   }
 
   /** The id this runtime's workers write into the leases they take. */
@@ -154,7 +149,7 @@ export class Runtime {
     const handles: (RunHandle | undefined)[] = [];
     const toCreate: { index: number; run: NewRun }[] = [];
     for (const [index, item] of items.entries()) {
-      const prepared = await this.#prepareRun(pkg, item).catch(asInvalidInput);
+      const prepared = await this.#prepare(pkg, item).catch(asInvalidInput);
       if ("run" in prepared) toCreate.push({ index, run: prepared });
       handles[index] = "run" in prepared ? undefined : prepared;
     }
@@ -190,7 +185,7 @@ export class Runtime {
     if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
     let prepared: NewRun | RunHandle;
     try {
-      prepared = await this.#prepareRun(pkg, {
+      prepared = await this.#prepare(pkg, {
         input: input.input,
         runId: childId,
         ...(input.runName !== undefined ? { name: input.runName } : {}),
@@ -214,56 +209,8 @@ export class Runtime {
     return existing;
   }
 
-  /** Validates one start and lays out its graph; an existing run comes back as its handle. */
-  async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
-    const { input, ...opts } = item;
-    // Most bulk items carry only an input: nothing to validate.
-    const options = Object.keys(opts).length === 0 ? NO_OPTIONS : startOptionsSchema.safeParse(opts);
-    if (!options.success) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `startRun options: ${options.error.issues[0]?.path.join(".")}: ${options.error.issues[0]?.message}`, {
-        details: options.error.issues,
-      });
-    }
-    let value = input;
-    if (pkg.inputSchema) {
-      const parsed = pkg.inputSchema.safeParse(input);
-      if (!parsed.success) {
-        throw new WorkflowError(ErrorCodes.invalidInput, `input of package "${pkg.name}" is invalid: ${parsed.error.message}`, {
-          details: parsed.error.issues,
-        });
-      }
-      value = parsed.data;
-    }
-    // A caller-chosen id may exist already: then the entrypoint need not run at all.
-    // (A generated one cannot; the store still settles races between processes.)
-    if (options.data.runId !== undefined) {
-      const existing = await this.#store.getRun(options.data.runId);
-      if (existing) return { id: existing.id, package: existing.package, name: existing.name };
-    }
-    const runId = options.data.runId ?? `${pkg.name}-${timeOrderedId()}`;
-
-    const builder = new CollectingRunBuilder(runId, options.data.name ?? pkg.displayName, options.data.metadata ?? {}, value);
-    try {
-      await pkg.entrypoint(builder, value);
-    } catch (err) {
-      if (isWorkflowError(err)) throw err;
-      throw new WorkflowError(ErrorCodes.entrypointFailed, `the entrypoint of package "${pkg.name}" failed: ${(err as Error)?.message ?? String(err)}`, {
-        cause: err,
-      });
-    }
-    if (builder.steps.length === 0) throw new WorkflowError(ErrorCodes.emptyRun, `the entrypoint of package "${pkg.name}" added no step`);
-    checkGraph(builder.steps, () => false);
-    const encoded = tryEncode(value);
-    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
-    builder.fillRunInput(encoded.text);
-    const limit = this.#config.limits.maxPayloadBytes;
-    checkPayload(encoded.text, limit, `the input of run "${runId}"`);
-    for (const step of builder.steps) checkPayload(step.input, limit, `the input of step "${step.id}"`);
-
-    const now = this.#config.clock();
-    const run: NewRun["run"] = { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata: builder.runMetadata, createdAt: now, updatedAt: now };
-    if (builder.outputStep !== undefined) run.outputStep = builder.outputStep;
-    return { run, steps: builder.steps };
+  #prepare(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
+    return prepareRun(this.#store, this.#config, pkg, item);
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
@@ -286,8 +233,8 @@ export class Runtime {
     const timer = setInterval(() => {
       if (purging) return; // the last pass is still going
       purging = true;
-      this.#purge(this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
-        .catch((err) => this.#config.onError(err))
+      purgeFinished(this.#store, this.#config, this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
+        .catch((err) => this.#config.onError(err, "retention purge failed: it runs again at the next interval"))
         .finally(() => (purging = false));
     }, retention.interval ?? 60_000);
     timer.unref();
@@ -440,33 +387,7 @@ export class Runtime {
   async purge(opts: PurgeOptions): Promise<number> {
     this.#assertOpen();
     const parsed = parseOrThrow(purgeSchema, opts, "purge");
-    return this.#purge(parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
-  }
-
-  async #purge(before: number, statuses: readonly WorkflowRun["status"][]): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const { runs, storedArtifacts } = await this.#store.purge(before, statuses, PURGE_BATCH);
-      total += runs;
-      await this.#deleteArtifacts(storedArtifacts);
-      if (runs < PURGE_BATCH) return total;
-    }
-  }
-
-  /**
-   * Deletes the bodies of purged runs' stored artifacts, after the purge has
-   * committed (the other way round, a failed purge would leave refs to bodies
-   * that are gone). A failure leaves bodies behind: reported to onError, the
-   * purge goes on.
-   */
-  async #deleteArtifacts(ids: string[]): Promise<void> {
-    const store = this.#config.artifactStore;
-    if (ids.length === 0 || !store?.delete) return;
-    try {
-      await store.delete(ids);
-    } catch (err) {
-      this.#config.onError(err);
-    }
+    return purgeFinished(this.#store, this.#config, parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
   }
 
   /**
@@ -502,6 +423,7 @@ export class Runtime {
       this.#hooks.stop();
       await this.#config.projectionStore?.close?.();
       await this.#store.close();
+      this.#config.log.info({}, "runtime closed");
     })();
     return this.#closing;
   }
