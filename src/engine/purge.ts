@@ -3,6 +3,7 @@
  * deletes them in short batches, then their stored artifacts' bodies go.
  */
 import type { ResolvedConfig } from "../config.js";
+import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import type { RunStatus } from "../types.js";
 import type { Store } from "../store/store.js";
 
@@ -34,4 +35,21 @@ async function deleteArtifacts(config: ResolvedConfig, ids: string[]): Promise<v
   } catch (err) {
     config.onError(err, "purged runs' stored artifacts could not be deleted", { artifacts: ids.length });
   }
+}
+
+/**
+ * Purges runs finished more than `maxAge` ms ago every `interval` ms (default
+ * 60 000), skipping a tick while the last pass still runs. Returns the stop.
+ */
+export function startRetention(store: Store, config: ResolvedConfig, retention: { maxAge: number; interval?: number }): () => void {
+  let purging = false;
+  const timer = setInterval(() => {
+    if (purging) return; // the last pass is still going
+    purging = true;
+    purgeFinished(store, config, config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
+      .catch((err) => config.onError(err, "retention purge failed: it runs again at the next interval"))
+      .finally(() => (purging = false));
+  }, retention.interval ?? 60_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

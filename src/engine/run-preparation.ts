@@ -12,6 +12,7 @@ import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { tryEncode } from "../serialization.js";
 import type { NewRun, Store } from "../store/store.js";
 import type { RunHandle } from "../types.js";
+import { checkTraceparentMetadata } from "../observability/traceparent.js";
 import { NO_OPTIONS, startOptionsSchema } from "./runtime-arguments.js";
 
 /** What a run start may say besides its input (see `Runtime.startRun`). */
@@ -81,6 +82,7 @@ export async function prepareRun(
 
   const now = config.clock();
   const metadata = builder.runMetadata;
+  checkTraceparentMetadata(metadata);
   stamp?.(metadata);
   const run: NewRun["run"] = { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata, createdAt: now, updatedAt: now };
   if (builder.outputStep !== undefined) run.outputStep = builder.outputStep;

@@ -16,6 +16,10 @@ import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
 import { errorFields } from "../observability/logger.js";
 import { WorkerTelemetry } from "../observability/worker-telemetry.js";
+import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js";
+import { StepMetrics } from "../observability/otel-metrics.js";
+import { QueueCountsSampler } from "../observability/queue-counts.js";
+import type { RuntimeStats } from "../observability/runtime-stats.js";
 import type { ClaimedStep, CreatedRun, NewRun, RunRecord, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
@@ -47,7 +51,7 @@ import {
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { prepareRun, type StartRunOptions } from "./run-preparation.js";
-import { purgeFinished } from "./purge.js";
+import { purgeFinished, startRetention } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
@@ -56,6 +60,8 @@ export type { RunEventListener } from "./event-hooks.js";
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   const resolved = resolveConfig(config);
+  // Loaded before the store opens, and only if installed: nothing else here imports it.
+  const otel = resolved.telemetry ? await loadOpenTelemetry() : undefined;
   let store: Store;
   const began = performance.now();
   try {
@@ -67,7 +73,10 @@ export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   }
   // Opening applies the store's migrations: its time is theirs, mostly.
   resolved.log.info({ store: resolved.store.name, ms: Math.round(performance.now() - began) }, "store opened, migrations applied");
-  return new Runtime(guardStore(store), resolved, new WorkerTelemetry(resolved.log, undefined));
+  const guarded = guardStore(store);
+  const queueCounts = new QueueCountsSampler(guarded, resolved.statsInterval, resolved.clock);
+  const signals = otel && new OtelSignals(otel, new StepMetrics(otel, () => queueCounts.read()));
+  return new Runtime(guarded, resolved, new WorkerTelemetry(resolved.log, signals), queueCounts);
 }
 
 export class Runtime {
@@ -78,12 +87,16 @@ export class Runtime {
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
   readonly #hooks: EventHooks;
+  readonly #telemetry: WorkerTelemetry;
+  readonly #queueCounts: QueueCountsSampler;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
-  constructor(store: Store, config: ResolvedConfig, telemetry: WorkerTelemetry) {
+  constructor(store: Store, config: ResolvedConfig, telemetry: WorkerTelemetry, queueCounts: QueueCountsSampler) {
     this.#store = store;
     this.#config = config;
+    this.#telemetry = telemetry;
+    this.#queueCounts = queueCounts;
     const builtins: BuiltinServices = {
       getRun: (runId) => store.getRun(runId),
       resultData: async (runId, stepId) => {
@@ -146,33 +159,35 @@ export class Runtime {
     this.#assertOpen();
     const pkg = this.#packages.get(packageName);
     if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${packageName}" is registered`);
-    const handles: (RunHandle | undefined)[] = [];
-    const toCreate: { index: number; run: NewRun }[] = [];
-    for (const [index, item] of items.entries()) {
-      const prepared = await this.#prepare(pkg, item).catch(asInvalidInput);
-      if ("run" in prepared) toCreate.push({ index, run: prepared });
-      handles[index] = "run" in prepared ? undefined : prepared;
-    }
-    if (toCreate.length) {
-      // Idle workers here take the first steps in the same transaction (no claim needed).
-      const lease = this.#scheduler.offerStartLease();
-      let stored: CreatedRun[];
-      try {
-        stored = await this.#store.createRuns(
-          toCreate.map((c) => c.run),
-          lease?.request,
-        );
-      } catch (err) {
-        lease?.cancel();
-        throw err;
+    return this.#telemetry.traceStart(pkg.name, items.length, async (stamp) => {
+      const handles: (RunHandle | undefined)[] = [];
+      const toCreate: { index: number; run: NewRun }[] = [];
+      for (const [index, item] of items.entries()) {
+        const prepared = await this.#prepare(pkg, item, stamp).catch(asInvalidInput);
+        if ("run" in prepared) toCreate.push({ index, run: prepared });
+        handles[index] = "run" in prepared ? undefined : prepared;
       }
-      lease?.adopt(stored.flatMap((s) => s.claimed ?? []));
-      stored.forEach(({ run }, i) => {
-        handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
-      });
-      if (stored.some((s) => s.created)) this.#scheduler.wake();
-    }
-    return handles as RunHandle[];
+      if (toCreate.length) {
+        // Idle workers here take the first steps in the same transaction (no claim needed).
+        const lease = this.#scheduler.offerStartLease();
+        let stored: CreatedRun[];
+        try {
+          stored = await this.#store.createRuns(
+            toCreate.map((c) => c.run),
+            lease?.request,
+          );
+        } catch (err) {
+          lease?.cancel();
+          throw err;
+        }
+        lease?.adopt(stored.flatMap((s) => s.claimed ?? []));
+        stored.forEach(({ run }, i) => {
+          handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
+        });
+        if (stored.some((s) => s.created)) this.#scheduler.wake();
+      }
+      return handles as RunHandle[];
+    });
   }
 
   /**
@@ -185,12 +200,14 @@ export class Runtime {
     if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
     let prepared: NewRun | RunHandle;
     try {
-      prepared = await this.#prepare(pkg, {
+      const item = {
         input: input.input,
         runId: childId,
         ...(input.runName !== undefined ? { name: input.runName } : {}),
         ...(input.runMetadata !== undefined ? { metadata: input.runMetadata } : {}),
-      });
+      };
+      // Started inside the parent step's span: the child run joins its trace.
+      prepared = await this.#telemetry.traceStart(pkg.name, 1, (stamp) => this.#prepare(pkg, item, stamp));
     } catch (err) {
       throw childStartError(err);
     }
@@ -209,8 +226,8 @@ export class Runtime {
     return existing;
   }
 
-  #prepare(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
-    return prepareRun(this.#store, this.#config, pkg, item);
+  #prepare(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions, stamp?: (metadata: Record<string, string>) => void): Promise<NewRun | RunHandle> {
+    return prepareRun(this.#store, this.#config, pkg, item, stamp);
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
@@ -226,19 +243,10 @@ export class Runtime {
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
     const workers = this.#scheduler.startWorkers(opts);
-    const retention = this.#config.retention;
-    if (!retention) return workers;
-    // Retention runs beside the workers, every `interval`, for as long as they run.
-    let purging = false;
-    const timer = setInterval(() => {
-      if (purging) return; // the last pass is still going
-      purging = true;
-      purgeFinished(this.#store, this.#config, this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
-        .catch((err) => this.#config.onError(err, "retention purge failed: it runs again at the next interval"))
-        .finally(() => (purging = false));
-    }, retention.interval ?? 60_000);
-    timer.unref();
-    return workers.finally(() => clearInterval(timer));
+    if (!this.#config.retention) return workers;
+    // Retention runs beside the workers, for as long as they run.
+    const stopRetention = startRetention(this.#store, this.#config, this.#config.retention);
+    return workers.finally(stopRetention);
   }
 
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
@@ -402,6 +410,18 @@ export class Runtime {
 
   off(type: RunEventType | "*", listener: RunEventListener): void {
     this.#hooks.off(type, listener);
+  }
+
+  /**
+   * Steps ready, running and waiting per queue, across every process sharing
+   * the store (read at most once per `statsInterval`, default 5 s: `at` says
+   * when), and this process's own step counts since it opened: the numbers
+   * behind the metrics, for health checks and admin screens.
+   */
+  async stats(): Promise<RuntimeStats> {
+    this.#assertOpen();
+    const { queues, at } = await this.#queueCounts.read();
+    return { queues, at, process: { ...this.#telemetry.counts } };
   }
 
   async projection(name: string): Promise<Projection> {

@@ -7,7 +7,7 @@
  */
 import type { ClaimedStep, CompletionResult, ReclaimResult, StepOutcome } from "../store/store.js";
 import type { EngineLogger } from "./logger.js";
-import type { StepSignals } from "./otel-signals.js";
+import type { RunStartSpan, StepSignals } from "./otel-signals.js";
 
 /** A claim slower than this is logged at `warn`: the store is struggling. */
 export const SLOW_CLAIM_MS = 1_000;
@@ -55,6 +55,23 @@ export class WorkerTelemetry {
     this.counts.reclaimed += total;
     this.#signals?.reclaimed(result);
     this.#log.warn({ reclaimed: result.reclaimed, failed: result.failed }, "expired leases reclaimed");
+  }
+
+  /**
+   * Runs a start of runs; with OpenTelemetry, inside its span (`trellis.start
+   * <package>`), whose context `stamp` writes into each run's metadata.
+   */
+  async traceStart<T>(packageName: string, count: number, start: (stamp: RunStartSpan["stamp"] | undefined) => Promise<T>): Promise<T> {
+    const span = this.#signals?.startRuns(packageName, count);
+    if (!span) return start(undefined);
+    try {
+      const result = await start(span.stamp);
+      span.end();
+      return result;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
   }
 
   /** An attempt begins: its executor is about to be called. */

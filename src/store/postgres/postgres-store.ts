@@ -94,6 +94,8 @@ import type {
   StoredDependency,
   WaitOutcome,
 } from "../store.js";
+import type { StepCount } from "../store.js";
+import { foldStepCounts, stepCountsSql } from "../step-counts.js";
 import { encodeParams } from "./arrays.js";
 import { checkout, connectListening, type Db, preparedName, type Sql, TYPES } from "./connection.js";
 import { Listener, Payload } from "./listener.js";
@@ -963,6 +965,12 @@ export class PostgresStore implements Store {
     }
     await this.#query(db, this.#sql.reopenRun, [runId, now]);
     tx.notify.add(Payload.ready);
+  }
+
+  // ---- step counts (added last: the counts behind the queue gauges and rt.stats) ----
+
+  async countSteps(): Promise<StepCount[]> {
+    return foldStepCounts(await this.#rows<{ queue: string; status: string; n: number }>(this.#pool, stepCountsSql(`${quoteIdent(this.#schema)}.steps`)));
   }
 }
 

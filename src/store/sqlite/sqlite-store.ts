@@ -48,6 +48,8 @@ import type {
   StoredDependency,
   WaitOutcome,
 } from "../store.js";
+import type { StepCount } from "../store.js";
+import { foldStepCounts, stepCountsSql } from "../step-counts.js";
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { claimSteps, dependenciesOf } from "./claim.js";
@@ -601,5 +603,11 @@ export class SqliteStore implements Store {
       if (s.skipStep.run(now, now, runId, id).changes) this.#propagate(runId, id, "skipped", now);
     }
     s.reopenRun.run(now, runId);
+  }
+
+  // ---- step counts (added last: the counts behind the queue gauges and rt.stats) ----
+
+  async countSteps(): Promise<StepCount[]> {
+    return foldStepCounts(this.#cached(stepCountsSql("steps")).all() as { queue: string; status: string; n: number }[]);
   }
 }
