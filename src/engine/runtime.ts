@@ -441,6 +441,7 @@ export class Runtime {
       this.#waiter.progress(); // waiters see the runtime closing
       await this.#scheduler.stop(opts.shutdownGrace);
       this.#hooks.stop();
+      this.#telemetry.close();
       await this.#config.projectionStore?.close?.();
       await this.#store.close();
       this.#config.log.info({}, "runtime closed");

@@ -24,6 +24,8 @@ export class StepMetrics {
   readonly #queueWait: OtelApi.Histogram;
   readonly #reclaimed: OtelApi.Counter;
   readonly #batchSize: OtelApi.Histogram;
+  /** Unregisters the gauges' callback (the runtime closed: its store is gone). */
+  readonly close: () => void;
 
   /** `queueCounts` reads the per-queue counts, cached for the stats interval. */
   constructor(api: Api, queueCounts: () => Promise<QueueCounts>) {
@@ -52,15 +54,22 @@ export class StepMetrics {
       running: meter.createObservableGauge("trellis.queue.running", { unit: "{step}", description: "Steps leased and running in the queue, across all processes." }),
       waiting: meter.createObservableGauge("trellis.queue.waiting", { unit: "{step}", description: "Built-in waits (sleep, signal, child run) parked in the queue." }),
     };
-    meter.addBatchObservableCallback(async (result) => {
-      const counts = await queueCounts();
+    const observe: OtelApi.BatchObservableCallback = async (result) => {
+      let counts: QueueCounts;
+      try {
+        counts = await queueCounts();
+      } catch {
+        return; // the store is unreachable: no observation this time (the worker loop reports the outage)
+      }
       for (const [queue, n] of Object.entries(counts.queues)) {
         const attributes = { "trellis.queue": queue };
         result.observe(gauges.ready, n.ready, attributes);
         result.observe(gauges.running, n.running, attributes);
         result.observe(gauges.waiting, n.waiting, attributes);
       }
-    }, Object.values(gauges));
+    };
+    meter.addBatchObservableCallback(observe, Object.values(gauges));
+    this.close = () => meter.removeBatchObservableCallback(observe, Object.values(gauges));
   }
 
   claimed(steps: readonly ClaimedStep[], now: number): void {

@@ -36,6 +36,8 @@ export interface StepSignals {
   begin(claimed: ClaimedStep): AttemptSignals;
   /** A span around a start of runs; `stamp` writes its trace context into each run's metadata. */
   startRuns(packageName: string, count: number): RunStartSpan;
+  /** The runtime closed: stop observing its store. */
+  close(): void;
 }
 
 /** The span of one `startRun` / `startRuns` call. */
@@ -63,6 +65,10 @@ export class OtelSignals implements StepSignals {
 
   reclaimed(result: ReclaimResult): void {
     this.#metrics.reclaimed(result);
+  }
+
+  close(): void {
+    this.#metrics.close();
   }
 
   startRuns(packageName: string, count: number): RunStartSpan {

@@ -74,6 +74,11 @@ export class WorkerTelemetry {
     }
   }
 
+  /** The runtime is closing: the gauges stop reading its store. */
+  close(): void {
+    this.#signals?.close();
+  }
+
   /** An attempt begins: its executor is about to be called. */
   begin(claimed: ClaimedStep): Attempt {
     this.counts.started++;
