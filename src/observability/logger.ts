@@ -27,6 +27,7 @@ export interface Logger {
   child?(bindings: LogFields): Logger;
 }
 
+/** The four levels of a {@link Logger}, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];

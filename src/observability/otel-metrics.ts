@@ -16,6 +16,7 @@ import type { AttemptOutcome } from "./worker-telemetry.js";
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
+/** The metric instruments of one runtime, on the meter `trellis`. */
 export class StepMetrics {
   readonly #started: OtelApi.Counter;
   readonly #succeeded: OtelApi.Counter;

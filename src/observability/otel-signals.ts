@@ -48,6 +48,7 @@ export interface RunStartSpan {
 
 const FAILED_OUTCOMES = new Set(["retry", "failed", "lease_lost"]);
 
+/** `StepSignals` on `@opentelemetry/api`: the tracer `trellis` for spans, `StepMetrics` for metrics. */
 export class OtelSignals implements StepSignals {
   readonly #api: Api;
   readonly #tracer: OtelApi.Tracer;

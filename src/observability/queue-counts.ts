@@ -22,6 +22,11 @@ export interface QueueCounts {
   at: Date;
 }
 
+/**
+ * Reads the per-queue counts at most once per interval. The interval is
+ * measured on the monotonic clock: it bounds the load on the store, which a
+ * test's frozen or jumping `clock` must not suspend; `at` is the runtime's clock.
+ */
 export class QueueCountsSampler {
   readonly #store: Store;
   readonly #interval: number;
@@ -36,14 +41,15 @@ export class QueueCountsSampler {
 
   /** The counts, read now unless a read less than the interval old exists (or is under way). */
   read(): Promise<QueueCounts> {
+    const monotonic = performance.now();
+    if (this.#last && monotonic - this.#last.at < this.#interval) return this.#last.counts;
     const now = this.#clock();
-    if (this.#last && now - this.#last.at < this.#interval) return this.#last.counts;
     const counts = this.#store.countSteps().then((rows) => {
       const queues = Object.create(null) as Record<string, QueueStepCounts>; // queue names are user data: no prototype keys
       for (const { queue, ready, running, waiting } of rows) queues[queue] = { ready, running, waiting };
       return { queues, at: new Date(now) };
     });
-    const entry = { at: now, counts };
+    const entry = { at: monotonic, counts };
     this.#last = entry;
     // A failed read is not kept: the next call tries again.
     counts.catch(() => {

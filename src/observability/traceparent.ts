@@ -31,6 +31,7 @@ export function parseTraceparent(text: string | undefined): TraceParent | undefi
   return { traceId, spanId, traceFlags: Number.parseInt(flags, 16) };
 }
 
+/** Writes a version-00 `traceparent`. */
 export function formatTraceparent(parent: TraceParent): string {
   return `00-${parent.traceId}-${parent.spanId}-${(parent.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
 }

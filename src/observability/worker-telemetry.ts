@@ -29,6 +29,11 @@ export interface ProcessCounts {
   claimedSteps: number;
 }
 
+/**
+ * The worker's telemetry hub: the scheduler reports claims, reclaims and each
+ * attempt here, and it fans out to the logger, the process counts and, when
+ * loaded, OpenTelemetry (`StepSignals`).
+ */
 export class WorkerTelemetry {
   readonly #log: EngineLogger;
   readonly #signals: StepSignals | undefined;

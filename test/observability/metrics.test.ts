@@ -1,7 +1,8 @@
 import type { DataPoint, Histogram, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { describe, expect, it } from "vitest";
-import { newExecutor, newPackage, newRuntime, permanent, WorkflowError, type Runtime } from "../../src/index.js";
+import { newExecutor, newPackage, newRuntime, permanent, WorkflowError, type Runtime, type StoreConfig } from "../../src/index.js";
 import { stores } from "../support/stores.js";
+import { pollUntil } from "../crash/harness.js";
 import { installOtel } from "./otel-setup.js";
 
 const otel = installOtel();
@@ -23,8 +24,7 @@ describe.each(stores("metrics"))("OpenTelemetry metrics on $name", ({ name, fres
   const q2 = `slow-${name}`;
 
   it("counts a known workload exactly, fills the histograms, and rt.stats() says the same", async () => {
-    let offset = 0; // the runtime's clock runs ahead of the store's other users when a lease must look expired
-    const rt: Runtime = await newRuntime({ store: fresh(), clock: () => Date.now() + offset, statsInterval: 100 });
+    const rt: Runtime = await newRuntime({ store: fresh(), statsInterval: 100 });
     rt.registerExecutor(newExecutor("m/ok", async (step) => step.result(1)));
     rt.registerExecutor(
       newExecutor("m/flaky", async (step) => {
@@ -87,8 +87,8 @@ describe.each(stores("metrics"))("OpenTelemetry metrics on $name", ({ name, fres
     const after = await rt.stats();
     expect(after.process).toMatchObject({ started: attempts, succeeded: 2 * RUNS, failed: 2 * RUNS, reclaimed: 0 });
     expect(after.process.claimedSteps).toBe(attempts);
-    offset += 1_000; // past the stats interval: the next read is fresh
-    expect((await rt.stats()).queues).toEqual({});
+    // The counts are re-read once the stats interval (100 ms) has passed: poll until then.
+    await pollUntil("a fresh read of the counts", async () => (Object.keys((await rt.stats()).queues).length === 0 ? true : undefined));
     await rt.close();
   });
 
@@ -115,5 +115,31 @@ describe.each(stores("metrics"))("OpenTelemetry metrics on $name", ({ name, fres
     expect((await rt.stats()).process).toMatchObject({ reclaimed: 1, started: 1, succeeded: 1 });
     await dead.close();
     await rt.close();
+  });
+
+  it("reads the store's counts at most once per stats interval, however many scrapes and stats() calls", async () => {
+    const inner = fresh();
+    let reads = 0;
+    const counting: StoreConfig = {
+      name: inner.name,
+      async open() {
+        const store = await inner.open();
+        const countSteps = store.countSteps.bind(store);
+        store.countSteps = () => {
+          reads++;
+          return countSteps();
+        };
+        return store;
+      },
+    };
+    const rt = await newRuntime({ store: counting, statsInterval: 60_000 });
+    for (let i = 0; i < 3; i++) await otel.collect();
+    const stats = await Promise.all([rt.stats(), rt.stats(), rt.stats()]);
+    expect(reads).toBe(1);
+    expect(new Set(stats.map((s) => s.at.getTime())).size).toBe(1);
+    await rt.close();
+    // Closed: its gauges no longer read its store.
+    await otel.collect();
+    expect(reads).toBe(1);
   });
 });
