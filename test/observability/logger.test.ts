@@ -164,9 +164,55 @@ describe.each(stores("logger"))("logger injection on $name", ({ fresh }) => {
   });
 });
 
+describe.each(stores("loggermore"))("logger injection, more, on $name", ({ fresh }) => {
+  it("onError alone gets the errors survived, and the default console line is not printed", async () => {
+    const inner = fresh();
+    let failures = 0;
+    const flaky: StoreConfig = {
+      name: "flaky",
+      async open() {
+        const store = await inner.open();
+        const claim = store.claim.bind(store);
+        store.claim = async (req) => {
+          if (failures++ < 1) throw new Error("connection reset");
+          return claim(req);
+        };
+        return store;
+      },
+    };
+    const consoleError = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const errors: unknown[] = [];
+    const run = await runToEnd(flaky, { onError: (e) => errors.push(e) }, async (step) => step.result(1));
+    expect(run.status).toBe("succeeded");
+    expect(errors).toEqual([expect.objectContaining({ code: "store_error" })]);
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+
+  it("warns of reclaimed leases with their counts", async () => {
+    const config = fresh();
+    const lines: Line[] = [];
+    let offset = 0;
+    const rt = await newRuntime({ store: config, logger: recordingLogger(lines), clock: () => Date.now() + offset });
+    rt.registerExecutor(newExecutor("work", async (step) => step.result(1)));
+    rt.registerPackage(newPackage("lost").entrypoint((run) => void run.step("s", null, { kind: "work" })).build());
+    await rt.startRun("lost", null, { runId: "r" });
+    const dead = await config.open();
+    const { steps } = await dead.claim({ workerId: "dead", limit: 1, now: Date.now(), leaseDuration: 1_000, policyFor: () => ({ maxWorkers: Infinity }) });
+    expect(steps).toHaveLength(1);
+    offset = 60_000; // the dead worker's lease has long expired
+    const cycle = await rt.runOnce();
+    expect(cycle.reclaimed).toBe(1);
+    expect(lines.filter((l) => l.level === "warn")).toEqual([
+      expect.objectContaining({ message: "expired leases reclaimed", fields: expect.objectContaining({ reclaimed: 1, failed: 0 }) }),
+    ]);
+    await dead.close();
+    await rt.close();
+  });
+});
+
 describe("logger config", () => {
   it("rejects a logger without the four levels, naming the field", async () => {
-    await expect(newRuntime({ store: stores("logger-config")[0]!.fresh(), logger: { info: () => undefined } as unknown as Logger })).rejects.toMatchObject({
+    await expect(newRuntime({ store: stores("loggerconfig")[0]!.fresh(), logger: { info: () => undefined } as unknown as Logger })).rejects.toMatchObject({
       code: "invalid_config",
       message: expect.stringContaining("logger"),
     });
