@@ -123,6 +123,8 @@ export class OtelSignals implements StepSignals {
           "trellis.step.kind": step.kind,
           "trellis.queue": step.queue,
           "trellis.step.attempt": step.attempt,
+          // How often the step's lease expired before this attempt: a reclaimed step shows it.
+          ...(step.reclaims > 0 ? { "trellis.step.reclaims": step.reclaims } : {}),
         },
       },
       parentContext,

@@ -97,6 +97,8 @@ describe.each(STORE_KINDS)("one trace across processes on %s", (kind) => {
         expect(lost.status.code).toBe(2); // ERROR
         expect(lost.events).toContain("trellis.step.lease_lost");
         expect(won.attributes["trellis.step.outcome"]).toBe("succeeded");
+        expect(won.attributes["trellis.step.reclaims"]).toBe(1);
+        expect(lost.attributes["trellis.step.reclaims"]).toBeUndefined();
         expect(won.status.code).toBe(0);
         expect(new Set([process.pid, a.child.pid, b.child.pid]).size).toBe(3);
       } finally {
