@@ -163,7 +163,7 @@ export class Runtime {
       const handles: (RunHandle | undefined)[] = [];
       const toCreate: { index: number; run: NewRun }[] = [];
       for (const [index, item] of items.entries()) {
-        const prepared = await this.#prepare(pkg, item, stamp).catch(asInvalidInput);
+        const prepared = await prepareRun(this.#store, this.#config, pkg, item, stamp).catch(asInvalidInput);
         if ("run" in prepared) toCreate.push({ index, run: prepared });
         handles[index] = "run" in prepared ? undefined : prepared;
       }
@@ -207,7 +207,7 @@ export class Runtime {
         ...(input.runMetadata !== undefined ? { metadata: input.runMetadata } : {}),
       };
       // Started inside the parent step's span: the child run joins its trace.
-      prepared = await this.#telemetry.traceStart(pkg.name, 1, (stamp) => this.#prepare(pkg, item, stamp));
+      prepared = await this.#telemetry.traceStart(pkg.name, 1, (stamp) => prepareRun(this.#store, this.#config, pkg, item, stamp));
     } catch (err) {
       throw childStartError(err);
     }
@@ -224,10 +224,6 @@ export class Runtime {
     const existing = await this.#store.getRun(childId);
     if (!existing) throw new WorkflowError(ErrorCodes.storeError, `child run "${childId}" was started but cannot be read`);
     return existing;
-  }
-
-  #prepare(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions, stamp?: (metadata: Record<string, string>) => void): Promise<NewRun | RunHandle> {
-    return prepareRun(this.#store, this.#config, pkg, item, stamp);
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
