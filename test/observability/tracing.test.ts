@@ -151,4 +151,25 @@ describe.each(stores("tracing"))("OpenTelemetry tracing on $name", ({ name, fres
     expect(parentOf(start)).toBe("");
     expect(spans.filter((s) => parentOf(s) === start.spanContext().spanId)).toHaveLength(4);
   });
+
+  it("a child run joins its parent's trace, under the parent step that started it", async () => {
+    const rt = await newRuntime({ store: fresh() });
+    rt.registerExecutor(newExecutor("kid/work", async (step) => step.result("done")));
+    rt.registerPackage(newPackage("kid").entrypoint((run) => void run.step("k", null, { kind: "kid/work" })).build());
+    rt.registerPackage(newPackage("parent").entrypoint((run) => void run.childRun("spawn", "kid", null)).build());
+    const traceId = await otel.tracer.startActiveSpan("parent caller", async (span) => {
+      await rt.startRun("parent", null, { runId: `parent-${name}` });
+      span.end();
+      return span.spanContext().traceId;
+    });
+    expect((await work(rt, `parent-${name}`)).status).toBe("succeeded");
+    await rt.close();
+    const spans = otel.spansOf(traceId);
+    const kidStart = spans.find((s) => s.name === "trellis.start kid")!;
+    const spawnAttempts = spans.filter((s) => s.attributes["trellis.step.id"] === "spawn");
+    expect(spawnAttempts.map((s) => parentOf(s))).toEqual(spawnAttempts.map(() => spans.find((s) => s.name === "trellis.start parent")!.spanContext().spanId));
+    expect(spawnAttempts.map((s) => s.spanContext().spanId)).toContain(parentOf(kidStart));
+    const kidStep = spans.find((s) => s.name === "trellis.step kid/work")!;
+    expect(parentOf(kidStep)).toBe(kidStart.spanContext().spanId);
+  });
 });
