@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { ArtifactStore } from "./artifacts/artifact-store.js";
 import { ErrorCodes, WorkflowError } from "./errors.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./limits.js";
+import { defaultLogger, EngineLogger, errorFields, type LogFields, type Logger } from "./observability/logger.js";
 import type { ProjectionStore } from "./projections/projection-store.js";
 import type { QueuePolicy, StoreConfig } from "./store/store.js";
 
@@ -45,8 +46,27 @@ export interface RuntimeConfig {
   limits?: { maxPayloadBytes?: number };
   /** Epoch-ms clock, for tests that drive time (default `Date.now`). */
   clock?: () => number;
-  /** Where the worker loop reports store failures it survived (default `console.error`). */
+  /**
+   * Called with each error the worker loop survived (a store failure, a hook
+   * that threw). Without a `logger`, it replaces the default console line for
+   * them; with one, both get them.
+   */
   onError?: (error: unknown) => void;
+  /**
+   * Where trellis logs its lifecycle (open, workers, reclaims, lease losses,
+   * store errors, slow claims, and each step at `debug`): pino, a winston
+   * adapter, `console`, or anything with `debug`/`info`/`warn`/`error`. Default:
+   * `warn` and `error` to the console, nothing below. See docs/observability.md.
+   */
+  logger?: Logger;
+  /**
+   * OpenTelemetry spans and metrics through `@opentelemetry/api`, when it is
+   * installed (an optional peer dependency, loaded only then). Default true;
+   * false keeps the API from being loaded at all. See docs/observability.md.
+   */
+  telemetry?: boolean;
+  /** ms between two reads of the per-queue step counts behind the metric gauges (default 5 000). */
+  statsInterval?: number;
 }
 
 const positive = z.number().finite().positive();
@@ -85,8 +105,22 @@ const configSchema = z
       .default({ maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }),
     clock: z.custom<() => number>((v) => typeof v === "function", { message: "must be a function" }).optional(),
     onError: z.custom<(e: unknown) => void>((v) => typeof v === "function", { message: "must be a function" }).optional(),
+    logger: z
+      .custom<Logger>((v) => ["debug", "info", "warn", "error"].every((level) => typeof (v as Record<string, unknown> | null)?.[level] === "function"), {
+        message: "must have debug, info, warn and error methods",
+      })
+      .optional(),
+    telemetry: z.boolean().default(true),
+    statsInterval: z.number().finite().min(100).default(5_000),
   })
   .strict();
+
+/**
+/**
+ * Reports an error the engine survived: to the logger at `error` (with the
+ * message and fields given) and to `onError`. Never throws.
+ */
+export type ErrorReporter = (error: unknown, message?: string, fields?: LogFields) => void;
 
 /**
  * The config with every default filled in, as `newRuntime` hands it to the
@@ -105,12 +139,16 @@ export interface ResolvedConfig {
   leaseDuration: number;
   queues: Record<string, QueueConfig>;
   limits: { maxPayloadBytes: number };
+  telemetry: boolean;
+  statsInterval: number;
   clock: () => number;
-  onError: (error: unknown) => void;
+  onError: ErrorReporter;
+  /** The engine's logger: the configured one or the default, wrapped so that it never throws. */
+  log: EngineLogger;
 }
 
 /** A compile-time check: what the schema outputs fits `ResolvedConfig` (the defaults aside). */
-const fromSchema = (parsed: z.output<typeof configSchema>): Omit<ResolvedConfig, "workerId" | "clock" | "onError"> => parsed;
+const fromSchema = (parsed: z.output<typeof configSchema>): Omit<ResolvedConfig, "workerId" | "clock" | "onError" | "log"> => parsed;
 void fromSchema;
 
 export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
@@ -122,11 +160,21 @@ export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
       details: parsed.error.issues,
     });
   }
-  return {
-    ...parsed.data,
-    workerId: parsed.data.workerId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
-    clock: parsed.data.clock ?? Date.now,
-    onError: neverThrows(parsed.data.onError ?? ((e) => console.error("[trellis]", e))),
+  const { logger, onError, ...rest } = parsed.data;
+  const workerId = rest.workerId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  const log = new EngineLogger(logger ?? defaultLogger, logger !== undefined).child({ workerId });
+  return { ...rest, workerId, clock: rest.clock ?? Date.now, log, onError: errorReporter(log, logger !== undefined, onError) };
+}
+
+/**
+ * An `onError` alone (no logger) keeps its old meaning: it alone hears of the
+ * errors survived, so they are not also printed by the default logger.
+ */
+function errorReporter(log: EngineLogger, hasLogger: boolean, onError: ((e: unknown) => void) | undefined): ErrorReporter {
+  const hook = onError && neverThrows(onError);
+  return (error, message = "trellis survived an error", fields = {}) => {
+    if (hasLogger || !hook) log.error({ ...fields, ...errorFields(error) }, message);
+    hook?.(error);
   };
 }
 

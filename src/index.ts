@@ -13,6 +13,9 @@ export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from
 export type { WaitForRunOptions } from "./engine/run-waiter.js";
 export type { WorkerOptions } from "./engine/scheduler.js";
 export type { RuntimeConfig, QueueConfig } from "./config.js";
+export type { Logger, LogMethod, LogFields } from "./observability/logger.js";
+export type { RuntimeStats, QueueStepCounts, ProcessCounts } from "./observability/runtime-stats.js";
+export { TRACEPARENT_KEY } from "./observability/traceparent.js";
 export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type ErrorCode, type WorkflowErrorOptions } from "./errors.js";
 export { newExecutor, newTypedExecutor, Registry, type Executor } from "./executor.js";
 export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn } from "./package.js";

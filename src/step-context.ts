@@ -2,6 +2,7 @@
  * What an executor sees of the step it runs.
  */
 import type { ArtifactRef } from "./artifacts/artifact-store.js";
+import type { Logger } from "./observability/logger.js";
 import type { Projection } from "./projections/projection-store.js";
 import type { StepOpts } from "./step-options.js";
 import type { Lease, StepInfo, StepResult, WorkflowRun } from "./types.js";
@@ -55,4 +56,9 @@ export interface StepContext {
   readonly attempt: number;
   /** Aborted on `cancelRun`, on losing the lease, or on shutdown past the grace period. */
   readonly signal: AbortSignal;
+  /**
+   * The runtime's logger (`RuntimeConfig.logger`), bound to this attempt: every
+   * line carries `runId`, `stepId`, `kind`, `queue` and `attempt`.
+   */
+  readonly logger: Logger;
 }

@@ -19,6 +19,7 @@ import { runsSuite } from "./runs.js";
 import { schedulingSuite } from "./scheduling.js";
 import { retentionSuite } from "./retention.js";
 import { startLeasesSuite } from "./start-leases.js";
+import { stepCountsSuite } from "./step-counts.js";
 import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
@@ -38,5 +39,6 @@ export function describeStoreConformance(target: ConformanceTarget): void {
     controlSuite(target);
     retentionSuite(target);
     startLeasesSuite(target);
+    stepCountsSuite(target);
   });
 }

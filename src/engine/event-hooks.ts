@@ -41,6 +41,21 @@ export class EventHooks {
     if ([...this.#listeners.values()].every((set) => set.size === 0)) this.stop();
   }
 
+  /**
+   * Calls `listener` whenever the store may have changed: after a commit of this
+   * runtime, and on a wake-up from another process (see `Runtime.watchChanges`).
+   * Returns the unsubscribe function.
+   */
+  watchChanges(listener: () => void): () => void {
+    const onEvent = () => listener();
+    const fromStore = this.#store.subscribe?.(() => listener());
+    if (this.#store.observeEvents) this.on("*", onEvent);
+    return () => {
+      fromStore?.();
+      this.off("*", onEvent);
+    };
+  }
+
   /** Stops observing the store (at close). */
   stop(): void {
     this.#stopObserving?.();

@@ -14,6 +14,7 @@ import type { ArtifactOptions, StepContext } from "../step-context.js";
 import type { ArtifactRecord, ClaimedStep, NewStep } from "../store/store.js";
 import { type ChildRunOpts, type SignalWaitOpts, type WaitStepOpts, childRunStep, signalWaitStep, sleepStep } from "../waits.js";
 import type { Lease, RecordWrite, StepInfo, StepResult, WorkflowRun } from "../types.js";
+import type { EngineLogger, Logger } from "../observability/logger.js";
 import type { LazyAbort } from "./lazy-abort.js";
 import { toLease, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 
@@ -23,6 +24,8 @@ export interface StepServices {
   artifactStore?: ArtifactStore;
   projection(name: string): Promise<Projection>;
   projectionStore?: ProjectionStore;
+  /** The runtime's logger; `step.logger` is a child of it. */
+  log: EngineLogger;
 }
 
 const textEncoder = new TextEncoder();
@@ -44,6 +47,7 @@ export class ExecutingStep implements StepContext {
   #step?: StepInfo;
   #workflow?: WorkflowRun;
   #input?: { value: unknown };
+  #logger?: Logger;
 
   /** What the executor produced, read by the engine when it returns. Lists are made on first use. */
   #emittedIds: Set<string> | undefined;
@@ -77,6 +81,10 @@ export class ExecutingStep implements StepContext {
   }
   get attempt(): number {
     return this.#claimed.step.attempt;
+  }
+  get logger(): Logger {
+    const { run, step } = this.#claimed;
+    return (this.#logger ??= this.#services.log.child({ runId: run.id, stepId: step.id, kind: step.kind, queue: step.queue, attempt: step.attempt }).asLogger());
   }
 
   input<T = unknown>(): T {

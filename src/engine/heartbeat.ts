@@ -31,7 +31,7 @@ export class Heartbeat {
   ensure(): void {
     if (this.#timer) return;
     const every = Math.max(10, Math.floor(this.#config.leaseDuration / 3));
-    this.#timer = setInterval(() => void this.#beat().catch((err: unknown) => this.#config.onError(err)), every);
+    this.#timer = setInterval(() => void this.#beat().catch((err: unknown) => this.#config.onError(err, "heartbeat failed")), every);
     this.#timer.unref();
   }
 
@@ -48,10 +48,12 @@ export class Heartbeat {
       const lost = new Set((await this.#store.heartbeat(held.map((h) => h.lease), now + this.#config.leaseDuration, now)).map((l) => l.token));
       for (const h of held) {
         if (!lost.has(h.lease.token)) continue;
+        this.#config.log.warn({ runId: h.lease.runId, stepId: h.lease.stepId }, "lease lost: the step's run was canceled or its lease expired");
         h.lost(new WorkflowError(ErrorCodes.invalidState, `step "${h.lease.stepId}" is no longer leased to this worker (its run was canceled or its lease expired)`));
       }
     } catch (err) {
-      this.#config.onError(err);
+      // The leases stay held until they expire; the next beat tries again.
+      this.#config.onError(err, "heartbeat failed: the store could not extend the leases", { steps: held.length });
     }
   }
 }

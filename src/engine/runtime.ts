@@ -7,16 +7,19 @@ import { randomUUID } from "node:crypto";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
-import { timeOrderedId } from "../ids.js";
 import type { PackageInput, WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
-import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { checkPayload } from "../limits.js";
 import { hasNul } from "../names.js";
-import { validate } from "../schema.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import { guardStore } from "../store/guarded-store.js";
+import { errorFields } from "../observability/logger.js";
+import { WorkerTelemetry } from "../observability/worker-telemetry.js";
+import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js";
+import { StepMetrics } from "../observability/otel-metrics.js";
+import { QueueCountsSampler } from "../observability/queue-counts.js";
+import type { RuntimeStats } from "../observability/runtime-stats.js";
 import type { ClaimedStep, CreatedRun, NewRun, RunRecord, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
@@ -41,41 +44,40 @@ import {
   failedStepsSchema,
   isRunId,
   listRunsSchema,
-  NO_OPTIONS,
   parseOrThrow,
   purgeSchema,
   signalSchema,
-  startOptionsSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
+import { prepareRun, registeredPackage, type StartRunOptions } from "./run-preparation.js";
+import { purgeFinished, startRetention } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
-export interface StartRunOptions {
-  /** Makes the start idempotent: a second start with the same id returns the first run. */
-  runId?: string;
-  name?: string;
-  /** Applied first; the entrypoint's `run.metadata()` calls override it. */
-  metadata?: Record<string, string>;
-}
-
+export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
-
-/** Runs a purge deletes per transaction: short transactions, so workers are not held up. */
-const PURGE_BATCH = 500;
 
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   const resolved = resolveConfig(config);
+  // Loaded before the store opens, and only if installed: nothing else here imports it.
+  const otel = resolved.telemetry ? await loadOpenTelemetry() : undefined;
   let store: Store;
+  const began = performance.now();
   try {
     store = await resolved.store.open();
   } catch (err) {
+    resolved.log.error({ store: resolved.store.name, ...errorFields(err) }, "cannot open the store");
     if (isWorkflowError(err)) throw err;
     throw new WorkflowError(ErrorCodes.storeError, `cannot open the ${resolved.store.name} store: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-  return new Runtime(guardStore(store), resolved);
+  // Opening applies the store's migrations: its time is theirs, mostly.
+  resolved.log.info({ store: resolved.store.name, ms: Math.round(performance.now() - began) }, "store opened, migrations applied");
+  const guarded = guardStore(store);
+  const queueCounts = new QueueCountsSampler(guarded, resolved.statsInterval, resolved.clock);
+  const signals = otel && new OtelSignals(otel, new StepMetrics(otel, () => queueCounts.read()));
+  return new Runtime(guarded, resolved, new WorkerTelemetry(resolved.log, signals), queueCounts);
 }
 
 export class Runtime {
@@ -86,12 +88,16 @@ export class Runtime {
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
   readonly #hooks: EventHooks;
+  readonly #telemetry: WorkerTelemetry;
+  readonly #queueCounts: QueueCountsSampler;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
-  constructor(store: Store, config: ResolvedConfig) {
+  constructor(store: Store, config: ResolvedConfig, telemetry: WorkerTelemetry, queueCounts: QueueCountsSampler) {
     this.#store = store;
     this.#config = config;
+    this.#telemetry = telemetry;
+    this.#queueCounts = queueCounts;
     const builtins: BuiltinServices = {
       getRun: (runId) => store.getRun(runId),
       resultData: async (runId, stepId) => {
@@ -101,14 +107,15 @@ export class Runtime {
       startChild: (parent, input, childId) => this.#startChild(parent, input, childId),
     };
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
-    this.#hooks = new EventHooks(store, config.onError);
+    this.#hooks = new EventHooks(store, (err) => config.onError(err, "an rt.on listener failed"));
     this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
     this.#scheduler = new Scheduler(store, this.#executors, config, {
       result: (runId, stepId) => this.result(runId, stepId),
       projection: (name) => this.projection(name),
       ...(config.artifactStore ? { artifactStore: config.artifactStore } : {}),
       builtins,
-    });
+      log: config.log,
+    }, telemetry);
   }
 
   /** The id this runtime's workers write into the leases they take. */
@@ -155,34 +162,36 @@ export class Runtime {
   async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]>;
   async startRuns(which: string | WorkflowPackage<unknown>, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
-    const pkg = this.#registered(which);
-    const handles: (RunHandle | undefined)[] = [];
-    const toCreate: { index: number; run: NewRun }[] = [];
-    for (const [index, item] of items.entries()) {
-      const prepared = await this.#prepareRun(pkg, item).catch(asInvalidInput);
-      if ("run" in prepared) toCreate.push({ index, run: prepared });
-      handles[index] = "run" in prepared ? undefined : prepared;
-    }
-    if (toCreate.length) {
-      // Idle workers here take the first steps in the same transaction (no claim needed).
-      const lease = this.#scheduler.offerStartLease();
-      let stored: CreatedRun[];
-      try {
-        stored = await this.#store.createRuns(
-          toCreate.map((c) => c.run),
-          lease?.request,
-        );
-      } catch (err) {
-        lease?.cancel();
-        throw err;
+    const pkg = registeredPackage(this.#packages, which);
+    return this.#telemetry.traceStart(pkg.name, items.length, async (stamp) => {
+      const handles: (RunHandle | undefined)[] = [];
+      const toCreate: { index: number; run: NewRun }[] = [];
+      for (const [index, item] of items.entries()) {
+        const prepared = await prepareRun(this.#store, this.#config, pkg, item, stamp).catch(asInvalidInput);
+        if ("run" in prepared) toCreate.push({ index, run: prepared });
+        handles[index] = "run" in prepared ? undefined : prepared;
       }
-      lease?.adopt(stored.flatMap((s) => s.claimed ?? []));
-      stored.forEach(({ run }, i) => {
-        handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
-      });
-      if (stored.some((s) => s.created)) this.#scheduler.wake();
-    }
-    return handles as RunHandle[];
+      if (toCreate.length) {
+        // Idle workers here take the first steps in the same transaction (no claim needed).
+        const lease = this.#scheduler.offerStartLease();
+        let stored: CreatedRun[];
+        try {
+          stored = await this.#store.createRuns(
+            toCreate.map((c) => c.run),
+            lease?.request,
+          );
+        } catch (err) {
+          lease?.cancel();
+          throw err;
+        }
+        lease?.adopt(stored.flatMap((s) => s.claimed ?? []));
+        stored.forEach(({ run }, i) => {
+          handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
+        });
+        if (stored.some((s) => s.created)) this.#scheduler.wake();
+      }
+      return handles as RunHandle[];
+    });
   }
 
   /**
@@ -195,12 +204,14 @@ export class Runtime {
     if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
     let prepared: NewRun | RunHandle;
     try {
-      prepared = await this.#prepareRun(pkg, {
+      const item = {
         input: input.input,
         runId: childId,
         ...(input.runName !== undefined ? { name: input.runName } : {}),
         ...(input.runMetadata !== undefined ? { metadata: input.runMetadata } : {}),
-      });
+      };
+      // Started inside the parent step's span: the child run joins its trace.
+      prepared = await this.#telemetry.traceStart(pkg.name, 1, (stamp) => prepareRun(this.#store, this.#config, pkg, item, stamp));
     } catch (err) {
       throw childStartError(err);
     }
@@ -219,61 +230,6 @@ export class Runtime {
     return existing;
   }
 
-  /** The registered package a start names: by name, or the package object itself (which must be the one registered). */
-  #registered(which: string | WorkflowPackage<unknown>): WorkflowPackage {
-    const name = typeof which === "string" ? which : which?.name;
-    const pkg = typeof name === "string" ? this.#packages.get(name) : undefined;
-    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${String(name)}" is registered`);
-    if (typeof which !== "string" && which !== pkg) {
-      throw new WorkflowError(ErrorCodes.unknownPackage, `another package named "${name}" is registered; start runs with the registered package object or its name`);
-    }
-    return pkg;
-  }
-
-  /** Validates one start and lays out its graph; an existing run comes back as its handle. */
-  async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
-    const { input, ...opts } = item;
-    // Most bulk items carry only an input: nothing to validate.
-    const options = Object.keys(opts).length === 0 ? NO_OPTIONS : startOptionsSchema.safeParse(opts);
-    if (!options.success) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `startRun options: ${options.error.issues[0]?.path.join(".")}: ${options.error.issues[0]?.message}`, {
-        details: options.error.issues,
-      });
-    }
-    let value = input;
-    if (pkg.inputSchema) value = await validate(pkg.inputSchema, input, `input of package "${pkg.name}"`);
-    // A caller-chosen id may exist already: then the entrypoint need not run at all.
-    // (A generated one cannot; the store still settles races between processes.)
-    if (options.data.runId !== undefined) {
-      const existing = await this.#store.getRun(options.data.runId);
-      if (existing) return { id: existing.id, package: existing.package, name: existing.name };
-    }
-    const runId = options.data.runId ?? `${pkg.name}-${timeOrderedId()}`;
-
-    const builder = new CollectingRunBuilder(runId, options.data.name ?? pkg.displayName, options.data.metadata ?? {}, value);
-    try {
-      await pkg.entrypoint(builder, value);
-    } catch (err) {
-      if (isWorkflowError(err)) throw err;
-      throw new WorkflowError(ErrorCodes.entrypointFailed, `the entrypoint of package "${pkg.name}" failed: ${(err as Error)?.message ?? String(err)}`, {
-        cause: err,
-      });
-    }
-    if (builder.steps.length === 0) throw new WorkflowError(ErrorCodes.emptyRun, `the entrypoint of package "${pkg.name}" added no step`);
-    checkGraph(builder.steps, () => false);
-    const encoded = tryEncode(value);
-    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `run input cannot be stored: ${encoded.error.message}`);
-    builder.fillRunInput(encoded.text);
-    const limit = this.#config.limits.maxPayloadBytes;
-    checkPayload(encoded.text, limit, `the input of run "${runId}"`);
-    for (const step of builder.steps) checkPayload(step.input, limit, `the input of step "${step.id}"`);
-
-    const now = this.#config.clock();
-    const run: NewRun["run"] = { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata: builder.runMetadata, createdAt: now, updatedAt: now };
-    if (builder.outputStep !== undefined) run.outputStep = builder.outputStep;
-    return { run, steps: builder.steps };
-  }
-
   /** One scheduler cycle; see the README for what a cycle covers. */
   async runOnce(): Promise<CycleResult> {
     this.#assertOpen();
@@ -287,19 +243,10 @@ export class Runtime {
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
     const workers = this.#scheduler.startWorkers(opts);
-    const retention = this.#config.retention;
-    if (!retention) return workers;
-    // Retention runs beside the workers, every `interval`, for as long as they run.
-    let purging = false;
-    const timer = setInterval(() => {
-      if (purging) return; // the last pass is still going
-      purging = true;
-      this.#purge(this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
-        .catch((err) => this.#config.onError(err))
-        .finally(() => (purging = false));
-    }, retention.interval ?? 60_000);
-    timer.unref();
-    return workers.finally(() => clearInterval(timer));
+    if (!this.#config.retention) return workers;
+    // Retention runs beside the workers, for as long as they run.
+    const stopRetention = startRetention(this.#store, this.#config, this.#config.retention);
+    return workers.finally(stopRetention);
   }
 
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
@@ -316,12 +263,6 @@ export class Runtime {
     return result && toStepResult(runId, result);
   }
 
-  async steps(runId: string): Promise<StepInfo[]> {
-    this.#assertOpen();
-    if (!isRunId(runId)) return [];
-    return (await this.#store.getSteps(runId)).map(toStepInfo);
-  }
-
   /**
    * One step of a run with its input (which {@link steps} leaves out, so that a
    * long list decodes no inputs), or undefined.
@@ -332,6 +273,12 @@ export class Runtime {
     // No store read fetches one step: the run's steps, then the one asked for.
     const record = (await this.#store.getSteps(runId)).find((s) => s.id === stepId);
     return record && { ...toStepInfo(record), input: decode(record.input) };
+  }
+
+  async steps(runId: string): Promise<StepInfo[]> {
+    this.#assertOpen();
+    if (!isRunId(runId)) return [];
+    return (await this.#store.getSteps(runId)).map(toStepInfo);
   }
 
   /** Newest first; `after` is the id of the last run of the previous page. */
@@ -460,33 +407,7 @@ export class Runtime {
   async purge(opts: PurgeOptions): Promise<number> {
     this.#assertOpen();
     const parsed = parseOrThrow(purgeSchema, opts, "purge");
-    return this.#purge(parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
-  }
-
-  async #purge(before: number, statuses: readonly WorkflowRun["status"][]): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const { runs, storedArtifacts } = await this.#store.purge(before, statuses, PURGE_BATCH);
-      total += runs;
-      await this.#deleteArtifacts(storedArtifacts);
-      if (runs < PURGE_BATCH) return total;
-    }
-  }
-
-  /**
-   * Deletes the bodies of purged runs' stored artifacts, after the purge has
-   * committed (the other way round, a failed purge would leave refs to bodies
-   * that are gone). A failure leaves bodies behind: reported to onError, the
-   * purge goes on.
-   */
-  async #deleteArtifacts(ids: string[]): Promise<void> {
-    const store = this.#config.artifactStore;
-    if (ids.length === 0 || !store?.delete) return;
-    try {
-      await store.delete(ids);
-    } catch (err) {
-      this.#config.onError(err);
-    }
+    return purgeFinished(this.#store, this.#config, parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
   }
 
   /**
@@ -514,13 +435,19 @@ export class Runtime {
    */
   watchChanges(listener: () => void): () => void {
     this.#assertOpen();
-    const onEvent = () => listener();
-    const fromStore = this.#store.subscribe?.(() => listener());
-    if (this.#store.observeEvents) this.#hooks.on("*", onEvent);
-    return () => {
-      fromStore?.();
-      this.#hooks.off("*", onEvent);
-    };
+    return this.#hooks.watchChanges(listener);
+  }
+
+  /**
+   * Steps ready, running and waiting per queue, across every process sharing
+   * the store (read at most once per `statsInterval`, default 5 s: `at` says
+   * when), and this process's own step counts since it opened: the numbers
+   * behind the metrics, for health checks and admin screens.
+   */
+  async stats(): Promise<RuntimeStats> {
+    this.#assertOpen();
+    const { queues, at } = await this.#queueCounts.read();
+    return { queues, at, process: { ...this.#telemetry.counts } };
   }
 
   async projection(name: string): Promise<Projection> {
@@ -540,8 +467,10 @@ export class Runtime {
       this.#waiter.progress(); // waiters see the runtime closing
       await this.#scheduler.stop(opts.shutdownGrace);
       this.#hooks.stop();
+      this.#telemetry.close();
       await this.#config.projectionStore?.close?.();
       await this.#store.close();
+      this.#config.log.info({}, "runtime closed");
     })();
     return this.#closing;
   }

@@ -30,10 +30,12 @@ import type { Registry } from "../executor.js";
 import { isUnlimited } from "../store/completion-rules.js";
 import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
+import type { Attempt, WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { Batcher } from "./batcher.js";
 import { executeStep } from "./execute.js";
 import { Heartbeat } from "./heartbeat.js";
 import { LazyAbort } from "./lazy-abort.js";
+import { countOutcome, writeOutcome } from "./outcome-writer.js";
 import type { BuiltinServices } from "./builtins.js";
 import type { StepServices } from "./executing-step.js";
 import { Wakeup } from "./wakeup.js";
@@ -48,6 +50,8 @@ interface Execution {
   started?: boolean;
   /** Given up at shutdown: its lease was released, so it does not run, or its outcome is not written. */
   abandoned?: boolean;
+  /** Its telemetry (span, metrics, log lines), once its executor is called. */
+  attempt?: Attempt;
 }
 
 export interface WorkerOptions {
@@ -68,10 +72,6 @@ export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.inv
  */
 export const UNCOMMITTED_PER_WORKER = 4;
 
-/** Retries of a failed outcome write, 50 ms apart at first, doubling (about 3 s in all). */
-const OUTCOME_WRITE_RETRIES = 6;
-const OUTCOME_RETRY_BASE_MS = 50;
-
 const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
 
 export class Scheduler {
@@ -79,6 +79,7 @@ export class Scheduler {
   readonly #registry: Registry;
   readonly #config: ResolvedConfig;
   readonly #services: StepServices & { builtins: BuiltinServices };
+  readonly #telemetry: WorkerTelemetry;
   readonly #limit; // executors running at once: maxWorkers
   readonly #uncommitted; // steps executing or executed whose outcome is not written: UNCOMMITTED_PER_WORKER × maxWorkers
   readonly #inFlight = new Map<string, Execution>(); // by lease token
@@ -99,11 +100,12 @@ export class Scheduler {
   /** Called after each outcome this process writes (the runtime's run waiters look again). */
   onWritten: (() => void) | undefined;
 
-  constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }) {
+  constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }, telemetry: WorkerTelemetry) {
     this.#store = store;
     this.#registry = registry;
     this.#config = config;
     this.#services = services;
+    this.#telemetry = telemetry;
     this.#limit = pLimit(config.maxWorkers);
     this.#uncommitted = pLimit(UNCOMMITTED_PER_WORKER * config.maxWorkers);
     // Outcome writes being retried wait on the stop signal: in an outage, every uncommitted step (no leak).
@@ -111,7 +113,14 @@ export class Scheduler {
     // The uncommitted bound caps the outcomes in flight: share them among the writers.
     const writers = Math.max(1, store.writeConcurrency ?? 1);
     this.#overlapWrites = writers > 1;
-    const held = () => [...this.#inFlight.values()].map((e) => ({ lease: e.lease, lost: (reason: WorkflowError) => e.controller.abort(reason) }));
+    const held = () =>
+      [...this.#inFlight.values()].map((e) => ({
+        lease: e.lease,
+        lost: (reason: WorkflowError) => {
+          e.attempt?.leaseLost();
+          e.controller.abort(reason);
+        },
+      }));
     this.#heartbeat = new Heartbeat(store, config, held);
     this.#completions = new Batcher((outcomes) => store.complete(outcomes), writers, Math.ceil(this.#uncommitted.concurrency / writers));
   }
@@ -179,7 +188,7 @@ export class Scheduler {
   #giveBack(leases: LeaseRef[]): void {
     this.#store.release(leases, this.#config.clock()).then(
       () => this.wake(),
-      (err) => this.#config.onError(err),
+      (err) => this.#config.onError(err, "leases could not be given back: they will expire", { steps: leases.length }),
     );
   }
 
@@ -237,10 +246,12 @@ export class Scheduler {
     }
     // Work made ready by other connections (other processes, other runtimes) wakes the loop too.
     this.#unsubscribe = this.#store.subscribe?.((event) => this.#onStoreEvent(event));
+    this.#config.log.info({ maxWorkers: this.#config.maxWorkers, pollInterval: options.pollInterval ?? this.#config.pollInterval }, "workers started");
     const run = this.#loop(options).finally(() => {
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
       this.#workers = undefined;
+      this.#config.log.info({}, "workers stopped");
     });
     this.#workers = run;
     return run;
@@ -274,7 +285,7 @@ export class Scheduler {
       } catch (err) {
         // The store failed (disk full, database restarting, lock timeout): report it
         // and try again after a poll interval rather than dying.
-        this.#config.onError(err);
+        this.#config.onError(err, "the worker loop's store call failed: trying again after the poll interval", { pollInterval });
         await this.#wakeup.wait(pollInterval, signal);
         continue;
       }
@@ -317,7 +328,8 @@ export class Scheduler {
         this.#config.clock(),
       );
     } catch (err) {
-      this.#config.onError(err); // the leases will expire and be reclaimed instead
+      // The leases will expire and be reclaimed instead.
+      this.#config.onError(err, "leases could not be given back at shutdown: they will expire", { steps: executions.length });
     }
   }
 
@@ -326,6 +338,7 @@ export class Scheduler {
     const now = this.#config.clock();
     this.#lastReclaimAt = now;
     const { reclaimed, failed } = await this.#store.reclaimExpired(now, this.#config.maxReclaims);
+    this.#telemetry.reclaimed({ reclaimed, failed });
     if (counters) counters.reclaimed += reclaimed + failed;
     const woken = await this.#store.wakeDue(now);
     if (reclaimed || woken) this.wake();
@@ -357,11 +370,13 @@ export class Scheduler {
     if (this.#uncommitted.pendingCount >= 2 * this.#uncommitted.concurrency) return [];
     this.#reserved += free;
     let claimed: ClaimedStep[];
+    const now = this.#config.clock();
+    const began = performance.now();
     try {
       const result = await this.#store.claim({
         workerId: this.#config.workerId,
         limit: free,
-        now: this.#config.clock(),
+        now,
         leaseDuration: this.#config.leaseDuration,
         policyFor: (queue) => queuePolicy(this.#config.queues, queue),
       });
@@ -370,6 +385,7 @@ export class Scheduler {
     } finally {
       this.#reserved -= free;
     }
+    this.#telemetry.claimed(claimed, performance.now() - began, now);
     if (counters) counters.claimed += claimed.length;
     return claimed.map((c) => this.#start(c, counters));
   }
@@ -385,7 +401,7 @@ export class Scheduler {
     // written; the worker slot covers the executor only, so that the next
     // buffered step can start while outcomes are written in batches.
     execution.settled = this.#uncommitted(() => this.#run(execution, claimed))
-      .catch((err: unknown) => this.#config.onError(err)) // #run handles its failures; this is the backstop
+      .catch((err: unknown) => this.#config.onError(err, "a step's execution failed unexpectedly", { runId: lease.runId, stepId: lease.stepId })) // #run handles its failures; this is the backstop
       .finally(() => {
         this.#inFlight.delete(lease.token);
         this.wake();
@@ -400,12 +416,19 @@ export class Scheduler {
       if (execution.abandoned) return undefined;
       execution.started = true;
       const began = performance.now();
-      return executeStep(claimed, this.#registry.get(claimed.step.kind), this.#services, execution.controller, this.#config.clock, this.#config.limits.maxPayloadBytes).finally(() => {
-        const ms = performance.now() - began;
-        this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;
-      });
+      const attempt = (execution.attempt = this.#telemetry.begin(claimed));
+      const executor = this.#registry.get(claimed.step.kind);
+      return attempt
+        .run(() => executeStep(claimed, executor, this.#services, execution.controller, this.#config.clock, this.#config.limits.maxPayloadBytes))
+        .finally(() => {
+          const ms = performance.now() - began;
+          this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;
+        });
     });
-    if (!outcome || execution.abandoned) return; // the store may be closed by now, and the lease is gone anyway
+    if (!outcome || execution.abandoned) {
+      execution.attempt?.end(undefined, undefined);
+      return; // the store may be closed by now, and the lease is gone anyway
+    }
     let result: CompletionResult;
     // On a store that writes concurrently, the step gives up its place now, so
     // the next claim overlaps this write (see Store.writeConcurrency).
@@ -415,38 +438,12 @@ export class Scheduler {
       this.wake();
     }
     try {
-      result = await this.#writeOutcome(outcome);
+      result = await writeOutcome(this.#completions, outcome, this.#wakeup, this.#stop.signal, this.#config.onError);
     } finally {
       if (overlap) this.#writing--;
     }
-    this.#count(execution.counters, outcome, result);
+    execution.attempt?.end(outcome, result);
+    countOutcome(execution.counters, outcome, result);
     this.onWritten?.();
-  }
-
-  /**
-   * Writes an outcome; a failed write (connection lost, database restarting) is
-   * tried again a few times, backing off. That is safe because the write is
-   * fenced by the lease: one that did commit before its answer was lost comes
-   * back `stale`, never applied twice. Past the retries the outcome is given up:
-   * the lease expires and another attempt runs.
-   */
-  async #writeOutcome(outcome: StepOutcome): Promise<CompletionResult> {
-    for (let retry = 0; ; retry++) {
-      try {
-        return await this.#completions.add(outcome);
-      } catch (err) {
-        this.#config.onError(err);
-        if (retry >= OUTCOME_WRITE_RETRIES || this.#stop.signal.aborted) return { status: "stale" };
-        await this.#wakeup.sleep(OUTCOME_RETRY_BASE_MS * 2 ** retry, this.#stop.signal);
-      }
-    }
-  }
-
-  #count(counters: CycleResult | undefined, outcome: StepOutcome, result: CompletionResult): void {
-    if (!counters || result.status === "stale") return;
-    counters.processed++;
-    if (outcome.status === "wait") return; // parked, or finished by the store: not an attempt's end
-    if (result.status === "applied" && outcome.status === "succeeded") counters.succeeded++;
-    else counters.failed++;
   }
 }

@@ -325,6 +325,17 @@ export interface FailedStepsQuery {
 }
 
 /** What one `Store.purge` call deleted. */
+/** The steps of one queue in the statuses an operator watches (`Store.countSteps`). */
+export interface StepCount {
+  queue: string;
+  /** Ready to run, also those due later (a retry's backoff) or of a paused run. */
+  ready: number;
+  /** Leased to a worker. */
+  running: number;
+  /** Built-in waits parked (sleep, signal, child run). */
+  waiting: number;
+}
+
 export interface PurgeResult {
   /** Runs deleted. */
   runs: number;

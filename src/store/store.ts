@@ -30,6 +30,7 @@ import type {
   RunRecord,
   StartLease,
   StepOutcome,
+  StepCount,
   StepRecord,
   StoreEvent,
   StoredArtifact,
@@ -131,6 +132,13 @@ export interface Store {
   getEvents(runId: string): Promise<EventRecord[]>;
   /** Failed steps across runs, most recently failed first. `not_found` for an unknown `after`. */
   listFailedSteps(query: FailedStepsQuery): Promise<StepRecord[]>;
+  /**
+   * Per queue, how many steps are ready, running and waiting, over every run
+   * (queues with none of them left out), in queue name order. One statement
+   * (`stepCountsSql` / `foldStepCounts` in the kit); read at a bounded rate
+   * by the queue gauges and `rt.stats()`.
+   */
+  countSteps(): Promise<StepCount[]>;
 
   // ---- maintenance -------------------------------------------------------------
 

@@ -52,8 +52,9 @@ import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus } from "../../types.js";
 import { type ArtifactRow, type EdgeRow, type EventRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toEvent, toResultRecord, toRun, toStep } from "../rows.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
+import { foldStepCounts, stepCountsSql } from "../step-counts.js";
 import { NO_STEPS, planSteps } from "../step-plan.js";
-import type { Store, StoreEvent } from "../store.js";
+import type { StepCount, Store, StoreEvent } from "../store.js";
 import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
   NewSignal, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepOutcome, StepRecord, StoredArtifact, StoredDependency,
@@ -63,7 +64,7 @@ import { completeOutcomes } from "./complete.js";
 import { checkout, connectListening } from "./connection.js";
 import { finishRunsIfDone, propagate } from "./graph-writes.js";
 import { Listener, Payload } from "./listener.js";
-import { migrate } from "./migrations.js";
+import { migrate, quoteIdent } from "./migrations.js";
 import * as operator from "./operator.js";
 import { failedStepsQuery, listRunsQuery, lockKeysQuery } from "./queries.js";
 import { addStepRows, edgeRowValues, newStepRows, stepRowValues } from "./step-rows.js";
@@ -316,6 +317,11 @@ export class PostgresStore implements Store {
       list.push({ stepId: e.dep_id, on: e.on_state as DependencyOn });
     }
     return rows.map((row) => toStep(row, deps.get(stepKey(row.run_id, row.id)) ?? []));
+  }
+
+  async countSteps(): Promise<StepCount[]> {
+    const s = this.#s;
+    return foldStepCounts(await s.rows<{ queue: string; status: string; n: number }>(s.pool, stepCountsSql(`${quoteIdent(s.schema)}.steps`)));
   }
 
   // ---- maintenance ------------------------------------------------------------

@@ -19,9 +19,10 @@ import type Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { RunStatus } from "../../types.js";
 import { FINISHED_RUN_STATUSES } from "../graph-rules.js";
+import { foldStepCounts, stepCountsSql } from "../step-counts.js";
 import { type ArtifactRow, type EventRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toEvent, toResultRecord, toRun, toStep } from "../rows.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
-import type { Store } from "../store.js";
+import type { StepCount, Store } from "../store.js";
 import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
   NewSignal, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepErrorRecord, StepOutcome, StepRecord, StoredArtifact,
@@ -229,6 +230,10 @@ export class SqliteStore implements Store {
     }
     const { sql, args } = failedStepsQuery(query, after);
     return (this.#s.cached(sql).all(...args) as StepRow[]).map((row) => toStep(row, dependenciesOf(this.#sql, row.run_id, row.id)));
+  }
+
+  async countSteps(): Promise<StepCount[]> {
+    return foldStepCounts(this.#s.cached(stepCountsSql("steps")).all() as { queue: string; status: string; n: number }[]);
   }
 
   // ---- maintenance ------------------------------------------------------------

@@ -1,0 +1,162 @@
+/**
+ * The OpenTelemetry side of a worker's telemetry, built from
+ * `@opentelemetry/api` once it has been loaded (`loadOpenTelemetry`): a span
+ * per step attempt, continuing the trace its run was started in, and the step
+ * metrics (`otel-metrics.ts`).
+ *
+ * The API is an optional peer dependency, imported lazily: without it (or with
+ * `telemetry: false`) none of this module's callers load it, and the worker
+ * pays one `undefined` check per step.
+ */
+import type * as OtelApi from "@opentelemetry/api";
+import type { ClaimedStep, ReclaimResult } from "../store/store.js";
+import type { StepMetrics } from "./otel-metrics.js";
+import { formatTraceparent, parseTraceparent, TRACEPARENT_KEY } from "./traceparent.js";
+import type { AttemptSignals } from "./worker-telemetry.js";
+
+/** The `@opentelemetry/api` module. */
+export type Api = typeof OtelApi;
+
+/** The instrumentation scope of trellis's spans and metrics. */
+export const INSTRUMENTATION_NAME = "trellis";
+
+/** Loads `@opentelemetry/api`; undefined when it is not installed. */
+export async function loadOpenTelemetry(): Promise<Api | undefined> {
+  try {
+    return await import("@opentelemetry/api");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Spans and metrics for a worker's steps (see `WorkerTelemetry`). */
+export interface StepSignals {
+  claimed(steps: readonly ClaimedStep[], now: number): void;
+  reclaimed(result: ReclaimResult): void;
+  begin(claimed: ClaimedStep): AttemptSignals;
+  /** A span around a start of runs; `stamp` writes its trace context into each run's metadata. */
+  startRuns(packageName: string, count: number): RunStartSpan;
+  /** The runtime closed: stop observing its store. */
+  close(): void;
+}
+
+/** The span of one `startRun` / `startRuns` call. */
+export interface RunStartSpan {
+  stamp(metadata: Record<string, string>): void;
+  end(error?: unknown): void;
+}
+
+const FAILED_OUTCOMES = new Set(["retry", "failed", "lease_lost"]);
+
+/** `StepSignals` on `@opentelemetry/api`: the tracer `trellis` for spans, `StepMetrics` for metrics. */
+export class OtelSignals implements StepSignals {
+  readonly #api: Api;
+  readonly #tracer: OtelApi.Tracer;
+  readonly #metrics: StepMetrics;
+
+  constructor(api: Api, metrics: StepMetrics) {
+    this.#api = api;
+    this.#tracer = api.trace.getTracer(INSTRUMENTATION_NAME);
+    this.#metrics = metrics;
+  }
+
+  claimed(steps: readonly ClaimedStep[], now: number): void {
+    this.#metrics.claimed(steps, now);
+  }
+
+  reclaimed(result: ReclaimResult): void {
+    this.#metrics.reclaimed(result);
+  }
+
+  close(): void {
+    this.#metrics.close();
+  }
+
+  startRuns(packageName: string, count: number): RunStartSpan {
+    const api = this.#api;
+    // A child of whatever span the caller is in: the request that starts the run.
+    const span = this.#tracer.startSpan(`trellis.start ${packageName}`, {
+      kind: api.SpanKind.PRODUCER,
+      attributes: {
+        "messaging.system": "trellis",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "start",
+        "trellis.package": packageName,
+        "trellis.run.count": count,
+      },
+    });
+    const context = span.spanContext();
+    const traceparent = api.isSpanContextValid(context) ? formatTraceparent(context) : undefined;
+    return {
+      stamp: (metadata) => {
+        // A traceparent the caller put there on purpose stays.
+        if (traceparent !== undefined && metadata[TRACEPARENT_KEY] === undefined) metadata[TRACEPARENT_KEY] = traceparent;
+      },
+      end: (error) => {
+        if (error !== undefined) {
+          span.setStatus({ code: api.SpanStatusCode.ERROR, message: errorCode(error) });
+          span.setAttribute("error.type", errorCode(error));
+        }
+        span.end();
+      },
+    };
+  }
+
+  begin(claimed: ClaimedStep): AttemptSignals {
+    const api = this.#api;
+    const { run, step } = claimed;
+    const parent = parseTraceparent(run.metadata[TRACEPARENT_KEY]);
+    const parentContext = parent ? api.trace.setSpanContext(api.ROOT_CONTEXT, { ...parent, isRemote: true }) : api.ROOT_CONTEXT;
+    const span = this.#tracer.startSpan(
+      `trellis.step ${step.kind}`,
+      {
+        kind: api.SpanKind.CONSUMER,
+        attributes: {
+          "messaging.system": "trellis",
+          "messaging.operation.type": "process",
+          "messaging.operation.name": "execute",
+          "messaging.destination.name": step.queue,
+          "messaging.message.id": `${run.id}/${step.id}`,
+          "trellis.package": run.package,
+          "trellis.run.id": run.id,
+          "trellis.step.id": step.id,
+          "trellis.step.kind": step.kind,
+          "trellis.queue": step.queue,
+          "trellis.step.attempt": step.attempt,
+          // How often the step's lease expired before this attempt: a reclaimed step shows it.
+          ...(step.reclaims > 0 ? { "trellis.step.reclaims": step.reclaims } : {}),
+        },
+      },
+      parentContext,
+    );
+    const context = api.trace.setSpan(parentContext, span);
+    this.#metrics.started(step);
+    return {
+      // The executor runs in the span's context: its own spans (HTTP calls, queries) nest under it.
+      run: (fn) => api.context.with(context, fn),
+      leaseLost: () => span.addEvent("trellis.step.lease_lost"),
+      end: (outcome, code, seconds, record) => {
+        span.setAttribute("trellis.step.outcome", outcome);
+        if (FAILED_OUTCOMES.has(outcome)) {
+          const message = record && "error" in record ? record.error.message : outcome;
+          span.setAttribute("error.type", code ?? outcome);
+          span.recordException({ name: code ?? outcome, message });
+          span.setStatus({ code: api.SpanStatusCode.ERROR, message });
+        }
+        if (outcome === "retry" && record?.status === "retry") {
+          span.addEvent("trellis.step.retry_scheduled", {
+            "trellis.retry.ready_at": new Date(record.readyAt).toISOString(),
+            "trellis.retry.delay_ms": Math.max(0, record.readyAt - record.now),
+          });
+        }
+        span.end();
+        this.#metrics.ended(step, outcome, code, seconds);
+      },
+    };
+  }
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "error";
+}

@@ -1,0 +1,220 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { newExecutor, newPackage, newRuntime, type Logger, type StoreConfig } from "../../src/index.js";
+import { stores } from "../support/stores.js";
+
+interface Line {
+  level: "debug" | "info" | "warn" | "error";
+  fields: Record<string, unknown>;
+  message: string | undefined;
+}
+
+/** A pino-shaped logger writing to an array; `child` merges its bindings the pino way. */
+function recordingLogger(lines: Line[], bindings: Record<string, unknown> = {}): Logger {
+  const at =
+    (level: Line["level"]) =>
+    (fields: Record<string, unknown> | string, message?: string) => {
+      if (typeof fields === "string") lines.push({ level, fields: { ...bindings }, message: fields });
+      else lines.push({ level, fields: { ...bindings, ...fields }, message });
+    };
+  return {
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
+  };
+}
+
+async function runToEnd(store: StoreConfig, config: { logger?: Logger; onError?: (e: unknown) => void }, execute: Parameters<typeof newExecutor>[1]) {
+  const rt = await newRuntime({ store, ...config });
+  rt.registerExecutor(newExecutor("work", execute));
+  rt.registerPackage(
+    newPackage("logged")
+      .entrypoint((run) => void run.step("only", { n: 1 }, { kind: "work", queue: "q1", retry: { maxAttempts: 2, initialBackoff: 1 } }))
+      .build(),
+  );
+  await rt.startRun("logged", null, { runId: "r1" });
+  const ac = new AbortController();
+  const workers = rt.startWorkers({ signal: ac.signal, pollInterval: 10 });
+  const run = await rt.waitForRun("r1", { timeout: 20_000 });
+  ac.abort();
+  await workers;
+  await rt.close();
+  return run;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe.each(stores("logger"))("logger injection on $name", ({ fresh }) => {
+  it("logs the lifecycle with structured fields, and gives executors a child bound to run and step", async () => {
+    const lines: Line[] = [];
+    const run = await runToEnd(fresh(), { logger: recordingLogger(lines) }, async (step) => {
+      step.logger.info({ custom: true }, "inside the executor");
+      if (step.attempt === 1) throw new Error("first attempt fails");
+      step.result("ok");
+    });
+    expect(run.status).toBe("succeeded");
+
+    const messages = lines.map((l) => `${l.level} ${l.message}`);
+    expect(messages).toContain("info store opened, migrations applied");
+    expect(messages).toContain("info workers started");
+    expect(messages).toContain("info workers stopped");
+    expect(messages).toContain("info runtime closed");
+    const opened = lines.find((l) => l.message === "store opened, migrations applied");
+    expect(opened?.fields).toMatchObject({ store: expect.any(String), ms: expect.any(Number), workerId: expect.any(String) });
+
+    const stepFields = { runId: "r1", stepId: "only", kind: "work", queue: "q1" };
+    const ends = lines.filter((l) => l.message === "step ended");
+    expect(ends.map((l) => l.fields)).toEqual([
+      expect.objectContaining({ ...stepFields, attempt: 1, outcome: "retry", code: "error" }),
+      expect.objectContaining({ ...stepFields, attempt: 2, outcome: "succeeded" }),
+    ]);
+    expect(ends.every((l) => l.level === "debug")).toBe(true);
+    expect(lines.filter((l) => l.message === "step started")).toHaveLength(2);
+
+    const fromExecutor = lines.filter((l) => l.message === "inside the executor");
+    expect(fromExecutor.map((l) => [l.level, l.fields])).toEqual([
+      ["info", expect.objectContaining({ ...stepFields, attempt: 1, custom: true })],
+      ["info", expect.objectContaining({ ...stepFields, attempt: 2, custom: true })],
+    ]);
+  });
+
+  it("binds the fields itself for a logger without child(), and accepts (message) alone", async () => {
+    const lines: Line[] = [];
+    const { child: _ignored, ...noChild } = recordingLogger(lines);
+    await runToEnd(fresh(), { logger: noChild }, async (step) => {
+      step.logger.warn("plain message");
+      step.result(1);
+    });
+    const line = lines.find((l) => l.message === "plain message");
+    expect(line).toMatchObject({ level: "warn", fields: { runId: "r1", stepId: "only", kind: "work", attempt: 1 } });
+  });
+
+  it("is silent below warn by default", async () => {
+    const spies = (["debug", "info", "log", "warn", "error"] as const).map((m) => vi.spyOn(console, m).mockImplementation(() => undefined));
+    const run = await runToEnd(fresh(), {}, async (step) => {
+      step.logger.debug({ x: 1 }, "debug from the step");
+      step.logger.info("info from the step");
+      step.logger.warn({ x: 2 }, "warn from the step");
+      step.result(1);
+    });
+    expect(run.status).toBe("succeeded");
+    const [debug, info, log, warn, error] = spies;
+    expect(debug).not.toHaveBeenCalled();
+    expect(info).not.toHaveBeenCalled();
+    expect(log).not.toHaveBeenCalled();
+    expect(error).not.toHaveBeenCalled();
+    expect(warn?.mock.calls).toEqual([["[trellis]", "warn from the step", expect.objectContaining({ x: 2, runId: "r1", stepId: "only" })]]);
+  });
+
+  it("a logger that throws loses its lines, never the run", async () => {
+    const throwing: Logger = {
+      debug: () => {
+        throw new Error("debug broke");
+      },
+      info: () => {
+        throw new Error("info broke");
+      },
+      warn: () => {
+        throw new Error("warn broke");
+      },
+      error: () => {
+        throw new Error("error broke");
+      },
+      child: () => {
+        throw new Error("child broke");
+      },
+    };
+    const run = await runToEnd(fresh(), { logger: throwing }, async (step) => {
+      step.logger.info("ignored");
+      step.result(1);
+    });
+    expect(run.status).toBe("succeeded");
+  });
+
+  it("reports store failures to onError, and to the logger at error with context when there is one", async () => {
+    const inner = fresh();
+    let failures = 0;
+    const flaky: StoreConfig = {
+      name: "flaky",
+      async open() {
+        const store = await inner.open();
+        const claim = store.claim.bind(store);
+        store.claim = async (req) => {
+          if (failures++ < 1) throw new Error("SQLITE_BUSY: database is locked");
+          return claim(req);
+        };
+        return store;
+      },
+    };
+    const lines: Line[] = [];
+    const errors: unknown[] = [];
+    const consoleError = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const run = await runToEnd(flaky, { logger: recordingLogger(lines), onError: (e) => errors.push(e) }, async (step) => step.result(1));
+    expect(run.status).toBe("succeeded");
+    expect(errors).toEqual([expect.objectContaining({ code: "store_error" })]);
+    const logged = lines.filter((l) => l.level === "error");
+    expect(logged).toEqual([
+      expect.objectContaining({
+        message: "the worker loop's store call failed: trying again after the poll interval",
+        fields: expect.objectContaining({ code: "store_error", err: errors[0] }),
+      }),
+    ]);
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+});
+
+describe.each(stores("loggermore"))("logger injection, more, on $name", ({ fresh }) => {
+  it("onError alone gets the errors survived, and the default console line is not printed", async () => {
+    const inner = fresh();
+    let failures = 0;
+    const flaky: StoreConfig = {
+      name: "flaky",
+      async open() {
+        const store = await inner.open();
+        const claim = store.claim.bind(store);
+        store.claim = async (req) => {
+          if (failures++ < 1) throw new Error("connection reset");
+          return claim(req);
+        };
+        return store;
+      },
+    };
+    const consoleError = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const errors: unknown[] = [];
+    const run = await runToEnd(flaky, { onError: (e) => errors.push(e) }, async (step) => step.result(1));
+    expect(run.status).toBe("succeeded");
+    expect(errors).toEqual([expect.objectContaining({ code: "store_error" })]);
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+
+  it("warns of reclaimed leases with their counts", async () => {
+    const config = fresh();
+    const lines: Line[] = [];
+    let offset = 0;
+    const rt = await newRuntime({ store: config, logger: recordingLogger(lines), clock: () => Date.now() + offset });
+    rt.registerExecutor(newExecutor("work", async (step) => step.result(1)));
+    rt.registerPackage(newPackage("lost").entrypoint((run) => void run.step("s", null, { kind: "work" })).build());
+    await rt.startRun("lost", null, { runId: "r" });
+    const dead = await config.open();
+    const { steps } = await dead.claim({ workerId: "dead", limit: 1, now: Date.now(), leaseDuration: 1_000, policyFor: () => ({ maxWorkers: Infinity }) });
+    expect(steps).toHaveLength(1);
+    offset = 60_000; // the dead worker's lease has long expired
+    const cycle = await rt.runOnce();
+    expect(cycle.reclaimed).toBe(1);
+    expect(lines.filter((l) => l.level === "warn")).toEqual([
+      expect.objectContaining({ message: "expired leases reclaimed", fields: expect.objectContaining({ reclaimed: 1, failed: 0 }) }),
+    ]);
+    await dead.close();
+    await rt.close();
+  });
+});
+
+describe("logger config", () => {
+  it("rejects a logger without the four levels, naming the field", async () => {
+    await expect(newRuntime({ store: stores("loggerconfig")[0]!.fresh(), logger: { info: () => undefined } as unknown as Logger })).rejects.toMatchObject({
+      code: "invalid_config",
+      message: expect.stringContaining("logger"),
+    });
+  });
+});
