@@ -12,6 +12,9 @@ export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from
 export type { WaitForRunOptions } from "./engine/run-waiter.js";
 export type { WorkerOptions } from "./engine/scheduler.js";
 export type { RuntimeConfig, QueueConfig } from "./config.js";
+export type { RunGraph, RunGraphStep, RunGraphEdge, RunGraphEdgeKind, RunGraphFanOut, RunGraphOptions } from "./graph/run-graph.js";
+export { runGraphToModel } from "./graph/run-graph-model.js";
+export type { GraphModel, GraphNode, GraphEdge, GraphGroup, GraphNodeStatus, GraphNodeShape, GraphEdgeKind } from "./graph/graph-model.js";
 export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type ErrorCode, type WorkflowErrorOptions } from "./errors.js";
 export { newExecutor, newTypedExecutor, Registry, type Executor } from "./executor.js";
 export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn } from "./package.js";

@@ -42,11 +42,14 @@ import {
   NO_OPTIONS,
   parseOrThrow,
   purgeSchema,
+  runGraphSchema,
   signalSchema,
   startOptionsSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
+import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
+import { Purger } from "./purger.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
@@ -59,9 +62,6 @@ export interface StartRunOptions {
 }
 
 export type { RunEventListener } from "./event-hooks.js";
-
-/** Runs a purge deletes per transaction: short transactions, so workers are not held up. */
-const PURGE_BATCH = 500;
 
 /** Opens the store, applies its migrations, and returns a runtime. */
 export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
@@ -84,6 +84,7 @@ export class Runtime {
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
   readonly #hooks: EventHooks;
+  readonly #purger: Purger;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
@@ -100,6 +101,7 @@ export class Runtime {
     };
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
     this.#hooks = new EventHooks(store, config.onError);
+    this.#purger = new Purger(store, config);
     this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
     this.#scheduler = new Scheduler(store, this.#executors, config, {
       result: (runId, stepId) => this.result(runId, stepId),
@@ -278,20 +280,8 @@ export class Runtime {
    */
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
-    const workers = this.#scheduler.startWorkers(opts);
-    const retention = this.#config.retention;
-    if (!retention) return workers;
-    // Retention runs beside the workers, every `interval`, for as long as they run.
-    let purging = false;
-    const timer = setInterval(() => {
-      if (purging) return; // the last pass is still going
-      purging = true;
-      this.#purge(this.#config.clock() - retention.maxAge, FINISHED_RUN_STATUSES)
-        .catch((err) => this.#config.onError(err))
-        .finally(() => (purging = false));
-    }, retention.interval ?? 60_000);
-    timer.unref();
-    return workers.finally(() => clearInterval(timer));
+    // Retention (if configured) purges beside the workers, for as long as they run.
+    return this.#purger.alongside(this.#scheduler.startWorkers(opts));
   }
 
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
@@ -312,6 +302,19 @@ export class Runtime {
     this.#assertOpen();
     if (!isRunId(runId)) return [];
     return (await this.#store.getSteps(runId)).map(toStepInfo);
+  }
+
+  /**
+   * The run's graph: its steps (fan-outs larger than `collapseAbove` folded into
+   * one node each, unless named in `expand`) and the edges between them.
+   * `runGraphToModel` turns it into a picture's model. `not_found` for an unknown run.
+   */
+  async graph(runId: string, opts: RunGraphOptions = {}): Promise<RunGraph> {
+    this.#assertOpen();
+    const parsed = parseOrThrow(runGraphSchema, opts ?? {}, "graph options");
+    const run = isRunId(runId) ? await this.#store.getRun(runId) : undefined;
+    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run ${JSON.stringify(runId)}`);
+    return buildRunGraph(toWorkflowRun(run), (await this.#store.getSteps(runId)).map(toStepInfo), parsed);
   }
 
   /** Newest first; `after` is the id of the last run of the previous page. */
@@ -440,33 +443,7 @@ export class Runtime {
   async purge(opts: PurgeOptions): Promise<number> {
     this.#assertOpen();
     const parsed = parseOrThrow(purgeSchema, opts, "purge");
-    return this.#purge(parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
-  }
-
-  async #purge(before: number, statuses: readonly WorkflowRun["status"][]): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const { runs, storedArtifacts } = await this.#store.purge(before, statuses, PURGE_BATCH);
-      total += runs;
-      await this.#deleteArtifacts(storedArtifacts);
-      if (runs < PURGE_BATCH) return total;
-    }
-  }
-
-  /**
-   * Deletes the bodies of purged runs' stored artifacts, after the purge has
-   * committed (the other way round, a failed purge would leave refs to bodies
-   * that are gone). A failure leaves bodies behind: reported to onError, the
-   * purge goes on.
-   */
-  async #deleteArtifacts(ids: string[]): Promise<void> {
-    const store = this.#config.artifactStore;
-    if (ids.length === 0 || !store?.delete) return;
-    try {
-      await store.delete(ids);
-    } catch (err) {
-      this.#config.onError(err);
-    }
+    return this.#purger.purge(parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
   }
 
   /**
