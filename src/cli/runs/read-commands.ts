@@ -69,6 +69,7 @@ export const show: Subcommand = {
         ["failed steps", failedCount(steps) || undefined],
         ["created", run.createdAt],
         ["updated", run.updatedAt],
+        ["finished", run.finishedAt],
         ["parent", run.parentRunId === undefined ? undefined : `${run.parentRunId} (step ${run.parentStepId})`],
       ]),
     );
@@ -76,7 +77,7 @@ export const show: Subcommand = {
     io.stdout.write(
       table(
         ["STEP", "KIND", "QUEUE", "STATUS", "ATTEMPT", "ERROR", "WAITING FOR"],
-        steps.map((s) => [s.id, s.kind, s.queue, s.status, `${s.attempt}/${s.maxAttempts}`, s.lastError ? `${s.lastError.code}: ${s.lastError.message}` : "", s.status === "waiting" ? s.waitingFor : ""]),
+        steps.map((s) => [s.id, s.kind, s.queue, s.status, `${s.attempt}/${s.maxAttempts}`, s.error ? `${s.error.code}: ${s.error.message}` : s.lastError ? `earlier: ${s.lastError.code}` : "", s.status === "waiting" ? s.waitingFor : ""]),
         "no steps",
       ),
     );
