@@ -42,14 +42,18 @@ function label(lines: readonly string[]): string {
   return `"${lines.map(escapeMermaid).join("<br/>")}"`;
 }
 
+const TITLE_LOOKALIKES: Readonly<Record<string, string>> = { "<": "‹", ">": "›", "&": "＆" };
+
 const classOf = (status: GraphNodeStatus): string => `status_${status}`;
 
 /** Renders the model as a Mermaid `flowchart TD`, with a legend of the statuses it uses. Deterministic. */
 export function renderMermaid(model: GraphModel): string {
   const ids = identifiers(model);
   const out: string[] = [];
-  // The title goes in the front matter as a YAML double-quoted string (JSON is one), markup characters as \u escapes.
-  if (model.title !== undefined) out.push("---", `title: ${JSON.stringify(textLines(model.title, 200).join(" ")).replace(/[<>&]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`)}`, "---");
+  // The title goes in the front matter as a YAML double-quoted string (JSON is one). Mermaid
+  // escapes a title once more as it draws it (and drops markup), so `<`, `>` and `&` are
+  // written as their look-alikes ‹ › ＆ rather than shown as `&lt;` or lost.
+  if (model.title !== undefined) out.push("---", `title: ${JSON.stringify(textLines(model.title, 200).join(" ").replace(/[<>&]/g, (ch) => TITLE_LOOKALIKES[ch] as string))}`, "---");
   out.push("flowchart TD");
 
   const writeNode = (node: GraphNode, indent: string): void => {

@@ -48,7 +48,7 @@ describe("escaping what users wrote", () => {
     // Front matter (3 lines), the header, one node, a subgraph of one node, one edge, one linkStyle,
     // two classDefs, two class lines, the legend (4 lines): a newline in user text would add lines.
     expect(lines).toHaveLength(3 + 1 + 1 + 3 + 1 + 1 + 2 + 2 + 4);
-    expect(lines[1]).toBe(`title: ${JSON.stringify(HOSTILE.replace("\n", " ")).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")}`);
+    expect(lines[1]).toBe(`title: ${JSON.stringify(HOSTILE.replace("\n", " ").replace(/</g, "‹").replace(/>/g, "›").replace(/&/g, "＆"))}`);
     for (const line of lines.slice(4)) {
       expect(line).toMatch(/^(  n\d+\("[^"]*"\)|  subgraph g\d+\["[^"]*"\]|    n\d+\{"plain"\}|  end|  n\d+ -->\|"[^"]*"\| n\d+|  linkStyle .*|  classDef .*|  class .*|  subgraph legend\["Legend"\]|    legend\d+\["\w+"\]:::status_\w+)$/);
     }
