@@ -58,16 +58,11 @@ export const retryRun: Subcommand = {
       if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
       const failed = (await rt.steps(runId)).filter((s) => s.status === "failed").map((s) => s.id);
       if (failed.length === 0) throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" has no failed step`);
-      // One retry per step: each is its own transaction. A step another retry already
-      // revived (a failed dependent brought back with its dependency) is not failed any more.
-      const done: string[] = [];
-      for (const stepId of failed) {
-        const step = (await rt.steps(runId)).find((s) => s.id === stepId);
-        if (step?.status !== "failed") continue;
-        await rt.retryStep(runId, stepId);
-        done.push(stepId);
-      }
-      return done;
+      // One retry per step, each its own transaction (a retry revives only skipped or
+      // canceled steps, so no retry here undoes another). If one is refused (another
+      // operator got there first), the ones before it stay done and the error is printed.
+      for (const stepId of failed) await rt.retryStep(runId, stepId);
+      return failed;
     });
     return report(io, values.json, { runId, retried }, `run ${cell(runId)}: ${retried.length} failed step${retried.length === 1 ? "" : "s"} ready to run again (${retried.map((s) => cell(s)).join(", ")})`);
   },
