@@ -83,6 +83,27 @@ describe("escaping what users wrote", () => {
   });
 });
 
+describe("large graphs (laid out the faster way)", () => {
+  it("draws 300 nodes in groups deterministically, every node and group once", async () => {
+    const nodes: GraphModel["nodes"][number][] = [];
+    const edges: GraphModel["edges"][number][] = [];
+    for (let g = 0; g < 6; g++) {
+      nodes.push({ id: `split-${g}`, label: `split-${g}`, shape: "task", status: "succeeded" });
+      for (let i = 0; i < 49; i++) {
+        nodes.push({ id: `item-${g}-${i}`, label: `item-${g}-${i}`, shape: "task", status: i % 7 === 0 ? "failed" : "succeeded", group: `items-${g}` });
+        edges.push({ from: `split-${g}`, to: `item-${g}-${i}`, kind: "emitted" });
+        if (g > 0) edges.push({ from: `item-${g - 1}-${i}`, to: `split-${g}`, kind: "on_complete" });
+      }
+    }
+    const model: GraphModel = { nodes, edges, groups: Array.from({ length: 6 }, (_, g) => ({ id: `items-${g}`, label: `items ${g}`, kind: "fanout" as const })) };
+    const svg = await renderSvg(model);
+    expect(await renderSvg(structuredClone(model))).toBe(svg);
+    expect(svg.match(/<g data-node=/g)).toHaveLength(300);
+    expect(svg.match(/<g data-group=/g)).toHaveLength(6);
+    expect(svg).not.toMatch(/NaN|Infinity/);
+  });
+});
+
 describe("colours and legends", () => {
   it("lists in the legend only the statuses and edge kinds the graph uses", async () => {
     const model: GraphModel = {
