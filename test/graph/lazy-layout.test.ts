@@ -30,6 +30,14 @@ describe("the layout library", () => {
     expect(loaded.filter((s) => s.includes("dagre"))).toEqual([]);
   });
 
+  it("loads from the CommonJS build too", () => {
+    const cjs = JSON.stringify(path.join(root, "dist/index.cjs"));
+    const program = `require(${cjs}).renderSvg({ nodes: [{ id: "a", label: "a", shape: "task", status: "failed" }], edges: [] }).then((svg) => process.stdout.write(svg))`;
+    const child = spawnSync(process.execPath, ["-e", program], { cwd: root, encoding: "utf8" });
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout).toContain('data-node="a" data-status="failed"');
+  });
+
   it("is loaded by the first renderSvg call", () => {
     const loaded = imports(`const t = await import(${index}); await t.renderSvg({ nodes: [{ id: "a", label: "a", shape: "task" }], edges: [] });`);
     expect(loaded).toContain("@dagrejs/dagre");
