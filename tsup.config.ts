@@ -23,6 +23,7 @@ export default defineConfig([
     dts: false,
     sourcemap: true,
     target: "node20",
+    external: drivers,
     banner: { js: "#!/usr/bin/env node" },
   },
   {

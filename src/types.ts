@@ -24,7 +24,14 @@ export interface WorkflowRun {
   input: unknown;
   metadata: Record<string, string>;
   createdAt: Date;
+  /** The run's last transition. */
   updatedAt: Date;
+  /**
+   * When the run reached its finished status (`succeeded`, `failed` or
+   * `canceled`); undefined while it is unfinished. An operator retry that
+   * reopens the run clears it until the run finishes again.
+   */
+  finishedAt?: Date;
   /** Set on a child run: the run and step that started it. */
   parentRunId?: string;
   parentStepId?: string;
@@ -79,7 +86,14 @@ export interface StepInfo {
   dedupKey?: string;
   site?: string;
   metadata: Record<string, string>;
+  /**
+   * History: the error of the step's most recent failed attempt, kept after a
+   * later attempt (or an operator retry) succeeds. To tell whether the step is
+   * failing now, use `error`, or `status`.
+   */
   lastError?: StepError;
+  /** Current state: the error the step failed with, set only while its `status` is `failed`. */
+  error?: StepError;
   readyAt?: Date;
   /** ms one attempt may run before `step.signal` aborts and the attempt fails with `timeout`. */
   timeout?: number;

@@ -1,5 +1,6 @@
 /** Store records (epoch ms, encoded values) to the public types (Dates, decoded values). */
 import { decode } from "../serialization.js";
+import { isFinishedRun } from "../store/operator-rules.js";
 import type { EventRecord, LeaseRecord, ResultRecord, RunRecord, StepErrorRecord, StepRecord, StoredArtifact } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type { Lease, RecordWrite, RunEvent, StepError, StepInfo, StepResult, WorkflowRun } from "../types.js";
@@ -17,6 +18,9 @@ export function toWorkflowRun(run: RunRecord): WorkflowRun {
     createdAt: date(run.createdAt),
     updatedAt: date(run.updatedAt),
   };
+  // A finished run's last transition is its finish: nothing writes a finished run
+  // until an operator retry reopens it (the purge's "finished before" reads the same column).
+  if (isFinishedRun(run.status)) out.finishedAt = date(run.updatedAt);
   if (run.parentRunId !== undefined) out.parentRunId = run.parentRunId;
   if (run.parentStepId !== undefined) out.parentStepId = run.parentStepId;
   return out;
@@ -51,7 +55,10 @@ export function toStepInfo(step: StepRecord): StepInfo {
   if (step.parentId !== undefined) info.parentId = step.parentId;
   if (step.dedupKey !== undefined) info.dedupKey = step.dedupKey;
   if (step.site !== undefined) info.site = step.site;
-  if (step.lastError !== undefined) info.lastError = toStepError(step.lastError);
+  if (step.lastError !== undefined) {
+    info.lastError = toStepError(step.lastError);
+    if (step.status === "failed") info.error = toStepError(step.lastError);
+  }
   if (step.readyAt !== undefined) info.readyAt = date(step.readyAt);
   if (step.startedAt !== undefined) info.startedAt = date(step.startedAt);
   if (step.finishedAt !== undefined) info.finishedAt = date(step.finishedAt);

@@ -71,6 +71,13 @@ export const listRunsSchema = z
   })
   .strict();
 
+export const runGraphSchema = z
+  .object({
+    collapseAbove: z.number().int().min(1).max(1_000_000).optional(),
+    expand: z.array(z.string().max(10_000)).max(1_000).optional(),
+  })
+  .strict();
+
 /** Validates an argument with its schema; the first issue becomes an `invalid_input` naming the field. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);

@@ -46,10 +46,12 @@ import {
   listRunsSchema,
   parseOrThrow,
   purgeSchema,
+  runGraphSchema,
   signalSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
+import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { prepareRun, registeredPackage, type StartRunOptions } from "./run-preparation.js";
 import { purgeFinished, startRetention } from "./purge.js";
@@ -279,6 +281,19 @@ export class Runtime {
     this.#assertOpen();
     if (!isRunId(runId)) return [];
     return (await this.#store.getSteps(runId)).map(toStepInfo);
+  }
+
+  /**
+   * The run's graph: its steps (fan-outs larger than `collapseAbove` folded into
+   * one node each, unless named in `expand`) and the edges between them.
+   * `runGraphToModel` turns it into a picture's model. `not_found` for an unknown run.
+   */
+  async graph(runId: string, opts: RunGraphOptions = {}): Promise<RunGraph> {
+    this.#assertOpen();
+    const parsed = parseOrThrow(runGraphSchema, opts ?? {}, "graph options");
+    const run = isRunId(runId) ? await this.#store.getRun(runId) : undefined;
+    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run ${JSON.stringify(runId)}`);
+    return buildRunGraph(toWorkflowRun(run), (await this.#store.getSteps(runId)).map(toStepInfo), parsed);
   }
 
   /** Newest first; `after` is the id of the last run of the previous page. */

@@ -1,0 +1,237 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { newRuntime, sqliteStore, type Runtime, type StoreConfig } from "../../src/index.js";
+import { postgresStore } from "../../src/postgres.js";
+import { registerShop, runUntilIdle, seedOperatorRuns } from "../support/operator-runs.js";
+import { pgUrl, usePostgresSchemas } from "../support/postgres.js";
+
+const bin = path.resolve(import.meta.dirname, "../../dist/cli.js");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-cli-runs-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const schemas = usePostgresSchemas("cli_runs");
+
+/** A store both as a config (for the test's own runtime) and as the `--store` URL the CLI takes. */
+interface Target {
+  name: string;
+  fresh(): { config: StoreConfig; url: string };
+}
+let files = 0;
+const targets: Target[] = [
+  {
+    name: "sqlite",
+    fresh: () => {
+      const file = path.join(dir, `store-${++files}.db`);
+      return { config: sqliteStore(file), url: `sqlite:${file}` };
+    },
+  },
+  {
+    name: "postgres",
+    fresh: () => {
+      const schema = schemas.schema();
+      const url = new URL(pgUrl());
+      url.searchParams.set("schema", schema);
+      return { config: postgresStore({ connectionString: pgUrl(), schema }), url: url.toString() };
+    },
+  },
+];
+
+/** Runs `trellis ...` in this process and returns its exit code and output. */
+async function trellis(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]) => new Writable({ write: (chunk, _enc, done) => done(void into.push(String(chunk))) });
+  const code = await main(argv, { stdout: sink(out), stderr: sink(err), signal: new AbortController().signal, cwd: dir });
+  return { code, stdout: out.join(""), stderr: err.join("") };
+}
+
+describe.each(targets)("trellis runs on $name", ({ fresh }) => {
+  let rt: Runtime;
+  let store: string;
+  beforeAll(async () => {
+    const target = fresh();
+    store = target.url;
+    rt = await seedOperatorRuns(target.config);
+  });
+  afterAll(() => rt.close());
+
+  it("lists runs newest first as a table, and as JSON with --json", async () => {
+    const table = await trellis("runs", "list", "--store", store);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^RUN\s+PACKAGE\s+STATUS\s+CREATED\s+UPDATED\s+NAME$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(expect.arrayContaining(["done", "waiting", "broken", "paused"]));
+    const parsed = JSON.parse((await trellis("runs", "list", "--store", store, "--json", "--status", "failed")).stdout);
+    expect(parsed.map((r: { id: string }) => r.id)).toEqual(["broken"]);
+    expect(parsed[0]).toMatchObject({ status: "failed", package: "broken", createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    const limited = JSON.parse((await trellis("runs", "list", "--store", store, "--json", "--limit", "1")).stdout);
+    expect(limited).toHaveLength(1);
+  });
+
+  it("shows a run with its steps and its failed-step count", async () => {
+    const { code, stdout } = await trellis("runs", "show", "waiting", "--store", store);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^status:\s+running$/m);
+    expect(stdout).toMatch(/^failed steps:\s+2$/m); // charge, and item-7 of the fan-out
+    expect(stdout).toMatch(/^charge\s+shop\/charge\s+payments\s+failed\s+1\/\d+\s+card_declined: the card was declined/m);
+    expect(stdout).toMatch(/^approval\s+trellis\/signal\s+default\s+waiting\s+0\/\d+\s+signal:approve$/m);
+    const parsed = JSON.parse((await trellis("runs", "show", "waiting", "--store", store, "--json")).stdout);
+    expect(parsed.failedSteps).toBe(2);
+    expect(parsed.steps).toHaveLength(4 + 1 + 1 + 30 + 1);
+  });
+
+  it("prints the event log", async () => {
+    const { code, stdout } = await trellis("runs", "events", "broken", "--store", store);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^SEQ\s+AT\s+TYPE/);
+    expect(stdout).toMatch(/step_failed\s+boom\s+1\s+\S+\s+card_declined/);
+    expect(stdout).toMatch(/run_failed/);
+    const parsed = JSON.parse((await trellis("runs", "events", "broken", "--store", store, "--json")).stdout);
+    expect(parsed.map((e: { type: string }) => e.type)).toContain("run_started");
+  });
+
+  it("draws a run's graph in each format, and as data with --json", async () => {
+    const mermaid = await trellis("runs", "graph", "waiting", "--store", store);
+    expect(mermaid.code).toBe(0);
+    expect(mermaid.stdout).toContain("flowchart TD");
+    expect(mermaid.stdout).toContain("29 succeeded, 1 failed");
+    const dot = await trellis("runs", "graph", "waiting", "--store", store, "--format", "dot");
+    expect(dot.stdout).toMatch(/^digraph trellis \{/);
+    const svg = await trellis("runs", "graph", "waiting", "--store", store, "--format", "svg");
+    expect(svg.stdout).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg.stdout).toContain('data-node="charge" data-status="failed"');
+    const data = JSON.parse((await trellis("runs", "graph", "waiting", "--store", store, "--json", "--expand", "fetch/shop/item")).stdout);
+    expect(data.steps.filter((s: { fanOut?: string }) => s.fanOut === "fetch/shop/item")).toHaveLength(30);
+    const bad = await trellis("runs", "graph", "waiting", "--store", store, "--format", "png");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--format png: expected one of mermaid, dot, svg [invalid_argument]");
+  });
+
+  it("retries a failed step, and refuses to retry a succeeded one (exit 1, the WorkflowError message)", async () => {
+    const ok = await trellis("runs", "retry", "broken", "boom", "--store", store, "--json");
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ ok: true, runId: "broken", stepId: "boom" });
+    expect((await rt.steps("broken")).find((s) => s.id === "boom")?.status).toBe("ready");
+    expect((await rt.workflow("broken"))?.status).toBe("running");
+    const refused = await trellis("runs", "retry", "done", "fetch", "--store", store);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^trellis runs: .*\[invalid_state\]\n$/);
+    expect(refused.stderr).not.toContain("    at ");
+  });
+
+  it("retries every failed step of a run with retry-run", async () => {
+    const { code, stdout } = await trellis("runs", "retry-run", "waiting", "--store", store, "--json");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ ok: true, runId: "waiting", retried: ["charge", "item-7"] });
+    const steps = await rt.steps("waiting");
+    expect(steps.filter((s) => s.status === "failed")).toEqual([]);
+    const none = await trellis("runs", "retry-run", "done", "--store", store);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('run "done" has no failed step [invalid_state]');
+  });
+
+  it("delivers a signal with a JSON payload, idempotently by id, and refuses a payload that is not JSON", async () => {
+    const first = await trellis("runs", "signal", "waiting", "approve", "--payload", '{"by":"ops"}', "--id", "sig-1", "--store", store);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe("signal approve delivered to run waiting\n");
+    const again = JSON.parse((await trellis("runs", "signal", "waiting", "approve", "--id", "sig-1", "--store", store, "--json")).stdout);
+    expect(again).toEqual({ ok: true, runId: "waiting", name: "approve", delivered: false });
+    await runUntilIdle(rt);
+    expect((await rt.result("waiting", "approval"))?.data).toEqual({ by: "ops" });
+    const bad = await trellis("runs", "signal", "waiting", "approve", "--payload", "{nope", "--store", store);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--payload: not JSON");
+  });
+
+  it("pauses, resumes and cancels, and refuses each on a run whose state does not allow it", async () => {
+    await rt.startRun("shop", { items: 1, approval: true }, { runId: "ops" });
+    expect((await trellis("runs", "pause", "ops", "--store", store)).stdout).toBe("run ops paused\n");
+    expect((await rt.workflow("ops"))?.status).toBe("paused");
+    expect((await trellis("runs", "pause", "ops", "--store", store)).code).toBe(1);
+    expect((await trellis("runs", "resume", "ops", "--store", store)).code).toBe(0);
+    expect((await rt.workflow("ops"))?.status).toBe("running");
+    expect((await trellis("runs", "cancel", "ops", "--store", store)).code).toBe(0);
+    expect((await rt.workflow("ops"))?.status).toBe("canceled");
+    const again = await trellis("runs", "cancel", "ops", "--store", store);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("[invalid_state]");
+    const unknown = await trellis("runs", "show", "no-such-run", "--store", store);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no run "no-such-run" [not_found]');
+  });
+
+  it("purges finished runs before a date, and only those", async () => {
+    await rt.startRun("broken", {}, { runId: "old-failure" });
+    await runUntilIdle(rt);
+    const before = await rt.listRuns({ limit: 1000 });
+    const { code, stdout } = await trellis("runs", "purge", "--before", new Date(Date.now() + 60_000).toISOString(), "--status", "failed", "--status", "canceled", "--store", store, "--json");
+    expect(code).toBe(0);
+    const purged = JSON.parse(stdout).purged as number;
+    const after = await rt.listRuns({ limit: 1000 });
+    expect(purged).toBe(before.filter((r) => r.status === "failed" || r.status === "canceled").length);
+    expect(after.map((r) => r.id).sort()).toEqual(before.filter((r) => r.status !== "failed" && r.status !== "canceled").map((r) => r.id).sort());
+    expect(after.some((r) => r.id === "done")).toBe(true);
+    const bad = await trellis("runs", "purge", "--before", "last tuesday", "--store", store);
+    expect(bad.code).toBe(2);
+    expect((await trellis("runs", "purge", "--store", store)).code).toBe(2);
+  });
+});
+
+describe("trellis runs usage", () => {
+  it("exits 2 on bad usage, with the usage line", async () => {
+    for (const argv of [["runs"], ["runs", "frobnicate"], ["runs", "show"], ["runs", "show", "a", "b"], ["runs", "list", "--bogus"], ["runs", "list", "--status", "weird"], ["runs", "list", "--limit", "0"]]) {
+      const { code, stderr } = await trellis(...argv);
+      expect(code, argv.join(" ")).toBe(2);
+      expect(stderr.length).toBeGreaterThan(0);
+    }
+    const help = await trellis("runs", "--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("retry-run");
+    expect((await trellis("runs", "graph", "--help")).stdout).toContain("--format mermaid|dot|svg");
+  });
+
+  it("refuses a sqlite: store whose file does not exist instead of creating it", async () => {
+    const file = path.join(dir, "missing.db");
+    const { code, stderr } = await trellis("runs", "list", "--store", `sqlite:${file}`);
+    expect(code).toBe(2);
+    expect(stderr).toContain("no such file");
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("keeps escape sequences a user wrote out of the terminal", async () => {
+    const file = path.join(dir, "hostile.db");
+    const rt = await newRuntime({ store: sqliteStore(file) });
+    registerShop(rt);
+    await rt.startRun("shop", { items: 0 }, { runId: "evil\u001b]0;pwned\u0007\u001b[2J", name: "name\u001b[31mred\nline" });
+    await rt.close();
+    const { stdout } = await trellis("runs", "list", "--store", `sqlite:${file}`);
+    expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(stdout).toContain("evil\uFFFD]0;pwned\uFFFD\uFFFD[2J");
+    expect(stdout).toContain("name\uFFFD[31mred⏎line");
+  });
+});
+
+describe("the built bin", () => {
+  const run = promisify(execFile);
+  it("runs `trellis runs` end to end over a SQLite file and over Postgres", async () => {
+    for (const target of targets) {
+      const { config, url } = target.fresh();
+      const rt = await newRuntime({ store: config });
+      registerShop(rt);
+      await rt.startRun("broken", {}, { runId: "bin-run" });
+      await runUntilIdle(rt);
+      await rt.close();
+      const list = await run(process.execPath, [bin, "runs", "list", "--store", url, "--json"]);
+      expect(JSON.parse(list.stdout).map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([["bin-run", "failed"]]);
+      const graph = await run(process.execPath, [bin, "runs", "graph", "bin-run", "--store", url, "--format", "svg"]);
+      expect(graph.stdout).toContain('data-node="boom" data-status="failed"');
+      const refused = await run(process.execPath, [bin, "runs", "pause", "bin-run", "--store", url]).catch((e: { code: number; stderr: string }) => e);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining("[invalid_state]") });
+    }
+  });
+});
