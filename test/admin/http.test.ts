@@ -251,6 +251,10 @@ describe("admin page security", () => {
       expect(text).not.toContain("<img src=x");
       expect(text).toContain("&lt;script&gt;window.__pwned = 1&lt;/script&gt;&quot;&#39;&gt;&lt;img src=x onerror=&quot;");
     }
+    // The run page draws the run's graph, the hostile step among its nodes, escaped by the renderer.
+    const runPage = await client.get(`/runs/${encodeURIComponent(run.id)}`);
+    expect(runPage.text).toMatch(/<div class="graph-picture"><svg [^>]*>/);
+    expect(runPage.text).toMatch(/<g [^>]*data-node="[^"]*&#60;script&#62;window/);
   });
 
   it("filters by metadata, id prefix and created-at range, and bounds the page size", async () => {

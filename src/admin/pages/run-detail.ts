@@ -1,12 +1,14 @@
 /**
  * The run detail page (`<basePath>/runs/<runId>`): the run, its actions, its
- * graph (as text for now), steps, input and output, child and parent runs, and
+ * graph, steps, input and output, child and parent runs, and
  * its event timeline. It updates live.
  */
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { RunEvent, StepInfo, WorkflowRun } from "../../types.js";
 import { metadataList, statusBadge, valueBlock, when } from "../format.js";
-import { html, type SafeHtml } from "../html.js";
+import { runGraphToModel } from "../../graph/run-graph-model.js";
+import { renderSvg } from "../../graph/svg.js";
+import { html, SafeHtml } from "../html.js";
 import { actionForm, type Page, type PageContext } from "../page.js";
 
 /** Events the timeline shows: the newest ones. */
@@ -39,16 +41,21 @@ export function stepsTable(ctx: PageContext, runId: string, steps: StepInfo[]): 
 <tbody>${rows}</tbody></table>${steps.length > shown.length ? html`<p class="note">${steps.length - shown.length} more steps not shown.</p>` : ""}`;
 }
 
-/** The "Graph" section: each step with the steps it depends on, as text. */
-function graphSection(ctx: PageContext, runId: string, steps: StepInfo[]): SafeHtml {
-  // TODO(graph): draw `rt.graph(runId)` with the SVG renderer of issue 19 part A here once
-  // it is merged (its output is escaped by the renderer; embed it as SafeHtml), and keep
-  // this list as the text fallback for very large runs.
+/**
+ * The "Graph" section: the run's graph drawn by the SVG renderer (fan-outs
+ * folded, coloured by status), and each step with the steps it depends on as
+ * text beneath it, for screen readers and for copying ids.
+ */
+async function graphSection(ctx: PageContext, runId: string, steps: StepInfo[]): Promise<SafeHtml> {
+  // The renderer escapes every user-written string and emits no script or style
+  // (its own tests pin that), so its output is markup we made.
+  const svg = new SafeHtml(await renderSvg(runGraphToModel(await ctx.rt.graph(runId))));
   const items = steps.slice(0, MAX_STEP_ROWS).map((step) => {
     const deps = step.dependsOn.map((d) => html`<li><a href="${ctx.paths.step(runId, d.stepId)}">${d.stepId}</a> <span class="dep-on">(on ${d.on ?? "succeeded"})</span></li>`);
     return html`<li>${statusBadge(step.status)} <a href="${ctx.paths.step(runId, step.id)}">${step.id}</a>${deps.length ? html` depends on <ul>${deps}</ul>` : html` <span class="none">(no dependencies)</span>`}</li>`;
   });
-  return html`<section class="graph" id="graph"><h2>Graph</h2><ul class="graph-text">${items}</ul></section>`;
+  return html`<section class="graph" id="graph"><h2>Graph</h2><div class="graph-picture">${svg}</div>
+<details><summary>Dependencies as text</summary><ul class="graph-text">${items}</ul></details></section>`;
 }
 
 export function timeline(events: RunEvent[]): SafeHtml {
@@ -100,7 +107,7 @@ export async function runDetailPage(ctx: PageContext, runId: string): Promise<Pa
 <dt>Child runs</dt><dd>${children.length ? html`<ul>${children.map((id) => html`<li><a href="${ctx.paths.run(id)}">${id}</a></li>`)}</ul>` : html`<span class="none">none</span>`}</dd>
 </dl>
 ${runActions(ctx, run, steps)}
-${graphSection(ctx, run.id, steps)}
+${await graphSection(ctx, run.id, steps)}
 <section><h2>Steps</h2>${stepsTable(ctx, run.id, steps)}</section>
 <section><h2>Input</h2>${valueBlock(run.input)}</section>
 <section><h2>Output</h2>${await outputBlock(ctx, run)}</section>
