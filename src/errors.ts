@@ -66,6 +66,20 @@ export const ErrorCodes = {
   invalidArgument: "invalid_argument",
   /** A declarative workflow definition with author errors; `details` lists each as `{ file, line, column, message }`. */
   invalidWorkflow: "invalid_workflow",
+  /** A declarative template failed while a run evaluated it (unknown filter, wrong type, prototype access, bad JSON); the task fails. */
+  expressionError: "expression_error",
+  /** A declarative template ran past its step budget or produced more text than its output budget allows. */
+  expressionBudget: "expression_budget",
+  /** A declarative definition has more tasks than the limit allows. */
+  tooManyTasks: "too_many_tasks",
+  /** A declarative `with_items` list is longer than the limit allows; the task fails. */
+  tooManyItems: "too_many_items",
+  /** A declarative subworkflow would nest deeper than the child-run depth limit; the task fails. */
+  childDepthExceeded: "child_depth_exceeded",
+  /** A template in a declarative definition is longer than the template size limit. */
+  templateTooLarge: "template_too_large",
+  /** A declarative task failed and no `on_failure` / `on_complete` / `on_timeout` transition handled it; the run fails. */
+  taskFailed: "task_failed",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -3,6 +3,7 @@
  */
 import type { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import type { Executor } from "./executor.js";
 import type { RunBuilder } from "./run-builder.js";
 
 export type EntrypointFn<I> = (run: RunBuilder, input: I) => Promise<void> | void;
@@ -14,6 +15,26 @@ export interface WorkflowPackage {
   /** Validates run input (`invalid_input` on mismatch); absent for untyped entrypoints. */
   readonly inputSchema?: z.ZodType<unknown>;
   readonly entrypoint: EntrypointFn<unknown>;
+  /**
+   * Executors the package brings for step kinds of its own (a declarative
+   * workflow's routing steps); `registerPackage` registers them with it.
+   */
+  readonly executors?: readonly Executor[];
+  /** Told, at `registerPackage`, what the runtime has registered (a declarative workflow resolves its actions with it). */
+  readonly attach?: (host: PackageHost) => void;
+  /**
+   * Called before workers first run (`startWorkers`, `runOnce`): throws (e.g.
+   * `invalid_workflow` for an action nobody registered) when the package cannot work.
+   */
+  readonly verify?: () => void;
+}
+
+/** What a package may ask the runtime it is registered on. */
+export interface PackageHost {
+  /** The executor registered for a kind. */
+  executor(kind: string): Executor | undefined;
+  /** Whether a package of that name is registered. */
+  hasPackage(name: string): boolean;
 }
 
 export class PackageBuilder {

@@ -81,6 +81,8 @@ export class Runtime {
   readonly #config: ResolvedConfig;
   readonly #executors = new Registry();
   readonly #packages = new Map<string, WorkflowPackage>();
+  /** Whether every package's `verify` passed since the last registration. */
+  #verified = false;
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
   readonly #hooks: EventHooks;
@@ -130,7 +132,19 @@ export class Runtime {
     if (this.#packages.has(pkg.name)) {
       throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}" is already registered`);
     }
+    const taken = (pkg.executors ?? []).find((e) => this.#executors.get(e.kind) !== undefined);
+    if (taken) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken.kind}", which is already registered`);
+    for (const executor of pkg.executors ?? []) this.registerExecutor(executor);
     this.#packages.set(pkg.name, pkg);
+    this.#verified = false;
+    pkg.attach?.({ executor: (kind) => this.#executors.get(kind), hasPackage: (name) => this.#packages.has(name) });
+  }
+
+  /** Lets each package check, once before workers run, that what it needs is registered. */
+  #verifyPackages(): void {
+    if (this.#verified) return;
+    for (const pkg of this.#packages.values()) pkg.verify?.();
+    this.#verified = true;
   }
 
   /**
@@ -269,6 +283,7 @@ export class Runtime {
   /** One scheduler cycle; see the README for what a cycle covers. */
   async runOnce(): Promise<CycleResult> {
     this.#assertOpen();
+    this.#verifyPackages();
     return this.#scheduler.runOnce();
   }
 
@@ -278,6 +293,7 @@ export class Runtime {
    */
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
+    this.#verifyPackages();
     const workers = this.#scheduler.startWorkers(opts);
     const retention = this.#config.retention;
     if (!retention) return workers;
