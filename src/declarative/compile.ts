@@ -97,7 +97,7 @@ class Compiler {
   /** Parses the templates in a value and checks the names they read. */
   templates(value: unknown, path: Path, allowed: { item?: boolean; task?: boolean }, reads?: Set<string>): TemplateValue {
     const parsed = new TemplateValue(value, (at, err) => this.#templateError(at, err), path);
-    for (const t of parsed.templates()) this.#checkRefs(t, path, allowed, reads);
+    for (const { template, path: at } of parsed.templates()) this.#checkRefs(template, at, allowed, reads);
     return parsed;
   }
 

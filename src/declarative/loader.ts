@@ -48,7 +48,8 @@ function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
   });
 }
 
-function fail(located: Located[]): never {
+function fail(unsorted: Located[]): never {
+  const located = [...unsorted].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
   const code = located.every((l) => l.code !== undefined && LIMIT_CODES.has(l.code)) ? (located[0]?.code as string) : ErrorCodes.invalidWorkflow;
   throw new WorkflowError(code, located.map(formatLocated).join("\n"), { details: located });
 }

@@ -88,6 +88,7 @@ export function renderTemplate(template: Template, scope: Scope, budget: Budget)
 export class TemplateValue {
   readonly #value: unknown;
   readonly #templates = new Map<string, Template>();
+  readonly #paths: { template: Template; path: (string | number)[] }[] = [];
 
   /** Parses every template in `value`; `onError(path, error)` is told of each bad one. */
   constructor(value: unknown, onError: (path: (string | number)[], err: WorkflowError) => void, path: (string | number)[] = []) {
@@ -97,9 +98,12 @@ export class TemplateValue {
 
   #collect(value: unknown, path: (string | number)[], onError: (path: (string | number)[], err: WorkflowError) => void): void {
     if (typeof value === "string" && hasTemplate(value)) {
-      if (this.#templates.has(value)) return;
+      const known = this.#templates.get(value);
+      if (known) return void this.#paths.push({ template: known, path });
       try {
-        this.#templates.set(value, parseTemplate(value));
+        const template = parseTemplate(value);
+        this.#templates.set(value, template);
+        this.#paths.push({ template, path });
       } catch (err) {
         onError(path, err as WorkflowError);
       }
@@ -110,9 +114,9 @@ export class TemplateValue {
     }
   }
 
-  /** Every parsed template, for reference checks. */
-  templates(): Template[] {
-    return [...this.#templates.values()];
+  /** Every parsed template with where it is, for reference checks. */
+  templates(): readonly { template: Template; path: (string | number)[] }[] {
+    return this.#paths;
   }
 
   render(scope: Scope, budget: Budget): unknown {
