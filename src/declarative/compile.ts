@@ -10,6 +10,7 @@ import { ErrorCodes, type WorkflowError } from "../errors.js";
 import {
   BUILTIN_ACTIONS, type TaskDef, TRANSITIONS, type Transition, type WorkflowDef, allTasks, asList, publishEntries, targetsOf,
 } from "./definition.js";
+import { FILTERS } from "./expressions/filters.js";
 import { collectReferences, type RootName } from "./expressions/syntax.js";
 import { type Template, TemplateValue, parseTemplate } from "./expressions/template.js";
 import { objectOf, toZod } from "./schema-node.js";
@@ -130,8 +131,9 @@ class Compiler {
     for (const part of t.parts) if (typeof part === "object") this.#checkScopedNames(part.expr, path);
   }
 
-  /** `vars.x` and `parameters.x` must name something declared. */
+  /** `vars.x` and `parameters.x` must name something declared; filters must exist. */
   #checkScopedNames(expr: import("./expressions/syntax.js").Expr, path: Path): void {
+    if (expr.type === "filter" && !FILTERS.has(expr.name)) this.problem(path, `unknown filter "${expr.name}"${suggest(expr.name, FILTERS.keys())}`);
     if (expr.type === "member" && expr.object.type === "root" && typeof expr.key === "string") {
       if (expr.object.name === "vars" && !this.#varNames.has(expr.key)) this.problem(path, `unknown var "${expr.key}"${suggest(expr.key, this.#varNames)}`);
       if (expr.object.name === "parameters" && !this.#paramNames.has(expr.key)) this.problem(path, `unknown parameter "${expr.key}"${suggest(expr.key, this.#paramNames)}`);
