@@ -81,6 +81,11 @@ export function remember(digest: string, workflow: CompiledWorkflow): void {
   compiled.set(digest, workflow);
 }
 
+/** Forgets every compiled definition (tests: a process that never loaded a run's file). */
+export function forgetCompiled(): void {
+  compiled.clear();
+}
+
 /** The definition a run is pinned to: from memory by digest, else from the run's `~definition` step. */
 export async function definitionOf(step: StepContext): Promise<CompiledWorkflow> {
   const digest = step.workflow.metadata[META.digest];
