@@ -17,7 +17,7 @@ import type { CompiledTask, CompiledWorkflow } from "./compile.js";
 import { IDS, MAX_CHILD_DEPTH, MAX_ITEMS, type ScopeBase, type TaskView, errorView, scopeOf } from "./context.js";
 import { BUILTIN_ACTIONS } from "./definition.js";
 import { inquirySignalName } from "./inquiry.js";
-import type { Scope } from "./expressions/evaluate.js";
+import { type Scope, holdsSecret } from "./expressions/evaluate.js";
 import { renderTemplate } from "./expressions/template.js";
 import { type Budget, newBudget, truthy } from "./expressions/values.js";
 
@@ -144,8 +144,9 @@ function prepareAction(env: EmitEnv, task: CompiledTask, id: string, input: unkn
   }
   const retry = retryPolicy(task);
   const opts = { ...common, ...(retry ? { retry } : {}), ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}) };
-  // An on_error predicate decides, per failure, whether the engine may retry: a guard step runs the executor and asks it.
-  if (task.onError) return (sink) => sink.step(id, { action, input }, { ...opts, kind: env.kinds.guard });
+  // A guard step runs the executor when an on_error predicate must decide on retries,
+  // or when secrets (stored as { $secret } placeholders) must be resolved first.
+  if (task.onError || holdsSecret(input)) return (sink) => sink.step(id, { action, input }, { ...opts, kind: env.kinds.guard });
   return (sink) => sink.step(id, input, { ...opts, kind: action });
 }
 

@@ -16,6 +16,7 @@ import {
   definitionOf, errorView, scopeBase, scopeOf, taskViews,
 } from "./context.js";
 import { type EmitEnv, type Kinds, type RouteInput, contextSink, emitTask, readsOf } from "./emit.js";
+import { holdsSecret, resolveSecrets } from "./expressions/evaluate.js";
 import { renderTemplate } from "./expressions/template.js";
 import { newBudget, truthy } from "./expressions/values.js";
 import { checkInquiryAnswer } from "./inquiry.js";
@@ -244,7 +245,14 @@ function guardExecutor(deps: RouteDeps): Executor {
       const { action, input } = step.rawInput() as { action: string; input: unknown };
       const executor = deps.hostRef.host?.executor(action);
       if (!executor) throw new WorkflowError(ErrorCodes.unknownKind, `no executor is registered for action "${action}"`);
-      const inner = withInput(step, input);
+      const secrets = deps.options.secrets;
+      const resolved = holdsSecret(input)
+        ? await resolveSecrets(input, (key) => {
+            if (!secrets) throw new WorkflowError(ErrorCodes.invalidState, `kv.get_secret('${key}'): no secrets lookup was given to parseWorkflow / loadWorkflows`);
+            return secrets(key);
+          })
+        : input;
+      const inner = withInput(step, resolved);
       try {
         await executor.execute(inner);
       } catch (err) {

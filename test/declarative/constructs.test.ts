@@ -373,4 +373,31 @@ tasks:
     }
     expect(h.calls.get("t.echo")).toEqual([{ deploy: true }]);
   });
+
+  it("pack.config and kv.get are stored values; a kv.get_secret reaches the executor but never the stored input", async () => {
+    const h = await harness();
+    h.register(
+      `
+ref: t.secrets
+version: "1"
+tasks:
+  - name: call
+    action: t.quiet
+    input:
+      url: "{{ pack.config.base }}/{{ kv.get('path') }}"
+      token: "{{ kv.get_secret('api.token') }}"
+`,
+      { config: { base: "https://api" }, kv: async (key) => (key === "path" ? "v1" : undefined), secrets: (key) => (key === "api.token" ? "s3cr3t" : undefined) },
+    );
+    const { id } = await h.rt.startRun("t.secrets", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(h.calls.get("t.quiet")).toEqual([{ url: "https://api/v1", token: "s3cr3t" }]);
+    const all = await h.rt.steps(id);
+    const results = await Promise.all(all.map((s) => h.rt.result(id, s.id)));
+    const stored = JSON.stringify(all) + JSON.stringify(await h.rt.events(id)) + JSON.stringify(results);
+    expect(stored).toContain("https://api/v1");
+    expect(stored).not.toContain("s3cr3t");
+    const call = (await h.rt.steps(id)).find((s) => s.id === "call");
+    expect(call?.kind).toBe("t.secrets#guard");
+  });
 });

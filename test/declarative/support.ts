@@ -36,6 +36,10 @@ export function testExecutors(calls: Map<string, unknown[]>): Executor[] {
       if (step.attempt < succeedOn) throw Object.assign(new Error(`attempt ${step.attempt}`), { name: "WorkflowError", code, retryable: true });
       step.result({ attempt: step.attempt });
     }),
+    newExecutor("t.quiet", async (step) => {
+      record("t.quiet", step.rawInput());
+      step.result({ ok: true, url: (step.rawInput() as { url?: string }).url });
+    }),
     newExecutor("t.hang", async (step) => {
       record("t.hang", step.rawInput());
       await new Promise<void>((resolve) => step.signal.addEventListener("abort", () => resolve(), { once: true }));

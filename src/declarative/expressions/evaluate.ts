@@ -145,3 +145,23 @@ export function evaluate(expr: Expr, scope: Scope, budget: Budget): unknown {
 export function isSecretRef(value: unknown): value is SecretRef {
   return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as SecretRef).$secret === "string";
 }
+
+/** Whether a value holds a secret placeholder anywhere. */
+export function holdsSecret(value: unknown): boolean {
+  if (isSecretRef(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsSecret);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(holdsSecret);
+  return false;
+}
+
+/** A copy of `value` with every secret placeholder replaced by its value (looked up when the step runs). */
+export async function resolveSecrets(value: unknown, lookup: (key: string) => unknown): Promise<unknown> {
+  if (isSecretRef(value)) return (await lookup(value.$secret)) ?? null;
+  if (Array.isArray(value)) return Promise.all(value.map((v) => resolveSecrets(v, lookup)));
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: await resolveSecrets(v, lookup), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return value;
+}
