@@ -92,13 +92,22 @@ describe("author errors", () => {
 
   it("limits have their own codes: tasks per definition and template size", () => {
     const tasks = Array.from({ length: 501 }, (_, i) => `  - name: t${i}\n    action: core.noop\n`).join("");
-    expect(errorOf(() => parseWorkflow(`ref: t.big\nversion: "1"\ntasks:\n${tasks}`)).code).toBe("too_many_tasks");
+    const big = errorOf(() => parseWorkflow(`ref: t.big\nversion: "1"\ntasks:\n${tasks}`));
+    expect(big.code).toBe("too_many_tasks");
+    expect(big.lines).toEqual(["<source>:3:1: 501 tasks; the limit is 500"]);
     const long = `{{ parameters.x ${"+ 1 ".repeat(2_600)}}}`;
     const template = errorOf(() =>
       parseWorkflow(`ref: t.long\nversion: "1"\nparameters: { x: { type: number } }\ntasks:\n  - name: a\n    action: core.noop\n    input: { v: "${long}" }\n`),
     );
     expect(template.code).toBe("template_too_large");
-    expect(template.lines[0]).toMatch(/^<source>:7:17: a template is 10\d{3} characters long; the limit is 10000$/);
+    expect(template.lines).toEqual(["<source>:7:17: a template is 10418 characters long; the limit is 10000"]);
+  });
+
+  it("docs/declarative.md shows every message of this file", () => {
+    const doc = readFileSync(path.join(import.meta.dirname, "../../docs/declarative.md"), "utf8");
+    for (const line of Object.values(expected).flat()) expect(doc).toContain(line);
+    expect(doc.replace(/\s+/g, " ")).toContain("<source>:3:1: 501 tasks; the limit is 500");
+    expect(doc.replace(/\s+/g, " ")).toContain("<source>:7:17: a template is 10418 characters long; the limit is 10000");
   });
 
   it("a definition that is not a string, or empty, is refused without a crash", () => {
