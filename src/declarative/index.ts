@@ -17,3 +17,4 @@ export { formatLocated, type Located } from "./locate.js";
 export { renderString } from "./expressions/template.js";
 export { newBudget, type Budget } from "./expressions/values.js";
 export type { Scope } from "./expressions/evaluate.js";
+export { definitionGraph } from "./graph.js";
