@@ -9,6 +9,8 @@ import type { StepContext } from "./step-context.js";
 export interface Executor {
   kind: string;
   execute(step: StepContext): Promise<void>;
+  /** The schema its input must match, when it has one (typed executors): tools check static inputs against it. */
+  readonly inputSchema?: z.ZodType<unknown>;
 }
 
 /** An executor from a function. */
@@ -33,6 +35,7 @@ export function newTypedExecutor<I>(
 ): Executor {
   return {
     kind,
+    inputSchema: schema as z.ZodType<unknown>,
     async execute(step) {
       const parsed = schema.safeParse(step.rawInput());
       if (!parsed.success) {

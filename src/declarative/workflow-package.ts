@@ -54,8 +54,20 @@ export function toPackage(workflow: CompiledWorkflow, file: string, locator: Loc
       const problems: Located[] = [];
       allTasks(def.tasks).forEach((task) => {
         const action = task.action;
-        if (action === undefined || action.startsWith("core.") || host.executor(action) || host.hasPackage(action)) return;
-        problems.push(locator(actionPath(def.tasks, task.name), `unknown action "${action}": no executor or workflow is registered for it`));
+        if (action === undefined || action.startsWith("core.")) return;
+        const executor = host.executor(action);
+        if (!executor && !host.hasPackage(action)) {
+          problems.push(locator(actionPath(def.tasks, task.name), `unknown action "${action}": no executor or workflow is registered for it`));
+          return;
+        }
+        // A static input (no template, not per item) is checked now against a typed executor's schema.
+        const compiled = workflow.tasks.get(task.name);
+        if (!executor?.inputSchema || task.with_items !== undefined || !compiled || compiled.input.templates().length > 0) return;
+        const parsed = executor.inputSchema.safeParse(task.input ?? {});
+        if (parsed.success) return;
+        const issue = parsed.error.issues[0];
+        const at = [...actionPath(def.tasks, task.name).slice(0, -1), "input", ...(issue?.path ?? []).filter((p): p is string | number => typeof p !== "symbol")];
+        problems.push(locator(at, `input of "${task.name}" does not match ${action}'s schema: ${issue?.path.join(".") || "input"}: ${issue?.message}`));
       });
       if (problems.length) throw new WorkflowError(ErrorCodes.invalidWorkflow, problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`).join("\n"), { details: problems });
     },

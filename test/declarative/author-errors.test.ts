@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { loadWorkflows, parseWorkflow } from "../../src/declarative/index.js";
 import { isWorkflowError } from "../../src/errors.js";
 import { newRuntime, sqliteStore } from "../../src/index.js";
+import { testExecutors } from "./support.js";
 
 const dir = path.join(import.meta.dirname, "fixtures/invalid");
 
@@ -85,6 +86,33 @@ describe("author errors", () => {
       const error = await rt.runOnce().catch((e: unknown) => e);
       expect(isWorkflowError(error) && error.code).toBe("invalid_workflow");
       expect((error as Error).message).toBe('actions.yaml:5:13: unknown action "t.missing": no executor or workflow is registered for it');
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it("a static input is checked against its typed executor's schema when workers start", async () => {
+    const rt = await newRuntime({ store: sqliteStore(":memory:") });
+    try {
+      for (const e of testExecutors(new Map())) rt.registerExecutor(e);
+      const yaml = [
+        "ref: t.static",
+        "version: '1'",
+        "parameters: { n: { type: number } }",
+        "tasks:",
+        "  - name: fixed",
+        "    action: t.double",
+        "    input: { n: 'two' }",
+        "    on_success: templated",
+        "  - name: templated",
+        "    action: t.double",
+        "    input: { n: '{{ parameters.n }}' }",
+        "",
+      ].join("\n");
+      rt.registerPackage(parseWorkflow(yaml, { file: "static.yaml" }));
+      const error = await rt.runOnce().catch((e: unknown) => e);
+      expect(isWorkflowError(error) && error.code).toBe("invalid_workflow");
+      expect((error as Error).message).toBe(`static.yaml:7:17: input of "fixed" does not match t.double's schema: n: Invalid input: expected number, received string`);
     } finally {
       await rt.close();
     }
