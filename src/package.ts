@@ -16,6 +16,11 @@ export interface WorkflowPackage {
   readonly inputSchema?: z.ZodType<unknown>;
   readonly entrypoint: EntrypointFn<unknown>;
   /**
+   * Packages that carry a version may be registered side by side under one name;
+   * `startRun` takes the newest unless `{ version }` picks one.
+   */
+  readonly version?: string;
+  /**
    * Executors the package brings for step kinds of its own (a declarative
    * workflow's routing steps); `registerPackage` registers them with it.
    */

@@ -47,6 +47,7 @@ import {
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
+import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
@@ -56,6 +57,8 @@ export interface StartRunOptions {
   name?: string;
   /** Applied first; the entrypoint's `run.metadata()` calls override it. */
   metadata?: Record<string, string>;
+  /** Which registered version of the package to run (default: the newest). */
+  version?: string;
 }
 
 export type { RunEventListener } from "./event-hooks.js";
@@ -80,9 +83,7 @@ export class Runtime {
   readonly #store: Store;
   readonly #config: ResolvedConfig;
   readonly #executors = new Registry();
-  readonly #packages = new Map<string, WorkflowPackage>();
-  /** Whether every package's `verify` passed since the last registration. */
-  #verified = false;
+  readonly #packages = new PackageRegistry(this.#executors, (executor) => this.registerExecutor(executor));
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
   readonly #hooks: EventHooks;
@@ -124,27 +125,12 @@ export class Runtime {
     this.#executors.register(executor);
   }
 
+  /**
+   * Registers a package (and the executors it brings). A package with a `version`
+   * may be registered again with another version; `startRun` takes the newest.
+   */
   registerPackage(pkg: WorkflowPackage): void {
-    if (!pkg || typeof pkg.name !== "string" || typeof pkg.entrypoint !== "function") {
-      throw new WorkflowError(ErrorCodes.invalidInput, "registerPackage needs a package built with newPackage(...).build()");
-    }
-    if (hasNul(pkg.name) || pkg.name.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "a package name must be non-empty and must not contain NUL characters");
-    if (this.#packages.has(pkg.name)) {
-      throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}" is already registered`);
-    }
-    const taken = (pkg.executors ?? []).find((e) => this.#executors.get(e.kind) !== undefined);
-    if (taken) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken.kind}", which is already registered`);
-    for (const executor of pkg.executors ?? []) this.registerExecutor(executor);
-    this.#packages.set(pkg.name, pkg);
-    this.#verified = false;
-    pkg.attach?.({ executor: (kind) => this.#executors.get(kind), hasPackage: (name) => this.#packages.has(name) });
-  }
-
-  /** Lets each package check, once before workers run, that what it needs is registered. */
-  #verifyPackages(): void {
-    if (this.#verified) return;
-    for (const pkg of this.#packages.values()) pkg.verify?.();
-    this.#verified = true;
+    this.#packages.register(pkg);
   }
 
   /**
@@ -163,11 +149,11 @@ export class Runtime {
    */
   async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
-    const pkg = this.#packages.get(packageName);
-    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${packageName}" is registered`);
+    const newest = this.#packages.get(packageName);
     const handles: (RunHandle | undefined)[] = [];
     const toCreate: { index: number; run: NewRun }[] = [];
     for (const [index, item] of items.entries()) {
+      const pkg = item.version === undefined ? newest : this.#packages.get(packageName, item.version);
       const prepared = await this.#prepareRun(pkg, item).catch(asInvalidInput);
       if ("run" in prepared) toCreate.push({ index, run: prepared });
       handles[index] = "run" in prepared ? undefined : prepared;
@@ -200,8 +186,7 @@ export class Runtime {
    * unknown package, a bad input) fail the step for good.
    */
   async #startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord> {
-    const pkg = this.#packages.get(input.package);
-    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
+    const pkg = this.#packages.get(input.package); // unknown_package: not retryable
     let prepared: NewRun | RunHandle;
     try {
       prepared = await this.#prepareRun(pkg, {
@@ -230,7 +215,8 @@ export class Runtime {
 
   /** Validates one start and lays out its graph; an existing run comes back as its handle. */
   async #prepareRun(pkg: WorkflowPackage, item: { input: unknown } & StartRunOptions): Promise<NewRun | RunHandle> {
-    const { input, ...opts } = item;
+    // The version picked the package already.
+    const { input, version: _version, ...opts } = item;
     // Most bulk items carry only an input: nothing to validate.
     const options = Object.keys(opts).length === 0 ? NO_OPTIONS : startOptionsSchema.safeParse(opts);
     if (!options.success) {
@@ -283,7 +269,7 @@ export class Runtime {
   /** One scheduler cycle; see the README for what a cycle covers. */
   async runOnce(): Promise<CycleResult> {
     this.#assertOpen();
-    this.#verifyPackages();
+    this.#packages.verify();
     return this.#scheduler.runOnce();
   }
 
@@ -293,7 +279,7 @@ export class Runtime {
    */
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
-    this.#verifyPackages();
+    this.#packages.verify();
     const workers = this.#scheduler.startWorkers(opts);
     const retention = this.#config.retention;
     if (!retention) return workers;

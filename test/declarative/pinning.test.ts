@@ -61,4 +61,32 @@ describe.each(stores("dpin"))("pinning on $name", (target) => {
       await second.close();
     }
   });
+
+  it("versions side by side: startRun takes the newest, { version } picks one, an unknown one is unknown_package", async () => {
+    const rt = await newRuntime({ store: target.fresh() });
+    const calls = new Map<string, unknown[]>();
+    try {
+      for (const e of testExecutors(calls)) rt.registerExecutor(e);
+      const plain = (v: string, text: string) => `ref: t.versions\nversion: "${v}"\ntasks:\n  - name: say\n    action: t.echo\n    input: { text: ${text} }\n`;
+      rt.registerPackage(parseWorkflow(plain("1.10.0", "ten")));
+      rt.registerPackage(parseWorkflow(plain("1.9.0", "nine")));
+      expect(() => rt.registerPackage(parseWorkflow(plain("1.9.0", "again")))).toThrow(expect.objectContaining({ code: "duplicate_package" }));
+      const newest = await rt.startRun("t.versions", {});
+      const older = await rt.startRun("t.versions", {}, { version: "1.9.0" });
+      await expect(rt.startRun("t.versions", {}, { version: "2" })).rejects.toMatchObject({ code: "unknown_package" });
+      const ac = new AbortController();
+      const workers = rt.startWorkers({ signal: ac.signal });
+      try {
+        for (const id of [newest.id, older.id]) expect((await rt.waitForRun(id, { timeout: 20_000 })).status).toBe("succeeded");
+      } finally {
+        ac.abort();
+        await workers;
+      }
+      expect((await rt.workflow(newest.id))?.metadata["declarative.version"]).toBe("1.10.0");
+      expect((await rt.workflow(older.id))?.metadata["declarative.version"]).toBe("1.9.0");
+      expect(calls.get("t.echo")).toEqual(expect.arrayContaining([{ text: "ten" }, { text: "nine" }]));
+    } finally {
+      await rt.close();
+    }
+  });
 });
