@@ -16,6 +16,7 @@ import type { RunEvent } from "../../types.js";
 import { type CliCommand, type CliIO, ExitCodes } from "../command.js";
 import { DEFAULT_STORE_URL, storeFromUrl } from "../store-url.js";
 import { loadDefinitions } from "./declarative-files.js";
+import { RunProgress } from "./run-progress.js";
 
 const HELP = `usage: trellis run <file|dir> --executors <module> [options]
 
@@ -77,25 +78,6 @@ function asUsage(err: unknown): never {
   throw err;
 }
 
-/** The line printed for an event, or undefined for the run's own routing steps. */
-function transitionLine(event: RunEvent, started: number): string | undefined {
-  const step = event.stepId;
-  if (step === undefined || /^~|\.route$|\.join\./.test(step)) return undefined;
-  const what: Partial<Record<RunEvent["type"], string>> = {
-    step_claimed: "started",
-    step_waiting: "waiting",
-    step_succeeded: "succeeded",
-    step_failed: `failed${event.error ? ` (${event.error.code}: ${event.error.message})` : ""}`,
-    step_retry_scheduled: `will retry${event.error ? ` (${event.error.code})` : ""}`,
-    step_skipped: "skipped",
-    step_canceled: "canceled",
-  };
-  const text = what[event.type];
-  if (!text) return undefined;
-  const ms = String(event.at.getTime() - started).padStart(6);
-  return `${ms} ms  ${step}  ${text}`;
-}
-
 export const runCommand: CliCommand = {
   async run(argv, io: CliIO) {
     let parsed;
@@ -144,24 +126,21 @@ export const runCommand: CliCommand = {
       for (const p of loaded.packages) rt.registerPackage(p);
       await registerExecutors(rt, mod);
       let runId: string | undefined;
-      const started = Date.now();
+      const progress = new RunProgress(io.stdout, Date.now());
       const buffered: RunEvent[] = [];
-      const print = (e: RunEvent) => {
-        const line = transitionLine(e, started);
-        if (line) io.stdout.write(`${line}\n`);
-      };
       rt.on("*", (e) => {
         if (runId === undefined) buffered.push(e);
-        else if (e.runId === runId) print(e);
+        else if (e.runId === runId) progress.event(e);
       });
       const workers = rt.startWorkers({ signal: ac.signal });
       const handle = await rt.startRun(chosen as string, input).catch(asUsage);
       runId = handle.id;
-      for (const e of buffered.splice(0)) if (e.runId === runId) print(e);
-      io.stdout.write(`run ${runId} started\n`);
+      progress.line(`run ${runId} started`);
+      for (const e of buffered.splice(0)) if (e.runId === runId) progress.event(e);
       const run = await rt.waitForRun(runId, { signal: ac.signal }).finally(() => ac.abort());
       await workers;
       const output = run.status === "succeeded" ? await rt.output(runId).catch(() => null) : null;
+      progress.done();
       io.stdout.write(`run ${runId} ${run.status}\n`);
       if (values.json) io.stdout.write(`${JSON.stringify({ id: runId, status: run.status, output: output ?? null })}\n`);
       return run.status === "succeeded" ? ExitCodes.ok : ExitCodes.failed;
