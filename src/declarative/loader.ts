@@ -12,6 +12,7 @@ import { ErrorCodes, WorkflowError } from "../errors.js";
 import { type Path, type Problem, compileWorkflow, suggest } from "./compile.js";
 import type { DeclarativeOptions } from "./context.js";
 import { DECISION_KEYS, RETRY_KEYS, SCHEMA_NODE_KEYS, TASK_KEYS, WORKFLOW_KEYS, workflowDef } from "./definition.js";
+import { FORBIDDEN_KEYS } from "./expressions/syntax.js";
 import { type Located, formatLocated, locate } from "./locate.js";
 import { type DeclarativePackage, toPackage } from "./workflow-package.js";
 
@@ -48,6 +49,18 @@ function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
   });
 }
 
+/** Paths of every mapping key that could reach a prototype (`__proto__`, `constructor`, `prototype`). */
+function forbiddenKeys(value: unknown, path: Path = [], found: Path[] = []): Path[] {
+  if (Array.isArray(value)) value.forEach((v, i) => forbiddenKeys(v, [...path, i], found));
+  else if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (FORBIDDEN_KEYS.has(k)) found.push([...path, k]);
+      else forbiddenKeys(v, [...path, k], found);
+    }
+  }
+  return found;
+}
+
 function fail(unsorted: Located[]): never {
   const located = [...unsorted].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
   const code = located.every((l) => l.code !== undefined && LIMIT_CODES.has(l.code)) ? (located[0]?.code as string) : ErrorCodes.invalidWorkflow;
@@ -74,7 +87,11 @@ export function parseWorkflow(source: string, options: ParseOptions = {}): Decla
   if (doc.errors.length) {
     fail(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line ?? 1, column: e.linePos?.[0]?.col ?? 1, message: `YAML: ${e.message.split("\n")[0]}` })));
   }
-  const parsed = workflowDef.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  // Before anything copies the document: a key like __proto__ would set a prototype.
+  const forbidden = forbiddenKeys(raw);
+  if (forbidden.length) fail(forbidden.map((p) => at(p, `"${String(p.at(-1))}" cannot be used as a key`, { key: true })));
+  const parsed = workflowDef.safeParse(raw);
   if (!parsed.success) fail(zodProblems(parsed.error.issues).map((p) => at(p.path, p.message, p)));
   const { workflow, problems } = compileWorkflow(parsed.data);
   if (problems.length) fail(problems.map((p) => at(p.path, p.message, p)));

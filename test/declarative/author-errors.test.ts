@@ -28,6 +28,10 @@ const expected: Record<string, string[]> = {
   "loop.yaml": [
     "loop.yaml:10:11: unbounded loop: \"b\" leads back to \"a\"; loops are not allowed",
   ],
+  "prototype-keys.yaml": [
+    "prototype-keys.yaml:4:3: \"__proto__\" cannot be used as a key",
+    "prototype-keys.yaml:9:7: \"constructor\" cannot be used as a key",
+  ],
   "references.yaml": [
     "references.yaml:9:10: unknown parameter \"nmae\"; did you mean \"name\"?",
     "references.yaml:10:10: unknown var \"missing\"",
