@@ -400,4 +400,53 @@ tasks:
     const call = (await h.rt.steps(id)).find((s) => s.id === "call");
     expect(call?.kind).toBe("t.secrets#guard");
   });
+
+  it("limits at run time: a subworkflow nesting past the depth limit and a with_items past the item limit fail their task", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.recursive
+version: "1"
+tasks:
+  - name: again
+    action: t.recursive
+`);
+    h.register(`
+ref: t.many
+version: "1"
+tasks:
+  - name: each
+    action: t.echo
+    with_items: "{{ kv.get('big') }}"
+`, { kv: { big: Array.from({ length: 50_001 }, (_, i) => i) } });
+    const deep = await h.rt.startRun("t.recursive", {});
+    expect((await h.finish(deep.id)).status).toBe("failed");
+    const innermost = `${deep.id}${"/again".repeat(10)}`;
+    const route = (await h.rt.steps(innermost)).find((s) => s.id === "again.route");
+    expect(route?.lastError?.details).toMatchObject({ task: "again", error: { code: "child_depth_exceeded" } });
+    const many = await h.rt.startRun("t.many", {});
+    expect((await h.finish(many.id)).status).toBe("failed");
+    const manyRoute = (await h.rt.steps(many.id)).find((s) => s.id === "each.route");
+    expect(manyRoute?.lastError?.details).toMatchObject({ error: { code: "too_many_items" } });
+    expect((await h.rt.steps(many.id)).some((s) => s.id.startsWith("each["))).toBe(false);
+  });
+
+  it("a run whose every start task is skipped by when still finishes, with its output", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.skipped
+version: "1"
+parameters:
+  go: { type: boolean, default: false }
+tasks:
+  - name: maybe
+    action: t.echo
+    when: "{{ parameters.go }}"
+output_map:
+  ran: "{{ task.maybe.status | default('skipped') }}"
+`);
+    const { id } = await h.rt.startRun("t.skipped", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(await h.rt.output(id)).toEqual({ ran: "skipped" });
+    expect(h.calls.get("t.echo")).toBeUndefined();
+  });
 });
