@@ -18,6 +18,7 @@ import { objectOf, toZod } from "./schema-node.js";
 /** Tasks a definition may hold (nested members included). */
 export const MAX_TASKS = 500;
 
+/** A path into the definition document: keys and list indexes. */
 export type Path = (string | number)[];
 
 /** One author error: where (a path into the document; `key` points at the key itself) and what. */
@@ -30,6 +31,7 @@ export interface Problem {
   offset?: number;
 }
 
+/** One task as runs use it: templates parsed, transitions resolved. */
 export interface CompiledTask {
   readonly def: TaskDef;
   readonly name: string;
@@ -55,6 +57,7 @@ export interface CompiledTask {
   readonly routeReads: readonly string[];
 }
 
+/** A definition as runs use it (see `compileWorkflow`). */
 export interface CompiledWorkflow {
   readonly def: WorkflowDef;
   readonly tasks: ReadonlyMap<string, CompiledTask>;

@@ -70,6 +70,7 @@ export interface StoredDefinition {
   start: string[];
 }
 
+/** The digest that identifies a definition's content (stored in the run metadata). */
 export function digestOf(def: WorkflowDef): string {
   return createHash("sha256").update(JSON.stringify(def)).digest("hex").slice(0, 32);
 }
@@ -124,6 +125,7 @@ export async function fetchKv(options: DeclarativeOptions, keys: readonly string
   return values;
 }
 
+/** The scope pieces that do not depend on the path: parameters, system values, pack config, kv values. */
 export async function scopeBase(options: DeclarativeOptions, wf: CompiledWorkflow, run: { id: string; createdAt: Date; input: unknown }, now: Date): Promise<ScopeBase> {
   return {
     parameters: run.input,
@@ -140,6 +142,7 @@ export async function scopeBase(options: DeclarativeOptions, wf: CompiledWorkflo
   };
 }
 
+/** A full scope: the base, the path's vars, the task views, and `item` / `index` for an item. */
 export function scopeOf(base: ScopeBase, vars: Record<string, unknown>, task: Record<string, unknown>, extra: { item?: unknown; index?: unknown } = {}): Scope {
   return { ...base, vars, task, ...extra };
 }

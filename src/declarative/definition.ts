@@ -19,6 +19,7 @@ const seconds = z.number().min(0).max(2_000_000);
 const targets = z.union([z.string(), z.array(z.string()).min(1)]);
 const template = z.string();
 
+/** A JSON-schema-like node of `parameters` and `output`. */
 export type SchemaNode = {
   type?: "string" | "number" | "integer" | "boolean" | "object" | "array" | "any";
   required?: boolean | string[];
@@ -29,8 +30,10 @@ export type SchemaNode = {
   items?: SchemaNode;
 };
 
+/** The keys a schema node may hold. */
 export const SCHEMA_NODE_KEYS = ["type", "required", "enum", "default", "description", "properties", "items"] as const;
 
+/** The zod schema of a schema node. */
 export const schemaNode: z.ZodType<SchemaNode> = z.lazy(() =>
   z.strictObject({
     type: z.enum(["string", "number", "integer", "boolean", "object", "array", "any"]).optional(),
@@ -43,6 +46,7 @@ export const schemaNode: z.ZodType<SchemaNode> = z.lazy(() =>
   }),
 );
 
+/** The keys of a task's `retry`. */
 export const RETRY_KEYS = ["count", "delay", "backoff", "max_delay", "on_error"] as const;
 const retry = z.strictObject({
   count: z.number().int().min(0).max(100),
@@ -52,14 +56,17 @@ const retry = z.strictObject({
   on_error: template.optional(),
 });
 
+/** The keys of a `decision` entry. */
 export const DECISION_KEYS = ["when", "next", "default"] as const;
 const decisionEntry = z.union([z.strictObject({ when: template, next: z.string() }), z.strictObject({ default: z.string() })]);
 
+/** The keys a task may hold. */
 export const TASK_KEYS = [
   "name", "type", "action", "input", "publish", "on_success", "on_failure", "on_complete", "on_timeout",
   "when", "decision", "with_items", "batch_size", "concurrency", "retry", "timeout", "join", "tasks", "description",
 ] as const;
 
+/** A task as written in a definition. */
 export interface TaskDef {
   name: string;
   type?: "action" | "parallel";
@@ -82,6 +89,7 @@ export interface TaskDef {
   tasks?: TaskDef[];
 }
 
+/** The zod schema of a task. */
 export const taskDef: z.ZodType<TaskDef> = z.lazy(() =>
   z.strictObject({
     name: z.string().regex(TASK_NAME, "a task name is a letter or _ followed by letters, digits or _ (at most 100)"),
@@ -106,8 +114,10 @@ export const taskDef: z.ZodType<TaskDef> = z.lazy(() =>
   }),
 );
 
+/** The top-level keys of a definition. */
 export const WORKFLOW_KEYS = ["ref", "label", "description", "version", "parameters", "output", "vars", "tasks", "output_map"] as const;
 
+/** The zod schema of a whole definition. */
 export const workflowDef = z.strictObject({
   ref: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/, "a ref is letters, digits, _, . and - (at most 200), starting with a letter or _"),
   label: z.string().optional(),
@@ -125,8 +135,10 @@ export type WorkflowDef = z.infer<typeof workflowDef>;
 
 /** The transitions a task can have, and the edge label each gets in a picture. */
 export const TRANSITIONS = ["on_success", "on_failure", "on_complete", "on_timeout"] as const;
+/** A transition key of a task. */
 export type Transition = (typeof TRANSITIONS)[number];
 
+/** A transition's targets as a list (one name or many). */
 export function asList(value: string | string[] | undefined): string[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }

@@ -29,6 +29,7 @@ export interface StepSink {
   childRun(id: string, pkg: string, input: unknown, opts: Omit<StepOpts, "kind">): void;
 }
 
+/** New steps into the run builder (the start tasks). */
 export function builderSink(run: RunBuilder): StepSink {
   return {
     step: (id, input, opts) => void run.step(id, input, opts),
@@ -38,6 +39,7 @@ export function builderSink(run: RunBuilder): StepSink {
   };
 }
 
+/** New steps emitted by a running step (committed with its success). */
 export function contextSink(step: StepContext): StepSink {
   return {
     step: (id, input, opts) => void step.emit(id, input, opts),
@@ -57,6 +59,7 @@ export interface Kinds {
   guard: string;
 }
 
+/** The step kinds of a definition's own steps. */
 export function kindsFor(ref: string): Kinds {
   return { definition: `${ref}#definition`, route: `${ref}#route`, join: `${ref}#join`, done: `${ref}#done`, noop: `${ref}#noop`, guard: `${ref}#guard` };
 }

@@ -5,6 +5,7 @@
 import { type Document, isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from "yaml";
 import type { Path } from "./compile.js";
 
+/** An author error at a place in a file. */
 export interface Located {
   file: string;
   line: number;

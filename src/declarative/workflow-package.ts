@@ -29,6 +29,7 @@ export interface DeclarativePackage extends WorkflowPackage {
 /** Turns a path into a located error of this definition's file. */
 export type Locator = (path: Path, message: string, opts?: { key?: boolean }) => Located;
 
+/** Turns a compiled definition into a package; `locator` places errors found later (unknown actions). */
 export function toPackage(workflow: CompiledWorkflow, file: string, locator: Locator, options: DeclarativeOptions): DeclarativePackage {
   const { def } = workflow;
   const digest = digestOf(def);

@@ -24,6 +24,7 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** Packages by name and version, with the executors they bring. */
 export class PackageRegistry {
   readonly #executors: Registry;
   readonly #register: (executor: Executor) => void;

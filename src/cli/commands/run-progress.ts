@@ -37,6 +37,7 @@ export function transitionLine(event: RunEvent, started: number): string | undef
   return `${String(event.at.getTime() - started).padStart(6)} ms  ${event.stepId}  ${text}`;
 }
 
+/** Prints a run's task transitions, with a status line on a terminal. */
 export class RunProgress {
   readonly #out: NodeJS.WritableStream;
   readonly #tty: boolean;

@@ -78,6 +78,7 @@ function asUsage(err: unknown): never {
   throw err;
 }
 
+/** `trellis run`. */
 export const runCommand: CliCommand = {
   async run(argv, io: CliIO) {
     let parsed;

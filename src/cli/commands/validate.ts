@@ -15,6 +15,7 @@ Prints "ok <ref>@<version>" per definition, or "file:line:column: message" per e
 Exit code 0 when every definition is valid, 1 otherwise.
 `;
 
+/** `trellis validate`. */
 export const validateCommand: CliCommand = {
   async run(argv, io) {
     let parsed: ReturnType<typeof parseArgs>;

@@ -142,6 +142,7 @@ export function evaluate(expr: Expr, scope: Scope, budget: Budget): unknown {
   }
 }
 
+/** Whether a value is a secret placeholder. */
 export function isSecretRef(value: unknown): value is SecretRef {
   return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as SecretRef).$secret === "string";
 }

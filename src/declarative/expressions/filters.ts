@@ -6,6 +6,7 @@
 import type { Budget } from "./values.js";
 import { checkOutput, describe, equal, expressionError, isPlainObject, readKey, spend, toJson, toText, truthy } from "./values.js";
 
+/** A filter: its input, positional and named arguments, and the budget it charges. */
 export type FilterFn = (input: unknown, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, budget: Budget) => unknown;
 
 function text(name: string, value: unknown): string {

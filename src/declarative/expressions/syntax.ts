@@ -14,9 +14,12 @@ export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constr
 
 /** The names a template may start from. */
 export const ROOT_NAMES = ["parameters", "vars", "task", "item", "index", "system", "pack", "kv"] as const;
+/** A name a template may start from. */
 export type RootName = (typeof ROOT_NAMES)[number];
 
+/** The binary operators of the tree. */
 export type BinaryOp = "==" | "!=" | "<" | ">" | "<=" | ">=" | "+" | "-" | "*" | "/" | "%" | "and" | "or" | "in";
+/** The unary operators of the tree. */
 export type UnaryOp = "not" | "-" | "+";
 
 /** The expression tree the evaluator walks. */

@@ -25,6 +25,7 @@ export interface Template {
 const OPEN = "{{";
 const CLOSE = "}}";
 
+/** Whether a string holds a `{{` template. */
 export function hasTemplate(text: string): boolean {
   return text.includes(OPEN);
 }

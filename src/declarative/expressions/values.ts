@@ -15,8 +15,10 @@ export interface Budget {
 
 /** Default bounds: generous for real templates, small enough that no template can hang a worker. */
 export const DEFAULT_MAX_STEPS = 100_000;
+/** The default bound on the characters one evaluation produces. */
 export const DEFAULT_MAX_OUTPUT_CHARS = 1_000_000;
 
+/** A fresh budget for one evaluation. */
 export function newBudget(maxSteps = DEFAULT_MAX_STEPS, maxOutputChars = DEFAULT_MAX_OUTPUT_CHARS): Budget {
   return { steps: 0, maxSteps, maxOutputChars };
 }
@@ -37,10 +39,12 @@ export function checkOutput(budget: Budget, text: string): string {
   return text;
 }
 
+/** An `expression_error` with this message. */
 export function expressionError(message: string): WorkflowError {
   return new WorkflowError(ErrorCodes.expressionError, message);
 }
 
+/** Whether a value is a plain object (not a list, not a class instance). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
@@ -105,6 +109,7 @@ export function toJson(value: unknown, budget: Budget): string {
   return checkOutput(budget, text);
 }
 
+/** A value's kind for messages ("a list", "a string", ...). */
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return "null";
   if (Array.isArray(value)) return "a list";
