@@ -78,6 +78,8 @@ export const ErrorCodes = {
   childDepthExceeded: "child_depth_exceeded",
   /** A template in a declarative definition is longer than the template size limit. */
   templateTooLarge: "template_too_large",
+  /** A declarative task was reached once more than its `max_iterations` allows; the task fails. */
+  loopLimit: "loop_limit",
   /** A declarative task failed and no `on_failure` / `on_complete` / `on_timeout` transition handled it; the run fails. */
   taskFailed: "task_failed",
 } as const;

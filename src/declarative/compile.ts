@@ -49,6 +49,8 @@ export interface CompiledTask {
   /** The parallel block this task is a member of. */
   readonly block?: string;
   readonly join: boolean;
+  /** How many times one path may reach the task (a bounded loop); absent: once per loop is not limited here. */
+  readonly maxIterations?: number;
   /** Tasks whose transitions lead here. */
   readonly inbound: readonly string[];
   /** `task.<name>`s its input, `when` and `with_items` read. */
@@ -199,6 +201,7 @@ class Compiler {
       members: (t.tasks ?? []).map((m) => m.name),
       ...(block !== undefined ? { block } : {}),
       join: t.join === "all",
+      ...(t.max_iterations !== undefined ? { maxIterations: t.max_iterations } : {}),
       inbound: inbound.get(t.name) ?? [],
       reads: [...reads].sort(),
       routeReads: [...routeReads].sort(),
@@ -259,18 +262,22 @@ export function suggest(name: string, known: Iterable<string>): string {
   return best === undefined ? "" : `; did you mean "${best}"?`;
 }
 
-/** Tasks on a cycle of transitions, each with the path where its cycle closes. */
-function findLoops(def: WorkflowDef): { task: string; index: number; target: string }[] {
+/** Every cycle of transitions (as the tasks on it), each with the task where it closes. */
+function findCycles(def: WorkflowDef): { task: string; index: number; target: string; members: string[] }[] {
   const edges = new Map(def.tasks.map((t) => [t.name, targetsOf(t)]));
-  const found: { task: string; index: number; target: string }[] = [];
+  const found: { task: string; index: number; target: string; members: string[] }[] = [];
   const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
   const visit = (name: string): void => {
     state.set(name, "visiting");
+    stack.push(name);
     for (const next of edges.get(name) ?? []) {
       if (!edges.has(next)) continue;
-      if (state.get(next) === "visiting") found.push({ task: name, index: def.tasks.findIndex((t) => t.name === name), target: next });
-      else if (!state.has(next)) visit(next);
+      if (state.get(next) === "visiting") {
+        found.push({ task: name, index: def.tasks.findIndex((t) => t.name === name), target: next, members: stack.slice(stack.indexOf(next)) });
+      } else if (!state.has(next)) visit(next);
     }
+    stack.pop();
     state.set(name, "done");
   };
   for (const t of def.tasks) if (!state.has(t.name)) visit(t.name);
@@ -296,10 +303,20 @@ export function compileWorkflow(def: WorkflowDef): { workflow: CompiledWorkflow;
   def.tasks.forEach((t, i) => {
     for (const compiled of c.task(t, ["tasks", i], undefined, inbound)) if (!tasks.has(compiled.name)) tasks.set(compiled.name, compiled);
   });
-  for (const loop of findLoops(def)) {
-    c.problem(["tasks", loop.index, "name"], `unbounded loop: "${loop.task}" leads back to "${loop.target}"; loops are not allowed`);
+  const onCycle = new Set<string>();
+  for (const cycle of findCycles(def)) {
+    for (const m of cycle.members) onCycle.add(m);
+    // A loop is allowed when a task on it bounds how often one path may reach it.
+    if (cycle.members.some((m) => def.tasks.find((t) => t.name === m)?.max_iterations !== undefined)) continue;
+    c.problem(["tasks", cycle.index, "name"], `unbounded loop: "${cycle.task}" leads back to "${cycle.target}"; give a task on the loop max_iterations`);
   }
-  const start = def.tasks.filter((t) => !inbound.has(t.name)).map((t) => t.name);
+  def.tasks.forEach((t, i) => {
+    if (t.join === "all" && [t.name, ...(inbound.get(t.name) ?? [])].some((n) => onCycle.has(n))) {
+      c.problem(["tasks", i, "join"], `join: all on "${t.name}": neither it nor the tasks leading to it may be on a loop`, { key: true });
+    }
+  });
+  // A task that only leads back to itself (a self-loop) still starts the run.
+  const start = def.tasks.filter((t) => (inbound.get(t.name) ?? []).every((from) => from === t.name)).map((t) => t.name);
   if (start.length === 0) c.problem(["tasks"], "no task starts the run: every task is the target of a transition", { key: true });
   def.tasks.forEach((t, i) => {
     if (t.join === "all" && (inbound.get(t.name) ?? []).length < 2) c.problem(["tasks", i, "join"], `join: all on "${t.name}" needs two or more tasks leading to it`, { key: true });

@@ -35,6 +35,8 @@ export const META = {
 
 /** Fixed step ids of a declarative run (task names cannot contain `~`, `.`, `[` or `#`). */
 export const IDS = {
+  /** A task's n-th time on a path (a bounded loop): `name`, then `name@2`, `name@3`, ... */
+  instance: (task: string, iteration: number) => (iteration > 1 ? `${task}@${iteration}` : task),
   definition: "~definition",
   output: "~output",
   route: (task: string) => `${task}.route`,
@@ -61,6 +63,8 @@ export interface NodeResult extends TaskView {
   vars: Record<string, unknown>;
   /** The route and join steps it emitted: the run's next nodes. */
   next: string[];
+  /** How many times each task was reached on this path, this one included (bounded loops). */
+  counts?: Record<string, number>;
 }
 
 /** The stored form of a definition: the validated document and its digest. */
@@ -147,15 +151,20 @@ export function scopeOf(base: ScopeBase, vars: Record<string, unknown>, task: Re
   return { ...base, vars, task, ...extra };
 }
 
-/** `task.<name>` for the names a template reads: each one's route result, or null before it finished. */
-export async function taskViews(step: StepContext, names: readonly string[], known: Record<string, TaskView> = {}): Promise<Record<string, unknown>> {
+/**
+ * `task.<name>` for the names a template reads: each one's route result (of its
+ * latest time on this path, by `counts`), or null before it finished.
+ */
+export async function taskViews(
+  step: StepContext, names: readonly string[], known: Record<string, TaskView> = {}, counts: Readonly<Record<string, number>> = {},
+): Promise<Record<string, unknown>> {
   const views: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const name of names) {
     if (known[name]) {
       views[name] = known[name];
       continue;
     }
-    const result = await step.dependencyResult(IDS.route(name)).catch(() => undefined);
+    const result = await step.dependencyResult(IDS.route(IDS.instance(name, counts[name] ?? 1))).catch(() => undefined);
     const data = result && !result.error ? (result.data as NodeResult) : undefined;
     views[name] = data ? { status: data.status, result: data.result, error: data.error } : null;
   }

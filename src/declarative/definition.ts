@@ -63,7 +63,7 @@ const decisionEntry = z.union([z.strictObject({ when: template, next: z.string()
 /** The keys a task may hold. */
 export const TASK_KEYS = [
   "name", "type", "action", "input", "publish", "on_success", "on_failure", "on_complete", "on_timeout",
-  "when", "decision", "with_items", "batch_size", "concurrency", "retry", "timeout", "join", "tasks", "description",
+  "when", "decision", "with_items", "batch_size", "concurrency", "retry", "timeout", "join", "max_iterations", "tasks", "description",
 ] as const;
 
 /** A task as written in a definition. */
@@ -86,6 +86,7 @@ export interface TaskDef {
   retry?: z.infer<typeof retry>;
   timeout?: number;
   join?: "all";
+  max_iterations?: number;
   tasks?: TaskDef[];
 }
 
@@ -110,6 +111,7 @@ export const taskDef: z.ZodType<TaskDef> = z.lazy(() =>
     retry: retry.optional(),
     timeout: z.number().positive().max(2_000_000).optional(),
     join: z.literal("all").optional(),
+    max_iterations: z.number().int().min(1).max(10_000).optional(),
     tasks: z.array(taskDef).min(1).optional(),
   }),
 );

@@ -82,6 +82,9 @@ export interface RouteInput {
   /** Items laid out (with_items), or members' route ids (parallel). */
   items?: number;
   members?: string[];
+  /** The task's time on this path (bounded loops; default 1) and the path's counts. */
+  iteration?: number;
+  counts?: Record<string, number>;
   /** An inquiry's answer schema (JSON), checked when the answer arrives. */
   inquiry?: string;
   /** The task failed before it ran (its input, `when` or items did not evaluate). */
@@ -154,8 +157,26 @@ function prepareAction(env: EmitEnv, task: CompiledTask, id: string, input: unkn
 }
 
 
+/** Where a task is on its path: its iteration, and the counts of the path that reached it. */
+export interface Reach {
+  iteration: number;
+  counts: Record<string, number>;
+}
+
+const FIRST: Reach = { iteration: 1, counts: {} };
+
+/** The route input's fields for a reach (omitted on a first time with no loop behind it). */
+function reachFields(at: Reach): Pick<RouteInput, "iteration" | "counts"> {
+  return { ...(at.iteration > 1 ? { iteration: at.iteration } : {}), ...(Object.keys(at.counts).length ? { counts: at.counts } : {}) };
+}
+
+/** A route that fails its task at once (it could not be laid out, or a loop ran out of iterations). */
+export function emitFailedRoute(sink: StepSink, env: EmitEnv, task: string, vars: Record<string, unknown>, at: Reach, error: TaskView["error"], deps: Dependency[] = []): string {
+  return emitRoute(sink, env, { task, vars, ...reachFields(at), failed: error }, deps);
+}
+
 function emitRoute(sink: StepSink, env: EmitEnv, input: RouteInput, deps: Dependency[]): string {
-  const id = IDS.route(input.task);
+  const id = IDS.route(IDS.instance(input.task, input.iteration ?? 1));
   sink.step(id, input, { kind: env.kinds.route, dedupKey: id, metadata: { "declarative.task": input.task, "declarative.role": "route" }, ...(deps.length ? { dependsOn: deps } : {}) });
   return id;
 }
@@ -168,17 +189,21 @@ const completed = (stepId: string): Dependency => ({ stepId, required: false, on
  * that fails fails the task (its route records the error), so that the task's
  * failure transitions apply.
  */
-export function emitTask(sink: StepSink, env: EmitEnv, task: CompiledTask, vars: Record<string, unknown>, extraDeps: Dependency[] = []): string | undefined {
+export function emitTask(
+  sink: StepSink, env: EmitEnv, task: CompiledTask, vars: Record<string, unknown>, extraDeps: Dependency[] = [], at: Reach = FIRST,
+): string | undefined {
   const scope = scopeOf(env.base, vars, env.views);
+  const id = IDS.instance(task.name, at.iteration);
+  const reach = reachFields(at);
   const budget = newBudget();
   if (task.parallel) {
     if (task.when && !whenHolds(task, scope, budget)) return undefined;
     const members: string[] = [];
     for (const name of task.members) {
-      const route = emitTask(sink, env, env.wf.tasks.get(name) as CompiledTask, vars, extraDeps);
+      const route = emitTask(sink, env, env.wf.tasks.get(name) as CompiledTask, vars, extraDeps, at);
       if (route) members.push(route);
     }
-    return emitRoute(sink, env, { task: task.name, vars, members }, members.map(completed));
+    return emitRoute(sink, env, { task: task.name, vars, ...reach, members }, members.map(completed));
   }
   let emissions: Emission[];
   let route: { input: RouteInput; deps: Dependency[] };
@@ -196,20 +221,20 @@ export function emitTask(sink: StepSink, env: EmitEnv, task: CompiledTask, vars:
       emissions = units.map((item, index) => {
         const input = task.input.render(scopeOf(env.base, vars, env.views, { item, index }), budget);
         // At most `concurrency` items at a time, in every process: item i waits for item i - concurrency to finish.
-        const deps = concurrency && index >= concurrency ? [completed(IDS.item(task.name, index - concurrency))] : extraDeps;
-        return prepareAction(env, task, IDS.item(task.name, index), input, deps);
+        const deps = concurrency && index >= concurrency ? [completed(IDS.item(id, index - concurrency))] : extraDeps;
+        return prepareAction(env, task, IDS.item(id, index), input, deps);
       });
-      route = { input: { task: task.name, vars, items: units.length }, deps: units.map((_, i) => completed(IDS.item(task.name, i))) };
+      route = { input: { task: task.name, vars, ...reach, items: units.length }, deps: units.map((_, i) => completed(IDS.item(id, i))) };
     } else {
       const input = task.input.render(scope, budget);
-      emissions = [prepareAction(env, task, task.name, input, extraDeps)];
+      emissions = [prepareAction(env, task, id, input, extraDeps)];
       const schema = task.action === BUILTIN_ACTIONS.inquiry ? (input as { schema?: unknown } | null)?.schema : undefined;
-      route = { input: { task: task.name, vars, ...(schema !== undefined ? { inquiry: JSON.stringify(schema) } : {}) }, deps: [completed(task.name)] };
+      route = { input: { task: task.name, vars, ...reach, ...(schema !== undefined ? { inquiry: JSON.stringify(schema) } : {}) }, deps: [completed(id)] };
     }
   } catch (err) {
     if (!isWorkflowError(err)) throw err;
     // Nothing of the task was laid out: its route fails it at once, and its failure transitions apply.
-    return emitRoute(sink, env, { task: task.name, vars, failed: errorView(err) }, extraDeps);
+    return emitFailedRoute(sink, env, task.name, vars, at, errorView(err), extraDeps);
   }
   for (const emit of emissions) emit(sink);
   // Items with no dependency of their own would otherwise run before the definition step at start.

@@ -33,6 +33,7 @@ function detailOf(task: CompiledTask): string[] {
   if (d.retry) lines.push(`retry ${d.retry.count}`);
   if (d.timeout !== undefined) lines.push(`timeout ${d.timeout}s`);
   if (task.join) lines.push("join: all");
+  if (d.max_iterations !== undefined) lines.push(`max ${d.max_iterations} iterations`);
   return lines;
 }
 

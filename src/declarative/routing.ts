@@ -15,7 +15,7 @@ import {
   type DeclarativeOptions, type HostRef, IDS, type NodeResult, type ScopeBase, type StoredDefinition, type TaskView,
   definitionOf, errorView, scopeBase, scopeOf, taskViews,
 } from "./context.js";
-import { type EmitEnv, type Kinds, type RouteInput, contextSink, emitTask, readsOf } from "./emit.js";
+import { type EmitEnv, type Kinds, type RouteInput, contextSink, emitFailedRoute, emitTask, readsOf } from "./emit.js";
 import { holdsSecret, resolveSecrets } from "./expressions/evaluate.js";
 import { renderTemplate } from "./expressions/template.js";
 import { newBudget, truthy } from "./expressions/values.js";
@@ -34,6 +34,7 @@ function viewOf(result: StepResult | undefined, fallback: string): TaskView {
 
 /** How the task of a route step ended. */
 async function outcomeOf(step: StepContext, task: CompiledTask, input: RouteInput): Promise<{ view: TaskView; vars: Record<string, unknown> }> {
+  const id = IDS.instance(task.name, input.iteration ?? 1);
   if (input.failed) return { view: { status: "failed", result: null, error: input.failed }, vars: input.vars };
   if (input.members) {
     const result: Record<string, unknown> = {};
@@ -51,13 +52,13 @@ async function outcomeOf(step: StepContext, task: CompiledTask, input: RouteInpu
     const results: unknown[] = [];
     let error: TaskView["error"] = null;
     for (let i = 0; i < input.items; i++) {
-      const view = viewOf(await step.dependencyResult(IDS.item(task.name, i)).catch(() => undefined), IDS.item(task.name, i));
+      const view = viewOf(await step.dependencyResult(IDS.item(id, i)).catch(() => undefined), IDS.item(id, i));
       results.push(view.result);
       error ??= view.error;
     }
     return { view: error ? { status: "failed", result: results, error } : { status: "succeeded", result: results, error: null }, vars: input.vars };
   }
-  const view = viewOf(await step.dependencyResult(task.name).catch(() => undefined), task.name);
+  const view = viewOf(await step.dependencyResult(id).catch(() => undefined), id);
   if (view.status === "succeeded" && task.action === "core.inquiry") {
     const problem = checkInquiryAnswer(input.inquiry, view.result);
     if (problem) return { view: { status: "failed", result: view.result, error: errorView({ code: ErrorCodes.invalidInput, message: problem }) }, vars: input.vars };
@@ -81,19 +82,22 @@ function firing(task: CompiledTask, view: TaskView, scope: ReturnType<typeof sco
 }
 
 /** `known`: task views not committed yet (the outcome the running route step decided). */
-async function envFor(step: StepContext, deps: RouteDeps, wf: CompiledWorkflow, reads: readonly string[], known: Record<string, TaskView> = {}): Promise<EmitEnv> {
+async function envFor(
+  step: StepContext, deps: RouteDeps, wf: CompiledWorkflow, reads: readonly string[], known: Record<string, TaskView> = {}, counts: Record<string, number> = {},
+): Promise<EmitEnv> {
   const base: ScopeBase = await scopeBase(deps.options, wf, step.workflow, step.now);
-  return { wf, kinds: deps.kinds, base, host: deps.hostRef.host, runId: step.workflow.id, views: await taskViews(step, reads, known) };
+  return { wf, kinds: deps.kinds, base, host: deps.hostRef.host, runId: step.workflow.id, views: await taskViews(step, reads, known, counts) };
 }
 
 /** Lays out the tasks transitions lead to; a `join: all` target gets a join check instead. */
 async function follow(
-  step: StepContext, deps: RouteDeps, wf: CompiledWorkflow, from: { task: string; view: TaskView }, targets: readonly string[], vars: Record<string, unknown>,
+  step: StepContext, deps: RouteDeps, wf: CompiledWorkflow, from: { task: string; view: TaskView; counts: Record<string, number> },
+  targets: readonly string[], vars: Record<string, unknown>,
 ): Promise<string[]> {
   const next: string[] = [];
   const unique = [...new Set(targets)];
   const tasks = unique.map((name) => wf.tasks.get(name) as CompiledTask);
-  const env = await envFor(step, deps, wf, tasks.filter((t) => !t.join).flatMap((t) => readsOf(wf, t)), { [from.task]: from.view });
+  const env = await envFor(step, deps, wf, tasks.filter((t) => !t.join).flatMap((t) => readsOf(wf, t)), { [from.task]: from.view }, from.counts);
   const sink = contextSink(step);
   for (const target of tasks) {
     if (target.join) {
@@ -102,7 +106,13 @@ async function follow(
       next.push(id);
       continue;
     }
-    const route = emitTask(sink, env, target, vars);
+    // A task reached again on this path (a bounded loop) is its next iteration, within its max_iterations.
+    const at = { iteration: (from.counts[target.name] ?? 0) + 1, counts: from.counts };
+    const limit = target.maxIterations;
+    const route =
+      limit !== undefined && at.iteration > limit
+        ? emitFailedRoute(sink, env, target.name, vars, at, errorView({ code: ErrorCodes.loopLimit, message: `task "${target.name}" was reached ${at.iteration} times; max_iterations is ${limit}` }))
+        : emitTask(sink, env, target, vars, [], at);
     if (route) next.push(route);
   }
   return next;
@@ -123,8 +133,9 @@ function routeExecutor(deps: RouteDeps): Executor {
       const task = wf.tasks.get(input.task) as CompiledTask;
       const { view: outcome, vars: varsIn } = await outcomeOf(step, task, input);
       let view = outcome;
+      const counts = { ...(input.counts ?? {}), [task.name]: input.iteration ?? 1 };
       const base = await scopeBase(deps.options, wf, step.workflow, step.now);
-      const views = { ...(await taskViews(step, task.routeReads, { [task.name]: view })), [task.name]: view };
+      const views = { ...(await taskViews(step, task.routeReads, { [task.name]: view }, counts)), [task.name]: view };
       let vars = { ...varsIn };
       if (view.status === "succeeded") {
         // publish runs on success, entry by entry: a later entry sees the earlier ones.
@@ -151,9 +162,9 @@ function routeExecutor(deps: RouteDeps): Executor {
           details: { task: task.name, error },
         });
       }
-      const next = await follow(step, deps, wf, { task: task.name, view }, decided.targets, vars);
-      const result: NodeResult = { task: task.name, ...view, vars, next };
-      if (next.length === 0 && task.block === undefined) emitDoneCheck(step, deps, wf, IDS.route(task.name));
+      const next = await follow(step, deps, wf, { task: task.name, view, counts }, decided.targets, vars);
+      const result: NodeResult = { task: task.name, ...view, vars, next, counts };
+      if (next.length === 0 && task.block === undefined) emitDoneCheck(step, deps, wf, step.step.id);
       step.result(result);
     },
   };
@@ -200,18 +211,20 @@ function doneExecutor(deps: RouteDeps): Executor {
       const queue = [...stored.start];
       const seen = new Set(queue);
       let vars: Record<string, unknown> = {};
+      const counts: Record<string, number> = {};
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         const result = await step.dependencyResult(id).catch(() => undefined);
         if (!result) return step.result({ done: false, waitingFor: id });
         if (result.error) continue;
         const data = result.data as NodeResult;
         vars = { ...vars, ...data.vars };
+        for (const [task, n] of Object.entries(data.counts ?? {})) counts[task] = Math.max(counts[task] ?? 0, n);
         for (const n of data.next) if (!seen.has(n)) (seen.add(n), queue.push(n));
       }
       const base = await scopeBase(deps.options, wf, step.workflow, step.now);
       let output: unknown;
       try {
-        output = wf.outputMap?.render(scopeOf(base, vars, await taskViews(step, wf.outputReads)), newBudget());
+        output = wf.outputMap?.render(scopeOf(base, vars, await taskViews(step, wf.outputReads, {}, counts)), newBudget());
       } catch (err) {
         throw isWorkflowError(err) ? permanent(err.code, err) : err;
       }

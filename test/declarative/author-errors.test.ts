@@ -26,7 +26,7 @@ function errorOf(fn: () => unknown): { code: string; lines: string[]; details: u
 
 const expected: Record<string, string[]> = {
   "loop.yaml": [
-    "loop.yaml:10:11: unbounded loop: \"b\" leads back to \"a\"; loops are not allowed",
+    "loop.yaml:10:11: unbounded loop: \"b\" leads back to \"a\"; give a task on the loop max_iterations",
   ],
   "prototype-keys.yaml": [
     "prototype-keys.yaml:4:3: \"__proto__\" cannot be used as a key",

@@ -449,4 +449,42 @@ output_map:
     expect(await h.rt.output(id)).toEqual({ ran: "skipped" });
     expect(h.calls.get("t.echo")).toBeUndefined();
   });
+
+  it("a bounded loop: a task reached again runs its next iteration; past max_iterations it fails with loop_limit", async () => {
+    const h = await harness();
+    const loop = (max: number) => `
+ref: t.loop${max}
+version: "1"
+vars:
+  n: 0
+tasks:
+  - name: poll
+    action: t.echo
+    max_iterations: ${max}
+    input: { n: "{{ vars.n + 1 }}" }
+    publish: { n: "{{ task.poll.result.n }}" }
+    decision:
+      - when: "{{ vars.n >= 3 }}"
+        next: done
+      - default: poll
+  - name: done
+    action: t.echo
+    input: { polls: "{{ vars.n }}", last: "{{ task.poll.result.n }}" }
+output_map:
+  polls: "{{ task.poll.result.n }}"
+`;
+    h.register(loop(5));
+    h.register(loop(2));
+    const ok = await h.rt.startRun("t.loop5", {});
+    expect((await h.finish(ok.id)).status).toBe("succeeded");
+    expect(h.calls.get("t.echo")).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { polls: 3, last: 3 }]);
+    expect(await h.rt.output(ok.id)).toEqual({ polls: 3 });
+    expect((await h.rt.steps(ok.id)).map((s) => s.id).filter((id) => id.startsWith("poll")).sort()).toEqual([
+      "poll", "poll.route", "poll@2", "poll@2.route", "poll@3", "poll@3.route",
+    ]);
+    const capped = await h.rt.startRun("t.loop2", {});
+    expect((await h.finish(capped.id)).status).toBe("failed");
+    const third = (await h.rt.steps(capped.id)).find((s) => s.id === "poll@3.route");
+    expect(third?.lastError?.details).toMatchObject({ task: "poll", error: { code: "loop_limit" } });
+  });
 });
