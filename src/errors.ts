@@ -68,6 +68,22 @@ export const ErrorCodes = {
   invalidWorkflow: "invalid_workflow",
   /** The admin page refused an action: read-only, not authorized, a missing or wrong CSRF token, or a foreign Origin (HTTP 403). */
   forbidden: "forbidden",
+  /** A declarative template failed while a run evaluated it (unknown filter, wrong type, prototype access, bad JSON); the task fails. */
+  expressionError: "expression_error",
+  /** A declarative template ran past its step budget or produced more text than its output budget allows. */
+  expressionBudget: "expression_budget",
+  /** A declarative definition has more tasks than the limit allows. */
+  tooManyTasks: "too_many_tasks",
+  /** A declarative `with_items` list is longer than the limit allows; the task fails. */
+  tooManyItems: "too_many_items",
+  /** A declarative subworkflow would nest deeper than the child-run depth limit; the task fails. */
+  childDepthExceeded: "child_depth_exceeded",
+  /** A template in a declarative definition is longer than the template size limit. */
+  templateTooLarge: "template_too_large",
+  /** A declarative task was reached once more than its `max_iterations` allows; the task fails. */
+  loopLimit: "loop_limit",
+  /** A declarative task failed and no `on_failure` / `on_complete` / `on_timeout` transition handled it; the run fails. */
+  taskFailed: "task_failed",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -13,6 +13,8 @@ export interface Executor {
    * `undefined`) is the step's result, the same as `step.result(value)` called last.
    */
   execute(step: StepContext): Promise<unknown>;
+  /** The schema its input must match, when it has one (typed executors): tools check static inputs against it. */
+  readonly inputSchema?: Schema;
 }
 
 /** An executor from a function; what `fn` returns (if not `undefined`) is the step's result. */
@@ -39,6 +41,7 @@ export function newTypedExecutor<S extends Schema>(
   if (!isSchema(schema)) throw new WorkflowError(ErrorCodes.invalidInput, `newTypedExecutor("${String(kind)}"): the schema must be a Standard Schema (zod, valibot, arktype, ...)`);
   return {
     kind,
+    inputSchema: schema,
     async execute(step) {
       const input = await validate(schema, step.rawInput(), `input of step "${step.step.id}" (${kind})`);
       return fn(step, input);

@@ -2,6 +2,7 @@
  * Workflow packages: a name and an entrypoint that lays out a run's first steps.
  */
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import type { Executor } from "./executor.js";
 import type { RunBuilder } from "./run-builder.js";
 import { type InferInput, type InferOutput, isSchema, type Schema } from "./schema.js";
 
@@ -23,6 +24,31 @@ export interface WorkflowPackage<Input = unknown> {
    * `startRun` checks the input at compile time.
    */
   readonly __input?: Input;
+  /**
+   * Packages that carry a version may be registered side by side under one name;
+   * `startRun` takes the newest unless `{ version }` picks one.
+   */
+  readonly version?: string;
+  /**
+   * Executors the package brings for step kinds of its own (a declarative
+   * workflow's routing steps); `registerPackage` registers them with it.
+   */
+  readonly executors?: readonly Executor[];
+  /** Told, at `registerPackage`, what the runtime has registered (a declarative workflow resolves its actions with it). */
+  readonly attach?: (host: PackageHost) => void;
+  /**
+   * Called before workers first run (`startWorkers`, `runOnce`): throws (e.g.
+   * `invalid_workflow` for an action nobody registered) when the package cannot work.
+   */
+  readonly verify?: () => void;
+}
+
+/** What a package may ask the runtime it is registered on. */
+export interface PackageHost {
+  /** The executor registered for a kind. */
+  executor(kind: string): Executor | undefined;
+  /** Whether a package of that name is registered. */
+  hasPackage(name: string): boolean;
 }
 
 /** The run input a package accepts. */

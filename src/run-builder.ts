@@ -63,6 +63,8 @@ export function checkGraph(steps: readonly NewStep[], isKnown?: (id: string) => 
 
 /** What an entrypoint uses to name the run and lay out its first steps. */
 export interface RunBuilder {
+  /** The id of the run being laid out. */
+  readonly runId: string;
   name(n: string): void;
   metadata(key: string, value: string): void;
   /** Adds a step; throws `duplicate_step` on a repeated id, `invalid_input` on bad options. */
@@ -111,6 +113,10 @@ export class CollectingRunBuilder implements RunBuilder {
    * Sets the input of the steps that were handed the run's input object, from the
    * run input's encoding (made after the entrypoint, so both see the same state).
    */
+  get runId(): string {
+    return this.#runId;
+  }
+
   fillRunInput(encoded: string): void {
     for (const step of this.#takesRunInput) step.input = encoded;
   }

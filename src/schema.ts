@@ -49,6 +49,26 @@ export async function validate<S extends Schema>(schema: S, value: unknown, what
   throw new WorkflowError(ErrorCodes.invalidInput, `${what}: ${where}${first?.message ?? "invalid"}`, { details: issues });
 }
 
+/**
+ * Checks a value without waiting, for checks that must be synchronous (a
+ * declarative workflow's static inputs, checked before workers start). Returns
+ * the issues, an empty list when the value matches, or `undefined` when the
+ * schema validates asynchronously (it cannot be checked now).
+ */
+export function issuesNow(schema: Schema, value: unknown): SchemaIssue[] | undefined {
+  let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+  try {
+    result = schema["~standard"].validate(value);
+  } catch (err) {
+    return [{ message: `cannot be validated: ${errorMessage(err)}` }];
+  }
+  if (result instanceof Promise) {
+    result.catch(() => undefined); // not awaited: do not leave a rejection unhandled
+    return undefined;
+  }
+  return result.issues ? result.issues.map(toIssue) : [];
+}
+
 function toIssue(issue: StandardSchemaV1.Issue): SchemaIssue {
   // Symbols become text: details are stored with a failed step, and must serialize.
   const path = issue.path?.map((p) => (typeof p === "object" && p !== null ? p.key : p)).map((k) => (typeof k === "number" ? k : String(k)));

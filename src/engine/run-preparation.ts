@@ -23,6 +23,8 @@ export interface StartRunOptions {
   name?: string;
   /** Applied first; the entrypoint's `run.metadata()` calls override it. */
   metadata?: Record<string, string>;
+  /** Which registered version of the package to run (default: the newest). */
+  version?: string;
 }
 
 /**
@@ -37,7 +39,8 @@ export async function prepareRun(
   item: { input: unknown } & StartRunOptions,
   stamp?: (metadata: Record<string, string>) => void,
 ): Promise<NewRun | RunHandle> {
-  const { input, ...opts } = item;
+  // The version picked the package already.
+  const { input, version: _version, ...opts } = item;
   // Most bulk items carry only an input: nothing to validate.
   const options = Object.keys(opts).length === 0 ? NO_OPTIONS : startOptionsSchema.safeParse(opts);
   if (!options.success) {
@@ -82,13 +85,3 @@ export async function prepareRun(
   return { run, steps: builder.steps };
 }
 
-/** The registered package a start names: by name, or the package object itself (which must be the one registered). */
-export function registeredPackage(packages: ReadonlyMap<string, WorkflowPackage>, which: string | WorkflowPackage<unknown>): WorkflowPackage {
-  const name = typeof which === "string" ? which : which?.name;
-  const pkg = typeof name === "string" ? packages.get(name) : undefined;
-  if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${String(name)}" is registered`);
-  if (typeof which !== "string" && which !== pkg) {
-    throw new WorkflowError(ErrorCodes.unknownPackage, `another package named "${name}" is registered; start runs with the registered package object or its name`);
-  }
-  return pkg;
-}

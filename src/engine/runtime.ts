@@ -52,8 +52,9 @@ import {
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
+import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
-import { prepareRun, registeredPackage, type StartRunOptions } from "./run-preparation.js";
+import { prepareRun, type StartRunOptions } from "./run-preparation.js";
 import { purgeFinished, startRetention } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
@@ -86,7 +87,7 @@ export class Runtime {
   readonly #store: Store;
   readonly #config: ResolvedConfig;
   readonly #executors = new Registry();
-  readonly #packages = new Map<string, WorkflowPackage>();
+  readonly #packages = new PackageRegistry(this.#executors, (executor) => this.registerExecutor(executor));
   readonly #scheduler: Scheduler;
   readonly #waiter: RunWaiter;
   readonly #hooks: EventHooks;
@@ -133,15 +134,12 @@ export class Runtime {
     this.#executors.register(executor);
   }
 
+  /**
+   * Registers a package (and the executors it brings). A package with a `version`
+   * may be registered again with another version; `startRun` takes the newest.
+   */
   registerPackage<I>(pkg: WorkflowPackage<I>): void {
-    if (!pkg || typeof pkg.name !== "string" || typeof pkg.entrypoint !== "function") {
-      throw new WorkflowError(ErrorCodes.invalidInput, "registerPackage needs a package built with newPackage(...).build()");
-    }
-    if (hasNul(pkg.name) || pkg.name.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "a package name must be non-empty and must not contain NUL characters");
-    if (this.#packages.has(pkg.name)) {
-      throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}" is already registered`);
-    }
-    this.#packages.set(pkg.name, pkg as WorkflowPackage);
+    this.#packages.register(pkg as WorkflowPackage);
   }
 
   /**
@@ -164,11 +162,12 @@ export class Runtime {
   async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]>;
   async startRuns(which: string | WorkflowPackage<unknown>, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
-    const pkg = registeredPackage(this.#packages, which);
-    return this.#telemetry.traceStart(pkg.name, items.length, async (stamp) => {
+    const newest = this.#packages.resolve(which);
+    return this.#telemetry.traceStart(newest.name, items.length, async (stamp) => {
       const handles: (RunHandle | undefined)[] = [];
       const toCreate: { index: number; run: NewRun }[] = [];
       for (const [index, item] of items.entries()) {
+        const pkg = item.version === undefined ? newest : this.#packages.get(newest.name, item.version);
         const prepared = await prepareRun(this.#store, this.#config, pkg, item, stamp).catch(asInvalidInput);
         if ("run" in prepared) toCreate.push({ index, run: prepared });
         handles[index] = "run" in prepared ? undefined : prepared;
@@ -202,8 +201,7 @@ export class Runtime {
    * unknown package, a bad input) fail the step for good.
    */
   async #startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord> {
-    const pkg = this.#packages.get(input.package);
-    if (!pkg) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${input.package}" is registered`, { retryable: false });
+    const pkg = this.#packages.get(input.package); // unknown_package: not retryable
     let prepared: NewRun | RunHandle;
     try {
       const item = {
@@ -235,6 +233,7 @@ export class Runtime {
   /** One scheduler cycle; see the README for what a cycle covers. */
   async runOnce(): Promise<CycleResult> {
     this.#assertOpen();
+    this.#packages.verify();
     return this.#scheduler.runOnce();
   }
 
@@ -244,6 +243,7 @@ export class Runtime {
    */
   async startWorkers(opts: WorkerOptions = {}): Promise<void> {
     this.#assertOpen();
+    this.#packages.verify();
     const workers = this.#scheduler.startWorkers(opts);
     if (!this.#config.retention) return workers;
     // Retention runs beside the workers, for as long as they run.

@@ -54,6 +54,8 @@ export interface WorkerConfig {
   maxWorkers?: number;
   maxReclaims?: number;
   queues?: Record<string, { maxWorkers?: number }>;
+  /** YAML definition files (trellis/declarative) this process registers. */
+  declarative?: string[];
   /** Runs of "crash-start" this process starts itself, with its workers idle (start leases). */
   startRuns?: string[];
 }

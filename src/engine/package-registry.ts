@@ -1,0 +1,103 @@
+/**
+ * The packages a runtime knows, by name and by version. A name holds one
+ * package, or several versions of one (packages that carry a `version`, such
+ * as declarative workflows); `startRun` takes the newest unless told a version.
+ * Executors a package brings are registered with it; versions of one package
+ * share them.
+ */
+import { ErrorCodes, WorkflowError } from "../errors.js";
+import type { Executor, Registry } from "../executor.js";
+import { hasNul } from "../names.js";
+import type { PackageHost, WorkflowPackage } from "../package.js";
+
+/** Orders versions: dot- or dash-separated parts, numerically where both parts are numbers. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.\-+]/);
+  const pb = b.split(/[.\-+]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? "";
+    const y = pb[i] ?? "";
+    if (x === y) continue;
+    if (/^\d+$/.test(x) && /^\d+$/.test(y)) return Number(x) - Number(y);
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Packages by name and version, with the executors they bring. */
+export class PackageRegistry {
+  readonly #executors: Registry;
+  readonly #register: (executor: Executor) => void;
+  readonly #versions = new Map<string, Map<string | undefined, WorkflowPackage>>();
+  readonly #newest = new Map<string, WorkflowPackage>();
+  #verified = false;
+
+  /** `register` registers an executor a package brings (with the runtime's checks). */
+  constructor(executors: Registry, register: (executor: Executor) => void) {
+    this.#executors = executors;
+    this.#register = register;
+  }
+
+  register(pkg: WorkflowPackage): void {
+    if (!pkg || typeof pkg.name !== "string" || typeof pkg.entrypoint !== "function") {
+      throw new WorkflowError(ErrorCodes.invalidInput, "registerPackage needs a package built with newPackage(...).build()");
+    }
+    if (hasNul(pkg.name) || pkg.name.trim() === "") throw new WorkflowError(ErrorCodes.invalidInput, "a package name must be non-empty and must not contain NUL characters");
+    const versions = this.#versions.get(pkg.name);
+    const versioned = versions && [...versions.keys()].every((v) => v !== undefined) && pkg.version !== undefined;
+    if (versions && (!versioned || versions.has(pkg.version))) {
+      const which = pkg.version !== undefined && versions.has(pkg.version) ? ` (version ${pkg.version})` : "";
+      throw new WorkflowError(ErrorCodes.duplicatePackage, `a package named "${pkg.name}"${which} is already registered`);
+    }
+    // Versions of one package bring the same executors: the first registration's stay.
+    const own = versions ? [] : (pkg.executors ?? []);
+    const taken = own.find((e) => this.#executors.get(e.kind) !== undefined);
+    if (taken) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken.kind}", which is already registered`);
+    for (const executor of own) this.#register(executor);
+    this.#versions.set(pkg.name, new Map(versions ?? []).set(pkg.version, pkg));
+    const newest = this.#newest.get(pkg.name);
+    if (!newest || compareVersions(pkg.version ?? "", newest.version ?? "") > 0) this.#newest.set(pkg.name, pkg);
+    this.#verified = false;
+    pkg.attach?.(this.host());
+  }
+
+  /** What a package may ask of the runtime. */
+  host(): PackageHost {
+    return { executor: (kind) => this.#executors.get(kind), hasPackage: (name) => this.#newest.has(name) };
+  }
+
+  /** The package of that name: the given version, or the newest. `unknown_package` when there is none. */
+  get(name: string, version?: string): WorkflowPackage {
+    const pkg = version === undefined ? this.#newest.get(name) : this.#versions.get(name)?.get(version);
+    if (pkg) return pkg;
+    const known = [...(this.#versions.get(name)?.keys() ?? [])].filter((v) => v !== undefined);
+    if (version !== undefined && known.length) {
+      throw new WorkflowError(ErrorCodes.unknownPackage, `package "${name}" has no version "${version}" (registered: ${known.sort(compareVersions).join(", ")})`);
+    }
+    throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${name}" is registered`);
+  }
+
+  /**
+   * The package a start names: by name (the newest version), or the package
+   * object itself, which must be one registered (then that very version runs).
+   */
+  resolve(which: string | WorkflowPackage<unknown>): WorkflowPackage {
+    if (typeof which === "string") return this.get(which);
+    const name = which?.name;
+    const registered = typeof name === "string" ? this.#versions.get(name)?.get(which.version) : undefined;
+    if (registered !== undefined && registered === which) return registered;
+    if (typeof name !== "string" || !this.#newest.has(name)) throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${String(name)}" is registered`);
+    throw new WorkflowError(ErrorCodes.unknownPackage, `another package named "${name}" is registered; start runs with the registered package object or its name`);
+  }
+
+  has(name: string): boolean {
+    return this.#newest.has(name);
+  }
+
+  /** Lets each package check, once before workers run, that what it needs is registered. */
+  verify(): void {
+    if (this.#verified) return;
+    for (const versions of this.#versions.values()) for (const pkg of versions.values()) pkg.verify?.();
+    this.#verified = true;
+  }
+}

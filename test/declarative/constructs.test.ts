@@ -1,0 +1,490 @@
+/**
+ * Every construct of the format on both stores: each transition kind, decision
+ * paths, `when`, `join: all`, nested parallel blocks, `with_items` with and
+ * without batches, retry with `on_error`, timeout with `on_timeout`, subworkflow
+ * output, and an inquiry answered by a signal.
+ */
+import { describe, expect, it } from "vitest";
+import { stores } from "../support/stores.js";
+import { type Harness, useHarness } from "./support.js";
+
+async function steps(h: Harness, runId: string): Promise<Record<string, string>> {
+  return Object.fromEntries((await h.rt.steps(runId)).map((s) => [s.id, s.status]));
+}
+
+/** The tasks whose action ran, by the `declarative.task` metadata of their steps. */
+async function ran(h: Harness, runId: string): Promise<string[]> {
+  const all = await h.rt.steps(runId);
+  return all.filter((s) => s.metadata["declarative.role"] === undefined && s.status === "succeeded").map((s) => s.id).sort();
+}
+
+const transitions = `
+ref: t.transitions
+version: "1"
+parameters:
+  fail: { type: boolean, default: false }
+tasks:
+  - name: work
+    action: t.fail
+    input: { code: boom }
+    on_failure: [on_fail]
+    on_complete: always
+  - name: on_fail
+    action: t.echo
+    input: { error: "{{ task.work.error.code }}" }
+  - name: always
+    action: t.echo
+    input: { status: "{{ task.work.status }}" }
+`;
+
+describe.each(stores("dcons"))("declarative constructs on $name", (target) => {
+  const harness = useHarness(target);
+
+  it("on_failure and on_complete both fire on a failure, and a handled failure does not fail the run", async () => {
+    const h = await harness();
+    h.register(transitions);
+    const { id } = await h.rt.startRun("t.transitions", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(h.calls.get("t.echo")).toEqual(expect.arrayContaining([{ error: "boom" }, { status: "failed" }]));
+    expect((await steps(h, id)).work).toBe("failed");
+  });
+
+  it("an unhandled failure fails the run with task_failed, and on_success paths do not run", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.unhandled
+version: "1"
+tasks:
+  - name: work
+    action: t.fail
+    on_success: next
+  - name: next
+    action: t.echo
+`);
+    const { id } = await h.rt.startRun("t.unhandled", {});
+    expect((await h.finish(id)).status).toBe("failed");
+    const route = (await h.rt.steps(id)).find((s) => s.id === "work.route");
+    expect(route?.lastError?.code).toBe("task_failed");
+    expect(h.calls.get("t.echo")).toBeUndefined();
+  });
+
+  it("decision takes the first matching branch, else default; when skips a task", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.decision
+version: "1"
+parameters:
+  env: { type: string, enum: [dev, prod] }
+tasks:
+  - name: check
+    action: core.noop
+    input: { env: "{{ parameters.env }}" }
+    decision:
+      - when: "{{ task.check.result.env == 'prod' }}"
+        next: careful
+      - default: fast
+  - name: careful
+    action: t.echo
+    input: { path: careful }
+    on_success: audit
+  - name: fast
+    action: t.echo
+    input: { path: fast }
+    on_success: audit
+  - name: audit
+    action: t.echo
+    when: "{{ parameters.env == 'prod' }}"
+    input: { path: audit }
+`);
+    const prod = await h.rt.startRun("t.decision", { env: "prod" });
+    expect((await h.finish(prod.id)).status).toBe("succeeded");
+    const dev = await h.rt.startRun("t.decision", { env: "dev" });
+    expect((await h.finish(dev.id)).status).toBe("succeeded");
+    expect(await ran(h, prod.id)).toEqual(["audit", "careful", "check"]);
+    expect(await ran(h, dev.id)).toEqual(["check", "fast"]);
+  });
+
+  it("a task reached twice runs once (the first arrival); join: all waits for every inbound task and merges their vars", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.join
+version: "1"
+tasks:
+  - name: a
+    action: t.echo
+    input: { from: a }
+    publish: { from_a: "{{ task.a.result.from }}" }
+    on_success: [once, joined]
+  - name: b
+    action: t.echo
+    input: { from: b }
+    publish: { from_b: "{{ task.b.result.from }}" }
+    on_success: [once, joined]
+  - name: once
+    action: t.echo
+    input: { task: once }
+  - name: joined
+    join: all
+    action: t.echo
+    input: { a: "{{ vars.from_a }}", b: "{{ vars.from_b }}" }
+`);
+    const { id } = await h.rt.startRun("t.join", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    const echoes = h.calls.get("t.echo") ?? [];
+    expect(echoes.filter((c) => (c as { task?: string }).task === "once")).toHaveLength(1);
+    expect(echoes.filter((c) => "a" in (c as object) && "b" in (c as object))).toEqual([{ a: "a", b: "b" }]);
+  });
+
+  it("nested parallel blocks run every member; the block succeeds with their results and then follows on_success", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.parallel
+version: "1"
+tasks:
+  - name: checks
+    type: parallel
+    tasks:
+      - name: one
+        action: t.echo
+        input: { n: 1 }
+      - name: inner
+        type: parallel
+        tasks:
+          - name: two
+            action: t.echo
+            input: { n: 2 }
+          - name: three
+            action: t.double
+            input: { n: 3 }
+    on_success: after
+    on_failure: failed
+  - name: after
+    action: t.echo
+    input: { results: "{{ task.checks.result }}" }
+  - name: failed
+    action: t.echo
+`);
+    const { id } = await h.rt.startRun("t.parallel", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    const last = (h.calls.get("t.echo") ?? []).find((c) => "results" in (c as object));
+    expect(last).toEqual({ results: { one: { n: 1 }, inner: { two: { n: 2 }, three: { n: 6 } } } });
+  });
+
+  it("a failed member fails the block, and the block's on_failure handles it", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.parallel_fail
+version: "1"
+tasks:
+  - name: block
+    type: parallel
+    tasks:
+      - name: ok
+        action: t.echo
+      - name: bad
+        action: t.fail
+        input: { code: nope }
+    on_failure: cleanup
+  - name: cleanup
+    action: t.echo
+    input: { code: "{{ task.block.error.code }}" }
+`);
+    const { id } = await h.rt.startRun("t.parallel_fail", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(h.calls.get("t.echo")).toContainEqual({ code: "nope" });
+  });
+
+  it("with_items: one step per item, or per batch, results in order; concurrency bounds the items running at once", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.items
+version: "1"
+parameters:
+  numbers: { type: array, items: { type: integer } }
+tasks:
+  - name: each
+    action: t.double
+    with_items: "{{ parameters.numbers }}"
+    concurrency: 2
+    input: { n: "{{ item + index * 0 }}" }
+    on_success: batches
+  - name: batches
+    action: t.echo
+    with_items: "{{ task.each.result }}"
+    batch_size: 2
+    input: { batch: "{{ item }}", index: "{{ index }}" }
+output_map:
+  doubled: "{{ task.each.result }}"
+  batches: "{{ task.batches.result | length }}"
+`);
+    const { id } = await h.rt.startRun("t.items", { numbers: [1, 2, 3, 4, 5] });
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(await h.rt.output(id)).toEqual({ doubled: [{ n: 2 }, { n: 4 }, { n: 6 }, { n: 8 }, { n: 10 }], batches: 3 });
+    expect(h.calls.get("t.echo")).toEqual([
+      { batch: [{ n: 2 }, { n: 4 }], index: 0 },
+      { batch: [{ n: 6 }, { n: 8 }], index: 1 },
+      { batch: [{ n: 10 }], index: 2 },
+    ]);
+    const items = (await h.rt.steps(id)).filter((s) => s.id.startsWith("each["));
+    // Item i waits for item i - 2: never more than two at once, in any process.
+    expect(items.find((s) => s.id === "each[3]")?.dependsOn).toEqual([{ stepId: "each[1]", required: false, on: "completed" }]);
+    const events = await h.rt.events(id);
+    let running = 0;
+    let most = 0;
+    for (const e of events) {
+      if (!e.stepId?.startsWith("each[")) continue;
+      if (e.type === "step_claimed") most = Math.max(most, ++running);
+      if (e.type === "step_succeeded" || e.type === "step_failed") running--;
+    }
+    expect(most).toBeLessThanOrEqual(2);
+  });
+
+  it("retry: on_error decides which failures are retried", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.retry
+version: "1"
+parameters:
+  code: { type: string }
+tasks:
+  - name: call
+    action: t.flaky
+    input: { succeedOn: 3, code: "{{ parameters.code }}" }
+    retry:
+      count: 3
+      delay: 0.01
+      backoff: exponential
+      max_delay: 0.05
+      on_error: "{{ task.call.error.type == 'timeout' }}"
+`);
+    const retried = await h.rt.startRun("t.retry", { code: "timeout" });
+    expect((await h.finish(retried.id)).status).toBe("succeeded");
+    const call = (await h.rt.steps(retried.id)).find((s) => s.id === "call");
+    expect(call?.attempt).toBe(3);
+    const refused = await h.rt.startRun("t.retry", { code: "bad_request" });
+    expect((await h.finish(refused.id)).status).toBe("failed");
+    const once = (await h.rt.steps(refused.id)).find((s) => s.id === "call");
+    expect(once?.attempt).toBe(1);
+    expect(once?.lastError?.code).toBe("bad_request");
+  });
+
+  it("timeout: an attempt past its timeout fails with code timeout, and on_timeout handles it", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.timeout
+version: "1"
+tasks:
+  - name: slow
+    action: t.hang
+    timeout: 0.2
+    on_timeout: timed_out
+    on_failure: failed
+  - name: timed_out
+    action: t.echo
+    input: { code: "{{ task.slow.error.code }}" }
+  - name: failed
+    action: t.echo
+    input: { wrong: true }
+`);
+    const { id } = await h.rt.startRun("t.timeout", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(h.calls.get("t.echo")).toEqual([{ code: "timeout" }]);
+  });
+
+  it("a subworkflow runs as a child run and its output is the task's result", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.child
+version: "1"
+parameters:
+  n: { type: integer }
+tasks:
+  - name: double
+    action: t.double
+    input: { n: "{{ parameters.n }}" }
+output_map:
+  value: "{{ task.double.result.n }}"
+`);
+    h.register(`
+ref: t.parent
+version: "1"
+tasks:
+  - name: sub
+    action: t.child
+    input: { n: 21 }
+    on_success: report
+  - name: report
+    action: t.echo
+    input: { got: "{{ task.sub.result.value }}" }
+output_map:
+  answer: "{{ task.sub.result.value }}"
+`);
+    const { id } = await h.rt.startRun("t.parent", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(await h.rt.output(id)).toEqual({ answer: 42 });
+    expect(h.calls.get("t.echo")).toEqual([{ got: 42 }]);
+  });
+
+  it("core.inquiry waits for its signal; the answer is validated against the schema and becomes the result", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.inquiry
+version: "1"
+tasks:
+  - name: approve
+    action: core.inquiry
+    input:
+      prompt: "Deploy?"
+      schema:
+        type: object
+        properties:
+          approved: { type: boolean, required: true }
+    decision:
+      - when: "{{ task.approve.result.approved }}"
+        next: deploy
+      - default: cancel
+  - name: deploy
+    action: t.echo
+    input: { deploy: true }
+  - name: cancel
+    action: t.echo
+    input: { deploy: false }
+`);
+    const waiting = new Promise<void>((resolve) => h.rt.on("step_waiting", (e) => e.stepId === "approve" && resolve()));
+    const { id } = await h.rt.startRun("t.inquiry", {});
+    const ac = new AbortController();
+    const workers = h.rt.startWorkers({ signal: ac.signal });
+    try {
+      await waiting;
+      const step = (await h.rt.steps(id)).find((s) => s.id === "approve");
+      expect(step?.status).toBe("waiting");
+      expect(step?.metadata["declarative.prompt"]).toBe("Deploy?");
+      await h.rt.signal(id, "inquiry:approve", { approved: true });
+      expect((await h.rt.waitForRun(id, { timeout: 20_000 })).status).toBe("succeeded");
+      // An answer that does not match the schema fails the task (and, unhandled, the run).
+      const bad = await h.rt.startRun("t.inquiry", {});
+      await h.rt.signal(bad.id, "inquiry:approve", { approved: "yes" });
+      expect((await h.rt.waitForRun(bad.id, { timeout: 20_000 })).status).toBe("failed");
+      const route = (await h.rt.steps(bad.id)).find((s) => s.id === "approve.route");
+      expect(route?.lastError?.message).toContain("approved");
+    } finally {
+      ac.abort();
+      await workers;
+    }
+    expect(h.calls.get("t.echo")).toEqual([{ deploy: true }]);
+  });
+
+  it("pack.config and kv.get are stored values; a kv.get_secret reaches the executor but never the stored input", async () => {
+    const h = await harness();
+    h.register(
+      `
+ref: t.secrets
+version: "1"
+tasks:
+  - name: call
+    action: t.quiet
+    input:
+      url: "{{ pack.config.base }}/{{ kv.get('path') }}"
+      token: "{{ kv.get_secret('api.token') }}"
+`,
+      { config: { base: "https://api" }, kv: async (key) => (key === "path" ? "v1" : undefined), secrets: (key) => (key === "api.token" ? "s3cr3t" : undefined) },
+    );
+    const { id } = await h.rt.startRun("t.secrets", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(h.calls.get("t.quiet")).toEqual([{ url: "https://api/v1", token: "s3cr3t" }]);
+    const all = await h.rt.steps(id);
+    const results = await Promise.all(all.map((s) => h.rt.result(id, s.id)));
+    const stored = JSON.stringify(all) + JSON.stringify(await h.rt.events(id)) + JSON.stringify(results);
+    expect(stored).toContain("https://api/v1");
+    expect(stored).not.toContain("s3cr3t");
+    const call = (await h.rt.steps(id)).find((s) => s.id === "call");
+    expect(call?.kind).toBe("t.secrets#guard");
+  });
+
+  it("limits at run time: a subworkflow nesting past the depth limit and a with_items past the item limit fail their task", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.recursive
+version: "1"
+tasks:
+  - name: again
+    action: t.recursive
+`);
+    h.register(`
+ref: t.many
+version: "1"
+tasks:
+  - name: each
+    action: t.echo
+    with_items: "{{ kv.get('big') }}"
+`, { kv: { big: Array.from({ length: 50_001 }, (_, i) => i) } });
+    const deep = await h.rt.startRun("t.recursive", {});
+    expect((await h.finish(deep.id)).status).toBe("failed");
+    const innermost = `${deep.id}${"/again".repeat(10)}`;
+    const route = (await h.rt.steps(innermost)).find((s) => s.id === "again.route");
+    expect(route?.lastError?.details).toMatchObject({ task: "again", error: { code: "child_depth_exceeded" } });
+    const many = await h.rt.startRun("t.many", {});
+    expect((await h.finish(many.id)).status).toBe("failed");
+    const manyRoute = (await h.rt.steps(many.id)).find((s) => s.id === "each.route");
+    expect(manyRoute?.lastError?.details).toMatchObject({ error: { code: "too_many_items" } });
+    expect((await h.rt.steps(many.id)).some((s) => s.id.startsWith("each["))).toBe(false);
+  });
+
+  it("a run whose every start task is skipped by when still finishes, with its output", async () => {
+    const h = await harness();
+    h.register(`
+ref: t.skipped
+version: "1"
+parameters:
+  go: { type: boolean, default: false }
+tasks:
+  - name: maybe
+    action: t.echo
+    when: "{{ parameters.go }}"
+output_map:
+  ran: "{{ task.maybe.status | default('skipped') }}"
+`);
+    const { id } = await h.rt.startRun("t.skipped", {});
+    expect((await h.finish(id)).status).toBe("succeeded");
+    expect(await h.rt.output(id)).toEqual({ ran: "skipped" });
+    expect(h.calls.get("t.echo")).toBeUndefined();
+  });
+
+  it("a bounded loop: a task reached again runs its next iteration; past max_iterations it fails with loop_limit", async () => {
+    const h = await harness();
+    const loop = (max: number) => `
+ref: t.loop${max}
+version: "1"
+vars:
+  n: 0
+tasks:
+  - name: poll
+    action: t.echo
+    max_iterations: ${max}
+    input: { n: "{{ vars.n + 1 }}" }
+    publish: { n: "{{ task.poll.result.n }}" }
+    decision:
+      - when: "{{ vars.n >= 3 }}"
+        next: done
+      - default: poll
+  - name: done
+    action: t.echo
+    input: { polls: "{{ vars.n }}", last: "{{ task.poll.result.n }}" }
+output_map:
+  polls: "{{ task.poll.result.n }}"
+`;
+    h.register(loop(5));
+    h.register(loop(2));
+    const ok = await h.rt.startRun("t.loop5", {});
+    expect((await h.finish(ok.id)).status).toBe("succeeded");
+    expect(h.calls.get("t.echo")).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { polls: 3, last: 3 }]);
+    expect(await h.rt.output(ok.id)).toEqual({ polls: 3 });
+    expect((await h.rt.steps(ok.id)).map((s) => s.id).filter((id) => id.startsWith("poll")).sort()).toEqual([
+      "poll", "poll.route", "poll@2", "poll@2.route", "poll@3", "poll@3.route",
+    ]);
+    const capped = await h.rt.startRun("t.loop2", {});
+    expect((await h.finish(capped.id)).status).toBe("failed");
+    const third = (await h.rt.steps(capped.id)).find((s) => s.id === "poll@3.route");
+    expect(third?.lastError?.details).toMatchObject({ task: "poll", error: { code: "loop_limit" } });
+  });
+});

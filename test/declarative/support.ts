@@ -1,0 +1,86 @@
+/**
+ * Helpers for declarative tests: a runtime per test on a fresh store, YAML
+ * definitions registered from text, and executors that record what they saw.
+ */
+import { afterEach } from "vitest";
+import { z } from "zod";
+import { type Executor, newExecutor, newRuntime, newTypedExecutor, permanent, type Runtime } from "../../src/index.js";
+import { parseWorkflow, type ParseOptions } from "../../src/declarative/index.js";
+import type { StoreTarget } from "../support/stores.js";
+
+export interface Harness {
+  rt: Runtime;
+  /** Inputs each action kind was called with, in call order. */
+  calls: Map<string, unknown[]>;
+  register(yaml: string, opts?: ParseOptions): string;
+  /** Runs workers until the run finishes; returns the finished run. */
+  finish(runId: string): Promise<Awaited<ReturnType<Runtime["waitForRun"]>>>;
+}
+
+/** Executors the tests' definitions use. */
+export function testExecutors(calls: Map<string, unknown[]>): Executor[] {
+  const record = (kind: string, input: unknown) => calls.set(kind, [...(calls.get(kind) ?? []), input]);
+  return [
+    newExecutor("t.echo", async (step) => {
+      record("t.echo", step.rawInput());
+      step.result(step.rawInput());
+    }),
+    newExecutor("t.fail", async (step) => {
+      record("t.fail", step.rawInput());
+      const { code = "boom", retry = false } = (step.rawInput() ?? {}) as { code?: string; retry?: boolean };
+      throw retry ? Object.assign(new Error(`failed with ${code}`), {}) : permanent(code, new Error(`failed with ${code}`));
+    }),
+    newExecutor("t.flaky", async (step) => {
+      record("t.flaky", step.attempt);
+      const { succeedOn = 3, code = "flaky" } = (step.rawInput() ?? {}) as { succeedOn?: number; code?: string };
+      if (step.attempt < succeedOn) throw Object.assign(new Error(`attempt ${step.attempt}`), { name: "WorkflowError", code, retryable: true });
+      step.result({ attempt: step.attempt });
+    }),
+    newExecutor("t.quiet", async (step) => {
+      record("t.quiet", step.rawInput());
+      step.result({ ok: true, url: (step.rawInput() as { url?: string }).url });
+    }),
+    newExecutor("t.hang", async (step) => {
+      record("t.hang", step.rawInput());
+      await new Promise<void>((resolve) => step.signal.addEventListener("abort", () => resolve(), { once: true }));
+      throw new Error("aborted");
+    }),
+    newTypedExecutor("t.double", z.object({ n: z.number() }), async (step, input) => {
+      record("t.double", input);
+      step.result({ n: input.n * 2 });
+    }),
+  ];
+}
+
+/** A factory of harnesses on fresh stores of `target`; each is closed after its test. */
+export function useHarness(target: StoreTarget): () => Promise<Harness> {
+  const open: Runtime[] = [];
+  afterEach(async () => {
+    for (const rt of open.splice(0)) await rt.close();
+  });
+  return async () => {
+    const calls = new Map<string, unknown[]>();
+    const rt = await newRuntime({ store: target.fresh() });
+    open.push(rt);
+    for (const e of testExecutors(calls)) rt.registerExecutor(e);
+    return {
+      rt,
+      calls,
+      register(yaml, opts) {
+        const pkg = parseWorkflow(yaml, opts);
+        rt.registerPackage(pkg);
+        return pkg.name;
+      },
+      async finish(runId) {
+        const ac = new AbortController();
+        const workers = rt.startWorkers({ signal: ac.signal });
+        try {
+          return await rt.waitForRun(runId, { timeout: 30_000 });
+        } finally {
+          ac.abort();
+          await workers;
+        }
+      },
+    };
+  };
+}
