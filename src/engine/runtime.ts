@@ -20,7 +20,7 @@ import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js
 import { StepMetrics } from "../observability/otel-metrics.js";
 import { QueueCountsSampler } from "../observability/queue-counts.js";
 import type { RuntimeStats } from "../observability/runtime-stats.js";
-import type { ClaimedStep, CreatedRun, NewRun, RunRecord, Store } from "../store/store.js";
+import type { CreatedRun, NewRun, Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
   CycleResult,
@@ -35,8 +35,9 @@ import type {
   StepResult,
   WorkflowRun,
 } from "../types.js";
-import { RESERVED_KIND_PREFIX, type ChildRunInput } from "../waits.js";
-import { type BuiltinServices, childStartError } from "./builtins.js";
+import { RESERVED_KIND_PREFIX } from "../waits.js";
+import type { BuiltinServices } from "./builtins.js";
+import { startChildRun } from "./child-runs.js";
 import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import {
   asInvalidInput,
@@ -107,7 +108,8 @@ export class Runtime {
         const result = await store.getResult(runId, stepId);
         return result && !result.error ? result.result : undefined;
       },
-      startChild: (parent, input, childId) => this.#startChild(parent, input, childId),
+      startChild: (parent, input, childId) =>
+        startChildRun({ store: this.#store, config: this.#config, telemetry: this.#telemetry, packages: this.#packages, wake: () => this.#scheduler.wake() }, parent, input, childId),
     };
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
     this.#hooks = new EventHooks(store, (err) => config.onError(err, "an rt.on listener failed"));
@@ -193,41 +195,6 @@ export class Runtime {
       }
       return handles as RunHandle[];
     });
-  }
-
-  /**
-   * Starts the child run of a `childRun` step: a run like any other, linked to
-   * its parent step (which its end wakes). Errors that no retry can fix (an
-   * unknown package, a bad input) fail the step for good.
-   */
-  async #startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord> {
-    const pkg = this.#packages.get(input.package); // unknown_package: not retryable
-    let prepared: NewRun | RunHandle;
-    try {
-      const item = {
-        input: input.input,
-        runId: childId,
-        ...(input.runName !== undefined ? { name: input.runName } : {}),
-        ...(input.runMetadata !== undefined ? { metadata: input.runMetadata } : {}),
-      };
-      // Started inside the parent step's span: the child run joins its trace.
-      prepared = await this.#telemetry.traceStart(pkg.name, 1, (stamp) => prepareRun(this.#store, this.#config, pkg, item, stamp));
-    } catch (err) {
-      throw childStartError(err);
-    }
-    if ("run" in prepared) {
-      prepared.run.parentRunId = parent.run.id;
-      prepared.run.parentStepId = parent.step.id;
-      const [stored] = await this.#store.createRuns([prepared]);
-      if (stored) {
-        if (stored.created) this.#scheduler.wake();
-        return stored.run;
-      }
-    }
-    // Started by an earlier attempt (or a racing one): read it as stored.
-    const existing = await this.#store.getRun(childId);
-    if (!existing) throw new WorkflowError(ErrorCodes.storeError, `child run "${childId}" was started but cannot be read`);
-    return existing;
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
@@ -440,13 +407,9 @@ export class Runtime {
   }
 
   /**
-   * Calls `listener` whenever the store may have changed: right after a commit of
-   * this runtime (its event hooks), and on a wake-up from another process (the
-   * WAL watch on SQLite, LISTEN/NOTIFY on Postgres). A hint for live views such as
-   * the admin page: spurious calls happen, and a Postgres commit that makes no
-   * work ready (a run's last step succeeding, in another process) sends no
-   * wake-up, so a live view also looks again now and then. Returns the
-   * unsubscribe function.
+   * Calls `listener` whenever the store may have changed: after this runtime's
+   * commits, and on wake-ups from other processes. A hint for live views (see
+   * `EventHooks.watchChanges`); returns the unsubscribe function.
    */
   watchChanges(listener: () => void): () => void {
     this.#assertOpen();
