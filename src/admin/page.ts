@@ -29,7 +29,10 @@ export interface Page {
 }
 
 /** The visible name of each action's button, and the notice shown after it worked. */
-export const ACTION_LABELS = {
+/** What an operator can do from the page. */
+export type AdminActionName = "retry" | "retry-run" | "retry-selected" | "cancel-run" | "pause" | "resume" | "signal" | "purge";
+
+export const ACTION_LABELS: Readonly<Record<AdminActionName, string>> = {
   retry: "Retry",
   "retry-run": "Retry run",
   "retry-selected": "Retry selected",
@@ -38,10 +41,7 @@ export const ACTION_LABELS = {
   resume: "Resume",
   signal: "Signal",
   purge: "Purge",
-} as const;
-
-/** What an operator can do from the page. */
-export type AdminActionName = keyof typeof ACTION_LABELS;
+};
 
 /**
  * A form posting one action. `fields` become hidden inputs; `inputs` are the

@@ -23,7 +23,11 @@ export interface DeclarativePackage extends WorkflowPackage {
   readonly version: string;
   /** The file it came from (or `<source>`). */
   readonly file: string;
-  /** The compiled definition (graphs, tools). */
+  /**
+   * The compiled definition, as `definitionGraph` and the command-line tools
+   * read it; its shape is internal and may change between versions.
+   * @internal
+   */
   readonly workflow: CompiledWorkflow;
 }
 
