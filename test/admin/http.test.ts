@@ -36,6 +36,23 @@ describe.each(stores("admin"))("admin page actions on $name", (target) => {
     expect((await app.rt.waitForRun(b.id, { timeout: 10_000 })).status).toBe("succeeded");
   });
 
+  it("counts ready, running and waiting steps per queue on the queues page, from the store", async () => {
+    const blocked = app.blockStarted();
+    const blocker = await app.rt.startRun("blocker", null);
+    await blocked;
+    const waiting = await app.rt.startRun("approval", {});
+    await eventually(async () => (await app.rt.steps(waiting.id)).some((s) => s.status === "waiting"), "the wait");
+    // The counts are read at most once per statsInterval: poll until this read sees both.
+    const cell = (text: string, status: string) => Number(new RegExp(`<tr data-queue="default">.*?<td data-status="${status}">(\\d+)</td>`, "s").exec(text)?.[1] ?? -1);
+    const page = await eventually(async () => {
+      const { text } = await client.get("/queues");
+      return cell(text, "running") >= 1 && cell(text, "waiting") >= 1 ? text : undefined;
+    }, "the queue counts");
+    expect(page).toContain("Every process sharing the store");
+    await app.rt.cancelRun(blocker.id);
+    await app.rt.cancelRun(waiting.id);
+  });
+
   it("Retry selected replays the ticked dead letters of the failed-steps view", async () => {
     app.failing.value = true;
     const runs = [await app.rt.startRun("demo", { n: 3 }), await app.rt.startRun("demo", { n: 4 })];
