@@ -199,7 +199,11 @@ export class Scheduler {
 
   /** Aborts the executions of a run in this process (after `cancelRun`). */
   abortRun(runId: string, reason: WorkflowError): void {
-    for (const e of this.#inFlight.values()) if (e.lease.runId === runId) e.controller.abort(reason);
+    for (const e of this.#inFlight.values()) {
+      if (e.lease.runId !== runId) continue;
+      e.attempt?.runCanceled();
+      e.controller.abort(reason);
+    }
   }
 
   #onStoreEvent(event: StoreEvent | undefined): void {

@@ -13,7 +13,7 @@ import type { RunStartSpan, StepSignals } from "./otel-signals.js";
 export const SLOW_CLAIM_MS = 1_000;
 
 /** How an attempt ended, as spans, metrics and log lines name it. */
-export type AttemptOutcome = "succeeded" | "retry" | "failed" | "waiting" | "lease_lost" | "released";
+export type AttemptOutcome = "succeeded" | "retry" | "failed" | "waiting" | "lease_lost" | "canceled" | "released";
 
 /** This process's step counts since the runtime opened (see `RuntimeStats.process`). */
 export interface ProcessCounts {
@@ -120,6 +120,7 @@ export class Attempt {
   readonly #signals: AttemptSignals | undefined;
   readonly #began = performance.now();
   #leaseLost = false;
+  #runCanceled = false;
   #ended = false;
 
   constructor(telemetry: WorkerTelemetry, claimed: ClaimedStep, signals: AttemptSignals | undefined) {
@@ -140,20 +141,28 @@ export class Attempt {
     this.#signals?.leaseLost();
   }
 
+  /**
+   * This process canceled the attempt's run: an outcome found stale afterwards
+   * is the cancel doing its job (`canceled`, logged at debug), not a lost lease.
+   */
+  runCanceled(): void {
+    this.#runCanceled = true;
+  }
+
   /** The attempt is over: its outcome written (`result`), or none (given back at shutdown). */
   end(outcome: StepOutcome | undefined, result: CompletionResult | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
-    const [name, code] = classify(outcome, result);
+    const [name, code] = classify(outcome, result, this.#runCanceled);
     const ms = performance.now() - this.#began;
     this.#signals?.end(name, code, ms / 1000, outcome);
     this.#telemetry.ended(this.#claimed, name, code, ms);
   }
 }
 
-function classify(outcome: StepOutcome | undefined, result: CompletionResult | undefined): [AttemptOutcome, string | undefined] {
+function classify(outcome: StepOutcome | undefined, result: CompletionResult | undefined, runCanceled: boolean): [AttemptOutcome, string | undefined] {
   if (!outcome || !result) return ["released", undefined];
-  if (result.status === "stale") return ["lease_lost", "lease_lost"];
+  if (result.status === "stale") return runCanceled ? ["canceled", undefined] : ["lease_lost", "lease_lost"];
   if (result.status === "rejected") return ["failed", result.error.code];
   if (outcome.status === "retry" || outcome.status === "failed") return [outcome.status, outcome.error.code];
   return [outcome.status === "wait" ? "waiting" : "succeeded", undefined];

@@ -93,6 +93,26 @@ describe("the admin page in chromium: cancel, signal, markup", () => {
     await page.close();
   });
 
+  it("keeps a filter the operator picked but has not submitted across a live refresh", async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${app.url}/`);
+    await page.locator("#live-state", { hasText: "live" }).waitFor();
+    const refreshes = async () => Number(await page.locator("body").getAttribute("data-refreshes"));
+    await expect.poll(refreshes).toBeGreaterThan(0);
+    const before = await refreshes();
+    await page.getByLabel("Status").selectOption("failed");
+    await page.locator("h1").click(); // focus leaves the form: refreshes are no longer held back
+    const run = await app.rt.startRun("approval", {}, { runId: "started-while-filtering" });
+    await page.locator(`tr[data-run-id="${run.id}"]`).waitFor();
+    expect(await refreshes()).toBeGreaterThan(before);
+    expect(await page.getByLabel("Status").inputValue()).toBe("failed");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/status=failed/);
+    expect(errors).toEqual([]);
+    await app.rt.cancelRun(run.id);
+    await page.close();
+  });
+
   it("Cancel run stops a running run", async () => {
     const started = app.blockStarted();
     const run = await app.rt.startRun("blocker", {});

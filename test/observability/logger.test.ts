@@ -188,6 +188,32 @@ describe.each(stores("loggermore"))("logger injection, more, on $name", ({ fresh
     expect(consoleError).not.toHaveBeenCalled();
   });
 
+  it("logs a step whose run this process canceled as canceled at debug, not as a lost lease", async () => {
+    const lines: Line[] = [];
+    const rt = await newRuntime({ store: fresh(), logger: recordingLogger(lines) });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    rt.registerExecutor(
+      newExecutor("hold", async (step) => {
+        started();
+        await new Promise((resolve) => step.signal.addEventListener("abort", resolve, { once: true }));
+        step.result("written too late");
+      }),
+    );
+    rt.registerPackage(newPackage("held").entrypoint((run) => void run.step("s", null, { kind: "hold" })).build());
+    await rt.startRun("held", null, { runId: "r" });
+    const ac = new AbortController();
+    const workers = rt.startWorkers({ signal: ac.signal, pollInterval: 10 });
+    await running;
+    await rt.cancelRun("r");
+    await expect.poll(() => lines.some((l) => l.message === "step ended" && l.fields.stepId === "s")).toBe(true);
+    ac.abort();
+    await workers;
+    await rt.close();
+    expect(lines.find((l) => l.message === "step ended")).toMatchObject({ level: "debug", fields: { outcome: "canceled", runId: "r" } });
+    expect(lines.filter((l) => l.level === "warn")).toEqual([]);
+  });
+
   it("warns of reclaimed leases with their counts", async () => {
     const config = fresh();
     const lines: Line[] = [];
