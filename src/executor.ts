@@ -2,11 +2,16 @@
  * Executors: the code that runs a step of a given kind.
  */
 import { ErrorCodes, WorkflowError } from "./errors.js";
-import { type InferOutput, isSchema, type Schema, validate } from "./schema.js";
+import { type InferInput, type InferOutput, isSchema, type Schema, validate } from "./schema.js";
 import type { StepContext } from "./step-context.js";
 
-/** Runs steps of one `kind`. Throwing fails the attempt (see `permanent` / `retryable`). */
-export interface Executor {
+/**
+ * Runs steps of one `kind`. Throwing fails the attempt (see `permanent` /
+ * `retryable`). `Input` and `Output` are compile-time only: the input a step of
+ * this executor takes and the result it produces, for `run.step(id, input, {
+ * kind: executor })` to check and carry.
+ */
+export interface Executor<Input = unknown, Output = unknown> {
   kind: string;
   /**
    * Runs one attempt of a step. A value it resolves with (other than
@@ -15,10 +20,23 @@ export interface Executor {
   execute(step: StepContext): Promise<unknown>;
   /** The schema its input must match, when it has one (typed executors): tools check static inputs against it. */
   readonly inputSchema?: Schema;
+  /** Never set: it carries the input and output types. */
+  readonly __types?: { readonly input: Input; readonly output: Output };
 }
 
+/**
+ * The result type of an executor function: what it resolves with, or `unknown`
+ * when it resolves with nothing (it sets its result with `step.result`).
+ */
+export type ResultOf<R> = [R] extends [void | undefined] ? unknown : Exclude<R, void | undefined>;
+
+/** The step input an executor takes. */
+export type ExecutorInput<E> = E extends Executor<infer I, unknown> ? I : unknown;
+/** The result data an executor produces. */
+export type ExecutorOutput<E> = E extends Executor<unknown, infer O> ? O : unknown;
+
 /** An executor from a function; what `fn` returns (if not `undefined`) is the step's result. */
-export function newExecutor(kind: string, fn: (step: StepContext) => Promise<unknown>): Executor {
+export function newExecutor<R>(kind: string, fn: (step: StepContext) => Promise<R>): Executor<unknown, ResultOf<R>> {
   return { kind, execute: fn };
 }
 
@@ -33,11 +51,11 @@ export function newExecutor(kind: string, fn: (step: StepContext) => Promise<unk
  *   return { messageId: await mailer.send(input.to) };
  * });
  */
-export function newTypedExecutor<S extends Schema>(
+export function newTypedExecutor<S extends Schema, R>(
   kind: string,
   schema: S,
-  fn: (step: StepContext, input: InferOutput<S>) => Promise<unknown>,
-): Executor {
+  fn: (step: StepContext, input: InferOutput<S>) => Promise<R>,
+): Executor<InferInput<S>, ResultOf<R>> {
   if (!isSchema(schema)) throw new WorkflowError(ErrorCodes.invalidInput, `newTypedExecutor("${String(kind)}"): the schema must be a Standard Schema (zod, valibot, arktype, ...)`);
   return {
     kind,

@@ -4,16 +4,26 @@
 import { ErrorCodes, WorkflowError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import type { RunBuilder } from "./run-builder.js";
+import type { StepHandle } from "./step-options.js";
 import { type InferInput, type InferOutput, isSchema, type Schema } from "./schema.js";
 
-export type EntrypointFn<I> = (run: RunBuilder, input: I) => Promise<void> | void;
+/**
+ * Lays out a run's first steps. It may return the handle of the step whose
+ * result is the run's output (the same as `run.output(handle)`): the package
+ * then carries that step's output type.
+ */
+export type EntrypointFn<I, O = unknown> = (run: RunBuilder, input: I) => EntrypointReturn<O> | Promise<EntrypointReturn<O>>;
+
+/** What an entrypoint returns: nothing, or its output step's handle. */
+export type EntrypointReturn<O> = StepHandle<O> | void;
 
 /**
  * A registered unit of workflows, as built by {@link newPackage}. `Input` is what
  * `rt.startRun(pkg, input)` accepts: the input type of the package's schema, or
- * what its entrypoint declares.
+ * what its entrypoint declares. `Output` is the run's output (`rt.output(handle)`):
+ * the output type of the step handle its entrypoint returns.
  */
-export interface WorkflowPackage<Input = unknown> {
+export interface WorkflowPackage<Input = unknown, Output = unknown> {
   readonly name: string;
   readonly displayName: string;
   /** Validates run input (`invalid_input` on mismatch); absent for untyped entrypoints. */
@@ -24,6 +34,8 @@ export interface WorkflowPackage<Input = unknown> {
    * `startRun` checks the input at compile time.
    */
   readonly __input?: Input;
+  /** Never set: it carries the output type (see `Input`). */
+  readonly __output?: Output;
   /**
    * Packages that carry a version may be registered side by side under one name;
    * `startRun` takes the newest unless `{ version }` picks one.
@@ -52,9 +64,12 @@ export interface PackageHost {
 }
 
 /** The run input a package accepts. */
-export type PackageInput<P> = P extends WorkflowPackage<infer I> ? I : never;
+export type PackageInput<P> = P extends WorkflowPackage<infer I, unknown> ? I : never;
 
-export class PackageBuilder<Input = unknown> {
+/** The run output a package produces. */
+export type PackageOutput<P> = P extends WorkflowPackage<unknown, infer O> ? O : unknown;
+
+export class PackageBuilder<Input = unknown, Output = unknown> {
   readonly #name: string;
   #displayName?: string;
   #schema?: Schema;
@@ -74,9 +89,9 @@ export class PackageBuilder<Input = unknown> {
    * valibot, arktype, ...) or without one. With a schema, `startRun` validates the
    * input first and the entrypoint receives the schema's output.
    */
-  entrypoint<I = unknown>(fn: EntrypointFn<I>): PackageBuilder<I>;
-  entrypoint<S extends Schema>(schema: S, fn: EntrypointFn<InferOutput<S>>): PackageBuilder<InferInput<S>>;
-  entrypoint(schemaOrFn: Schema | EntrypointFn<unknown>, fn?: EntrypointFn<unknown>): PackageBuilder<unknown> {
+  entrypoint<I = unknown, O = unknown>(fn: EntrypointFn<I, O>): PackageBuilder<I, O>;
+  entrypoint<S extends Schema, O = unknown>(schema: S, fn: EntrypointFn<InferOutput<S>, O>): PackageBuilder<InferInput<S>, O>;
+  entrypoint(schemaOrFn: Schema | EntrypointFn<unknown>, fn?: EntrypointFn<unknown>): PackageBuilder<unknown, unknown> {
     // A schema first: some libraries' schemas are callable (arktype).
     if (isSchema(schemaOrFn)) {
       this.#schema = schemaOrFn;
@@ -85,17 +100,17 @@ export class PackageBuilder<Input = unknown> {
       this.#entrypoint = schemaOrFn as EntrypointFn<unknown>;
       this.#schema = undefined;
     }
-    return this as PackageBuilder<unknown>;
+    return this as PackageBuilder<unknown, unknown>;
   }
 
-  build(): WorkflowPackage<Input> {
+  build(): WorkflowPackage<Input, Output> {
     if (typeof this.#name !== "string" || this.#name.trim() === "") {
       throw new WorkflowError(ErrorCodes.invalidInput, "a workflow package needs a non-empty name");
     }
     if (typeof this.#entrypoint !== "function") {
       throw new WorkflowError(ErrorCodes.invalidInput, `workflow package "${this.#name}" needs an entrypoint function`);
     }
-    const pkg: WorkflowPackage<Input> = {
+    const pkg: WorkflowPackage<Input, Output> = {
       name: this.#name,
       displayName: this.#displayName ?? this.#name,
       entrypoint: this.#entrypoint,

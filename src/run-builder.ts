@@ -4,7 +4,9 @@
  * `step-options.ts`.
  */
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import type { Executor } from "./executor.js";
 import { hasNul } from "./names.js";
+import type { WorkflowPackage } from "./package.js";
 import { type StepHandle, type StepOpts, toNewStep } from "./step-options.js";
 import type { NewStep } from "./store/store.js";
 import { type ChildRunOpts, type SignalWaitOpts, type WaitStepOpts, childRunStep, signalWaitStep, sleepStep } from "./waits.js";
@@ -67,8 +69,13 @@ export interface RunBuilder {
   readonly runId: string;
   name(n: string): void;
   metadata(key: string, value: string): void;
-  /** Adds a step; throws `duplicate_step` on a repeated id, `invalid_input` on bad options. */
-  step(id: string, input: unknown, opts: StepOpts): StepHandle;
+  /**
+   * Adds a step; throws `duplicate_step` on a repeated id, `invalid_input` on bad
+   * options. With the executor object as `kind`, the input is checked against
+   * its input type and the handle carries its output type.
+   */
+  step<I, O>(id: string, input: NoInfer<I>, opts: StepOpts<Executor<I, O>>): StepHandle<O>;
+  step<O = unknown>(id: string, input: unknown, opts: StepOpts): StepHandle<O>;
   /** A built-in step that succeeds `ms` after it becomes ready, holding no worker slot meanwhile. */
   sleep(id: string, ms: number, opts?: WaitStepOpts): StepHandle;
   /**
@@ -81,6 +88,7 @@ export interface RunBuilder {
    * A built-in step that starts a run of `packageName` (id `<runId>/<id>`) and
    * succeeds with its output, or fails with `child_failed`.
    */
+  childRun<I, O>(id: string, pkg: WorkflowPackage<I, O>, input: NoInfer<I>, opts?: ChildRunOpts): StepHandle<O>;
   childRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): StepHandle;
   /**
    * Names the step whose result data is the run's output (`rt.output`, a
@@ -133,7 +141,7 @@ export class CollectingRunBuilder implements RunBuilder {
     this.runMetadata[key] = value;
   }
 
-  step(id: string, input: unknown, opts: StepOpts): StepHandle {
+  step<O = unknown>(id: string, input: unknown, opts: StepOpts<string | Executor>): StepHandle<O> {
     this.#assertNew(id);
     // The run's input is often handed to a step as is: encode it once, later.
     const shared = typeof input === "object" && input !== null && input === this.#runInput;
@@ -152,8 +160,9 @@ export class CollectingRunBuilder implements RunBuilder {
     return this.#add(signalWaitStep(id, name, opts));
   }
 
-  childRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): StepHandle {
+  childRun(id: string, pkg: string | WorkflowPackage<unknown, unknown>, input: unknown, opts?: ChildRunOpts): StepHandle {
     this.#assertNew(id);
+    const packageName = typeof pkg === "object" && pkg !== null ? pkg.name : pkg;
     return this.#add(childRunStep(this.#runId, id, packageName, input, opts));
   }
 
@@ -171,7 +180,7 @@ export class CollectingRunBuilder implements RunBuilder {
     if (this.#ids.has(id)) throw new WorkflowError(ErrorCodes.duplicateStep, `step id "${id}" is used twice in this run`);
   }
 
-  #add(step: NewStep): StepHandle {
+  #add<O = unknown>(step: NewStep): StepHandle<O> {
     this.#ids.add(step.id);
     this.steps.push(step);
     return { id: step.id };

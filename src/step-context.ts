@@ -2,9 +2,10 @@
  * What an executor sees of the step it runs.
  */
 import type { ArtifactRef } from "./artifacts/artifact-store.js";
+import type { Executor } from "./executor.js";
 import type { Logger } from "./observability/logger.js";
 import type { Projection } from "./projections/projection-store.js";
-import type { StepOpts } from "./step-options.js";
+import type { StepHandle, StepOpts } from "./step-options.js";
 import type { Lease, StepInfo, StepResult, WorkflowRun } from "./types.js";
 import type { ChildRunOpts, SignalWaitOpts, WaitStepOpts } from "./waits.js";
 
@@ -28,12 +29,16 @@ export interface StepContext {
   rawInput(): unknown;
   /** Sets the step's result data (the last call wins). */
   result(data: unknown): void;
-  /** The result of another step of this run; `not_found` if it has none yet. */
-  dependencyResult(stepId: string): Promise<StepResult>;
-  /** The data of another step's successful result; `not_found` if it has none, `invalid_state` if it failed. */
-  dependencyData<T = unknown>(stepId: string): Promise<T>;
+  /** The result of another step of this run (by id or handle); `not_found` if it has none yet. */
+  dependencyResult<T = unknown>(step: string | StepHandle<T>): Promise<StepResult<T>>;
+  /**
+   * The data of another step's successful result, by id or by the handle
+   * `run.step(...)` returned (which types it); `not_found` if it has none,
+   * `invalid_state` if it failed.
+   */
+  dependencyData<T = unknown>(step: string | StepHandle<T>): Promise<T>;
   /** Adds a child step, created atomically with this step's success; returns its id. */
-  emit(id: string, input: unknown, opts: StepOpts): string;
+  emit(id: string, input: unknown, opts: StepOpts<string | Executor>): string;
   /** Emits a built-in sleep step (see `RunBuilder.sleep`); returns its id. */
   emitSleep(id: string, ms: number, opts?: WaitStepOpts): string;
   /** Emits a built-in signal wait (see `RunBuilder.waitForSignal`); returns its id. */

@@ -12,15 +12,37 @@ import { type RetryPolicy, resolveRetryPolicy, retryPolicySchema } from "./retry
 import { tryEncode } from "./serialization.js";
 import { dependencyOn } from "./store/graph-rules.js";
 import type { NewStep, StoredDependency } from "./store/store.js";
+import type { Executor } from "./executor.js";
 import type { Dependency } from "./types.js";
 
-export interface StepHandle {
+/**
+ * A step laid out by `run.step(...)` (or another builder call). `Output` is the
+ * step's result data as far as the compiler knows: the executor's return type
+ * when the step names its executor object as `kind`, `unknown` otherwise. It
+ * types `rt.result(runId, handle)`, `step.dependencyData(handle)` and, returned
+ * from an entrypoint, the package's output.
+ */
+export interface StepHandle<Output = unknown> {
   id: string;
+  /** Never set: it carries the step's output type. */
+  readonly __output?: Output;
 }
 
-export interface StepOpts {
-  /** Executor kind; a kind nobody registered fails the step with `unknown_kind`. */
-  kind: string;
+/** The result data type a step handle carries. */
+export type StepOutput<H> = H extends StepHandle<infer O> ? O : unknown;
+
+/**
+ * A step's options. `Kind` is what `kind` holds: a kind string (the default), or
+ * an executor object (`run.step(id, input, { kind: executor })`), whose types
+ * the step then takes.
+ */
+export interface StepOpts<Kind extends string | Executor = string> {
+  /**
+   * Executor kind, or the executor itself (its `kind` is used, and the step's
+   * input and output get its types); a kind nobody registered fails the step
+   * with `unknown_kind`.
+   */
+  kind: Kind;
   /** Default `"default"`. Limits are configured per queue in `RuntimeConfig.queues`. */
   queue?: string;
   /** A second step with the same key in the same run is not created. */
@@ -66,6 +88,13 @@ const stepOptsSchema = z
   })
   .strict();
 
+/** Options whose `kind` is an executor object get its kind string (anything else is left for the schema to judge). */
+function withKindName(opts: StepOpts<string | Executor>): unknown {
+  const kind = (opts as { kind?: unknown } | null | undefined)?.kind;
+  if (typeof kind !== "object" || kind === null || !("execute" in kind)) return opts;
+  return { ...opts, kind: (kind as { kind?: unknown }).kind };
+}
+
 const idOf = (h: StepHandle | string) => (typeof h === "string" ? h : h.id);
 
 /** Dependencies that need the given steps to succeed (Go's `Require`). */
@@ -101,11 +130,11 @@ function storedDependencies(stepId: string, deps: readonly { stepId: string; req
  * Validates a step's id, input and options and turns them into the record the
  * store inserts. Throws `invalid_input` naming the step and the field.
  */
-export function toNewStep(id: string, input: unknown, opts: StepOpts, encodedInput?: string): NewStep {
+export function toNewStep(id: string, input: unknown, opts: StepOpts<string | Executor>, encodedInput?: string): NewStep {
   if (typeof id !== "string" || id.trim() === "" || id.length > 255 || hasNul(id)) {
     throw new WorkflowError(ErrorCodes.invalidInput, "a step id must be a non-empty string of at most 255 characters, without NUL");
   }
-  const parsed = stepOptsSchema.safeParse(opts);
+  const parsed = stepOptsSchema.safeParse(withKindName(opts));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new WorkflowError(ErrorCodes.invalidInput, `step "${id}": ${issue?.path.join(".") || "options"}: ${issue?.message}`, {

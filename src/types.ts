@@ -9,10 +9,12 @@ export type RunStatus = "pending" | "running" | "paused" | "succeeded" | "failed
 export type StepStatus = "pending" | "ready" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "canceled";
 
 /** A run as started by `startRun`. */
-export interface RunHandle {
+export interface RunHandle<Output = unknown> {
   id: string;
   package: string;
   name: string;
+  /** Never set: it carries the run's output type, for `rt.output(handle)`. */
+  readonly __output?: Output;
 }
 
 /** The run record. */
@@ -136,9 +138,10 @@ export interface CycleResult {
 }
 
 /** A step's last result: success (with `data`) or failure (with `error`). */
-export interface StepResult {
+export interface StepResult<Data = unknown> {
   stepId: string;
-  data: unknown;
+  /** The result data (undefined when the step failed or set none). */
+  data: Data;
   records: RecordWrite[];
   artifacts: ArtifactRef[];
   emittedIds: string[];

@@ -7,7 +7,8 @@ import type { ArtifactRef, ArtifactStore } from "../artifacts/artifact-store.js"
 import { artifactFields } from "../artifacts/fields.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Projection, ProjectionStore } from "../projections/projection-store.js";
-import { type StepOpts, toNewStep } from "../step-options.js";
+import type { Executor } from "../executor.js";
+import { type StepHandle, type StepOpts, toNewStep } from "../step-options.js";
 import { hasNul } from "../names.js";
 import { decode } from "../serialization.js";
 import type { ArtifactOptions, StepContext } from "../step-context.js";
@@ -100,15 +101,17 @@ export class ExecutingStep implements StepContext {
     this.output.data = data;
   }
 
-  async dependencyResult(stepId: string): Promise<StepResult> {
+  async dependencyResult<T = unknown>(step: string | StepHandle<T>): Promise<StepResult<T>> {
+    const stepId = stepIdOf(step);
     const runId = this.#claimed.run.id;
     const prefetched = this.#claimed.dependencyResults?.get(stepId);
     const result = prefetched ? toStepResult(runId, prefetched) : await this.#services.result(runId, stepId);
     if (!result) throw new WorkflowError(ErrorCodes.notFound, `step "${stepId}" of run "${this.#claimed.run.id}" has no result yet`);
-    return result;
+    return result as StepResult<T>;
   }
 
-  async dependencyData<T = unknown>(stepId: string): Promise<T> {
+  async dependencyData<T = unknown>(step: string | StepHandle<T>): Promise<T> {
+    const stepId = stepIdOf(step);
     const result = await this.dependencyResult(stepId);
     if (result.error) {
       throw new WorkflowError(ErrorCodes.invalidState, `step "${stepId}" failed (${result.error.code}); it has no data`, {
@@ -118,7 +121,7 @@ export class ExecutingStep implements StepContext {
     return result.data as T;
   }
 
-  emit(id: string, input: unknown, opts: StepOpts): string {
+  emit(id: string, input: unknown, opts: StepOpts<string | Executor>): string {
     this.#assertNotEmitted(id);
     return this.#emitStep(toNewStep(id, input, opts));
   }
@@ -206,4 +209,9 @@ export class ExecutingStep implements StepContext {
     const fields = artifactFields({ name, contentType, kind: opts?.kind, metadata: opts?.metadata }, `artifact "${id}"`);
     return { id, name: fields.name, kind: fields.kind, contentType: fields.contentType, metadata: fields.metadata ?? {}, body, size };
   }
+}
+
+/** A step named by id or by its handle. */
+function stepIdOf(step: string | StepHandle<unknown>): string {
+  return typeof step === "object" && step !== null ? step.id : step;
 }

@@ -8,6 +8,7 @@ import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { timeOrderedId } from "../ids.js";
 import { checkPayload } from "../limits.js";
 import type { WorkflowPackage } from "../package.js";
+import type { StepHandle } from "../step-options.js";
 import { CollectingRunBuilder, checkGraph } from "../run-builder.js";
 import { validate } from "../schema.js";
 import { tryEncode } from "../serialization.js";
@@ -60,7 +61,14 @@ export async function prepareRun(
 
   const builder = new CollectingRunBuilder(runId, options.data.name ?? pkg.displayName, options.data.metadata ?? {}, value);
   try {
-    await pkg.entrypoint(builder, value);
+    const returned: unknown = await pkg.entrypoint(builder, value);
+    // A returned handle names the output step, as run.output(handle) would.
+    if (returned !== undefined) {
+      if (typeof returned !== "object" || returned === null) {
+        throw new WorkflowError(ErrorCodes.invalidInput, `the entrypoint of package "${pkg.name}" returned ${typeof returned}: it returns nothing or its output step's handle`);
+      }
+      builder.output(returned as StepHandle);
+    }
   } catch (err) {
     if (isWorkflowError(err)) throw err;
     throw new WorkflowError(ErrorCodes.entrypointFailed, `the entrypoint of package "${pkg.name}" failed: ${(err as Error)?.message ?? String(err)}`, {

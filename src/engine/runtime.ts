@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
-import type { PackageInput, WorkflowPackage } from "../package.js";
+import type { PackageInput, PackageOutput, WorkflowPackage } from "../package.js";
+import type { StepHandle } from "../step-options.js";
 import type { Projection } from "../projections/projection-store.js";
 import { checkPayload } from "../limits.js";
 import { hasNul } from "../names.js";
@@ -148,7 +149,7 @@ export class Runtime {
    * Validates the input, calls the package's entrypoint, and writes the run with
    * its first steps in one transaction. Nothing is written if anything fails.
    */
-  async startRun<P extends WorkflowPackage<any>>(pkg: P, input: PackageInput<P>, opts?: StartRunOptions): Promise<RunHandle>;
+  async startRun<P extends WorkflowPackage<any, any>>(pkg: P, input: PackageInput<P>, opts?: StartRunOptions): Promise<RunHandle<PackageOutput<P>>>;
   async startRun(packageName: string, input: unknown, opts?: StartRunOptions): Promise<RunHandle>;
   async startRun(pkg: string | WorkflowPackage<unknown>, input: unknown, opts: StartRunOptions = {}): Promise<RunHandle> {
     const [handle] = await this.startRuns(pkg as string, [{ ...opts, input }]);
@@ -160,7 +161,7 @@ export class Runtime {
    * input or entrypoint fails, none. Runs whose `runId` exists already are
    * returned as they are. Much faster than a `startRun` per run for bulk work.
    */
-  async startRuns<P extends WorkflowPackage<any>>(pkg: P, items: readonly ({ input: PackageInput<P> } & StartRunOptions)[]): Promise<RunHandle[]>;
+  async startRuns<P extends WorkflowPackage<any, any>>(pkg: P, items: readonly ({ input: PackageInput<P> } & StartRunOptions)[]): Promise<RunHandle<PackageOutput<P>>[]>;
   async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]>;
   async startRuns(which: string | WorkflowPackage<unknown>, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
@@ -225,11 +226,13 @@ export class Runtime {
     return run && toWorkflowRun(run);
   }
 
-  async result(runId: string, stepId: string): Promise<StepResult | undefined> {
+  /** A step's last result, by step id or by the handle `run.step(...)` returned (which types its data). */
+  async result<T = unknown>(runId: string, step: string | StepHandle<T>): Promise<StepResult<T> | undefined> {
     this.#assertOpen();
+    const stepId = typeof step === "object" && step !== null ? step.id : step;
     if (!isRunId(runId) || !isRunId(stepId)) return undefined;
     const result = await this.#store.getResult(runId, stepId);
-    return result && toStepResult(runId, result);
+    return result && (toStepResult(runId, result) as StepResult<T>);
   }
 
   /**
@@ -356,8 +359,11 @@ export class Runtime {
    * The run's output: the result data of the step `run.output(...)` named
    * (undefined if none was named). `invalid_state` until the run succeeded.
    */
-  async output(runId: string): Promise<unknown> {
+  async output<O>(run: RunHandle<O>): Promise<O>;
+  async output(runId: string): Promise<unknown>;
+  async output(which: string | RunHandle<unknown>): Promise<unknown> {
     this.#assertOpen();
+    const runId = typeof which === "object" && which !== null ? which.id : which;
     assertRunId(runId);
     const run = await this.#store.getRun(runId);
     if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
