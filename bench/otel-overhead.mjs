@@ -7,10 +7,14 @@
 // from the store), in alternating rounds on fresh SQLite files, and prints the
 // throughput of each and the ratio on / off (the issue's bar: at least 0.9).
 //
-//   npm run bench:otel -- [--runs 2000] [--rounds 3]
+//   npm run bench:otel -- [--runs 2000] [--rounds 3] [--work-ms 0] [--workers 8]
 //
 // The workload: dag3 runs (A -> B -> C, B and C reading their dependency),
-// started in one startRuns, drained by startWorkers (maxWorkers 8).
+// started in one startRuns, drained by startWorkers (maxWorkers 8). By default
+// the executors do nothing: the worst case, where telemetry's fixed cost per
+// step is compared with the engine's own. `--work-ms` makes each executor wait
+// that long first (as a step that calls a service would; give it more
+// `--workers`), which is closer to what an application sees.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,9 +25,19 @@ import { AggregationTemporality, MeterProvider, MetricReader } from '@openteleme
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { newExecutor, newPackage, newRuntime, requireSteps, sqliteStore } from '../dist/index.js';
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '3' },
+    'work-ms': { type: 'string', default: '0' },
+    workers: { type: 'string', default: '8' },
+  },
+});
 const runs = Number(args.runs);
 const rounds = Number(args.rounds);
+const workMs = Number(args['work-ms']);
+const maxWorkers = Number(args.workers);
+const work = workMs > 0 ? () => new Promise((resolve) => setTimeout(resolve, workMs)) : async () => undefined;
 
 // The SDK, as an application wires it. Spans are batched and then dropped.
 let exported = 0;
@@ -51,14 +65,15 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-otel-bench-'));
 let files = 0;
 
 async function round(telemetry) {
-  const rt = await newRuntime({ store: sqliteStore(path.join(dir, `bench-${++files}.db`)), telemetry, maxWorkers: 8, pollInterval: 20 });
+  const rt = await newRuntime({ store: sqliteStore(path.join(dir, `bench-${++files}.db`)), telemetry, maxWorkers, pollInterval: 20 });
   let done = 0;
   let finish;
   const finished = new Promise((resolve) => (finish = resolve));
-  rt.registerExecutor(newExecutor('bench/a', async (step) => step.result({ a: 1 })));
-  rt.registerExecutor(newExecutor('bench/b', async (step) => step.result({ b: (await step.dependencyData('A')).a + 1 })));
+  rt.registerExecutor(newExecutor('bench/a', async (step) => (await work(), step.result({ a: 1 }))));
+  rt.registerExecutor(newExecutor('bench/b', async (step) => (await work(), step.result({ b: (await step.dependencyData('A')).a + 1 }))));
   rt.registerExecutor(
     newExecutor('bench/c', async (step) => {
+      await work();
       await step.dependencyData('B');
       if (++done === runs) finish();
     }),
@@ -108,7 +123,7 @@ const cpu = (mode) => results[mode].map((r) => r.cpuPerStep);
 const fmt = (mode) =>
   `median ${Math.round(median(throughput(mode)))} steps/s (rounds: ${throughput(mode).map(Math.round).join(', ')}), ` +
   `CPU ${Math.round(median(cpu(mode)))} µs/step`;
-console.log(`dag3 x ${runs} runs (${3 * runs} steps) per round, ${rounds} rounds each, SQLite, maxWorkers 8`);
+console.log(`dag3 x ${runs} runs (${3 * runs} steps) per round, ${rounds} rounds each, SQLite, maxWorkers ${maxWorkers}, executors ${workMs > 0 ? `waiting ${workMs} ms` : 'empty (the worst case)'}`);
 console.log(`telemetry off: ${fmt('off')}`);
 console.log(`telemetry on:  ${fmt('on')}   (${exported} spans exported)`);
 console.log(`ratio on/off: throughput ${(median(throughput('on')) / median(throughput('off'))).toFixed(3)}, CPU per step ${(median(cpu('on')) / median(cpu('off'))).toFixed(3)}`);

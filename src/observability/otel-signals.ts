@@ -53,6 +53,8 @@ export class OtelSignals implements StepSignals {
   readonly #api: Api;
   readonly #tracer: OtelApi.Tracer;
   readonly #metrics: StepMetrics;
+  /** The contexts of recent runs' stored traceparents: a run's steps share one. */
+  readonly #parents = new Map<string, OtelApi.Context>();
 
   constructor(api: Api, metrics: StepMetrics) {
     this.#api = api;
@@ -102,11 +104,22 @@ export class OtelSignals implements StepSignals {
     };
   }
 
+  /** The remote parent a stored traceparent names (the root context for none). */
+  #parentContext(traceparent: string | undefined): OtelApi.Context {
+    if (traceparent === undefined) return this.#api.ROOT_CONTEXT;
+    let context = this.#parents.get(traceparent);
+    if (context) return context;
+    const parent = parseTraceparent(traceparent);
+    context = parent ? this.#api.trace.setSpanContext(this.#api.ROOT_CONTEXT, { ...parent, isRemote: true }) : this.#api.ROOT_CONTEXT;
+    if (this.#parents.size >= PARENT_CACHE_SIZE) this.#parents.clear();
+    this.#parents.set(traceparent, context);
+    return context;
+  }
+
   begin(claimed: ClaimedStep): AttemptSignals {
     const api = this.#api;
     const { run, step } = claimed;
-    const parent = parseTraceparent(run.metadata[TRACEPARENT_KEY]);
-    const parentContext = parent ? api.trace.setSpanContext(api.ROOT_CONTEXT, { ...parent, isRemote: true }) : api.ROOT_CONTEXT;
+    const parentContext = this.#parentContext(run.metadata[TRACEPARENT_KEY]);
     const span = this.#tracer.startSpan(
       `trellis.step ${step.kind}`,
       {
@@ -155,6 +168,9 @@ export class OtelSignals implements StepSignals {
     };
   }
 }
+
+/** Parent contexts kept at most: enough for the runs a worker has in flight. */
+const PARENT_CACHE_SIZE = 1_024;
 
 function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
