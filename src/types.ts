@@ -36,6 +36,7 @@ export interface WorkflowRun {
    * else the package's display name.
    */
   name: string;
+  /** Where the run is in its life (see `RunStatus`). */
   status: RunStatus;
   /** The run input, decoded (after the package's schema, when it has one). */
   input: unknown;
@@ -110,6 +111,7 @@ export interface StepInfo {
   kind: string;
   /** The queue it is claimed from (`"default"` unless its options named one). */
   queue: string;
+  /** Where the step is in its life (see `StepStatus`). */
   status: StepStatus;
   /** Attempts started so far (the first attempt is 1). */
   attempt: number;

@@ -18,6 +18,7 @@ export interface RunRecord {
   package: string;
   /** The run's display name. */
   name: string;
+  /** Where the run is in its life. */
   status: RunStatus;
   /** The run input, encoded. */
   input: Encoded;
@@ -121,6 +122,7 @@ export interface StepRecord {
   kind: string;
   /** The queue it is claimed from. */
   queue: string;
+  /** Where the step is in its life. */
   status: StepStatus;
   /** The step input, encoded. */
   input: Encoded;
