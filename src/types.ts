@@ -10,7 +10,12 @@ import type { ArtifactRef } from "./artifacts/artifact-store.js";
  * `pending` is never set.
  */
 export type RunStatus = "pending" | "running" | "paused" | "succeeded" | "failed" | "canceled";
-/** `waiting`: a built-in wait (sleep, signal, child run) is waiting, holding no worker slot. */
+/**
+ * A step's state: `pending` (its dependencies unfinished), `ready` (claimable,
+ * perhaps from a later instant), `running` (leased to a worker), `waiting` (a
+ * built-in wait: sleep, signal, child run, holding no worker slot), then one of
+ * the finished states `succeeded`, `failed`, `skipped`, `canceled`.
+ */
 export type StepStatus = "pending" | "ready" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "canceled";
 
 /** A run as started by `startRun`. */

@@ -62,7 +62,7 @@ export class Harness {
     return store;
   }
 
-  /** Moves the clock `ms` milliseconds forward (nothing runs by itself: the test then calls `runOnce`). */
+  /** Moves the clock `ms` milliseconds forward. */
   advance(ms: number): void {
     this.now += ms;
   }
