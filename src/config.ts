@@ -12,13 +12,20 @@ import { defaultLogger, EngineLogger, errorFields, type LogFields, type Logger }
 import type { ProjectionStore } from "./projections/projection-store.js";
 import type { QueuePolicy, StoreConfig } from "./store/store.js";
 
+/** The limits of one queue (`RuntimeConfig.queues`), shared by every process on the store. */
 export interface QueueConfig {
   /** Steps of this queue running at once across every process sharing the store. */
   maxWorkers?: number;
   /** A token bucket shared by every process: `burst` starts at once, then `ratePerSecond`. */
-  rateLimit?: { ratePerSecond: number; burst: number };
+  rateLimit?: {
+    /** Tokens added per second; each step started takes one. */
+    ratePerSecond: number;
+    /** The bucket's size: how many steps may start at once after a quiet period. */
+    burst: number;
+  };
 }
 
+/** What `newRuntime` takes; only `store` is required. */
 export interface RuntimeConfig {
   /** Required: `sqliteStore(...)`, `postgresStore(...)` or a third-party adapter. */
   store: StoreConfig;
@@ -34,16 +41,28 @@ export interface RuntimeConfig {
    * While workers run, purge runs finished more than `maxAge` ms ago, every
    * `interval` ms (default 60 000). See `Runtime.purge`.
    */
-  retention?: { maxAge: number; interval?: number };
+  retention?: {
+    /** ms: runs that finished longer ago than this are purged. */
+    maxAge: number;
+    /** ms between two purges (default 60 000). */
+    interval?: number;
+  };
   /** Steps executing at once in this process (default 4). */
   maxWorkers?: number;
   /** ms between idle cycles when no wake-up arrives (default 250). */
   pollInterval?: number;
   /** ms a claimed step stays owned without a heartbeat (default 30 000). */
   leaseDuration?: number;
+  /**
+   * Limits per queue name. A queue not listed runs one step at a time across
+   * every process, except `"default"`, which has no queue limit.
+   */
   queues?: Record<string, QueueConfig>;
   /** Size limits of stored values (see `payload_too_large`). */
-  limits?: { maxPayloadBytes?: number };
+  limits?: {
+    /** Bytes: the largest encoded value (an input, a result, records, an inline artifact, a signal payload) a write may carry (default 4 MiB). */
+    maxPayloadBytes?: number;
+  };
   /** Epoch-ms clock, for tests that drive time (default `Date.now`). */
   clock?: () => number;
   /**

@@ -86,8 +86,10 @@ export const ErrorCodes = {
   taskFailed: "task_failed",
 } as const;
 
+/** A code the library itself produces: one of the values of {@link ErrorCodes}. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/** What a `WorkflowError` carries besides its code and message. */
 export interface WorkflowErrorOptions {
   /** Whether a step failing with this error may be tried again (default false). */
   retryable?: boolean;
@@ -106,8 +108,11 @@ const BRAND = Symbol.for("trellis.WorkflowError");
  * {@link retryable}) to fail a step with a code of their own.
  */
 export class WorkflowError extends Error {
+  /** Stable machine-readable code: one of {@link ErrorCodes}, or an executor's own. */
   readonly code: string;
+  /** Whether a step failing with this error may be tried again (its retry policy permitting). */
   readonly retryable: boolean;
+  /** Structured details, kept with the step's error when a step fails with it; undefined when none. */
   readonly details?: unknown;
 
   /**

@@ -12,6 +12,7 @@ import type { StepContext } from "./step-context.js";
  * kind: executor })` to check and carry.
  */
 export interface Executor<Input = unknown, Output = unknown> {
+  /** The step kind it runs: steps whose `kind` option names it are run by it (one executor per kind). */
   kind: string;
   /**
    * Runs one attempt of a step. A value it resolves with (other than
@@ -21,7 +22,12 @@ export interface Executor<Input = unknown, Output = unknown> {
   /** The schema its input must match, when it has one (typed executors): tools check static inputs against it. */
   readonly inputSchema?: Schema;
   /** Never set: it carries the input and output types. */
-  readonly __types?: { readonly input: Input; readonly output: Output };
+  readonly __types?: {
+    /** The step input type. */
+    readonly input: Input;
+    /** The result data type. */
+    readonly output: Output;
+  };
 }
 
 /**
@@ -82,10 +88,12 @@ export class Registry {
     this.#executors.set(executor.kind, executor);
   }
 
+  /** The executor registered for `kind`, or undefined. */
   get(kind: string): Executor | undefined {
     return this.#executors.get(kind);
   }
 
+  /** Every registered kind, sorted. */
   kinds(): string[] {
     return [...this.#executors.keys()].sort();
   }

@@ -24,10 +24,13 @@ export type EntrypointReturn<O> = StepHandle<O> | void;
  * the output type of the step handle its entrypoint returns.
  */
 export interface WorkflowPackage<Input = unknown, Output = unknown> {
+  /** What runs are started by (`rt.startRun(name, ...)`) and stored under (`WorkflowRun.package`). */
   readonly name: string;
+  /** The default name of its runs (`WorkflowRun.name`); `name` unless `displayName()` set one. */
   readonly displayName: string;
   /** Validates run input (`invalid_input` on mismatch); absent for untyped entrypoints. */
   readonly inputSchema?: Schema;
+  /** Called by `startRun` with the run builder and the (validated) input to lay out the run's first steps. */
   readonly entrypoint: EntrypointFn<unknown>;
   /**
    * Never set: it carries the input type, so that passing the package object to
@@ -69,6 +72,10 @@ export type PackageInput<P> = P extends WorkflowPackage<infer I, unknown> ? I : 
 /** The run output a package produces. */
 export type PackageOutput<P> = P extends WorkflowPackage<unknown, infer O> ? O : unknown;
 
+/**
+ * Builds a {@link WorkflowPackage}; start one with {@link newPackage}. `Input`
+ * and `Output` are set by `entrypoint(...)`.
+ */
 export class PackageBuilder<Input = unknown, Output = unknown> {
   readonly #name: string;
   #displayName?: string;
@@ -79,6 +86,7 @@ export class PackageBuilder<Input = unknown, Output = unknown> {
     this.#name = name;
   }
 
+  /** Sets the package's display name: the default name of its runs (default: the package name). */
   displayName(text: string): this {
     this.#displayName = text;
     return this;
@@ -103,6 +111,10 @@ export class PackageBuilder<Input = unknown, Output = unknown> {
     return this as PackageBuilder<unknown, unknown>;
   }
 
+  /**
+   * The frozen package, for `rt.registerPackage`. Throws `invalid_input` when the
+   * name is empty or no entrypoint was given.
+   */
   build(): WorkflowPackage<Input, Output> {
     if (typeof this.#name !== "string" || this.#name.trim() === "") {
       throw new WorkflowError(ErrorCodes.invalidInput, "a workflow package needs a non-empty name");

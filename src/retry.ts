@@ -5,9 +5,11 @@
  */
 import { z } from "zod";
 
+/** How a step's failed attempts are retried; every field is optional (see the defaults). */
 export interface RetryPolicy {
   /** Every attempt counts, the first included (default 1: no retry). */
   maxAttempts?: number;
+  /** How the delay grows: `fixed` (`initialBackoff` each time), `linear` (× the failures so far) or `exponential` (× `multiplier` each time; the default). */
   backoff?: "fixed" | "linear" | "exponential";
   /** ms before the second attempt (default 1000). */
   initialBackoff?: number;
@@ -21,11 +23,17 @@ export interface RetryPolicy {
 
 /** A policy with every default filled in, as stored with the step. */
 export interface ResolvedRetryPolicy {
+  /** Every attempt counts, the first included. */
   maxAttempts: number;
+  /** How the delay grows (see `RetryPolicy.backoff`). */
   backoff: "fixed" | "linear" | "exponential";
+  /** ms before the second attempt. */
   initialBackoff: number;
+  /** ms cap on any delay; absent: none. */
   maxBackoff?: number;
+  /** Growth factor of exponential backoff. */
   multiplier: number;
+  /** Whether each delay is spread randomly over [delay/2, delay]. */
   jitter: boolean;
 }
 

@@ -67,7 +67,9 @@ export function checkGraph(steps: readonly NewStep[], isKnown?: (id: string) => 
 export interface RunBuilder {
   /** The id of the run being laid out. */
   readonly runId: string;
+  /** Sets the run's name (`WorkflowRun.name`), over the start's `name` option and the package's display name. */
   name(n: string): void;
+  /** Sets one entry of the run's metadata, over the start's `metadata` option. */
   metadata(key: string, value: string): void;
   /**
    * Adds a step; throws `duplicate_step` on a repeated id, `invalid_input` on bad
@@ -75,6 +77,7 @@ export interface RunBuilder {
    * its input type and the handle carries its output type.
    */
   step<I, O>(id: string, input: NoInfer<I>, opts: StepOpts<Executor<I, O>>): StepHandle<O>;
+  /** Adds a step of a kind given by name; `O` types the handle's output (unchecked). */
   step<O = unknown>(id: string, input: unknown, opts: StepOpts): StepHandle<O>;
   /** A built-in step that succeeds `ms` after it becomes ready, holding no worker slot meanwhile. */
   sleep(id: string, ms: number, opts?: WaitStepOpts): StepHandle;
@@ -89,6 +92,7 @@ export interface RunBuilder {
    * succeeds with its output, or fails with `child_failed`.
    */
   childRun<I, O>(id: string, pkg: WorkflowPackage<I, O>, input: NoInfer<I>, opts?: ChildRunOpts): StepHandle<O>;
+  /** A `childRun` by package name: the input is not checked at compile time and the output is `unknown`. */
   childRun(id: string, packageName: string, input: unknown, opts?: ChildRunOpts): StepHandle;
   /**
    * Names the step whose result data is the run's output (`rt.output`, a

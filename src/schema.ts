@@ -19,6 +19,7 @@ export type InferInput<S extends Schema> = StandardSchemaV1.InferInput<S>;
 
 /** One reason a value was refused, as `details` of an `invalid_input` error carry them. */
 export interface SchemaIssue {
+  /** What is wrong, as the schema library words it. */
   message: string;
   /** Where in the value: property names and array indexes, outermost first. */
   path?: (string | number)[];

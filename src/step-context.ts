@@ -9,11 +9,13 @@ import type { StepHandle, StepOpts } from "./step-options.js";
 import type { Lease, StepInfo, StepResult, WorkflowRun } from "./types.js";
 import type { ChildRunOpts, SignalWaitOpts, WaitStepOpts } from "./waits.js";
 
+/** Options of `step.artifact(...)` and `step.storeArtifact(...)`. */
 export interface ArtifactOptions {
   /** Default `<stepId>:artifact:NNN` for inline artifacts, a random UUID for stored ones. */
   id?: string;
   /** Default: the content type's major part (`text/plain` → `text`), else the name's extension. */
   kind?: string;
+  /** String key/values kept with the artifact (`ArtifactRef.metadata`). */
   metadata?: Record<string, string>;
 }
 
@@ -26,6 +28,7 @@ export interface ArtifactOptions {
 export interface StepContext {
   /** The step's input, decoded. */
   input<T = unknown>(): T;
+  /** The step's input, decoded, typed `unknown` (what a typed executor validates). */
   rawInput(): unknown;
   /** Sets the step's result data (the last call wins). */
   result(data: unknown): void;
@@ -51,9 +54,13 @@ export interface StepContext {
   artifact(name: string, contentType: string, body: Uint8Array | string, opts?: ArtifactOptions): string;
   /** Puts bytes in the runtime's artifact store now; the result keeps a reference. */
   storeArtifact(name: string, contentType: string, body: Uint8Array | string, opts?: ArtifactOptions): Promise<ArtifactRef>;
+  /** The projection called `name` from the runtime's `projectionStore`; `no_projection_store` without one. */
   projection(name: string): Promise<Projection>;
+  /** The step as it was claimed (status `running`, this attempt's number and lease). */
   readonly step: StepInfo;
+  /** The step's run, as it was when the step was claimed. */
   readonly workflow: WorkflowRun;
+  /** The lease this attempt holds; its writes count only while it is held. */
   readonly lease: Lease;
   /** When this attempt started. */
   readonly now: Date;

@@ -23,6 +23,7 @@ import type { Dependency } from "./types.js";
  * from an entrypoint, the package's output.
  */
 export interface StepHandle<Output = unknown> {
+  /** The step's id, as given to `run.step(...)`. */
   id: string;
   /** Never set: it carries the step's output type. */
   readonly __output?: Output;
@@ -47,11 +48,15 @@ export interface StepOpts<Kind extends string | Executor = string> {
   queue?: string;
   /** A second step with the same key in the same run is not created. */
   dedupKey?: string;
+  /** Steps of the same run this one waits for (`requireSteps`, `onFailure`, `onComplete`); default none. */
   dependsOn?: Dependency[];
+  /** How failed attempts are retried (default: one attempt, no retry). */
   retry?: RetryPolicy;
+  /** String key/values kept with the step (`StepInfo.metadata`). */
   metadata?: Record<string, string>;
   /** Free label, kept for parity with the Go package. */
   site?: string;
+  /** The step it is grouped under in the run graph; defaults to the emitting step for `step.emit`, none for entrypoint steps. */
   parentId?: string;
   /** Not ready before this instant (a durable timer: survives restarts). */
   runAt?: Date;

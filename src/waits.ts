@@ -16,8 +16,11 @@ import type { NewStep } from "./store/store.js";
 
 /** The reserved executor kinds; `registerExecutor` refuses the `trellis/` prefix. */
 export const BuiltinKinds = {
+  /** The kind of a `run.sleep(...)` step. */
   sleep: "trellis/sleep",
+  /** The kind of a `run.waitForSignal(...)` step. */
   signal: "trellis/signal",
+  /** The kind of a `run.childRun(...)` step. */
   child: "trellis/child",
 } as const;
 

@@ -12,6 +12,7 @@ import { parseInstant } from "./pages/runs-list.js";
 
 /** What `authorize` is asked about. */
 export interface AdminAction {
+  /** Which action the form asked for. */
   name: AdminActionName;
   /** The run acted on (absent for Purge and Retry selected). */
   runId?: string;

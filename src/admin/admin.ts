@@ -20,6 +20,7 @@ import { runsListPage } from "./pages/runs-list.js";
 import { INLINE_ARTIFACT_URI, stepDetailPage } from "./pages/step-detail.js";
 import { CSRF_COOKIE, CSRF_FIELD, Csrf, readCookie, sameOrigin, SECURITY_HEADERS } from "./security.js";
 
+/** Options of `createAdmin(rt, options)`; every one is optional. */
 export interface AdminOptions {
   /** Where the page is mounted, e.g. `"/admin"` (default: the root). Every link and form is under it. */
   basePath?: string;
@@ -48,7 +49,9 @@ export interface AdminOptions {
 
 /** The mounted page: one handler for Fetch-API servers, one for `node:http`. */
 export interface Admin {
+  /** Answers one request, for servers built on the Fetch API. */
   fetch(request: Request): Promise<Response>;
+  /** The same handler as a `node:http` request listener (`http.createServer(admin.node)`). */
   node(req: IncomingMessage, res: ServerResponse): void;
 }
 

@@ -16,11 +16,15 @@ export interface ArtifactObject {
 
 /** Where a stored artifact lives and what it is; serializable as JSON. */
 export interface ArtifactRef {
+  /** Unique within its run (inline) or its artifact store (stored). */
   id: string;
   /** Absolute URI of the stored body (for `FileArtifactStore`, a `file://` URL). */
   uri: string;
+  /** Human-readable name, e.g. `report.md`. */
   name: string;
+  /** Free-form category, given or inferred from `contentType` or `name`. */
   kind: string;
+  /** MIME type of the body. */
   contentType: string;
   /** Omitted when there is none. */
   metadata?: Record<string, string>;
@@ -33,7 +37,12 @@ export interface ArtifactStore {
   /** Stores `a`, replacing any artifact with the same id, and returns its ref. */
   put(a: ArtifactObject): Promise<ArtifactRef>;
   /** Opens a stored artifact; rejects with `not_found` for an unknown id. */
-  open(id: string): Promise<{ stream: NodeJS.ReadableStream; ref: ArtifactRef }>;
+  open(id: string): Promise<{
+    /** The body's bytes, streamed. */
+    stream: NodeJS.ReadableStream;
+    /** What the artifact is and where it lives. */
+    ref: ArtifactRef;
+  }>;
   /**
    * Removes artifacts; ids it does not have are ignored. Resolves to how many it
    * removed. Optional: a store without it keeps every body it was given.

@@ -69,7 +69,12 @@ export class FileArtifactStore implements ArtifactStore {
     return ref;
   }
 
-  async open(id: string): Promise<{ stream: NodeJS.ReadableStream; ref: ArtifactRef }> {
+  async open(id: string): Promise<{
+    /** The body's bytes, streamed. */
+    stream: NodeJS.ReadableStream;
+    /** What the artifact is and where it lives. */
+    ref: ArtifactRef;
+  }> {
     const checked = this.checkId(id);
     const bodyPath = path.join(this.root, checked);
     for (let attempt = 1; ; attempt++) {

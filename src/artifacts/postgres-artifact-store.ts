@@ -15,6 +15,7 @@ import { quoteIdent } from "../store/postgres/migrations.js";
 import type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import { artifactFields } from "./fields.js";
 
+/** Where a `PostgresArtifactStore` keeps its tables; give `connectionString` or `pool`. */
 export interface PostgresArtifactStoreConfig {
   /** `postgres://user@host:5432/db`; the store opens (and closes) its own pool. */
   connectionString?: string;
@@ -37,6 +38,7 @@ const SCHEMA = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * the artifact; destroy or finish the stream to give its connection back.
  */
 export class PostgresArtifactStore implements ArtifactStore {
+  /** The schema its tables are in. */
   readonly schema: string;
   readonly #pool: SidePool;
   readonly #chunkBytes: number;
@@ -80,7 +82,12 @@ export class PostgresArtifactStore implements ArtifactStore {
     return ref;
   }
 
-  async open(id: string): Promise<{ stream: NodeJS.ReadableStream; ref: ArtifactRef }> {
+  async open(id: string): Promise<{
+    /** The body's bytes, streamed. */
+    stream: NodeJS.ReadableStream;
+    /** What the artifact is and where it lives. */
+    ref: ArtifactRef;
+  }> {
     const checked = validateName(id, "artifact id");
     const t = this.#tables();
     await this.#ensureTables();

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
 import { outcomeCode, withFreshStores } from "./harness.js";
 
+/** The `ArtifactStore` the artifact suite runs against, and how to get fresh storage for it. */
 export interface ArtifactStoreConformanceTarget {
   /** Shown in the suite's name. */
   name: string;
@@ -30,6 +31,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<{ bytes: Buffer; 
   return { bytes: Buffer.concat(pieces), pieces: pieces.length };
 }
 
+/** Declares the artifact store conformance suite (a vitest `describe` block) for `target`. */
 export function describeArtifactStoreConformance(target: ArtifactStoreConformanceTarget): void {
   describe(`artifact store conformance: ${target.name}`, () => {
     const withStores = (n: number, body: (...stores: ArtifactStore[]) => Promise<void>) => withFreshStores(target, n, body);

@@ -17,7 +17,9 @@ import { STORE_COMMANDS, type StoreCommand } from "../store/store-commands.js";
 /** Every command of a store but `close`: the writes, the claim (which leases) and the reads. */
 export type FaultableMethod = Exclude<StoreCommand, "close">;
 
+/** Which calls to fail, when, and how. */
 export interface FaultRule {
+  /** The store command it hits. */
   method: FaultableMethod;
   /** `before`: the call never reaches the store. `after`: it ran (and committed), then fails or hangs. */
   when: "before" | "after";
@@ -31,8 +33,11 @@ export interface FaultRule {
 
 /** One fault that fired. */
 export interface InjectedFault {
+  /** The store command it hit. */
   method: FaultableMethod;
+  /** Whether the call had reached the store (`after`) or not (`before`). */
   when: "before" | "after";
+  /** Whether the call rejected (`throw`) or hung (`hang`). */
   action: "throw" | "hang";
 }
 
@@ -40,6 +45,7 @@ const FAULTABLE = STORE_COMMANDS.filter((m): m is FaultableMethod => m !== "clos
 
 /** An error shaped like a driver's connection failure. */
 export class InjectedStoreError extends Error {
+  /** Always `ECONNRESET`, as a driver's lost connection. */
   readonly code = "ECONNRESET";
   constructor(method: string, when: string) {
     super(`injected fault: ${method} ${when === "before" ? "did not reach the database" : "committed, but its answer was lost"}`);
@@ -47,6 +53,7 @@ export class InjectedStoreError extends Error {
   }
 }
 
+/** Wraps stores so that the commands its rules name fail or hang; see the module's example. */
 export class FaultInjector {
   readonly #rules: (FaultRule & { left: number })[] = [];
   readonly #hung: (() => void)[] = [];

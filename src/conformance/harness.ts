@@ -11,6 +11,7 @@ import { newExecutor } from "../executor.js";
 import type { RunEvent } from "../types.js";
 import type { Store, StoreConfig } from "../store/store.js";
 
+/** The store adapter a conformance suite runs against, and how to get a fresh database for it. */
 export interface ConformanceTarget {
   /** Shown in the suite's name. */
   name: string;
@@ -25,9 +26,14 @@ export interface ConformanceTarget {
   cleanup?(): void | Promise<void>;
 }
 
+/**
+ * One test's world: runtimes (and raw stores) over one fresh store, all reading
+ * the clock `now`, which only the test moves. `useHarness` makes one per test.
+ */
 export class Harness {
   /** The clock every runtime of this test reads (epoch ms). */
   now = Date.UTC(2026, 0, 1, 12, 0, 0);
+  /** Every error the runtimes reported to `onError`, in order; tests assert it stays empty. */
   readonly errors: unknown[] = [];
   readonly #runtimes: Runtime[] = [];
   readonly #store: StoreConfig;
@@ -56,10 +62,12 @@ export class Harness {
     return store;
   }
 
+  /** Moves the clock `ms` milliseconds forward. */
   advance(ms: number): void {
     this.now += ms;
   }
 
+  /** Closes every runtime and store this harness opened (`useHarness` calls it after each test). */
   async closeAll(): Promise<void> {
     for (const rt of this.#runtimes.splice(0)) await rt.close();
     for (const store of this.#stores.splice(0)) await store.close();
@@ -85,13 +93,16 @@ export function useHarness(target: ConformanceTarget): () => Harness {
 
 /** Holds executors until `open()`; `entered` counts who is waiting, `waitFor(n)` waits for n of them. */
 export class Gate {
+  /** How many callers have reached `pass()` so far. */
   entered = 0;
+  /** The most callers that were inside `pass()` at once (a concurrency limit check). */
   maxInside = 0;
   #inside = 0;
   #open = false;
   #release: (() => void)[] = [];
   #arrivals: (() => void)[] = [];
 
+  /** Called by an executor: resolves once the gate is open (at once if it is already). */
   async pass(): Promise<void> {
     this.entered++;
     this.#inside++;
@@ -104,10 +115,12 @@ export class Gate {
     }
   }
 
+  /** Resolves once `n` callers have reached `pass()`. */
   async waitFor(n: number): Promise<void> {
     while (this.entered < n) await new Promise<void>((resolve) => this.#arrivals.push(resolve));
   }
 
+  /** Lets every waiting caller through, and every later one at once. */
   open(): void {
     this.#open = true;
     for (const r of this.#release.splice(0)) r();

@@ -28,6 +28,10 @@ export { describeArtifactStoreConformance, BAD_ARTIFACT_NAMES, type ArtifactStor
 export { describeProjectionConformance, BAD_PROJECTION_NAMES, type ProjectionConformanceTarget } from "./projections.js";
 export { FaultInjector, InjectedStoreError, type FaultRule, type FaultableMethod, type InjectedFault } from "./fault-injector.js";
 
+/**
+ * Declares the store conformance suite (a vitest `describe` block of every
+ * behaviour a store adapter must show) for `target`.
+ */
 export function describeStoreConformance(target: ConformanceTarget): void {
   describe(`store conformance: ${target.name}`, () => {
     runsSuite(target);

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { outcomeCode, withFreshStores } from "./harness.js";
 import type { ProjectionStore } from "../projections/projection-store.js";
 
+/** The `ProjectionStore` the projection suite runs against, and how to write its SQL. */
 export interface ProjectionConformanceTarget {
   /** Shown in the suite's name. */
   name: string;
@@ -25,6 +26,7 @@ export interface ProjectionConformanceTarget {
 /** Names that could address something other than one projection. */
 export const BAD_PROJECTION_NAMES = ["..", "a/b", "a\\b", "a\u0000b", "", "   ", ".", "x".repeat(201)];
 
+/** Declares the projection conformance suite (a vitest `describe` block) for `target`. */
 export function describeProjectionConformance(target: ProjectionConformanceTarget): void {
   describe(`projection conformance: ${target.name}`, () => {
     const $ = target.param;

@@ -52,14 +52,22 @@ export const MAX_ITEMS = 50_000;
 
 /** How a task ended, as `task.<name>` shows it and routes record it. */
 export interface TaskView {
+  /** The task's outcome (a task whose `publish` failed is `failed`). */
   status: "succeeded" | "failed";
+  /** The action's result data (for `with_items`, the list of item results). */
   result: unknown;
-  error: (Omit<StepError, "occurredAt"> & { type: string }) | null;
+  /** Why the task failed; null when it succeeded. */
+  error: (Omit<StepError, "occurredAt"> & {
+    /** The error code again (`error.type` in templates, as in the seed format). */
+    type: string;
+  }) | null;
 }
 
 /** What a route step (and a join check) commits as its result. */
 export interface NodeResult extends TaskView {
+  /** The name of the task routed (for a join, the task it joins into). */
   task: string;
+  /** The path's vars after the task (its `publish` applied), handed to the next tasks. */
   vars: Record<string, unknown>;
   /** The route and join steps it emitted: the run's next nodes. */
   next: string[];

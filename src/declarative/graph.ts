@@ -44,8 +44,10 @@ function conditionText(when: Template): string {
 }
 
 /**
- * The graph of a compiled definition. `isWorkflow` tells which actions are other
- * workflows (drawn as subworkflows); by default none are.
+ * The graph of a compiled definition: pass a `DeclarativePackage`'s `workflow`
+ * (`definitionGraph(parseWorkflow(yaml).workflow)`), whose shape is internal.
+ * `isWorkflow` tells which actions are other workflows (drawn as subworkflows);
+ * by default none are.
  */
 export function definitionGraph(workflow: CompiledWorkflow, isWorkflow: (ref: string) => boolean = () => false): GraphModel {
   const nodes: GraphNode[] = [];

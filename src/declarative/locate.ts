@@ -7,10 +7,15 @@ import type { Path } from "./compile.js";
 
 /** An author error at a place in a file. */
 export interface Located {
+  /** The definition's file (for `parseWorkflow`, its `file` option, default `<source>`). */
   file: string;
+  /** 1-based line of the offending key or value. */
   line: number;
+  /** 1-based column of the offending key or value. */
   column: number;
+  /** What is wrong, for the author. */
   message: string;
+  /** The error code, when the error has one (e.g. `too_many_tasks`). */
   code?: string;
 }
 

@@ -21,6 +21,7 @@ import { NO_OPTIONS, startOptionsSchema } from "./runtime-arguments.js";
 export interface StartRunOptions {
   /** Makes the start idempotent: a second start with the same id returns the first run. */
   runId?: string;
+  /** The run's name (default: the package's display name); the entrypoint's `run.name()` overrides it. */
   name?: string;
   /** Applied first; the entrypoint's `run.metadata()` calls override it. */
   metadata?: Record<string, string>;

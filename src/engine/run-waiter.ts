@@ -11,6 +11,7 @@ import { ErrorCodes, WorkflowError } from "../errors.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import type { RunRecord, Store } from "../store/store.js";
 
+/** Options of `rt.waitForRun`. */
 export interface WaitForRunOptions {
   /** Aborting it rejects the wait with `aborted` (the run goes on). */
   signal?: AbortSignal;

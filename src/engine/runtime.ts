@@ -85,6 +85,11 @@ export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   return new Runtime(guarded, resolved, new WorkerTelemetry(resolved.log, signals), queueCounts);
 }
 
+/**
+ * The engine, as an application holds it (one per process, from {@link newRuntime}):
+ * registers executors and packages, starts runs, runs workers, and answers the
+ * reads and operator actions of admin screens.
+ */
 export class Runtime {
   readonly #store: Store;
   readonly #config: ResolvedConfig;
@@ -129,6 +134,11 @@ export class Runtime {
     return this.#config.workerId;
   }
 
+  /**
+   * Registers the executor that runs the steps of its `kind`. Throws
+   * `duplicate_executor` for a kind already registered, `invalid_input` for a
+   * reserved (`trellis/`) or malformed kind.
+   */
   registerExecutor(executor: Executor): void {
     if (hasNul(executor?.kind)) throw new WorkflowError(ErrorCodes.invalidInput, "an executor kind must not contain NUL characters");
     if (typeof executor?.kind === "string" && executor.kind.startsWith(RESERVED_KIND_PREFIX)) {
@@ -219,6 +229,7 @@ export class Runtime {
     return workers.finally(stopRetention);
   }
 
+  /** The run, or undefined when there is none with this id. */
   async workflow(runId: string): Promise<WorkflowRun | undefined> {
     this.#assertOpen();
     if (!isRunId(runId)) return undefined;
@@ -247,6 +258,7 @@ export class Runtime {
     return record && { ...toStepInfo(record), input: decode(record.input) };
   }
 
+  /** The run's steps in creation order, without their inputs (none for an unknown run). */
   async steps(runId: string): Promise<StepInfo[]> {
     this.#assertOpen();
     if (!isRunId(runId)) return [];
@@ -274,7 +286,12 @@ export class Runtime {
   }
 
   /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */
-  async readArtifact(runId: string, artifactId: string): Promise<{ ref: ArtifactRef; body: Uint8Array }> {
+  async readArtifact(runId: string, artifactId: string): Promise<{
+    /** What the artifact is and where it lives. */
+    ref: ArtifactRef;
+    /** Its bytes. */
+    body: Uint8Array;
+  }> {
     this.#assertOpen();
     assertRunId(runId);
     if (!isRunId(artifactId)) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
@@ -329,7 +346,10 @@ export class Runtime {
    * (`delivered: false`). `not_found` for an unknown run, `invalid_state` for a
    * finished one.
    */
-  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{ delivered: boolean }> {
+  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{
+    /** False when a signal with the same `id` had been delivered already (nothing was stored). */
+    delivered: boolean;
+  }> {
     this.#assertOpen();
     const parsed = parseOrThrow(signalSchema, { runId, name, ...(opts ?? {}) }, "signal");
     const encoded = tryEncode(payload);
@@ -408,6 +428,7 @@ export class Runtime {
     this.#hooks.on(type, listener);
   }
 
+  /** Removes a listener added with {@link on} for the same `type`. */
   off(type: RunEventType | "*", listener: RunEventListener): void {
     this.#hooks.off(type, listener);
   }
@@ -434,6 +455,7 @@ export class Runtime {
     return { queues, at, process: { ...this.#telemetry.counts } };
   }
 
+  /** The projection called `name` from the configured `projectionStore`; `no_projection_store` without one. */
   async projection(name: string): Promise<Projection> {
     this.#assertOpen();
     const store = this.#config.projectionStore;

@@ -54,10 +54,15 @@ interface Execution {
   attempt?: Attempt;
 }
 
+/** Options of `rt.startWorkers`. */
 export interface WorkerOptions {
+  /** Aborting it stops the workers (as `rt.close()` does). */
   signal?: AbortSignal;
+  /** ms between idle cycles when no wake-up arrives (default `RuntimeConfig.pollInterval`). */
   pollInterval?: number;
+  /** Stop after this many cycles (tests); default: run until stopped. */
   maxCycles?: number;
+  /** ms in-flight steps may take to settle once stopped; past it they are aborted and their leases given back (default 10 000). */
   shutdownGrace?: number;
 }
 

@@ -12,12 +12,15 @@ export type GraphNodeStatus = "pending" | "ready" | "running" | "waiting" | "suc
 /** What a node stands for, which decides its shape in a picture. */
 export type GraphNodeShape = "task" | "wait" | "signal" | "inquiry" | "timer" | "subworkflow" | "decision" | "collapsed";
 
+/** One node of a picture: a step, a collapsed fan-out, or a task of a definition. */
 export interface GraphNode {
   /** Unique in the graph; renderers derive their own safe identifiers from it. */
   readonly id: string;
   /** The text shown in the node (user-written: renderers escape it). */
   readonly label: string;
+  /** What the node stands for; decides how it is drawn. */
   readonly shape: GraphNodeShape;
+  /** The step's status, which colours the node; undefined in a definition graph. */
   readonly status?: GraphNodeStatus;
   /** Further lines shown under the label (kind, attempts, error code, ...). */
   readonly detail?: readonly string[];
@@ -42,25 +45,38 @@ export type GraphEdgeKind =
   | "timeout"
   | "decision";
 
+/** An arrow from one node to another. */
 export interface GraphEdge {
+  /** The id of the node it starts at. */
   readonly from: string;
+  /** The id of the node it points to. */
   readonly to: string;
+  /** Why `to` follows `from`; decides the line style. */
   readonly kind: GraphEdgeKind;
   /** Extra text on the edge (a decision's condition); user-written, escaped by renderers. */
   readonly label?: string;
 }
 
+/** A box drawn around the nodes whose `group` names it. */
 export interface GraphGroup {
+  /** Unique in the graph; what `GraphNode.group` and `parent` refer to. */
   readonly id: string;
+  /** The text shown on the box (user-written: renderers escape it). */
   readonly label: string;
+  /** What the box stands for: a parallel block, a loop's iteration, or an expanded fan-out. */
   readonly kind: "parallel" | "iteration" | "fanout";
   /** The enclosing group, for nested parallel blocks. */
   readonly parent?: string;
 }
 
+/** A graph to draw, as `renderMermaid`, `renderDot` and `renderSvg` take it. */
 export interface GraphModel {
+  /** A heading drawn with the picture, when set. */
   readonly title?: string;
+  /** The nodes, in a stable order (it decides the output). */
   readonly nodes: readonly GraphNode[];
+  /** The edges, in a stable order; one whose ends are not both in `nodes` is not drawn. */
   readonly edges: readonly GraphEdge[];
+  /** The boxes that `GraphNode.group` names; none when absent. */
   readonly groups?: readonly GraphGroup[];
 }

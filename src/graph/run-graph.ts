@@ -9,14 +9,23 @@ import type { DependencyOn, StepInfo, StepStatus, WorkflowRun } from "../types.j
 
 /** One step of the run, with what an operator wants to see on its node. */
 export interface RunGraphStep {
+  /** The step's id; also its node's id in the edges. */
   stepId: string;
+  /** The executor kind that runs it. */
   kind: string;
+  /** The queue it is claimed from. */
   queue: string;
+  /** Its current status. */
   status: StepStatus;
+  /** Attempts started so far (see `StepInfo.attempt`). */
   attempt: number;
+  /** The attempts its retry policy allows. */
   maxAttempts: number;
+  /** When it was inserted. */
   createdAt: Date;
+  /** When its latest attempt was claimed; undefined before the first. */
   startedAt?: Date;
+  /** When it finished; undefined while it is unfinished. */
   finishedAt?: Date;
   /** The code of the last failed attempt (history: also set on a step that later succeeded). */
   lastErrorCode?: string;
@@ -40,11 +49,15 @@ export interface RunGraphStep {
 export interface RunGraphFanOut {
   /** Stable for the same run graph: what `expand` names. */
   id: string;
+  /** The executor kind its steps share. */
   kind: string;
   /** The step, or the id of the fan-out, whose members emitted these steps; undefined at the run's top level. */
   parent?: string;
+  /** How many steps it holds. */
   size: number;
+  /** How many of its steps are in each status (statuses with none left out). */
   counts: Partial<Record<StepStatus, number>>;
+  /** True: drawn as one node (its steps are not in `RunGraph.steps`); false: its id was in `expand`. */
   collapsed: boolean;
 }
 
@@ -53,16 +66,21 @@ export type RunGraphEdgeKind = "required" | "on_failure" | "on_complete" | "emit
 
 /** An edge between nodes: a step id, or a fan-out id for a collapsed fan-out. */
 export interface RunGraphEdge {
+  /** The step (or collapsed fan-out) that comes first: the dependency, or the emitting step. */
   from: string;
+  /** The step (or collapsed fan-out) that follows it. */
   to: string;
+  /** A dependency (by what it waits for) or an emission. */
   kind: RunGraphEdgeKind;
 }
 
 /** What `rt.graph(runId)` returns. */
 export interface RunGraph {
+  /** The run drawn. */
   run: WorkflowRun;
   /** Every step that is not inside a collapsed fan-out, in creation order. */
   steps: RunGraphStep[];
+  /** Every fan-out found, collapsed or expanded. */
   fanOuts: RunGraphFanOut[];
   /** Deduplicated; edges inside a collapsed fan-out are left out. */
   edges: RunGraphEdge[];

@@ -20,10 +20,15 @@ export interface LogMethod {
  * bound fields (run id, step id) appear the logger's own way.
  */
 export interface Logger {
+  /** Each step's claim and outcome, and other detail (off in the default logger). */
   debug: LogMethod;
+  /** Lifecycle: store opened, workers started and stopped. */
   info: LogMethod;
+  /** Trouble the engine handled: reclaims, lost leases, slow claims. */
   warn: LogMethod;
+  /** Errors the engine survived (a store failure, a listener that threw). */
   error: LogMethod;
+  /** A logger that adds `bindings` to every line; used when present. */
   child?(bindings: LogFields): Logger;
 }
 

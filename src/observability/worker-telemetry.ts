@@ -19,6 +19,7 @@ export type AttemptOutcome = "succeeded" | "retry" | "failed" | "waiting" | "lea
 export interface ProcessCounts {
   /** Attempts started (executors called, built-in steps included). */
   started: number;
+  /** Attempts that succeeded. */
   succeeded: number;
   /** Attempts that failed, retried or not (a lost lease counts here too). */
   failed: number;
@@ -26,6 +27,7 @@ export interface ProcessCounts {
   reclaimed: number;
   /** Claims made, and the steps they returned. */
   claims: number;
+  /** Steps those claims returned. */
   claimedSteps: number;
 }
 

@@ -11,6 +11,7 @@ import { asPgPool, type PgPool } from "../store/postgres/pool.js";
 import { quoteIdent } from "../store/postgres/migrations.js";
 import type { Projection, ProjectionStore } from "./projection-store.js";
 
+/** Options of `PostgresProjectionStore`: give `connectionString` or `pool`. */
 export interface PostgresProjectionStoreConfig {
   /** `postgres://user@host:5432/db`; the store opens (and closes) its own pool. */
   connectionString?: string;

@@ -16,6 +16,7 @@ export function dependencyOn(d: { required?: boolean; on?: DependencyOn | undefi
   return d.on ?? (d.required === false ? "completed" : "succeeded");
 }
 
+/** Whether a step in this status is finished: `succeeded`, `failed`, `skipped` or `canceled`. */
 export function isFinished(status: StepStatus): boolean {
   return !(ACTIVE_STEP_STATUSES as readonly string[]).includes(status);
 }

@@ -37,15 +37,27 @@ export function assertRunAccepts(action: RunAction, runId: string, run: { status
 export const isFinishedRun = (status: RunStatus): boolean => (FINISHED_RUN_STATUSES as readonly string[]).includes(status);
 
 /** A step as an operator retry sees it. */
+/** What `planRetry` needs to know of each step of the run. */
 export interface RetryCandidate {
+  /** The step's id. */
   id: string;
+  /** Its current status. */
   status: StepStatus;
+  /** Its dependencies, as stored. */
   dependsOn: readonly StoredDependency[];
 }
 
 /** What an operator retry writes: each revived step's new status and waiting edges, and those skipped again. */
 export interface RetryPlan {
-  revived: { id: string; status: "pending" | "ready"; waiting: number }[];
+  /** The steps that run again, the retried one first, each with its new state. */
+  revived: {
+    /** The step's id. */
+    id: string;
+    /** `ready` when none of its dependency edges is waiting, else `pending`. */
+    status: "pending" | "ready";
+    /** How many of its dependency edges are still waiting (0 when `ready`). */
+    waiting: number;
+  }[];
   /** Revived steps that one of their other dependencies rules out: skipped again, at once. */
   skippedAgain: string[];
 }

@@ -17,8 +17,11 @@ export interface RunLookup {
   holderOf(dedupKey: string): string | undefined;
 }
 
+/** One step `planSteps` decided to create, with what the adapter writes for it. */
 export interface PlannedStep {
+  /** The step to insert. */
   step: NewStep;
+  /** The status it is born with: `ready` (waits for nothing), `pending`, or `skipped` (a dependency already finished the wrong way). */
   status: "pending" | "ready" | "skipped";
   /** Dependency edges after dedup aliasing: target step id -> the state it must reach. */
   edges: Map<string, DependencyOn>;

@@ -6,6 +6,7 @@
  */
 import type { Store } from "./store.js";
 
+/** Every asynchronous method of `Store` by name, `close` included. */
 export const STORE_COMMANDS = [
   "createRuns", "claim", "complete", "heartbeat", "release", "reclaimExpired",
   "getRun", "listRuns", "getSteps", "getResult", "readArtifact",
@@ -13,6 +14,7 @@ export const STORE_COMMANDS = [
   "getEvents", "listFailedSteps", "purge", "close", "countSteps",
 ] as const satisfies readonly (keyof Store)[];
 
+/** The name of one `Store` command. */
 export type StoreCommand = (typeof STORE_COMMANDS)[number];
 
 /** The members of `Store` that return a promise. */

@@ -10,17 +10,27 @@ import type { ResolvedRetryPolicy } from "../retry.js";
 /** A value encoded by the engine (superjson text). Adapters store it verbatim. */
 export type Encoded = string;
 
+/** A run as the store keeps it (`WorkflowRun` is the public form). */
 export interface RunRecord {
+  /** Unique in the store; `createRuns` writes nothing for an id it has. */
   id: string;
+  /** The name of the package the run runs. */
   package: string;
+  /** The run's display name. */
   name: string;
+  /** Where the run is in its life. */
   status: RunStatus;
+  /** The run input, encoded. */
   input: Encoded;
+  /** String key/values kept with the run. */
   metadata: Record<string, string>;
+  /** When the run was created (epoch ms). */
   createdAt: number;
+  /** The run's last transition (epoch ms); for a finished run, when it finished. */
   updatedAt: number;
   /** A child run: the run and step that started it (woken when this run finishes). */
   parentRunId?: string;
+  /** A child run: the id of the step in `parentRunId` that started it. */
   parentStepId?: string;
   /** The step whose result is the run's output (`run.output(handle)`). */
   outputStep?: string;
@@ -28,29 +38,43 @@ export interface RunRecord {
 
 /** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
 export interface StoredDependency {
+  /** The id of the step waited for, in the same run. */
   stepId: string;
+  /** The state it must reach. */
   on: DependencyOn;
 }
 
 /** A run to insert with its first steps. */
 export interface NewRun {
+  /** The run, `status` already set (`running`). */
   run: RunRecord;
+  /** Its first steps, as the entrypoint laid them out (checked: ids unique, no cycle). */
   steps: NewStep[];
 }
 
 /** A step to insert, at run start or emitted by a completing step. */
 export interface NewStep {
+  /** Unique within the run. */
   id: string;
+  /** The executor kind that runs it. */
   kind: string;
+  /** The queue it is claimed from. */
   queue: string;
+  /** The step input, encoded. */
   input: Encoded;
+  /** The steps it waits for (see `planSteps` for how they are inserted). */
   dependsOn: StoredDependency[];
+  /** Its retry policy; `retry.maxAttempts` is stored as the step's `maxAttempts`. */
   retry: ResolvedRetryPolicy;
+  /** String key/values kept with the step. */
   metadata: Record<string, string>;
   /** Higher is claimed first among the ready steps of a queue. */
   priority: number;
+  /** The step it is grouped under; when absent, an emitted step gets the id of the step that emitted it. */
   parentId?: string;
+  /** A step whose key is already held in the run is not created; dependencies on it wait for the holder. */
   dedupKey?: string;
+  /** A free label, stored as given. */
   site?: string;
   /** Not ready before this instant (epoch ms): `ready_at` is at least this. */
   notBefore?: number;
@@ -62,57 +86,100 @@ export interface NewStep {
   waitFor?: string;
 }
 
+/** A failure as the store keeps it (`StepError` is the public form). */
 export interface StepErrorRecord {
+  /** The error code, e.g. `timeout` or one an executor chose. */
   code: string;
+  /** Human-readable description. */
   message: string;
+  /** Whether another attempt could succeed. */
   retryable: boolean;
   /** Encoded details, if any. */
   details?: Encoded;
+  /** When the attempt failed (epoch ms). */
   occurredAt: number;
 }
 
+/** A step's lease as the store keeps it (`Lease` is the public form). */
 export interface LeaseRecord {
+  /** The worker that holds it. */
   workerId: string;
+  /** Unique to this lease, new at every claim: writes are fenced by it. */
   token: string;
+  /** When it was taken (epoch ms). */
   acquiredAt: number;
+  /** When it lapses (epoch ms) unless a heartbeat extends it. */
   expiresAt: number;
 }
 
+/** A step as the store keeps it (`StepInfo` is the public form). */
 export interface StepRecord {
+  /** The run it belongs to. */
   runId: string;
+  /** Unique within the run. */
   id: string;
+  /** The executor kind that runs it. */
   kind: string;
+  /** The queue it is claimed from. */
   queue: string;
+  /** Where the step is in its life. */
   status: StepStatus;
+  /** The step input, encoded. */
   input: Encoded;
+  /** Attempts started so far (the first is 1); a lease given back or reclaimed and a parked wait do not count, an operator retry resets it to 0. */
   attempt: number;
+  /** `retry.maxAttempts`, kept in its own column. */
   maxAttempts: number;
+  /** How many times its lease expired and it was put back to `ready`. */
   reclaims: number;
+  /** Higher is claimed first among the ready steps of its queue. */
   priority: number;
+  /** Its retry policy, as inserted. */
   retry: ResolvedRetryPolicy;
+  /** The steps it waits for. */
   dependsOn: StoredDependency[];
+  /** The step it is grouped under (by default the step that emitted it). */
   parentId?: string;
+  /** The key it was created with. */
   dedupKey?: string;
+  /** A free label, as given. */
   site?: string;
+  /** String key/values kept with the step. */
   metadata: Record<string, string>;
+  /** The error of its most recent failed attempt (kept after a later success); the current error when `status` is `failed`. */
   lastError?: StepErrorRecord;
+  /** When it last became, or will become, claimable (epoch ms); absent until first ready. */
   readyAt?: number;
+  /** As inserted: not ready before this instant (epoch ms). */
   notBefore?: number;
+  /** As inserted: ms added to the instant it becomes ready. */
   delay?: number;
+  /** As inserted: ms one attempt may run. */
   timeout?: number;
+  /** A built-in wait's target: `signal:<name>` or `run:<id>`. */
   waitFor?: string;
   /** Set by a `wait` outcome: when the wait ends by itself. Kept after the wait, cleared by an operator retry. */
   wakeAt?: number;
+  /** When its latest attempt was claimed (epoch ms). */
   startedAt?: number;
+  /** When it reached a finished status (epoch ms); cleared by an operator retry. */
   finishedAt?: number;
+  /** When it was inserted (epoch ms). */
   createdAt: number;
+  /** Its last change (epoch ms). */
   updatedAt: number;
+  /** Present while it is `running`. */
   lease?: LeaseRecord;
 }
 
 /** A step just leased to this worker, with its run. */
 export interface ClaimedStep {
-  step: StepRecord & { lease: LeaseRecord };
+  /** The step, now `running`, with the lease just taken. */
+  step: StepRecord & {
+    /** The lease this claim took. */
+    lease: LeaseRecord;
+  };
+  /** The step's run. */
   run: RunRecord;
   /**
    * Optional: results of finished dependencies, read with the claim by an adapter
@@ -126,7 +193,13 @@ export interface ClaimedStep {
 export interface QueuePolicy {
   /** Steps of this queue running at once across every process (Infinity: no limit). */
   maxWorkers: number;
-  rateLimit?: { ratePerSecond: number; burst: number };
+  /** A token bucket shared across processes; absent: no rate limit. */
+  rateLimit?: {
+    /** Tokens added per second; each claimed step takes one. */
+    ratePerSecond: number;
+    /** The bucket's size: steps that may start at once after an idle period. */
+    burst: number;
+  };
 }
 
 /**
@@ -139,10 +212,15 @@ export interface QueuePolicy {
  * steps are then claimed as usual).
  */
 export interface StartLease {
+  /** The worker the leases go to. */
   workerId: string;
+  /** The current time (epoch ms): the leases' `acquiredAt`. */
   now: number;
+  /** ms: the leases expire at `now + leaseDuration`. */
   leaseDuration: number;
+  /** At most this many steps, over every run of the call. */
   limit: number;
+  /** Whether steps of this queue may be leased here: only a queue without limits (`isUnlimited`) is. */
   eligible(queue: string): boolean;
   /**
    * Told of each lease before the write that takes it commits. When the answer
@@ -158,21 +236,29 @@ export interface StartLease {
 export interface CreatedRun {
   /** False: a run with this id existed already; `run` is the stored one and nothing was written. */
   created: boolean;
+  /** The run as stored. */
   run: RunRecord;
   /** Its steps leased with the `StartLease`, if any. */
   claimed?: ClaimedStep[];
 }
 
+/** What `Store.claim` is asked for. */
 export interface ClaimRequest {
+  /** The worker the leases go to. */
   workerId: string;
   /** At most this many steps. */
   limit: number;
+  /** The current time (epoch ms): steps whose `readyAt` is later are not claimed. */
   now: number;
+  /** ms: the leases expire at `now + leaseDuration`. */
   leaseDuration: number;
+  /** The limits of a queue, resolved from `RuntimeConfig.queues` (an unconfigured queue other than `"default"` runs one step at a time). */
   policyFor(queue: string): QueuePolicy;
 }
 
+/** What `Store.claim` leased. */
 export interface ClaimResult {
+  /** The steps leased; possibly none. */
   steps: ClaimedStep[];
   /**
    * The earliest future instant at which something not claimable now may become
@@ -187,35 +273,65 @@ export interface ClaimResult {
  * reference to bytes an `ArtifactStore` already holds, whose `size` it records.
  */
 export interface ArtifactRecord {
+  /** Unique within the run (`duplicate_artifact` otherwise). */
   id: string;
+  /** Human-readable name, e.g. `report.md`. */
   name: string;
+  /** Free-form category (inferred from the content type or name when the step gave none). */
   kind: string;
+  /** MIME type of the bytes. */
   contentType: string;
+  /** String key/values kept with the artifact. */
   metadata: Record<string, string>;
+  /** The bytes; empty when `uri` is set. */
   body: Uint8Array;
+  /** Where an `ArtifactStore` holds the bytes; absent for an inline artifact. */
   uri?: string;
+  /** Byte length of the artifact's bytes (wherever they are). */
   size: number;
 }
 
 /** Identifies a held lease. */
 export interface LeaseRef {
+  /** The run of the leased step. */
   runId: string;
+  /** The leased step. */
   stepId: string;
+  /** The lease's token: the command does nothing for a step leased under another. */
   token: string;
 }
 
 /** The outcome of one attempt, to be written only if the lease is still held. */
-export type StepOutcome = LeaseRef & { now: number } & (
+export type StepOutcome = LeaseRef & {
+  /** When the attempt ended (epoch ms). */
+  now: number;
+} & (
     | {
+        /** The step succeeded: its dependents are readied or skipped. */
         status: "succeeded";
+        /** The result data, encoded. */
         result: Encoded;
         /** Encoded `RecordWrite[]`, or undefined when the step wrote none. */
         records?: Encoded;
+        /** Artifacts to insert with the result. */
         artifacts: ArtifactRecord[];
+        /** Steps the step emitted, inserted into its run (`parentId` defaulting to the step). */
         emitted: NewStep[];
       }
-    | { status: "retry"; error: StepErrorRecord; readyAt: number }
-    | { status: "failed"; error: StepErrorRecord }
+    | {
+        /** A retryable failure with attempts left: the step goes back to `ready` at `readyAt`. */
+        status: "retry";
+        /** The failure, kept as the step's `lastError`. */
+        error: StepErrorRecord;
+        /** When the next attempt may be claimed (epoch ms): now plus the backoff. */
+        readyAt: number;
+      }
+    | {
+        /** A permanent failure (or attempts used up): the step is `failed`. */
+        status: "failed";
+        /** The failure. */
+        error: StepErrorRecord;
+      }
     | WaitOutcome
   );
 
@@ -234,22 +350,43 @@ export type StepOutcome = LeaseRef & { now: number } & (
  * so a delivery racing the wait either is seen here or sees the step waiting.
  */
 export interface WaitOutcome {
+  /** Park the step (see above). */
   status: "wait";
+  /** When the wait ends by itself (epoch ms); absent: only a signal or the child's end wakes it. */
   wakeAt?: number;
-  consume?: { name: string; timeoutError: StepErrorRecord };
+  /** A signal wait: the signal it takes, and the failure once `wakeAt` has passed without one. */
+  consume?: {
+    /** The signal's name. */
+    name: string;
+    /** The error the step fails with when `wakeAt <= now` and no signal came. */
+    timeoutError: StepErrorRecord;
+  };
+  /** A child-run wait: the child run's id. */
   childRunId?: string;
 }
 
 /**
  * What became of an outcome: written; discarded because the lease was no longer
  * held (expired and reclaimed, or the run was canceled); or turned into a
- * permanent failure because its emitted steps did not fit the run's graph.
+ * permanent failure because its emitted steps (or artifact ids) did not fit the run.
  */
 export type CompletionResult =
-  | { status: "applied" }
-  | { status: "stale" }
-  | { status: "rejected"; error: StepErrorRecord };
+  | {
+      /** The outcome was written. */
+      status: "applied";
+    }
+  | {
+      /** Nothing was written: the lease was no longer held. */
+      status: "stale";
+    }
+  | {
+      /** The step failed instead, with `error`. */
+      status: "rejected";
+      /** Why the outcome did not fit its run: a `GRAPH_CONFLICTS` code (`duplicate_step`, `unknown_dependency`, `duplicate_artifact`). */
+      error: StepErrorRecord;
+    };
 
+/** What `Store.reclaimExpired` did. */
 export interface ReclaimResult {
   /** Put back to `ready`. */
   reclaimed: number;
@@ -257,25 +394,41 @@ export interface ReclaimResult {
   failed: number;
 }
 
+/** An artifact as the store gives it back, without its bytes. */
 export interface StoredArtifact extends Omit<ArtifactRecord, "body"> {
+  /** The step whose success wrote it. */
   stepId: string;
+  /** Byte length of the artifact's bytes (wherever they are). */
   size: number;
 }
 
+/** A finished step's result as the store keeps it (`StepResult` is the public form). */
 export interface ResultRecord {
+  /** The step it belongs to. */
   stepId: string;
+  /** The result data, encoded; absent when the step failed. */
   result?: Encoded;
+  /** Encoded `RecordWrite[]`; absent when the step wrote none. */
   records?: Encoded;
+  /** Ids of the steps its success created (emitted steps not created for their `dedupKey` left out). */
   emittedIds: string[];
+  /** The error of its last attempt, when the step failed. */
   error?: StepErrorRecord;
+  /** When the attempt that wrote it ended (epoch ms). */
   completedAt: number;
+  /** The artifacts written with its success. */
   artifacts: StoredArtifact[];
 }
 
+/** What `Store.listRuns` is asked for. */
 export interface ListRunsQuery {
+  /** Only runs in this status. */
   status?: RunStatus;
+  /** Only runs of this package name. */
   package?: string;
+  /** At most this many runs. */
   limit: number;
+  /** Cursor: the runs after this run id, newest first. */
   after?: string;
 }
 
@@ -285,48 +438,85 @@ export interface ListRunsQuery {
  */
 export type StoreEvent =
   /** Work may be claimable now. */
-  | { type: "ready" }
+  | {
+      /** Work may be claimable now. */
+      type: "ready";
+    }
   /** Work becomes claimable at `at` (epoch ms): a retry's backoff, say. */
-  | { type: "due"; at: number }
+  | {
+      /** Work becomes claimable at `at`. */
+      type: "due";
+      /** When (epoch ms). */
+      at: number;
+    }
   /** A run was canceled: abort its steps running in this process. */
-  | { type: "canceled"; runId: string };
+  | {
+      /** A run was canceled. */
+      type: "canceled";
+      /** The canceled run. */
+      runId: string;
+    };
 
 /** A signal to deliver (`rt.signal`). */
 export interface NewSignal {
+  /** The run it is sent to. */
   runId: string;
+  /** The signal's name: it wakes the run's steps waiting for `signal:<name>`. */
   name: string;
   /** Idempotency key: a second signal with the same id for the same run is not stored. */
   id: string;
+  /** The payload, encoded: the result of the step that consumes the signal. */
   payload: Encoded;
+  /** When it was sent (epoch ms). */
   now: number;
 }
 
 /** An event log entry as the store keeps it. */
 export interface EventRecord {
+  /** Increases across the store: the order things happened in. */
   seq: number;
+  /** The run it belongs to. */
   runId: string;
+  /** When it happened (epoch ms). */
   at: number;
+  /** Which transition it was. */
   type: RunEventType;
+  /** The step concerned; absent for a run event. */
   stepId?: string;
+  /** The step's attempt number, on the events of an attempt (see `RunEvent.attempt`). */
   attempt?: number;
+  /** The worker that held (or took) the lease, on the events of a leased step. */
   workerId?: string;
+  /** The failure, on `step_failed` and `step_retry_scheduled`. */
   error?: StepErrorRecord;
-  /** JSON text. */
+  /** JSON text (see `RunEvent.data`). */
   data?: string;
 }
 
+/** What `Store.listFailedSteps` is asked for. */
 export interface FailedStepsQuery {
+  /** Only steps of runs of this package name. */
   package?: string;
+  /** Only steps of this executor kind. */
   kind?: string;
+  /** Only steps of this queue. */
   queue?: string;
+  /** Only steps whose error has this code. */
   code?: string;
+  /** At most this many steps. */
   limit: number;
-  after?: { runId: string; stepId: string };
+  /** Cursor: the last step of the previous page (`not_found` when it is not a failed step). */
+  after?: {
+    /** The run of that step. */
+    runId: string;
+    /** That step's id. */
+    stepId: string;
+  };
 }
 
-/** What one `Store.purge` call deleted. */
 /** The steps of one queue in the statuses an operator watches (`Store.countSteps`). */
 export interface StepCount {
+  /** The queue's name. */
   queue: string;
   /** Ready to run, also those due later (a retry's backoff) or of a paused run. */
   ready: number;
@@ -336,6 +526,7 @@ export interface StepCount {
   waiting: number;
 }
 
+/** What one `Store.purge` call deleted. */
 export interface PurgeResult {
   /** Runs deleted. */
   runs: number;

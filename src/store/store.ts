@@ -110,7 +110,10 @@ export interface Store {
    * one. `delivered: false` when a signal with this id exists already (checked
    * first: a retried delivery gets the same answer after the run finished).
    */
-  signal(signal: NewSignal): Promise<{ delivered: boolean }>;
+  signal(signal: NewSignal): Promise<{
+    /** False when a signal with this id existed already (nothing was written). */
+    delivered: boolean;
+  }>;
   /** `running`/`pending` → `paused`; its steps are not claimed until resumed. `not_found` / `invalid_state`. */
   pauseRun(runId: string, now: number): Promise<void>;
   /** `paused` → `running` (finished at once if nothing is left to do). `not_found` / `invalid_state`. */
@@ -127,7 +130,12 @@ export interface Store {
   /** A finished step's result, records, artifacts and error; undefined while it has none. */
   getResult(runId: string, stepId: string): Promise<ResultRecord | undefined>;
   /** An artifact of the run with its bytes (empty for one kept in an `ArtifactStore`), or undefined. */
-  readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined>;
+  readArtifact(runId: string, artifactId: string): Promise<{
+    /** The artifact's record. */
+    artifact: StoredArtifact;
+    /** Its bytes (empty when they are in an `ArtifactStore`). */
+    body: Uint8Array;
+  } | undefined>;
   /** The run's event log, oldest first. */
   getEvents(runId: string): Promise<EventRecord[]>;
   /** Failed steps across runs, most recently failed first. `not_found` for an unknown `after`. */

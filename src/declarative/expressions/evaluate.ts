@@ -14,13 +14,24 @@ export interface SecretRef {
 
 /** What a template can see. `kv` holds the values fetched for the keys the templates name. */
 export interface Scope {
+  /** `parameters.*`: the run input, after defaults. */
   readonly parameters?: unknown;
+  /** `vars.*`: the run's vars on this path. */
   readonly vars?: unknown;
+  /** `task.<name>`: each finished task's `TaskView`, null before it finished. */
   readonly task?: Readonly<Record<string, unknown>>;
+  /** `item`: the current item (or batch) of a `with_items` task. */
   readonly item?: unknown;
+  /** `index`: the current item's (or batch's) number, from 0. */
   readonly index?: unknown;
+  /** `system.*`: `run_id`, `execution_id`, `ref`, `version`, `run_started_at`, `timestamp`. */
   readonly system?: unknown;
-  readonly pack?: { readonly config?: unknown };
+  /** `pack.config.*`. */
+  readonly pack?: {
+    /** The `config` object given to `parseWorkflow` / `loadWorkflows`. */
+    readonly config?: unknown;
+  };
+  /** What `kv.get('key')` reads, by key; a key missing (or null) gives the call's default, else null. */
   readonly kv?: ReadonlyMap<string, unknown>;
 }
 

@@ -8,8 +8,11 @@ import { FORBIDDEN_KEYS } from "./syntax.js";
 
 /** Bounds of one evaluation: steps taken (nodes, filter work per element) and text produced. */
 export interface Budget {
+  /** Steps taken so far; evaluation adds to it. */
   steps: number;
+  /** More steps than this fail with `expression_budget`. */
   readonly maxSteps: number;
+  /** A produced text longer than this fails with `expression_budget`. */
   readonly maxOutputChars: number;
 }
 

@@ -5,6 +5,7 @@ import type { StoreConfig } from "../store.js";
 import { asPgPool, isPgPool, type PgPool } from "./pool.js";
 import { openPostgresStore } from "./postgres-store.js";
 
+/** Options of `postgresStore(...)`: give `connectionString` or `pool`. */
 export interface PostgresStoreConfig {
   /** `postgres://user@host:5432/db`; trellis opens (and closes) its own pool. */
   connectionString?: string;

@@ -6,9 +6,13 @@ import type pg from "pg";
  * trellis's declarations without `@types/pg`. Pass a real `new pg.Pool(...)`.
  */
 export interface PgPool {
+  /** `pool.connect()`: checks a client out (for transactions and LISTEN). */
   connect(...args: never[]): unknown;
+  /** `pool.query(...)`: one statement on any client. */
   query(...args: never[]): unknown;
+  /** `pool.end()`: called only on a pool trellis opened itself. */
   end(...args: never[]): unknown;
+  /** `pool.on("error", ...)`: hears errors of idle clients. */
   on(...args: never[]): unknown;
 }
 

@@ -14,7 +14,9 @@ import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
 import { migrate } from "./migrations.js";
 import { WalWatcher } from "./wal-watcher.js";
 
+/** Options of `sqliteStore(...)` (a string is the `path`). */
 export interface SqliteStoreOptions {
+  /** The database file, created if missing (`:memory:` for a private in-memory database). */
   path: string;
   /** ms a writer waits for another process's write lock (default 5000). */
   busyTimeout?: number;
