@@ -135,7 +135,6 @@ const configSchema = z
   .strict();
 
 /**
-/**
  * Reports an error the engine survived: to the logger at `error` (with the
  * message and fields given) and to `onError`. Never throws.
  */

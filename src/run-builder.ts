@@ -121,14 +121,14 @@ export class CollectingRunBuilder implements RunBuilder {
     this.#runInput = runInput;
   }
 
-  /**
-   * Sets the input of the steps that were handed the run's input object, from the
-   * run input's encoding (made after the entrypoint, so both see the same state).
-   */
   get runId(): string {
     return this.#runId;
   }
 
+  /**
+   * Sets the input of the steps that were handed the run's input object, from the
+   * run input's encoding (made after the entrypoint, so both see the same state).
+   */
   fillRunInput(encoded: string): void {
     for (const step of this.#takesRunInput) step.input = encoded;
   }
