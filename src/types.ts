@@ -35,6 +35,12 @@ export interface WorkflowRun {
   /** Set on a child run: the run and step that started it. */
   parentRunId?: string;
   parentStepId?: string;
+  /**
+   * The version of its package the run started with (`newPackage(name).version(v)`,
+   * a declarative workflow's `version`); absent for an unversioned package. The
+   * run keeps it to its end, through retries and reclaims.
+   */
+  packageVersion?: string;
 }
 
 /** The state a dependency must reach for its dependent to run. */
@@ -150,6 +156,8 @@ export interface StepResult {
 export interface ListRunsFilter {
   status?: RunStatus;
   package?: string;
+  /** Runs started with this version of their package (with `package`, one package's old runs still in flight). */
+  packageVersion?: string;
   limit?: number;
   after?: string;
 }

@@ -6,7 +6,7 @@
  * share them.
  */
 import { ErrorCodes, WorkflowError } from "../errors.js";
-import type { Executor, Registry } from "../executor.js";
+import { type Executor, executorKinds, type Registry } from "../executor.js";
 import { hasNul } from "../names.js";
 import type { PackageHost, WorkflowPackage } from "../package.js";
 
@@ -51,8 +51,8 @@ export class PackageRegistry {
     }
     // Versions of one package bring the same executors: the first registration's stay.
     const own = versions ? [] : (pkg.executors ?? []);
-    const taken = own.find((e) => this.#executors.get(e.kind) !== undefined);
-    if (taken) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken.kind}", which is already registered`);
+    const taken = own.flatMap((e) => executorKinds(e)).find((kind) => this.#executors.get(kind) !== undefined);
+    if (taken !== undefined) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken}", which is already registered`);
     for (const executor of own) this.#register(executor);
     this.#versions.set(pkg.name, new Map(versions ?? []).set(pkg.version, pkg));
     const newest = this.#newest.get(pkg.name);
@@ -92,6 +92,11 @@ export class PackageRegistry {
 
   has(name: string): boolean {
     return this.#newest.has(name);
+  }
+
+  /** Whether that version of the package is registered here. */
+  hasVersion(name: string, version: string): boolean {
+    return this.#versions.get(name)?.has(version) === true;
   }
 
   /** Lets each package check, once before workers run, that what it needs is registered. */

@@ -30,8 +30,10 @@ import type { Registry } from "../executor.js";
 import { isUnlimited } from "../store/completion-rules.js";
 import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
-import type { Attempt, WorkerTelemetry } from "../observability/worker-telemetry.js";
+import type { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { Batcher } from "./batcher.js";
+import type { Execution, WorkerOptions } from "./execution.js";
+import { ClaimableKinds } from "./claimable-kinds.js";
 import { executeStep } from "./execute.js";
 import { Heartbeat } from "./heartbeat.js";
 import { LazyAbort } from "./lazy-abort.js";
@@ -40,26 +42,7 @@ import type { BuiltinServices } from "./builtins.js";
 import type { StepServices } from "./executing-step.js";
 import { Wakeup } from "./wakeup.js";
 
-interface Execution {
-  lease: LeaseRef;
-  controller: LazyAbort;
-  /** Resolves once the outcome is written (or found stale). */
-  settled: Promise<void>;
-  counters?: CycleResult;
-  /** Its executor has been called (it is past the p-limit queue). */
-  started?: boolean;
-  /** Given up at shutdown: its lease was released, so it does not run, or its outcome is not written. */
-  abandoned?: boolean;
-  /** Its telemetry (span, metrics, log lines), once its executor is called. */
-  attempt?: Attempt;
-}
-
-export interface WorkerOptions {
-  signal?: AbortSignal;
-  pollInterval?: number;
-  maxCycles?: number;
-  shutdownGrace?: number;
-}
+export type { WorkerOptions } from "./execution.js";
 
 /** Why a step's signal aborts when its run is canceled. */
 export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
@@ -77,6 +60,7 @@ const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0,
 export class Scheduler {
   readonly #store: Store;
   readonly #registry: Registry;
+  readonly #kinds: ClaimableKinds;
   readonly #config: ResolvedConfig;
   readonly #services: StepServices & { builtins: BuiltinServices };
   readonly #telemetry: WorkerTelemetry;
@@ -103,6 +87,7 @@ export class Scheduler {
   constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }, telemetry: WorkerTelemetry) {
     this.#store = store;
     this.#registry = registry;
+    this.#kinds = new ClaimableKinds(registry);
     this.#config = config;
     this.#services = services;
     this.#telemetry = telemetry;
@@ -161,7 +146,7 @@ export class Scheduler {
         leaseDuration: this.#config.leaseDuration,
         limit,
         // Limited queues go through the claim's checks: only unlimited ones are leased at start.
-        eligible: (queue) => isUnlimited(queuePolicy(queues, queue)),
+        eligible: (queue, kind) => isUnlimited(queuePolicy(queues, queue)) && this.#kinds.has(kind),
         onLease: (lease) => void attempted.push(lease),
       },
       adopt: (claimed) => {
@@ -383,6 +368,7 @@ export class Scheduler {
         now,
         leaseDuration: this.#config.leaseDuration,
         policyFor: (queue) => queuePolicy(this.#config.queues, queue),
+        kinds: this.#kinds.list(),
       });
       claimed = result.steps;
       this.#nextDueAt = result.nextDueAt;

@@ -10,7 +10,7 @@ export const STORE_COMMANDS = [
   "createRuns", "claim", "complete", "heartbeat", "release", "reclaimExpired",
   "getRun", "listRuns", "getSteps", "getResult", "readArtifact",
   "retryStep", "cancelRun", "wakeDue", "signal", "pauseRun", "resumeRun",
-  "getEvents", "listFailedSteps", "purge", "close", "countSteps",
+  "getEvents", "listFailedSteps", "purge", "close", "countSteps", "countReadyKinds",
 ] as const satisfies readonly (keyof Store)[];
 
 export type StoreCommand = (typeof STORE_COMMANDS)[number];

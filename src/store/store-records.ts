@@ -24,6 +24,8 @@ export interface RunRecord {
   parentStepId?: string;
   /** The step whose result is the run's output (`run.output(handle)`). */
   outputStep?: string;
+  /** The version of its package the run started with (absent for an unversioned package). */
+  packageVersion?: string;
 }
 
 /** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
@@ -133,8 +135,8 @@ export interface QueuePolicy {
  * Leases asked for with `createRuns` by a worker of this process that is idle:
  * the new runs' first ready steps go to it in the same transaction, so they start
  * without a claim (one round trip less between a start and its first step).
- * Only steps that are ready now, in a queue `eligible` says has no limits, and at
- * most `limit` of them. The leases are the same as a claim's: attempt 1, events
+ * Only steps that are ready now, whose queue and kind `eligible` accepts (a
+ * queue with no limits, a kind this process runs), and at most `limit` of them. The leases are the same as a claim's: attempt 1, events
  * `step_ready` then `step_claimed`. An adapter may ignore the request (the
  * steps are then claimed as usual).
  */
@@ -143,7 +145,7 @@ export interface StartLease {
   now: number;
   leaseDuration: number;
   limit: number;
-  eligible(queue: string): boolean;
+  eligible(queue: string, kind: string): boolean;
   /**
    * Told of each lease before the write that takes it commits. When the answer
    * of `createRuns` is lost (the commit may have happened), the caller gives
@@ -170,6 +172,12 @@ export interface ClaimRequest {
   now: number;
   leaseDuration: number;
   policyFor(queue: string): QueuePolicy;
+  /**
+   * The step kinds this worker can run. When given, only ready steps of these
+   * kinds are leased; the others stay ready for a worker that has them (and do
+   * not count against this claim's limit). Undefined: every kind.
+   */
+  kinds?: readonly string[];
 }
 
 export interface ClaimResult {
@@ -275,6 +283,7 @@ export interface ResultRecord {
 export interface ListRunsQuery {
   status?: RunStatus;
   package?: string;
+  packageVersion?: string;
   limit: number;
   after?: string;
 }
@@ -334,6 +343,13 @@ export interface StepCount {
   running: number;
   /** Built-in waits parked (sleep, signal, child run). */
   waiting: number;
+}
+
+/** How many steps of one kind are ready (`Store.countReadyKinds`). */
+export interface KindCount {
+  kind: string;
+  /** Ready to run, also those due later or of a paused run. */
+  ready: number;
 }
 
 export interface PurgeResult {
