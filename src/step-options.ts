@@ -19,7 +19,11 @@ export interface StepHandle {
 }
 
 export interface StepOpts {
-  /** Executor kind; a kind nobody registered fails the step with `unknown_kind`. */
+  /**
+   * Executor kind. Workers claim only steps of kinds their process has an
+   * executor for (or an alias): a kind nobody registered stays ready, counted
+   * in `rt.stats().missingKinds`, until a process that has it runs it.
+   */
   kind: string;
   /** Default `"default"`. Limits are configured per queue in `RuntimeConfig.queues`. */
   queue?: string;
