@@ -157,6 +157,9 @@ export class Runtime {
   /**
    * Validates the input, calls the package's entrypoint, and writes the run with
    * its first steps in one transaction. Nothing is written if anything fails.
+   * Runs the newest registered version of the package unless `opts.version`
+   * names one (or the package object given is a registered version); the run
+   * records it (`WorkflowRun.packageVersion`).
    */
   async startRun<P extends WorkflowPackage<any>>(pkg: P, input: PackageInput<P>, opts?: StartRunOptions): Promise<RunHandle>;
   async startRun(packageName: string, input: unknown, opts?: StartRunOptions): Promise<RunHandle>;
