@@ -26,10 +26,8 @@ export const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c
  * cost as much as the history).
  */
 export function statements(s: string) {
-  // Lease up to $5 ready steps of queue $4 for worker $1 at $2 until $3, of the
-  // kinds $6 (null: any; the others are filtered within the scan and stay ready
-  // for a worker that has them); return them with their runs, lease token,
-  // dependencies (with outcomes) and seq.
+  // Lease up to $5 ready steps of queue $4 and kinds $6 (null: any) for worker $1 at $2 until $3;
+  // return them with their runs, lease token, dependencies (with outcomes) and seq.
   const returned = [
     ...CLAIMED_STEP_COLUMNS.split(",").map((c) => c.trim()),
     "s.lease_token",
