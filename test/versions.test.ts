@@ -86,5 +86,12 @@ describe.each(stores("versions"))("versions and aliases on $name", ({ fresh }) =
     expect((await rt.result("p", "pinned"))?.data).toBe("1");
     expect((await rt.workflow("p/newest"))?.packageVersion).toBe("2");
     expect((await rt.result("p", "newest"))?.data).toBe("2");
+
+    // A version of a package that has no versions here fails the step for good (no process will have it).
+    rt.registerPackage(newPackage("plain").entrypoint((run) => void run.output(run.step("s", "plain", { kind: "echo" }))).build());
+    rt.registerPackage(newPackage("asks").entrypoint((run) => void run.childRun("c", "plain", null, { version: "3" })).build());
+    await rt.startRun("asks", null, { runId: "a" });
+    await rt.runOnce();
+    expect((await rt.result("a", "c"))?.error).toMatchObject({ code: "unknown_package", retryable: false });
   });
 });

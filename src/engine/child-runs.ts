@@ -33,8 +33,9 @@ export async function startChildRun(deps: ChildRunDeps, parent: ClaimedStep, inp
   const { store, config, telemetry } = deps;
   // A child of the parent's own package runs the parent's version: the whole tree on the code that started it.
   const version = input.version ?? (input.package === parent.run.package ? parent.run.packageVersion : undefined);
-  // A version another process has (a rolling deploy): not started here; the step waits and tries again.
-  if (version !== undefined && deps.packages.has(input.package) && !deps.packages.hasVersion(input.package, version)) return undefined;
+  // Another version than those registered here (a rolling deploy): another process may have it; the step waits and tries again.
+  const known = deps.packages.versionsOf(input.package);
+  if (version !== undefined && known.length > 0 && !known.includes(version)) return undefined;
   const pkg = deps.packages.get(input.package, version); // unknown_package: not retryable
   let prepared: NewRun | RunHandle;
   try {

@@ -70,9 +70,9 @@ export class PackageRegistry {
   get(name: string, version?: string): WorkflowPackage {
     const pkg = version === undefined ? this.#newest.get(name) : this.#versions.get(name)?.get(version);
     if (pkg) return pkg;
-    const known = [...(this.#versions.get(name)?.keys() ?? [])].filter((v) => v !== undefined);
+    const known = this.versionsOf(name);
     if (version !== undefined && known.length) {
-      throw new WorkflowError(ErrorCodes.unknownPackage, `package "${name}" has no version "${version}" (registered: ${known.sort(compareVersions).join(", ")})`);
+      throw new WorkflowError(ErrorCodes.unknownPackage, `package "${name}" has no version "${version}" (registered: ${known.join(", ")})`);
     }
     throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${name}" is registered`);
   }
@@ -94,9 +94,9 @@ export class PackageRegistry {
     return this.#newest.has(name);
   }
 
-  /** Whether that version of the package is registered here. */
-  hasVersion(name: string, version: string): boolean {
-    return this.#versions.get(name)?.has(version) === true;
+  /** The versions of the package registered here (none for an unversioned or unknown package). */
+  versionsOf(name: string): string[] {
+    return [...(this.#versions.get(name)?.keys() ?? [])].filter((v): v is string => v !== undefined).sort(compareVersions);
   }
 
   /** Lets each package check, once before workers run, that what it needs is registered. */
