@@ -15,6 +15,13 @@ export interface Executor<Input = unknown, Output = unknown> {
   /** The step kind it runs: steps whose `kind` option names it are run by it (one executor per kind). */
   kind: string;
   /**
+   * Other kinds this executor runs too: the kinds steps of older package
+   * versions were laid out with, after a rename (`step.step.kind` says which
+   * one a step has). Registered with it; each one taken like a kind. See
+   * docs/deploying.md.
+   */
+  readonly aliases?: readonly string[];
+  /**
    * Runs one attempt of a step. A value it resolves with (other than
    * `undefined`) is the step's result, the same as `step.result(value)` called last.
    */
@@ -41,9 +48,15 @@ export type ExecutorInput<E> = E extends Executor<infer I, unknown> ? I : unknow
 /** The result data an executor produces. */
 export type ExecutorOutput<E> = E extends Executor<unknown, infer O> ? O : unknown;
 
+/** What an executor may say besides its kind and function. */
+export interface ExecutorOptions {
+  /** Other kinds it runs too (see `Executor.aliases`). */
+  aliases?: readonly string[];
+}
+
 /** An executor from a function; what `fn` returns (if not `undefined`) is the step's result. */
-export function newExecutor<R>(kind: string, fn: (step: StepContext) => Promise<R>): Executor<unknown, ResultOf<R>> {
-  return { kind, execute: fn };
+export function newExecutor<R>(kind: string, fn: (step: StepContext) => Promise<R>, opts: ExecutorOptions = {}): Executor<unknown, ResultOf<R>> {
+  return opts.aliases ? { kind, aliases: [...opts.aliases], execute: fn } : { kind, execute: fn };
 }
 
 /**
@@ -61,10 +74,12 @@ export function newTypedExecutor<S extends Schema, R>(
   kind: string,
   schema: S,
   fn: (step: StepContext, input: InferOutput<S>) => Promise<R>,
+  opts: ExecutorOptions = {},
 ): Executor<InferInput<S>, ResultOf<R>> {
   if (!isSchema(schema)) throw new WorkflowError(ErrorCodes.invalidInput, `newTypedExecutor("${String(kind)}"): the schema must be a Standard Schema (zod, valibot, arktype, ...)`);
   return {
     kind,
+    ...(opts.aliases ? { aliases: [...opts.aliases] } : {}),
     inputSchema: schema,
     async execute(step) {
       const input = await validate(schema, step.rawInput(), `input of step "${step.step.id}" (${kind})`);
@@ -73,19 +88,24 @@ export function newTypedExecutor<S extends Schema, R>(
   };
 }
 
-/** Executors by kind. */
+/** Executors by kind (and by each of their aliases). */
 export class Registry {
   readonly #executors = new Map<string, Executor>();
 
-  /** Throws `duplicate_executor` if the kind is taken, `invalid_input` for a malformed executor. */
+  /**
+   * Throws `duplicate_executor` if the kind or one of its aliases is taken,
+   * `invalid_input` for a malformed executor; registers nothing then.
+   */
   register(executor: Executor): void {
     if (!executor || typeof executor.kind !== "string" || executor.kind.trim() === "" || typeof executor.execute !== "function") {
       throw new WorkflowError(ErrorCodes.invalidInput, "an executor needs a non-empty kind and an execute function");
     }
-    if (this.#executors.has(executor.kind)) {
-      throw new WorkflowError(ErrorCodes.duplicateExecutor, `an executor for kind "${executor.kind}" is already registered`);
+    const kinds = executorKinds(executor);
+    const taken = kinds.find((kind) => this.#executors.has(kind));
+    if (taken !== undefined) {
+      throw new WorkflowError(ErrorCodes.duplicateExecutor, `an executor for kind "${taken}" is already registered`);
     }
-    this.#executors.set(executor.kind, executor);
+    for (const kind of kinds) this.#executors.set(kind, executor);
   }
 
   /** The executor registered for `kind`, or undefined. */
@@ -93,8 +113,25 @@ export class Registry {
     return this.#executors.get(kind);
   }
 
-  /** Every registered kind, sorted. */
+  /** Every kind registered, aliases included, sorted. */
   kinds(): string[] {
     return [...this.#executors.keys()].sort();
   }
+
+  /** How many kinds are registered (grows with each registration: kinds are never removed). */
+  get size(): number {
+    return this.#executors.size;
+  }
+}
+
+/** An executor's kind and aliases, checked: non-empty text, each once. */
+export function executorKinds(executor: Executor): string[] {
+  const aliases: unknown = executor.aliases ?? [];
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== "string" || a.trim() === "")) {
+    throw new WorkflowError(ErrorCodes.invalidInput, `executor "${executor.kind}": aliases must be non-empty kinds`);
+  }
+  const kinds = [executor.kind, ...(aliases as string[])];
+  const repeated = kinds.find((k, i) => kinds.indexOf(k) !== i);
+  if (repeated !== undefined) throw new WorkflowError(ErrorCodes.invalidInput, `executor "${executor.kind}" names kind "${repeated}" twice`);
+  return kinds;
 }

@@ -23,7 +23,7 @@ export { renderDot } from "./graph/dot.js";
 export { renderSvg } from "./graph/svg.js";
 export type { GraphModel, GraphNode, GraphEdge, GraphGroup, GraphNodeStatus, GraphNodeShape, GraphEdgeKind } from "./graph/graph-model.js";
 export { ErrorCodes, WorkflowError, permanent, retryable, isWorkflowError, type ErrorCode, type WorkflowErrorOptions } from "./errors.js";
-export { newExecutor, newTypedExecutor, Registry, type Executor, type ExecutorInput, type ExecutorOutput, type ResultOf } from "./executor.js";
+export { newExecutor, newTypedExecutor, Registry, type Executor, type ExecutorInput, type ExecutorOptions, type ExecutorOutput, type ResultOf } from "./executor.js";
 export { newPackage, PackageBuilder, type WorkflowPackage, type EntrypointFn, type EntrypointReturn, type PackageInput, type PackageOutput, type PackageHost } from "./package.js";
 export type { Schema, InferInput, InferOutput, SchemaIssue } from "./schema.js";
 export type { RunBuilder } from "./run-builder.js";

@@ -81,6 +81,7 @@ export class PackageBuilder<Input = unknown, Output = unknown> {
   #displayName?: string;
   #schema?: Schema;
   #entrypoint?: EntrypointFn<unknown>;
+  #version?: string;
 
   constructor(name: string) {
     this.#name = name;
@@ -89,6 +90,18 @@ export class PackageBuilder<Input = unknown, Output = unknown> {
   /** Sets the package's display name: the default name of its runs (default: the package name). */
   displayName(text: string): this {
     this.#displayName = text;
+    return this;
+  }
+
+  /**
+   * The package's version. Versions of one package may be registered side by
+   * side: `startRun` takes the newest (ordered by `compareVersions`: numeric
+   * parts numerically) unless `{ version }` names one, and each run records the
+   * version it started with (`WorkflowRun.packageVersion`). Any non-empty text
+   * up to 100 characters, e.g. `"2"` or `"2.1.0"`. See docs/deploying.md.
+   */
+  version(v: string): this {
+    this.#version = v;
     return this;
   }
 
@@ -122,11 +135,16 @@ export class PackageBuilder<Input = unknown, Output = unknown> {
     if (typeof this.#entrypoint !== "function") {
       throw new WorkflowError(ErrorCodes.invalidInput, `workflow package "${this.#name}" needs an entrypoint function`);
     }
+    const version = this.#version;
+    if (version !== undefined && (typeof version !== "string" || version.trim() === "" || version.length > 100 || version.includes("\u0000"))) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `workflow package "${this.#name}": a version must be non-empty text of at most 100 characters without NUL`);
+    }
     const pkg: WorkflowPackage<Input, Output> = {
       name: this.#name,
       displayName: this.#displayName ?? this.#name,
       entrypoint: this.#entrypoint,
       ...(this.#schema ? { inputSchema: this.#schema } : {}),
+      ...(version !== undefined ? { version } : {}),
     };
     return Object.freeze(pkg);
   }

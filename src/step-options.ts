@@ -40,8 +40,9 @@ export type StepOutput<H> = H extends StepHandle<infer O> ? O : unknown;
 export interface StepOpts<Kind extends string | Executor = string> {
   /**
    * Executor kind, or the executor itself (its `kind` is used, and the step's
-   * input and output get its types); a kind nobody registered fails the step
-   * with `unknown_kind`.
+   * input and output get its types). Workers claim only steps of kinds their
+   * process has an executor for (or an alias): a kind nobody registered stays
+   * ready, counted in `rt.stats().missingKinds`, until a process that has it runs it.
    */
   kind: Kind;
   /** Default `"default"`. Limits are configured per queue in `RuntimeConfig.queues`. */

@@ -61,6 +61,12 @@ export interface WorkflowRun {
   parentRunId?: string;
   /** Set on a child run: the id of the `childRun` step in `parentRunId` that started it. */
   parentStepId?: string;
+  /**
+   * The version of its package the run started with (`newPackage(name).version(v)`,
+   * a declarative workflow's `version`); absent for an unversioned package. The
+   * run keeps it to its end, through retries and reclaims.
+   */
+  packageVersion?: string;
 }
 
 /** The state a dependency must reach for its dependent to run. */
@@ -221,6 +227,8 @@ export interface ListRunsFilter {
   status?: RunStatus;
   /** Only runs of this package name. */
   package?: string;
+  /** Runs started with this version of their package (with `package`, one package's old runs still in flight). */
+  packageVersion?: string;
   /** At most this many runs (default 100, at most 10 000). */
   limit?: number;
   /** Cursor: the runs listed after this run id (newest first); `not_found` for an unknown id. */

@@ -40,6 +40,12 @@ export interface ChildRunOpts extends WaitStepOpts {
   runName?: string;
   /** The child run's metadata. */
   runMetadata?: Record<string, string>;
+  /**
+   * Which version of the child's package to run. Default: the parent run's own
+   * version when the child is of the parent's package, the newest registered
+   * otherwise (picked when the child starts, and kept by it).
+   */
+  version?: string;
 }
 
 /** The input a sleep step stores. */
@@ -57,6 +63,7 @@ export interface ChildRunInput {
   input: unknown;
   runName?: string;
   runMetadata?: Record<string, string>;
+  version?: string;
 }
 
 /** A child run's id: derived from its parent step, so starting it again is idempotent. */
@@ -77,7 +84,7 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 
 function builtin(kind: string, id: string, input: unknown, opts: WaitStepOpts | undefined, waitFor?: string): NewStep {
   const rest = { ...(opts ?? {}) } as Record<string, unknown>;
-  for (const key of ["kind", "retry", "timeout", "runName", "runMetadata"]) delete rest[key];
+  for (const key of ["kind", "retry", "timeout", "runName", "runMetadata", "version"]) delete rest[key];
   const step = toNewStep(id, input, { ...(rest as WaitStepOpts), kind });
   if (waitFor !== undefined) step.waitFor = waitFor;
   return step;
@@ -100,5 +107,6 @@ export function childRunStep(parentRunId: string, id: string, packageName: strin
   const stored: ChildRunInput = { package: pkg, input };
   if (opts?.runName !== undefined) stored.runName = check(storedText(), opts.runName, `childRun "${id}": runName`);
   if (opts?.runMetadata !== undefined) stored.runMetadata = check(z.record(z.string(), z.string()), opts.runMetadata, `childRun "${id}": runMetadata`);
+  if (opts?.version !== undefined) stored.version = check(storedText(1, 100), opts.version, `childRun "${id}": version`);
   return builtin(BuiltinKinds.child, id, stored, opts, `run:${childRunId(parentRunId, id)}`);
 }

@@ -77,8 +77,10 @@ describe("PostgreSQL statement plans with history and no statistics", () => {
   const tokens = () => sample.map((s) => s.lease_token);
   const cases: [string, () => [string, unknown[]]][] = [
     ["readyQueues", () => [sql.readyQueues, [now]]],
-    ["claim", () => [sql.claim, ["w", now, now + 30_000, "default", 128]]],
-    ["claimDefault", () => [sql.claimDefault, ["w", now, now + 30_000, "default", 128]]],
+    ["claim", () => [sql.claim, ["w", now, now + 30_000, "default", 128, null]]],
+    ["claimDefault", () => [sql.claimDefault, ["w", now, now + 30_000, "default", 128, null]]],
+    ["claim of some kinds", () => [sql.claim, ["w", now, now + 30_000, "default", 128, ["a", "c"]]]],
+    ["claimDefault of some kinds", () => [sql.claimDefault, ["w", now, now + 30_000, "default", 128, ["a", "c"]]]],
     ["markSucceeded", () => [sql.markSucceeded, [runIds(), ids(), tokens(), sample.map(() => "{}"), sample.map(() => null), sample.map(() => now)]]],
     ["markFailed", () => [sql.markFailed, [runIds(), ids(), tokens(), sample.map(() => "{}"), sample.map(() => "x"), sample.map(() => now)]]],
     ["scheduleRetries", () => [sql.scheduleRetries, [runIds(), ids(), tokens(), sample.map(() => now), sample.map(() => "{}"), sample.map(() => "x"), sample.map(() => now)]]],

@@ -2,9 +2,9 @@
 // would be one instance of your application, on any machine that reaches the
 // database.
 //
-// A worker process registers every executor (a step whose kind has no executor
-// in the process that claims it fails permanently with unknown_kind). It needs
-// no packages: only processes that start runs call entrypoints.
+// A worker process registers every executor (its workers claim only steps of
+// kinds it has: a step of another kind waits for a process that has it). It
+// needs no packages: only processes that start runs call entrypoints.
 //
 // It runs workers until SIGTERM (or SIGINT), then lets in-flight steps finish,
 // closes the runtime and exits on its own.

@@ -20,6 +20,7 @@ import { schedulingSuite } from "./scheduling.js";
 import { retentionSuite } from "./retention.js";
 import { startLeasesSuite } from "./start-leases.js";
 import { stepCountsSuite } from "./step-counts.js";
+import { versionsSuite } from "./versions.js";
 import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
@@ -44,5 +45,6 @@ export function describeStoreConformance(target: ConformanceTarget): void {
     retentionSuite(target);
     startLeasesSuite(target);
     stepCountsSuite(target);
+    versionsSuite(target);
   });
 }

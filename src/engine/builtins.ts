@@ -16,9 +16,16 @@ export interface BuiltinServices {
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** The encoded result data of a step, if it succeeded. */
   resultData(runId: string, stepId: string): Promise<Encoded | undefined>;
-  /** Starts a child run (idempotent on its id) and returns it as stored; throws what `startRun` throws. */
-  startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord>;
+  /**
+   * Starts a child run (idempotent on its id) and returns it as stored; throws
+   * what `startRun` throws. Undefined: the package version to start is not
+   * registered in this process (another one has it).
+   */
+  startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord | undefined>;
 }
+
+/** How long a child-run step waits before trying again to start a package version this process lacks. */
+export const CHILD_VERSION_RETRY_MS = 5_000;
 
 const UNDEFINED_RESULT = (tryEncode(undefined) as { text: Encoded }).text;
 
@@ -53,6 +60,8 @@ export async function runBuiltin(claimed: ClaimedStep, services: BuiltinServices
     case BuiltinKinds.child: {
       const childId = childRunId(claimed.run.id, step.id);
       const child = (await services.getRun(childId)) ?? (await services.startChild(claimed, decode(step.input) as ChildRunInput, childId));
+      // The version is another process's: wait, without spending an attempt, and try again (here or there).
+      if (child === undefined) return { ...lease, status: "wait", wakeAt: now + CHILD_VERSION_RETRY_MS };
       if (!(FINISHED_RUN_STATUSES as readonly string[]).includes(child.status)) return { ...lease, status: "wait", childRunId: childId };
       if (child.status === "succeeded") {
         const output = child.outputStep !== undefined ? await services.resultData(childId, child.outputStep) : undefined;

@@ -25,10 +25,18 @@ export interface ChildRunDeps {
 /**
  * Starts (or finds, when an earlier attempt started it) the child run. Errors
  * that no retry can fix (an unknown package, a bad input) fail the step for good.
+ * Undefined when the version to start is one this process lacks while it has
+ * others of the package (a rolling deploy): the step then waits a while and
+ * runs again, in whichever process claims it.
  */
-export async function startChildRun(deps: ChildRunDeps, parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord> {
+export async function startChildRun(deps: ChildRunDeps, parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord | undefined> {
   const { store, config, telemetry } = deps;
-  const pkg = deps.packages.get(input.package); // unknown_package: not retryable
+  // A child of the parent's own package runs the parent's version: the whole tree on the code that started it.
+  const version = input.version ?? (input.package === parent.run.package ? parent.run.packageVersion : undefined);
+  // Another version than those registered here (a rolling deploy): another process may have it; the step waits and tries again.
+  const known = deps.packages.versionsOf(input.package);
+  if (version !== undefined && known.length > 0 && !known.includes(version)) return undefined;
+  const pkg = deps.packages.get(input.package, version); // unknown_package: not retryable
   let prepared: NewRun | RunHandle;
   try {
     const item = {

@@ -6,7 +6,7 @@
  * share them.
  */
 import { ErrorCodes, WorkflowError } from "../errors.js";
-import type { Executor, Registry } from "../executor.js";
+import { type Executor, executorKinds, type Registry } from "../executor.js";
 import { hasNul } from "../names.js";
 import type { PackageHost, WorkflowPackage } from "../package.js";
 
@@ -51,8 +51,8 @@ export class PackageRegistry {
     }
     // Versions of one package bring the same executors: the first registration's stay.
     const own = versions ? [] : (pkg.executors ?? []);
-    const taken = own.find((e) => this.#executors.get(e.kind) !== undefined);
-    if (taken) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken.kind}", which is already registered`);
+    const taken = own.flatMap((e) => executorKinds(e)).find((kind) => this.#executors.get(kind) !== undefined);
+    if (taken !== undefined) throw new WorkflowError(ErrorCodes.duplicateExecutor, `package "${pkg.name}" brings an executor for kind "${taken}", which is already registered`);
     for (const executor of own) this.#register(executor);
     this.#versions.set(pkg.name, new Map(versions ?? []).set(pkg.version, pkg));
     const newest = this.#newest.get(pkg.name);
@@ -70,9 +70,9 @@ export class PackageRegistry {
   get(name: string, version?: string): WorkflowPackage {
     const pkg = version === undefined ? this.#newest.get(name) : this.#versions.get(name)?.get(version);
     if (pkg) return pkg;
-    const known = [...(this.#versions.get(name)?.keys() ?? [])].filter((v) => v !== undefined);
+    const known = this.versionsOf(name);
     if (version !== undefined && known.length) {
-      throw new WorkflowError(ErrorCodes.unknownPackage, `package "${name}" has no version "${version}" (registered: ${known.sort(compareVersions).join(", ")})`);
+      throw new WorkflowError(ErrorCodes.unknownPackage, `package "${name}" has no version "${version}" (registered: ${known.join(", ")})`);
     }
     throw new WorkflowError(ErrorCodes.unknownPackage, `no package named "${name}" is registered`);
   }
@@ -92,6 +92,11 @@ export class PackageRegistry {
 
   has(name: string): boolean {
     return this.#newest.has(name);
+  }
+
+  /** The versions of the package registered here (none for an unversioned or unknown package). */
+  versionsOf(name: string): string[] {
+    return [...(this.#versions.get(name)?.keys() ?? [])].filter((v): v is string => v !== undefined).sort(compareVersions);
   }
 
   /** Lets each package check, once before workers run, that what it needs is registered. */

@@ -23,6 +23,7 @@ export function toWorkflowRun(run: RunRecord): WorkflowRun {
   if (isFinishedRun(run.status)) out.finishedAt = date(run.updatedAt);
   if (run.parentRunId !== undefined) out.parentRunId = run.parentRunId;
   if (run.parentStepId !== undefined) out.parentStepId = run.parentStepId;
+  if (run.packageVersion !== undefined) out.packageVersion = run.packageVersion;
   return out;
 }
 

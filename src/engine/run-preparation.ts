@@ -91,6 +91,7 @@ export async function prepareRun(
   stamp?.(metadata);
   const run: NewRun["run"] = { id: runId, package: pkg.name, name: builder.runName, status: "running", input: encoded.text, metadata, createdAt: now, updatedAt: now };
   if (builder.outputStep !== undefined) run.outputStep = builder.outputStep;
+  if (pkg.version !== undefined) run.packageVersion = pkg.version;
   return { run, steps: builder.steps };
 }
 

@@ -66,6 +66,7 @@ export const listRunsSchema = z
   .object({
     status: z.enum(RUN_STATUSES).optional(),
     package: storedText(0).optional(),
+    packageVersion: storedText(0).optional(),
     limit: z.number().int().min(1).max(10_000).optional(),
     after: storedText(0).optional(),
   })

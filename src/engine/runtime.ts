@@ -20,8 +20,10 @@ import { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js";
 import { StepMetrics } from "../observability/otel-metrics.js";
 import { QueueCountsSampler } from "../observability/queue-counts.js";
+import { MissingKinds } from "../observability/missing-kinds.js";
+import { ClaimableKinds } from "./claimable-kinds.js";
 import type { RuntimeStats } from "../observability/runtime-stats.js";
-import type { CreatedRun, NewRun, Store } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
 import type {
   CycleResult,
@@ -41,7 +43,6 @@ import type { BuiltinServices } from "./builtins.js";
 import { startChildRun } from "./child-runs.js";
 import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import {
-  asInvalidInput,
   assertRunId,
   failedStepsSchema,
   isRunId,
@@ -56,7 +57,8 @@ import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
 import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
-import { prepareRun, type StartRunOptions } from "./run-preparation.js";
+import type { StartRunOptions } from "./run-preparation.js";
+import { startRuns } from "./run-starts.js";
 import { purgeFinished, startRetention } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
 
@@ -100,6 +102,7 @@ export class Runtime {
   readonly #hooks: EventHooks;
   readonly #telemetry: WorkerTelemetry;
   readonly #queueCounts: QueueCountsSampler;
+  readonly #missingKinds: MissingKinds;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
@@ -108,6 +111,7 @@ export class Runtime {
     this.#config = config;
     this.#telemetry = telemetry;
     this.#queueCounts = queueCounts;
+    this.#missingKinds = new MissingKinds(store, new ClaimableKinds(this.#executors), config.statsInterval);
     const builtins: BuiltinServices = {
       getRun: (runId) => store.getRun(runId),
       resultData: async (runId, stepId) => {
@@ -135,14 +139,17 @@ export class Runtime {
   }
 
   /**
-   * Registers the executor that runs the steps of its `kind`. Throws
-   * `duplicate_executor` for a kind already registered, `invalid_input` for a
-   * reserved (`trellis/`) or malformed kind.
+   * Registers the executor that runs the steps of its `kind` and of each of its
+   * `aliases`; workers here claim only steps of kinds registered (see
+   * docs/deploying.md). Throws `duplicate_executor` for a kind already
+   * registered, `invalid_input` for a reserved (`trellis/`) or malformed kind.
    */
   registerExecutor(executor: Executor): void {
-    if (hasNul(executor?.kind)) throw new WorkflowError(ErrorCodes.invalidInput, "an executor kind must not contain NUL characters");
-    if (typeof executor?.kind === "string" && executor.kind.startsWith(RESERVED_KIND_PREFIX)) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `executor kinds starting with "${RESERVED_KIND_PREFIX}" are reserved for built-in steps ("${executor.kind}")`);
+    for (const kind of [executor?.kind, ...(Array.isArray(executor?.aliases) ? executor.aliases : [])]) {
+      if (hasNul(kind)) throw new WorkflowError(ErrorCodes.invalidInput, "an executor kind must not contain NUL characters");
+      if (typeof kind === "string" && kind.startsWith(RESERVED_KIND_PREFIX)) {
+        throw new WorkflowError(ErrorCodes.invalidInput, `executor kinds starting with "${RESERVED_KIND_PREFIX}" are reserved for built-in steps ("${kind}")`);
+      }
     }
     this.#executors.register(executor);
   }
@@ -158,6 +165,9 @@ export class Runtime {
   /**
    * Validates the input, calls the package's entrypoint, and writes the run with
    * its first steps in one transaction. Nothing is written if anything fails.
+   * Runs the newest registered version of the package unless `opts.version`
+   * names one (or the package object given is a registered version); the run
+   * records it (`WorkflowRun.packageVersion`).
    */
   async startRun<P extends WorkflowPackage<any, any>>(pkg: P, input: PackageInput<P>, opts?: StartRunOptions): Promise<RunHandle<PackageOutput<P>>>;
   async startRun(packageName: string, input: unknown, opts?: StartRunOptions): Promise<RunHandle>;
@@ -175,37 +185,8 @@ export class Runtime {
   async startRuns(packageName: string, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]>;
   async startRuns(which: string | WorkflowPackage<unknown>, items: readonly ({ input: unknown } & StartRunOptions)[]): Promise<RunHandle[]> {
     this.#assertOpen();
-    const newest = this.#packages.resolve(which);
-    return this.#telemetry.traceStart(newest.name, items.length, async (stamp) => {
-      const handles: (RunHandle | undefined)[] = [];
-      const toCreate: { index: number; run: NewRun }[] = [];
-      for (const [index, item] of items.entries()) {
-        const pkg = item.version === undefined ? newest : this.#packages.get(newest.name, item.version);
-        const prepared = await prepareRun(this.#store, this.#config, pkg, item, stamp).catch(asInvalidInput);
-        if ("run" in prepared) toCreate.push({ index, run: prepared });
-        handles[index] = "run" in prepared ? undefined : prepared;
-      }
-      if (toCreate.length) {
-        // Idle workers here take the first steps in the same transaction (no claim needed).
-        const lease = this.#scheduler.offerStartLease();
-        let stored: CreatedRun[];
-        try {
-          stored = await this.#store.createRuns(
-            toCreate.map((c) => c.run),
-            lease?.request,
-          );
-        } catch (err) {
-          lease?.cancel();
-          throw err;
-        }
-        lease?.adopt(stored.flatMap((s) => s.claimed ?? []));
-        stored.forEach(({ run }, i) => {
-          handles[(toCreate[i] as { index: number }).index] = { id: run.id, package: run.package, name: run.name };
-        });
-        if (stored.some((s) => s.created)) this.#scheduler.wake();
-      }
-      return handles as RunHandle[];
-    });
+    const deps = { store: this.#store, config: this.#config, telemetry: this.#telemetry, packages: this.#packages, scheduler: this.#scheduler };
+    return startRuns(deps, which, items);
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
@@ -223,10 +204,13 @@ export class Runtime {
     this.#assertOpen();
     this.#packages.verify();
     const workers = this.#scheduler.startWorkers(opts);
-    if (!this.#config.retention) return workers;
-    // Retention runs beside the workers, for as long as they run.
-    const stopRetention = startRetention(this.#store, this.#config, this.#config.retention);
-    return workers.finally(stopRetention);
+    // Retention and the warning about steps of kinds nobody here runs go on beside the workers, while they run.
+    const stopWatch = this.#missingKinds.watch(this.#config.log, this.#config.onError);
+    const stopRetention = this.#config.retention ? startRetention(this.#store, this.#config, this.#config.retention) : undefined;
+    return workers.finally(() => {
+      stopWatch();
+      stopRetention?.();
+    });
   }
 
   /** The run, or undefined when there is none with this id. */
@@ -446,13 +430,15 @@ export class Runtime {
   /**
    * Steps ready, running and waiting per queue, across every process sharing
    * the store (read at most once per `statsInterval`, default 5 s: `at` says
-   * when), and this process's own step counts since it opened: the numbers
-   * behind the metrics, for health checks and admin screens.
+   * when), the ready steps of kinds no executor of this process runs
+   * (`missingKinds`, read at the same rate), and this process's own step
+   * counts since it opened: the numbers behind the metrics, for health checks
+   * and admin screens.
    */
   async stats(): Promise<RuntimeStats> {
     this.#assertOpen();
-    const { queues, at } = await this.#queueCounts.read();
-    return { queues, at, process: { ...this.#telemetry.counts } };
+    const [{ queues, at }, missingKinds] = await Promise.all([this.#queueCounts.read(), this.#missingKinds.read()]);
+    return { queues, at, missingKinds, process: { ...this.#telemetry.counts } };
   }
 
   /** The projection called `name` from the configured `projectionStore`; `no_projection_store` without one. */

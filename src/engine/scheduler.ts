@@ -30,8 +30,10 @@ import type { Registry } from "../executor.js";
 import { isUnlimited } from "../store/completion-rules.js";
 import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
-import type { Attempt, WorkerTelemetry } from "../observability/worker-telemetry.js";
+import type { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { Batcher } from "./batcher.js";
+import type { Execution, WorkerOptions } from "./execution.js";
+import { ClaimableKinds } from "./claimable-kinds.js";
 import { executeStep } from "./execute.js";
 import { Heartbeat } from "./heartbeat.js";
 import { LazyAbort } from "./lazy-abort.js";
@@ -40,31 +42,7 @@ import type { BuiltinServices } from "./builtins.js";
 import type { StepServices } from "./executing-step.js";
 import { Wakeup } from "./wakeup.js";
 
-interface Execution {
-  lease: LeaseRef;
-  controller: LazyAbort;
-  /** Resolves once the outcome is written (or found stale). */
-  settled: Promise<void>;
-  counters?: CycleResult;
-  /** Its executor has been called (it is past the p-limit queue). */
-  started?: boolean;
-  /** Given up at shutdown: its lease was released, so it does not run, or its outcome is not written. */
-  abandoned?: boolean;
-  /** Its telemetry (span, metrics, log lines), once its executor is called. */
-  attempt?: Attempt;
-}
-
-/** Options of `rt.startWorkers`. */
-export interface WorkerOptions {
-  /** Aborting it stops the workers (as `rt.close()` does). */
-  signal?: AbortSignal;
-  /** ms between idle cycles when no wake-up arrives (default `RuntimeConfig.pollInterval`). */
-  pollInterval?: number;
-  /** Stop after this many cycles (tests); default: run until stopped. */
-  maxCycles?: number;
-  /** ms in-flight steps may take to settle once stopped; past it they are aborted and their leases given back (default 10 000). */
-  shutdownGrace?: number;
-}
+export type { WorkerOptions } from "./execution.js";
 
 /** Why a step's signal aborts when its run is canceled. */
 export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
@@ -82,6 +60,7 @@ const emptyCycle = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0,
 export class Scheduler {
   readonly #store: Store;
   readonly #registry: Registry;
+  readonly #kinds: ClaimableKinds;
   readonly #config: ResolvedConfig;
   readonly #services: StepServices & { builtins: BuiltinServices };
   readonly #telemetry: WorkerTelemetry;
@@ -108,6 +87,7 @@ export class Scheduler {
   constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }, telemetry: WorkerTelemetry) {
     this.#store = store;
     this.#registry = registry;
+    this.#kinds = new ClaimableKinds(registry);
     this.#config = config;
     this.#services = services;
     this.#telemetry = telemetry;
@@ -166,7 +146,7 @@ export class Scheduler {
         leaseDuration: this.#config.leaseDuration,
         limit,
         // Limited queues go through the claim's checks: only unlimited ones are leased at start.
-        eligible: (queue) => isUnlimited(queuePolicy(queues, queue)),
+        eligible: (queue, kind) => isUnlimited(queuePolicy(queues, queue)) && this.#kinds.has(kind),
         onLease: (lease) => void attempted.push(lease),
       },
       adopt: (claimed) => {
@@ -388,6 +368,7 @@ export class Scheduler {
         now,
         leaseDuration: this.#config.leaseDuration,
         policyFor: (queue) => queuePolicy(this.#config.queues, queue),
+        kinds: this.#kinds.list(),
       });
       claimed = result.steps;
       this.#nextDueAt = result.nextDueAt;

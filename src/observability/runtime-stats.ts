@@ -13,6 +13,12 @@ export interface RuntimeStats {
   queues: Record<string, QueueStepCounts>;
   /** When `queues` was read from the store (at most `statsInterval` ago). */
   at: Date;
+  /**
+   * Ready steps, across every process, of kinds no executor of this process
+   * runs, by kind: workers here leave them for a process that has the kind
+   * (an old version's executor during a rolling deploy). Empty when none wait.
+   */
+  missingKinds: Record<string, number>;
   /** This process's step counts since the runtime opened. */
   process: ProcessCounts;
 }

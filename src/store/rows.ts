@@ -14,6 +14,7 @@ export interface RunRow {
   parent_run_id: string | null;
   parent_step_id: string | null;
   output_step: string | null;
+  package_version: string | null;
 }
 
 export interface StepRow {
@@ -75,6 +76,7 @@ export function toRun(row: RunRow): RunRecord {
   if (row.parent_run_id !== null) run.parentRunId = row.parent_run_id;
   if (row.parent_step_id !== null) run.parentStepId = row.parent_step_id;
   if (row.output_step !== null) run.outputStep = row.output_step;
+  if (row.package_version !== null) run.packageVersion = row.package_version;
   return run;
 }
 
@@ -187,7 +189,7 @@ export function toArtifact(row: ArtifactRow): StoredArtifact {
 export const CLAIMED_STEP_COLUMNS = `s.run_id, s.id, s.kind, s.queue, s.input, s.deps_total, s.retry, s.max_attempts, s.attempt,
   s.reclaims, s.priority, s.parent_id, s.dedup_key, s.site, s.metadata, s.ready_at, s.created_at, s.error,
   r.package, r.name, r.status, r.input, r.metadata, r.created_at, r.updated_at,
-  s.timeout_ms, s.wait_for, s.wake_at, r.parent_run_id, r.parent_step_id, r.output_step`;
+  s.timeout_ms, s.wait_for, s.wake_at, r.parent_run_id, r.parent_step_id, r.output_step, r.package_version`;
 
 type Cell = string | number | null;
 
@@ -210,7 +212,7 @@ function parseShared<T>(text: string): T {
 export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId: string, stepId: string) => StoredDependency[]): ClaimedStep {
   const [runId, id, kind, queue, input, depsTotal, retry, maxAttempts, attempt, reclaims, priority, parentId, dedupKey, site, metadata,
     readyAt, createdAt, error, pkg, runName, runStatus, runInput, runMetadata, runCreatedAt, runUpdatedAt,
-    timeout, waitFor, wakeAt, parentRunId, parentStepId, outputStep] = row as Cell[];
+    timeout, waitFor, wakeAt, parentRunId, parentStepId, outputStep, packageVersion] = row as Cell[];
   const step: ClaimedStep["step"] = {
     runId: runId as string,
     id: id as string,
@@ -256,6 +258,7 @@ export function toClaimedStep(row: unknown[], lease: LeaseRecord, depsOf: (runId
   if (parentRunId !== null) run.parentRunId = parentRunId as string;
   if (parentStepId !== null) run.parentStepId = parentStepId as string;
   if (outputStep !== null) run.outputStep = outputStep as string;
+  if (packageVersion !== null) run.packageVersion = packageVersion as string;
   return { step, run };
 }
 

@@ -19,13 +19,13 @@ export class StartLeases {
 
   /**
    * Takes a planned step of new run `runId` if it is ready now, in an eligible
-   * queue, and places are left; returns its lease (told to `onLease` first), or
+   * queue and of an eligible kind, and places are left; returns its lease (told to `onLease` first), or
    * undefined.
    */
   take(runId: string, planned: PlannedStep, createdAt: number): LeaseRecord | undefined {
     const { now, leaseDuration, workerId } = this.#request;
     if (this.#left <= 0 || planned.status !== "ready") return undefined;
-    if (readyAtFor(planned.step, createdAt) > now || !this.#request.eligible(planned.step.queue)) return undefined;
+    if (readyAtFor(planned.step, createdAt) > now || !this.#request.eligible(planned.step.queue, planned.step.kind)) return undefined;
     this.#left--;
     const token = randomUUID();
     this.#request.onLease?.({ runId, stepId: planned.step.id, token });

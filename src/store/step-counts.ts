@@ -3,7 +3,7 @@
  * query both built-in adapters run, and the folding of its rows. Behind the
  * queue gauges and `rt.stats()`.
  */
-import type { StepCount } from "./store-records.js";
+import type { KindCount, StepCount } from "./store-records.js";
 
 /** The statuses `countSteps` counts: what an operator watches a queue for. */
 export const COUNTED_STEP_STATUSES = ["ready", "running", "waiting"] as const;
@@ -29,4 +29,18 @@ export function foldStepCounts(rows: readonly { queue: string; status: string; n
     count[status] += Number(row.n);
   }
   return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
+}
+
+/**
+ * The per-kind count of ready steps (`Store.countReadyKinds`) over `steps`:
+ * one row per kind, `ready` an integer. It reads the ready
+ * steps only (the partial index of ready steps).
+ */
+export function readyKindsSql(steps: string): string {
+  return `SELECT kind, CAST(COUNT(*) AS INTEGER) AS ready FROM ${steps} WHERE status = 'ready' GROUP BY kind`;
+}
+
+/** The query's rows as `KindCount`s, in code-point order whatever the database's collation (a driver may return counts as text). */
+export function toKindCounts(rows: readonly { kind: string; ready: number | string }[]): KindCount[] {
+  return rows.map((row) => ({ kind: row.kind, ready: Number(row.ready) })).sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
 }

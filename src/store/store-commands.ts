@@ -11,7 +11,7 @@ export const STORE_COMMANDS = [
   "createRuns", "claim", "complete", "heartbeat", "release", "reclaimExpired",
   "getRun", "listRuns", "getSteps", "getResult", "readArtifact",
   "retryStep", "cancelRun", "wakeDue", "signal", "pauseRun", "resumeRun",
-  "getEvents", "listFailedSteps", "purge", "close", "countSteps",
+  "getEvents", "listFailedSteps", "purge", "close", "countSteps", "countReadyKinds",
 ] as const satisfies readonly (keyof Store)[];
 
 /** The name of one `Store` command. */

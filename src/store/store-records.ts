@@ -34,6 +34,8 @@ export interface RunRecord {
   parentStepId?: string;
   /** The step whose result is the run's output (`run.output(handle)`). */
   outputStep?: string;
+  /** The version of its package the run started with (absent for an unversioned package). */
+  packageVersion?: string;
 }
 
 /** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
@@ -206,8 +208,8 @@ export interface QueuePolicy {
  * Leases asked for with `createRuns` by a worker of this process that is idle:
  * the new runs' first ready steps go to it in the same transaction, so they start
  * without a claim (one round trip less between a start and its first step).
- * Only steps that are ready now, in a queue `eligible` says has no limits, and at
- * most `limit` of them. The leases are the same as a claim's: attempt 1, events
+ * Only steps that are ready now, whose queue and kind `eligible` accepts (a
+ * queue with no limits, a kind this process runs), and at most `limit` of them. The leases are the same as a claim's: attempt 1, events
  * `step_ready` then `step_claimed`. An adapter may ignore the request (the
  * steps are then claimed as usual).
  */
@@ -220,8 +222,8 @@ export interface StartLease {
   leaseDuration: number;
   /** At most this many steps, over every run of the call. */
   limit: number;
-  /** Whether steps of this queue may be leased here: only a queue without limits (`isUnlimited`) is. */
-  eligible(queue: string): boolean;
+  /** Whether steps of this queue and kind may be leased here: only a queue without limits (`isUnlimited`), and a kind this process runs. */
+  eligible(queue: string, kind: string): boolean;
   /**
    * Told of each lease before the write that takes it commits. When the answer
    * of `createRuns` is lost (the commit may have happened), the caller gives
@@ -254,6 +256,12 @@ export interface ClaimRequest {
   leaseDuration: number;
   /** The limits of a queue, resolved from `RuntimeConfig.queues` (an unconfigured queue other than `"default"` runs one step at a time). */
   policyFor(queue: string): QueuePolicy;
+  /**
+   * The step kinds this worker can run. When given, only ready steps of these
+   * kinds are leased; the others stay ready for a worker that has them (and do
+   * not count against this claim's limit). Undefined: every kind.
+   */
+  kinds?: readonly string[];
 }
 
 /** What `Store.claim` leased. */
@@ -426,6 +434,8 @@ export interface ListRunsQuery {
   status?: RunStatus;
   /** Only runs of this package name. */
   package?: string;
+  /** Only runs started with this version of their package. */
+  packageVersion?: string;
   /** At most this many runs. */
   limit: number;
   /** Cursor: the runs after this run id, newest first. */
@@ -524,6 +534,14 @@ export interface StepCount {
   running: number;
   /** Built-in waits parked (sleep, signal, child run). */
   waiting: number;
+}
+
+/** How many steps of one kind are ready (`Store.countReadyKinds`). */
+export interface KindCount {
+  /** The step kind. */
+  kind: string;
+  /** Ready to run, also those due later or of a paused run. */
+  ready: number;
 }
 
 /** What one `Store.purge` call deleted. */

@@ -20,6 +20,7 @@ import type {
   CreatedRun,
   EventRecord,
   FailedStepsQuery,
+  KindCount,
   LeaseRef,
   ListRunsQuery,
   NewRun,
@@ -147,6 +148,13 @@ export interface Store {
    * by the queue gauges and `rt.stats()`.
    */
   countSteps(): Promise<StepCount[]>;
+  /**
+   * Per kind, how many steps are ready, over every run (kinds with none left
+   * out), in kind order. One statement (`readyKindsSql` in the kit); the engine
+   * reads it at a bounded rate to tell which ready steps wait for a kind no
+   * executor of its process runs (`rt.stats().missingKinds`).
+   */
+  countReadyKinds(): Promise<KindCount[]>;
 
   // ---- maintenance -------------------------------------------------------------
 

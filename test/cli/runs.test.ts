@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
-import { newRuntime, sqliteStore, type Runtime, type StoreConfig } from "../../src/index.js";
+import { newPackage, newRuntime, sqliteStore, type Runtime, type StoreConfig } from "../../src/index.js";
 import { postgresStore } from "../../src/postgres.js";
 import { registerShop, runUntilIdle, seedOperatorRuns } from "../support/operator-runs.js";
 import { pgUrl, usePostgresSchemas } from "../support/postgres.js";
@@ -71,6 +71,20 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
     expect(parsed[0]).toMatchObject({ status: "failed", package: "broken", createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     const limited = JSON.parse((await trellis("runs", "list", "--store", store, "--json", "--limit", "1")).stdout);
     expect(limited).toHaveLength(1);
+  });
+
+  it("lists the runs of one package version with --package-version, each with its packageVersion", async () => {
+    const target = fresh();
+    const own = await newRuntime({ store: target.config });
+    try {
+      for (const v of ["1", "2"]) own.registerPackage(newPackage("versioned").version(v).entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+      await own.startRun("versioned", null, { runId: "old", version: "1" });
+      await own.startRun("versioned", null, { runId: "new" });
+    } finally {
+      await own.close();
+    }
+    const listed = JSON.parse((await trellis("runs", "list", "--store", target.url, "--json", "--package-version", "1")).stdout);
+    expect(listed.map((r: { id: string; packageVersion: string }) => [r.id, r.packageVersion])).toEqual([["old", "1"]]);
   });
 
   it("shows a run with its steps and its failed-step count", async () => {

@@ -56,6 +56,8 @@ export interface WorkerConfig {
   queues?: Record<string, { maxWorkers?: number }>;
   /** YAML definition files (trellis/declarative) this process registers. */
   declarative?: string[];
+  /** Registers version v of package "orders" with its executors only (a rolling deploy); sends warnings as "warn". */
+  packageVersion?: string;
   /** Runs of "crash-start" this process starts itself, with its workers idle (start leases). */
   startRuns?: string[];
 }

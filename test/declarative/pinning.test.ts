@@ -84,6 +84,9 @@ describe.each(stores("dpin"))("pinning on $name", (target) => {
       }
       expect((await rt.workflow(newest.id))?.metadata["declarative.version"]).toBe("1.10.0");
       expect((await rt.workflow(older.id))?.metadata["declarative.version"]).toBe("1.9.0");
+      // Recorded as the run's package version too, like a code package's.
+      expect((await rt.workflow(newest.id))?.packageVersion).toBe("1.10.0");
+      expect((await rt.workflow(older.id))?.packageVersion).toBe("1.9.0");
       expect(calls.get("t.echo")).toEqual(expect.arrayContaining([{ text: "ten" }, { text: "nine" }]));
     } finally {
       await rt.close();

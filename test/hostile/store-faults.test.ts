@@ -5,7 +5,7 @@
  * written twice, and the worker loop keeps going.
  */
 import { describe, expect, it } from "vitest";
-import { newPackage, requireSteps } from "../../src/index.js";
+import { newExecutor, newPackage, permanent, requireSteps } from "../../src/index.js";
 import { stores } from "../support/stores.js";
 import { expectCommittedOnce, expectOnlyInjected, finished, rig, waitFor, workUntil } from "./support.js";
 
@@ -122,6 +122,9 @@ describe.each(stores("faults"))("hostile: store faults on $name", ({ fresh }) =>
 
   it("operator calls: an error before the commit changes nothing; with a lost answer the call committed and calling again is safe", async () => {
     const { rt, faults } = await rig(fresh());
+    rt.registerExecutor(newExecutor("nope", async () => {
+      throw permanent("nope", new Error("always fails"));
+    }));
     rt.registerPackage(newPackage("broken").entrypoint((run) => void run.step("s", null, { kind: "nope" })).build());
     rt.registerPackage(
       newPackage("gate")

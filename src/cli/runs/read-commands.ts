@@ -28,14 +28,16 @@ export function runStatus(value: string): RunStatus {
 const failedCount = (steps: readonly StepInfo[]) => steps.filter((s) => s.status === "failed").length;
 
 export const list: Subcommand = {
-  usage: "trellis runs list [--status S] [--package P] [--limit N] [--after RUN_ID] [--store URL] [--json]",
+  usage: "trellis runs list [--status S] [--package P] [--package-version V] [--limit N] [--after RUN_ID] [--store URL] [--json]",
   summary: "runs, newest first",
   async run(argv, io) {
-    const { values } = parse(argv, { status: { type: "string" }, package: { type: "string" }, limit: { type: "string" }, after: { type: "string" } }, [], this.usage);
+    const options = { status: { type: "string" }, package: { type: "string" }, "package-version": { type: "string" }, limit: { type: "string" }, after: { type: "string" } } as const;
+    const { values } = parse(argv, options, [], this.usage);
     const filter = {
       limit: positiveInt(values.limit, "limit", 50),
       ...(values.status !== undefined ? { status: runStatus(values.status) } : {}),
       ...(values.package !== undefined ? { package: values.package } : {}),
+      ...(values["package-version"] !== undefined ? { packageVersion: values["package-version"] } : {}),
       ...(values.after !== undefined ? { after: values.after } : {}),
     };
     const runs = await withRuntime(values.store, io, (rt) => rt.listRuns(filter));

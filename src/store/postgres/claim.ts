@@ -4,6 +4,9 @@
  * global limits. Ready rows are locked with `FOR UPDATE SKIP LOCKED`, so
  * concurrent claimers never wait for each other and never lease the same step.
  *
+ * Only steps of the kinds the worker runs (`request.kinds`) are leased; a
+ * queue whose head is of another kind costs one statement that leases nothing.
+ *
  * The default queue, when it has no limits (the common case), is claimed from
  * in the same statement that finds the other queues with ready steps: one round
  * trip. Other queues follow, each in its own statement; a queue with a global
@@ -53,7 +56,7 @@ export class Claimer {
       const { rows } = await db.query<unknown[]>({
         text: s.sql.claimDefault,
         name: preparedName(s.sql.claimDefault),
-        values: [request.workerId, now, now + request.leaseDuration, DEFAULT_QUEUE, limit],
+        values: [request.workerId, now, now + request.leaseDuration, DEFAULT_QUEUE, limit, request.kinds ?? null],
         types: TYPES,
         rowMode: "array",
       });
@@ -102,7 +105,7 @@ export class Claimer {
     const { now, workerId } = request;
     const { rows } = await db.query<unknown[]>({
       text: this.#s.sql.claim,
-      values: [workerId, now, now + request.leaseDuration, queue, limit],
+      values: [workerId, now, now + request.leaseDuration, queue, limit, request.kinds ?? null],
       types: TYPES,
       rowMode: "array",
     });

@@ -398,6 +398,12 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.trellis_log_signals_inserted();
     `,
   },
+  {
+    version: 4,
+    name: "004_run_package_version",
+    // The version of its package a run started with (NULL: an unversioned package).
+    sql: "ALTER TABLE {schema}.runs ADD COLUMN package_version text;",
+  },
 ];
 
 /** A quoted SQL identifier. */

@@ -52,9 +52,9 @@ import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus } from "../../types.js";
 import { type ArtifactRow, type EdgeRow, type EventRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toEvent, toResultRecord, toRun, toStep } from "../rows.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
-import { foldStepCounts, stepCountsSql } from "../step-counts.js";
+import { foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "../step-counts.js";
 import { NO_STEPS, planSteps } from "../step-plan.js";
-import type { StepCount, Store, StoreEvent } from "../store.js";
+import type { KindCount, StepCount, Store, StoreEvent } from "../store.js";
 import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
   NewSignal, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepOutcome, StepRecord, StoredArtifact, StoredDependency,
@@ -154,6 +154,7 @@ export class PostgresStore implements Store {
       r.map((x) => x.parentRunId ?? null), r.map((x) => x.parentStepId ?? null), r.map((x) => x.outputStep ?? null),
       ...stepRowValues(rows), ...edgeRowValues(rows), s.channel, Payload.ready,
       rows.leaseToken, lease?.workerId ?? null, lease?.now ?? null, lease ? lease.now + lease.leaseDuration : null,
+      r.map((x) => x.packageVersion ?? null),
     ]));
     const created = new Set(result?.created === null ? r.map((x) => x.id) : (result?.created ?? []));
     const existing = new Map<string, RunRecord>();
@@ -322,6 +323,11 @@ export class PostgresStore implements Store {
   async countSteps(): Promise<StepCount[]> {
     const s = this.#s;
     return foldStepCounts(await s.rows<{ queue: string; status: string; n: number }>(s.pool, stepCountsSql(`${quoteIdent(s.schema)}.steps`)));
+  }
+
+  async countReadyKinds(): Promise<KindCount[]> {
+    const s = this.#s;
+    return toKindCounts(await s.rows<{ kind: string; ready: number }>(s.pool, readyKindsSql(`${quoteIdent(s.schema)}.steps`)));
   }
 
   // ---- maintenance ------------------------------------------------------------

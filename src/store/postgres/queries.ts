@@ -55,6 +55,7 @@ export function listRunsQuery(schema: string, query: ListRunsQuery, afterSeq: nu
   const arg = (value: unknown) => `$${values.push(value)}`;
   if (query.status !== undefined) where.push(`status = ${arg(query.status)}`);
   if (query.package !== undefined) where.push(`package = ${arg(query.package)}`);
+  if (query.packageVersion !== undefined) where.push(`package_version = ${arg(query.packageVersion)}`);
   if (afterSeq !== undefined) where.push(`seq < ${arg(afterSeq)}`);
   const text = `SELECT * FROM ${quoteIdent(schema)}.runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${arg(query.limit)}`;
   return { text, values };

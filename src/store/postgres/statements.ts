@@ -26,8 +26,8 @@ export const CLAIM_READY_AT = CLAIMED_STEP_COLUMNS.split(",").findIndex((c) => c
  * cost as much as the history).
  */
 export function statements(s: string) {
-  // Lease up to $5 ready steps of queue $4 for worker $1 at $2 until $3; return
-  // them with their runs, lease token, dependencies (with outcomes) and seq.
+  // Lease up to $5 ready steps of queue $4 and kinds $6 (null: any) for worker $1 at $2 until $3;
+  // return them with their runs, lease token, dependencies (with outcomes) and seq.
   const returned = [
     ...CLAIMED_STEP_COLUMNS.split(",").map((c) => c.trim()),
     "s.lease_token",
@@ -46,6 +46,7 @@ export function statements(s: string) {
     WHERE s.seq = ANY(ARRAY(
         SELECT c.seq FROM ${s}.steps c WHERE c.status = 'ready' AND c.queue = $4 AND c.ready_at <= $2
           AND NOT EXISTS (SELECT 1 FROM ${s}.paused_runs p WHERE p.run_id = c.run_id)
+          AND ($6::text[] IS NULL OR c.kind = ANY($6::text[]))
         ORDER BY c.priority DESC, c.ready_at, c.seq LIMIT $5 FOR UPDATE OF c SKIP LOCKED))
       AND r.id = s.run_id
     RETURNING ${returned.map((c, i) => `${c} AS c${i}`).join(", ")}`;
@@ -136,11 +137,12 @@ export function statements(s: string) {
     `ARRAY(SELECT x.seq FROM unnest(${runIds}::text[], ${ids}::text[]) AS k(run_id, id)
            CROSS JOIN LATERAL (SELECT seq FROM ${s}.steps WHERE run_id = k.run_id AND id = k.id LIMIT 1) AS x)`;
   return {
-    // $1..$11 runs, $12..$33 steps (see stepRowValues), $34..$37 edges, $38 channel, $39 payload.
+    // $1..$11 runs, $12..$33 steps (see stepRowValues), $34..$37 edges, $38 channel, $39 payload, $40..$43 start leases, $44 runs' package versions.
     createRuns: `WITH ins AS (
-                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
+                   INSERT INTO ${s}.runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step,
+                                          package_version)
                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-                                        $9::text[], $10::text[], $11::text[])
+                                        $9::text[], $10::text[], $11::text[], $44::text[])
                    ON CONFLICT (id) DO NOTHING RETURNING id),
                  st AS (${insertSteps(12, "ins", 40)} RETURNING status),
                  ed AS (${insertEdges(34, "ins")})

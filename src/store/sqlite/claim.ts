@@ -19,13 +19,14 @@ export function dependenciesOf(sql: Statements, runId: string, stepId: string): 
  * transaction (`BEGIN IMMEDIATE`: one writer at a time, so no other claim can
  * take them). Walks the queues with ready steps, takes each one's candidates in
  * its claim order within its capacity (`maxWorkers` minus what runs, and the
- * tokens of its rate limit), merges them by the same order, and leases the
+ * tokens of its rate limit), of the kinds the worker runs (`request.kinds`), merges them by the same order, and leases the
  * batch in two statements. When it leases fewer than asked, it also says when
  * the next step will be due (a retry, a token, a lease expiry, a wake-up), so
  * that the engine sleeps until then.
  */
 export function claimSteps(sql: Statements, request: ClaimRequest): ClaimResult {
   const { now } = request;
+  const kinds = request.kinds && kindsJson(request.kinds);
   const candidates: { seq: number; priority: number; ready_at: number; queue: string }[] = [];
   const visited: string[] = [];
   const tokensByQueue = new Map<string, number>();
@@ -51,7 +52,8 @@ export function claimSteps(sql: Statements, request: ClaimRequest): ClaimResult 
       capacity = Math.min(capacity, Math.floor(tokens));
     }
     if (capacity <= 0) continue;
-    for (const c of sql.readyInQueue.all(queue, now, capacity) as { seq: number; priority: number; ready_at: number }[]) {
+    const ready = kinds === undefined ? sql.readyInQueue.all(queue, now, capacity) : sql.readyInQueueOfKinds.all(queue, now, kinds, capacity);
+    for (const c of ready as { seq: number; priority: number; ready_at: number }[]) {
       candidates.push({ ...c, queue });
     }
   }
@@ -93,6 +95,14 @@ export function claimSteps(sql: Statements, request: ClaimRequest): ClaimResult 
   const result: ClaimResult = { steps };
   if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;
   return result;
+}
+
+/** A worker's kinds as the JSON its claims bind, made once per list (the engine passes the same array until it changes). */
+const kindsTexts = new WeakMap<readonly string[], string>();
+function kindsJson(kinds: readonly string[]): string {
+  let text = kindsTexts.get(kinds);
+  if (text === undefined) kindsTexts.set(kinds, (text = JSON.stringify(kinds)));
+  return text;
 }
 
 /**

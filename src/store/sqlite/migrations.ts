@@ -322,6 +322,14 @@ export const MIGRATIONS: readonly Migration[] = [
         INSERT INTO events (run_id, at, type) VALUES (new.id, new.updated_at, 'run_' || new.status);
       END;
     `,
+  },  {
+    version: 5,
+    name: "005_run_package_version",
+    sql: `
+      -- The version of its package a run started with (NULL: an unversioned package).
+      -- Operators list old-version runs by package (runs_by_package) and filter on it.
+      ALTER TABLE runs ADD COLUMN package_version TEXT;
+    `,
   },
 ];
 

@@ -19,10 +19,10 @@ import type Database from "better-sqlite3";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { RunStatus } from "../../types.js";
 import { FINISHED_RUN_STATUSES } from "../graph-rules.js";
-import { foldStepCounts, stepCountsSql } from "../step-counts.js";
+import { foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "../step-counts.js";
 import { type ArtifactRow, type EventRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toEvent, toResultRecord, toRun, toStep } from "../rows.js";
 import { claimedAtStart, StartLeases } from "../start-lease.js";
-import type { StepCount, Store } from "../store.js";
+import type { KindCount, StepCount, Store } from "../store.js";
 import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
   NewSignal, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepErrorRecord, StepOutcome, StepRecord, StoredArtifact,
@@ -81,7 +81,7 @@ export class SqliteStore implements Store {
     const sql = this.#sql;
     const inserted = sql.insertRun.run(
       run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
-      run.parentRunId ?? null, run.parentStepId ?? null, run.outputStep ?? null,
+      run.parentRunId ?? null, run.parentStepId ?? null, run.outputStep ?? null, run.packageVersion ?? null,
     );
     if (inserted.changes === 0) return { created: false, run: toRun(sql.getRun.get(run.id) as RunRow) };
     const planned = insertSteps(sql, run.id, steps, run.createdAt, undefined, true);
@@ -234,6 +234,10 @@ export class SqliteStore implements Store {
 
   async countSteps(): Promise<StepCount[]> {
     return foldStepCounts(this.#s.cached(stepCountsSql("steps")).all() as { queue: string; status: string; n: number }[]);
+  }
+
+  async countReadyKinds(): Promise<KindCount[]> {
+    return toKindCounts(this.#s.cached(readyKindsSql("steps")).all() as { kind: string; ready: number }[]);
   }
 
   // ---- maintenance ------------------------------------------------------------

@@ -38,6 +38,10 @@ export function listRunsQuery(query: ListRunsQuery, afterSeq: number | undefined
     where.push("package = ?");
     args.push(query.package);
   }
+  if (query.packageVersion !== undefined) {
+    where.push("package_version = ?");
+    args.push(query.packageVersion);
+  }
   if (afterSeq !== undefined) {
     where.push("seq < ?");
     args.push(afterSeq);
@@ -85,8 +89,9 @@ export function prepareStatements(db: Database.Database) {
                       WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed') AND h.status <> 'skipped'))`;
   const anyCanceled = "EXISTS (SELECT 1 FROM steps c WHERE c.run_id = runs.id AND c.status = 'canceled')";
   return {
-    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step,
+                    package_version)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     getRun: p("SELECT * FROM runs WHERE id = ?"),
     runSeq: p("SELECT seq FROM runs WHERE id = ?"),
     setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
@@ -136,6 +141,11 @@ export function prepareStatements(db: Database.Database) {
     // Steps of paused runs stay where they are; paused_runs is tiny, read once per statement.
     readyInQueue: p(`SELECT seq, priority, ready_at FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ?
                        AND run_id NOT IN (SELECT run_id FROM paused_runs)
+                     ORDER BY priority DESC, ready_at, seq LIMIT ?`),
+    // The same for a worker that runs only some kinds (ClaimRequest.kinds, a JSON array): the
+    // others are filtered within the scan of steps_ready, and stay for a worker that has them.
+    readyInQueueOfKinds: p(`SELECT seq, priority, ready_at FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ?
+                       AND run_id NOT IN (SELECT run_id FROM paused_runs) AND kind IN (SELECT value FROM json_each(?))
                      ORDER BY priority DESC, ready_at, seq LIMIT ?`),
     anyReadyNow: p("SELECT 1 FROM steps WHERE status = 'ready' AND queue = ? AND ready_at <= ? LIMIT 1"),
     topPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? ORDER BY priority DESC LIMIT 1"),
