@@ -48,6 +48,7 @@ import {
   parseOrThrow,
   purgeSchema,
   runGraphSchema,
+  runOnceSchema,
   signalSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
@@ -57,7 +58,7 @@ import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { prepareRun, type StartRunOptions } from "./run-preparation.js";
 import { purgeFinished, startRetention } from "./purge.js";
-import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
+import { canceledError, Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
@@ -197,11 +198,12 @@ export class Runtime {
     });
   }
 
-  /** One scheduler cycle; see the README for what a cycle covers. */
-  async runOnce(): Promise<CycleResult> {
+  /** One scheduler cycle; see the README for what a cycle covers. `maxSteps` bounds the steps it claims. */
+  async runOnce(opts: RunOnceOptions = {}): Promise<CycleResult> {
     this.#assertOpen();
+    const parsed = parseOrThrow(runOnceSchema, opts ?? {}, "runOnce options");
     this.#packages.verify();
-    return this.#scheduler.runOnce();
+    return this.#scheduler.runOnce(parsed);
   }
 
   /**
