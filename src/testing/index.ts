@@ -18,6 +18,6 @@
  *
  * @module
  */
-export { createTestRuntime, TestRuntime, type TestRuntimeOptions, type RunUntilIdleOptions, type LoggedLine } from "./test-runtime.js";
+export { createTestRuntime, TestRuntime, type TestRuntimeOptions, type RunUntilIdleOptions, type RunUntilSettledOptions, type LoggedLine } from "./test-runtime.js";
 export { FakeClock, DEFAULT_START } from "./fake-clock.js";
 export type { Crash, CrashOptions, CrashTarget } from "./crash-store.js";

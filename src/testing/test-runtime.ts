@@ -14,6 +14,7 @@ import type { StoreConfig } from "../store/store.js";
 import type { CycleResult, RunEvent, StepStatus, WorkflowRun } from "../types.js";
 import { CrashingStores, type Crash, type CrashOptions, type CrashTarget } from "./crash-store.js";
 import { FakeClock } from "./fake-clock.js";
+import { nextDueAt } from "./next-due.js";
 import { describeUnfinished } from "./unfinished.js";
 import { freshPostgresSchema, temporarySqlite, type TestStore } from "./test-store.js";
 
@@ -35,6 +36,11 @@ export interface RunUntilIdleOptions {
    * workflow that keeps making work ready would otherwise never let it return.
    */
   maxSteps?: number;
+}
+
+export interface RunUntilSettledOptions extends RunUntilIdleOptions {
+  /** Do not move the clock past this time (default: no bound). */
+  until?: Date | number;
 }
 
 /** One line the runtime logged at `warn` or `error` (the test kit's default logger keeps them here and prints nothing). */
@@ -123,11 +129,35 @@ export class TestRuntime {
    * naming the runs still busy, when more than `maxSteps` steps ran.
    */
   async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<CycleResult> {
-    const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
-    if (!Number.isInteger(maxSteps) || maxSteps < 1) {
-      throw new WorkflowError(ErrorCodes.invalidInput, `runUntilIdle: maxSteps must be a positive integer (got ${String(maxSteps)})`);
+    const maxSteps = stepBudget("runUntilIdle", options.maxSteps);
+    const total = emptyTotals();
+    await this.#drain(total, maxSteps, "runUntilIdle");
+    return total;
+  }
+
+  /**
+   * Skips time: runs until idle, then moves the clock to the next moment
+   * something is due (a delay or `runAt`, a retry's backoff, a sleep, a
+   * signal's timeout, a crashed attempt's lease) and runs again, until nothing
+   * is due at any time: every run finished, or waiting for a signal, an
+   * operator or a child. Stops before a due time past `until`. An attempt's
+   * `timeout` is not skipped to: it fires while its executor runs, on `advance`.
+   * `maxSteps` (default 1000) counts every step it runs, as in `runUntilIdle`.
+   */
+  async runUntilSettled(options: RunUntilSettledOptions = {}): Promise<CycleResult> {
+    const maxSteps = stepBudget("runUntilSettled", options.maxSteps);
+    const until = options.until === undefined ? Infinity : options.until instanceof Date ? options.until.getTime() : options.until;
+    const total = emptyTotals();
+    for (;;) {
+      await this.#drain(total, maxSteps, "runUntilSettled");
+      const next = await nextDueAt(this.rt, this.clock.now());
+      if (next === undefined || next > until) return total;
+      await this.clock.advanceTo(next);
     }
-    const total: CycleResult = { claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 };
+  }
+
+  /** Cycles until one finds nothing to do, adding to `total`; `not_idle` past `maxSteps` steps in all. */
+  async #drain(total: CycleResult, maxSteps: number, caller: string): Promise<void> {
     for (;;) {
       // One step more than allowed: running it is how we know the work did not stop.
       const cycle = await this.rt.runOnce({ maxSteps: maxSteps + 1 - total.claimed });
@@ -135,11 +165,11 @@ export class TestRuntime {
       if (total.claimed > maxSteps) {
         throw new WorkflowError(
           ErrorCodes.notIdle,
-          `runUntilIdle ran ${maxSteps} steps (maxSteps) and work was still due; ${await describeUnfinished(this.rt)}`,
+          `${caller} ran ${maxSteps} steps (maxSteps) and work was still due; ${await describeUnfinished(this.rt)}`,
           { details: total },
         );
       }
-      if (cycle.claimed === 0 && cycle.reclaimed === 0) return total;
+      if (cycle.claimed === 0 && cycle.reclaimed === 0) return;
     }
   }
 
@@ -205,6 +235,15 @@ export class TestRuntime {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+const emptyTotals = (): CycleResult => ({ claimed: 0, processed: 0, succeeded: 0, failed: 0, reclaimed: 0 });
+
+function stepBudget(caller: string, maxSteps = DEFAULT_MAX_STEPS): number {
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) {
+    throw new WorkflowError(ErrorCodes.invalidInput, `${caller}: maxSteps must be a positive integer (got ${String(maxSteps)})`);
+  }
+  return maxSteps;
 }
 
 /** Keeps `warn` and `error` lines for the test to read; prints nothing. */

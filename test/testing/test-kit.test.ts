@@ -164,6 +164,55 @@ describe.each(targets)("the test kit on $name", ({ options }) => {
     expect((err as Error).message).toContain('"tick-21" (forever, ready');
   });
 
+  it("skips time from due time to due time until nothing is due, or up to `until`", async () => {
+    await open();
+    const t0 = env.now();
+    const seen: [string, number][] = [];
+    env.rt.registerExecutor(newExecutor("flaky", async (step) => {
+      seen.push([`attempt ${step.attempt}`, step.now.getTime() - t0]);
+      if (step.attempt === 1) throw retryable("busy", new Error("later"));
+    }));
+    env.rt.registerPackage(newPackage("p").entrypoint((run) => {
+      const nap = run.sleep("nap", 3_600_000);
+      const call = run.step("call", null, { kind: "flaky", dependsOn: requireSteps(nap), retry: { maxAttempts: 2, initialBackoff: 300_000 } });
+      run.waitForSignal("approval", "approved", { dependsOn: requireSteps(call) });
+    }).build());
+    await env.rt.startRun("p", null, { runId: "r" });
+
+    await env.runUntilSettled({ until: t0 + 3_600_000 + 299_999 });
+    expect(seen).toEqual([["attempt 1", 3_600_000]]);
+    expect(env.now()).toBe(t0 + 3_600_000);
+
+    await env.runUntilSettled();
+    expect(seen).toEqual([["attempt 1", 3_600_000], ["attempt 2", 3_900_000]]);
+    expect(env.now()).toBe(t0 + 3_900_000); // nothing left that time brings: the run waits for its signal
+    expect(await env.statuses("r")).toMatchObject({ approval: "waiting" });
+  });
+
+  it("skips time past a crashed attempt's lease", async () => {
+    await open({ leaseDuration: 45_000 });
+    let calls = 0;
+    env.rt.registerExecutor(newExecutor("ok", async () => void calls++));
+    env.rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "ok" })).build());
+    env.crashNextAttempt("s");
+    const { id } = await env.rt.startRun("p", null);
+    const t0 = env.now();
+    await env.runUntilSettled();
+    expect([calls, env.now() - t0, (await env.rt.workflow(id))?.status]).toEqual([2, 45_000, "succeeded"]);
+  });
+
+  it("gives up with not_idle on a workflow that sleeps and wakes forever", async () => {
+    await open();
+    env.rt.registerExecutor(newExecutor("tick", async (step) => {
+      const n = step.input<number>() + 1;
+      step.emitSleep(`nap-${n}`, 60_000);
+      step.emit(`tick-${n}`, n, { kind: "tick", dependsOn: requireSteps(`nap-${n}`) });
+    }));
+    env.rt.registerPackage(newPackage("clockwork").entrypoint((run) => void run.step("tick-0", 0, { kind: "tick" })).build());
+    await env.rt.startRun("clockwork", null, { runId: "c" });
+    await expect(env.runUntilSettled({ maxSteps: 30 })).rejects.toMatchObject({ code: "not_idle", message: expect.stringContaining('run "c" of package "clockwork"') });
+  });
+
   it("reads a run's graph", async () => {
     await open();
     env.rt.registerExecutor(newExecutor("ok", async () => undefined));
