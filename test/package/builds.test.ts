@@ -87,6 +87,17 @@ await env.close();`;
     expect(JSON.parse(out)).toEqual({ now: Date.UTC(2026, 0, 1) + 1000, pg: 0 });
   });
 
+  it("loads every CommonJS entry point it declares, and imports no test runner from its source", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    const entries = Object.values(pkg.exports as Record<string, { require?: { default: string } }>).flatMap((e) => (e.require ? [path.join(root, e.require.default)] : []));
+    const out = execFileSync(process.execPath, ["-e", `for (const f of ${JSON.stringify(entries)}) require(f); console.log(${entries.length})`], { encoding: "utf8" });
+    expect(Number(out)).toBe(entries.length);
+    // trellis/conformance receives the runner's functions: vitest is ESM-only, and Jest or node:test users have none.
+    const sources = (fs.readdirSync(path.join(root, "src"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    const importers = sources.filter((f) => /^\s*(import|export)\b[^\n]*from "(vitest|@jest\/globals|node:test)"|\b(require|import)\("(vitest|@jest\/globals|node:test)"\)/m.test(fs.readFileSync(path.join(root, "src", f), "utf8")));
+    expect(importers).toEqual([]);
+  });
+
   it("keeps the admin page out of the root entry: nothing dist/index.js imports holds its code", () => {
     const seen = new Set<string>();
     const visit = (file: string) => {
