@@ -6,7 +6,7 @@
  * that could address something else are refused before anything is written.
  *
  * @example
- * describeArtifactStoreConformance({ name: "s3", makeStore: () => new S3ArtifactStore({ bucket, prefix: freshPrefix() }) });
+ * describeArtifactStoreConformance({ name: "s3", makeStore: () => new S3ArtifactStore({ bucket, prefix: freshPrefix() }) }, vitest);
  */
 import { describe, expect, it, useRunner, type ConformanceRunner } from "./runner.js";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";

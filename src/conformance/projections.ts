@@ -5,7 +5,7 @@
  * target says how to write the n-th one.
  *
  * @example
- * describeProjectionConformance({ name: "my-projections", makeStore: () => new MyProjectionStore(url), param: (n) => `$${n}` });
+ * describeProjectionConformance({ name: "my-projections", makeStore: () => new MyProjectionStore(url), param: (n) => `$${n}` }, vitest);
  */
 import { describe, expect, it, useRunner, type ConformanceRunner } from "./runner.js";
 import { outcomeCode, withFreshStores } from "./harness.js";
