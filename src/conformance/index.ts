@@ -25,7 +25,7 @@ import { stepCountsSuite } from "./step-counts.js";
 import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
-export type { ConformanceRunner, ConformanceExpect, ConformanceMatchers, ConformanceAsyncMatchers } from "./runner.js";
+export type { ConformanceRunner, ConformanceExpect, ConformanceMatchers, ConformanceAsyncMatchers, TestBody } from "./runner.js";
 export { Gate, Harness, waitUntil } from "./harness.js";
 export { describeArtifactStoreConformance, BAD_ARTIFACT_NAMES, type ArtifactStoreConformanceTarget } from "./artifacts.js";
 export { describeProjectionConformance, BAD_PROJECTION_NAMES, type ProjectionConformanceTarget } from "./projections.js";

@@ -12,7 +12,8 @@
  */
 import { ErrorCodes, WorkflowError } from "../errors.js";
 
-type Body = () => unknown;
+/** A test body or hook: what the runner calls. */
+export type TestBody = () => unknown;
 
 /** What an assertion offers the suites: the Jest-compatible matchers they use. */
 export interface ConformanceMatchers {
@@ -54,9 +55,9 @@ export interface ConformanceExpect {
  */
 export interface ConformanceRunner {
   describe(name: string, fn: () => void): unknown;
-  it(name: string, fn: Body): unknown;
-  beforeEach(fn: Body): unknown;
-  afterEach(fn: Body): unknown;
+  it(name: string, fn: TestBody): unknown;
+  beforeEach(fn: TestBody): unknown;
+  afterEach(fn: TestBody): unknown;
   expect: ConformanceExpect;
 }
 
@@ -87,16 +88,16 @@ function runner(): ConformanceRunner {
 }
 
 export const describe = (name: string, fn: () => void): void => void runner().describe(name, fn);
-export const it = (name: string, fn: Body): void => void runner().it(name, () => keepingProcessAlive(fn));
-export const beforeEach = (fn: Body): void => void runner().beforeEach(fn);
-export const afterEach = (fn: Body): void => void runner().afterEach(fn);
+export const it = (name: string, fn: TestBody): void => void runner().it(name, () => keepingProcessAlive(fn));
+export const beforeEach = (fn: TestBody): void => void runner().beforeEach(fn);
+export const afterEach = (fn: TestBody): void => void runner().afterEach(fn);
 
 /**
  * Runs a test body with a timer that keeps the event loop alive. Some tests wait
  * on what only the engine's unref'd timers bring (a heartbeat): node:test ends
  * a test whose promise is pending once nothing else holds the loop open.
  */
-async function keepingProcessAlive(fn: Body): Promise<unknown> {
+async function keepingProcessAlive(fn: TestBody): Promise<unknown> {
   const alive = setInterval(() => undefined, 60_000);
   try {
     return await fn();

@@ -11,6 +11,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { describeStoreConformance } from "../../src/conformance/index.js";
+import { sqliteStore } from "../../src/index.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const here = path.join(root, "test/conformance-runners");
@@ -38,5 +40,13 @@ describe.concurrent("the store conformance suite", () => {
     const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 64 * 1024 * 1024 });
     const report = JSON.parse(stdout) as { numPassedTests: number; numFailedTests: number; numPendingTests: number };
     expect(report).toMatchObject({ numPassedTests: SUITE_TESTS, numFailedTests: 0, numPendingTests: 0 });
+  });
+});
+
+describe("describeStoreConformance without a runner", () => {
+  it("throws invalid_input saying how to pass one when there are no global describe/it/expect (vitest without globals)", () => {
+    expect(() => describeStoreConformance({ name: "x", makeStore: () => sqliteStore(":memory:") })).toThrow(
+      expect.objectContaining({ code: "invalid_input", message: expect.stringContaining('import * as vitest from "vitest"') }),
+    );
   });
 });
