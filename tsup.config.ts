@@ -1,6 +1,6 @@
 import { defineConfig } from "tsup";
 
-const entry = { index: "src/index.ts", postgres: "src/postgres.ts", "store-kit": "src/store-kit.ts", conformance: "src/conformance/index.ts", admin: "src/admin/index.ts", declarative: "src/declarative/index.ts" };
+const entry = { index: "src/index.ts", postgres: "src/postgres.ts", "store-kit": "src/store-kit.ts", conformance: "src/conformance/index.ts", admin: "src/admin/index.ts", declarative: "src/declarative/index.ts", testing: "src/testing/index.ts" };
 
 // superjson and p-limit (and their own dependencies) ship as ESM only. Node 20 cannot
 // require() ESM, so the CommonJS build carries a bundled copy of them; the ESM build

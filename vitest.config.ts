@@ -1,6 +1,15 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // Test files written as an application writes them (test/testing/runners/order.vitest.test.ts,
+  // shown in docs/testing.md) import the package by name: here that is the source.
+  resolve: {
+    alias: [
+      { find: /^trellis\/testing$/, replacement: fileURLToPath(new URL("src/testing/index.ts", import.meta.url)) },
+      { find: /^trellis$/, replacement: fileURLToPath(new URL("src/index.ts", import.meta.url)) },
+    ],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // Type tests (*.test-d.ts): compiled by tsc, each @ts-expect-error and

@@ -63,8 +63,12 @@ export interface RuntimeConfig {
     /** Bytes: the largest encoded value (an input, a result, records, an inline artifact, a signal payload) a write may carry (default 4 MiB). */
     maxPayloadBytes?: number;
   };
-  /** Epoch-ms clock, for tests that drive time (default `Date.now`). */
-  clock?: () => number;
+  /**
+   * The time the engine reads, for tests that drive it (default the real one):
+   * an epoch-ms function, or a {@link Clock} whose timers the engine also uses
+   * for attempt timeouts. `trellis/testing`'s fake clock is one.
+   */
+  clock?: (() => number) | Clock;
   /**
    * Called with each error the worker loop survived (a store failure, a hook
    * that threw). Without a `logger`, it replaces the default console line for
@@ -87,6 +91,30 @@ export interface RuntimeConfig {
   /** ms between two reads of the per-queue step counts behind the metric gauges (default 5 000). */
   statsInterval?: number;
 }
+
+/**
+ * A clock the engine reads and sets its in-process timers on. Durable times
+ * (timers, retry backoffs, leases, signal timeouts) are stored as epoch ms and
+ * compared with `now()`; the one wait that lives in memory, an attempt's
+ * `timeout`, is set with `setTimeout`, so a fake clock can fire it too.
+ */
+export interface Clock {
+  /** Epoch ms. */
+  now(): number;
+  /** Calls `fn` once `ms` of this clock's time have passed; returns a function that cancels it. */
+  setTimeout(fn: () => void, ms: number): () => void;
+}
+
+/** The real clock: `Date.now` and the process's timers. */
+export const systemClock: Clock = {
+  now: Date.now,
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+};
+
+const isClock = (v: unknown): v is Clock => typeof (v as Clock | null)?.now === "function" && typeof (v as Clock).setTimeout === "function";
 
 const positive = z.number().finite().positive();
 const nonNegativeInt = z.number().int().min(0);
@@ -122,7 +150,9 @@ const configSchema = z
       .object({ maxPayloadBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES) })
       .strict()
       .default({ maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES }),
-    clock: z.custom<() => number>((v) => typeof v === "function", { message: "must be a function" }).optional(),
+    clock: z
+      .custom<(() => number) | Clock>((v) => typeof v === "function" || isClock(v), { message: "must be a function or have now() and setTimeout()" })
+      .optional(),
     onError: z.custom<(e: unknown) => void>((v) => typeof v === "function", { message: "must be a function" }).optional(),
     logger: z
       .custom<Logger>((v) => ["debug", "info", "warn", "error"].every((level) => typeof (v as Record<string, unknown> | null)?.[level] === "function"), {
@@ -160,13 +190,15 @@ export interface ResolvedConfig {
   telemetry: boolean;
   statsInterval: number;
   clock: () => number;
+  /** Sets an in-process timer on the configured clock (see {@link Clock.setTimeout}). */
+  setTimer: Clock["setTimeout"];
   onError: ErrorReporter;
   /** The engine's logger: the configured one or the default, wrapped so that it never throws. */
   log: EngineLogger;
 }
 
 /** A compile-time check: what the schema outputs fits `ResolvedConfig` (the defaults aside). */
-const fromSchema = (parsed: z.output<typeof configSchema>): Omit<ResolvedConfig, "workerId" | "clock" | "onError" | "log"> => parsed;
+const fromSchema = (parsed: z.output<typeof configSchema>): Omit<ResolvedConfig, "workerId" | "clock" | "setTimer" | "onError" | "log"> => parsed;
 void fromSchema;
 
 export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
@@ -178,10 +210,12 @@ export function resolveConfig(config: RuntimeConfig): ResolvedConfig {
       details: parsed.error.issues,
     });
   }
-  const { logger, onError, ...rest } = parsed.data;
+  const { logger, onError, clock, ...rest } = parsed.data;
+  const timers = clock === undefined || typeof clock === "function" ? systemClock : clock;
+  const now = clock === undefined ? Date.now : typeof clock === "function" ? clock : () => clock.now();
   const workerId = rest.workerId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const log = new EngineLogger(logger ?? defaultLogger, logger !== undefined).child({ workerId });
-  return { ...rest, workerId, clock: rest.clock ?? Date.now, log, onError: errorReporter(log, logger !== undefined, onError) };
+  return { ...rest, workerId, clock: now, setTimer: (fn, ms) => timers.setTimeout(fn, ms), log, onError: errorReporter(log, logger !== undefined, onError) };
 }
 
 /**

@@ -58,6 +58,8 @@ export const ErrorCodes = {
   timeout: "timeout",
   /** `rt.waitForRun` was aborted by its `signal` (the run goes on). */
   aborted: "aborted",
+  /** `trellis/testing`'s `runUntilIdle` ran `maxSteps` steps and work was still due (a workflow that keeps making steps ready); the message names the busy runs. */
+  notIdle: "not_idle",
   /** A child run (`run.childRun`) failed or was canceled; `details` has its id and status. */
   childFailed: "child_failed",
   /** An input, result, record or signal payload (or an inline artifact) over `RuntimeConfig.limits.maxPayloadBytes`. */

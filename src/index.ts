@@ -11,8 +11,8 @@
  */
 export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from "./engine/runtime.js";
 export type { WaitForRunOptions } from "./engine/run-waiter.js";
-export type { WorkerOptions } from "./engine/scheduler.js";
-export type { RuntimeConfig, QueueConfig } from "./config.js";
+export type { WorkerOptions, RunOnceOptions } from "./engine/scheduler.js";
+export type { RuntimeConfig, QueueConfig, Clock } from "./config.js";
 export type { Logger, LogMethod, LogFields } from "./observability/logger.js";
 export type { RuntimeStats, QueueStepCounts, ProcessCounts } from "./observability/runtime-stats.js";
 export { TRACEPARENT_KEY } from "./observability/traceparent.js";

@@ -1,3 +1,4 @@
+import * as vitest from "vitest";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -171,7 +172,7 @@ describeArtifactStoreConformance({
     if (fileRoot) fs.rmSync(fileRoot, { recursive: true, force: true });
     fileRoot = undefined;
   },
-});
+}, vitest);
 
 let pgSchema: string | undefined;
 describeArtifactStoreConformance({
@@ -190,4 +191,4 @@ describeArtifactStoreConformance({
       await admin.end();
     }
   },
-});
+}, vitest);

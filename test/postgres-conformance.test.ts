@@ -1,3 +1,4 @@
+import * as vitest from "vitest";
 import { describeStoreConformance } from "../src/conformance/index.js";
 import { usePostgresSchemas } from "./support/postgres.js";
 
@@ -8,4 +9,4 @@ describeStoreConformance({
   name: "postgres",
   makeStore: () => schemas.store(),
   startLeases: true,
-});
+}, vitest);

@@ -1,3 +1,4 @@
+import * as vitest from "vitest";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -125,7 +126,7 @@ describeProjectionConformance({
   name: "SQLiteProjectionStore",
   makeStore: () => new SQLiteProjectionStore(root),
   param: () => "?",
-});
+}, vitest);
 
 const pgSchemas: string[] = [];
 let prefix = "";
@@ -141,7 +142,7 @@ describeProjectionConformance({
     pgSchemas.push(prefix);
     prefix = "";
   },
-});
+}, vitest);
 
 describe("PostgresProjectionStore", () => {
   afterAll(async () => {

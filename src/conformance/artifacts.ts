@@ -6,9 +6,9 @@
  * that could address something else are refused before anything is written.
  *
  * @example
- * describeArtifactStoreConformance({ name: "s3", makeStore: () => new S3ArtifactStore({ bucket, prefix: freshPrefix() }) });
+ * describeArtifactStoreConformance({ name: "s3", makeStore: () => new S3ArtifactStore({ bucket, prefix: freshPrefix() }) }, vitest);
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, useRunner, type ConformanceRunner } from "./runner.js";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
 import { outcomeCode, withFreshStores } from "./harness.js";
 
@@ -31,8 +31,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<{ bytes: Buffer; 
   return { bytes: Buffer.concat(pieces), pieces: pieces.length };
 }
 
-/** Declares the artifact store conformance suite (a vitest `describe` block) for `target`. */
-export function describeArtifactStoreConformance(target: ArtifactStoreConformanceTarget): void {
+/** Registers the suite with the test runner (`runner`, or Jest's globals when omitted; see `describeStoreConformance`). */
+export function describeArtifactStoreConformance(target: ArtifactStoreConformanceTarget, runner?: ConformanceRunner): void {
+  useRunner(runner, "describeArtifactStoreConformance");
   describe(`artifact store conformance: ${target.name}`, () => {
     const withStores = (n: number, body: (...stores: ArtifactStore[]) => Promise<void>) => withFreshStores(target, n, body);
 
@@ -86,11 +87,14 @@ export function describeArtifactStoreConformance(target: ArtifactStoreConformanc
     it("refuses unknown ids with not_found, bad ids and names with invalid_name, bad fields with invalid_input", () =>
       withStores(1, async (store) => {
         expect(await outcomeCode(store.open("missing"))).toBe("not_found");
+        // Keyed by what was tried, so that a failure names it (in every test runner).
+        const outcomes: Record<string, string> = {};
         for (const bad of BAD_ARTIFACT_NAMES) {
-          expect(await outcomeCode(store.put({ id: bad, name: "x", contentType: "text/plain", body: new Uint8Array([1]) })), `id ${JSON.stringify(bad)}`).toBe("invalid_name");
-          expect(await outcomeCode(store.open(bad)), `open ${JSON.stringify(bad)}`).toBe("invalid_name");
-          expect(await outcomeCode(store.put({ id: "ok", name: bad, contentType: "text/plain", body: new Uint8Array([1]) })), `name ${JSON.stringify(bad)}`).toBe("invalid_name");
+          outcomes[`id ${JSON.stringify(bad)}`] = await outcomeCode(store.put({ id: bad, name: "x", contentType: "text/plain", body: new Uint8Array([1]) }));
+          outcomes[`open ${JSON.stringify(bad)}`] = await outcomeCode(store.open(bad));
+          outcomes[`name ${JSON.stringify(bad)}`] = await outcomeCode(store.put({ id: "ok", name: bad, contentType: "text/plain", body: new Uint8Array([1]) }));
         }
+        expect(outcomes).toEqual(Object.fromEntries(Object.keys(outcomes).map((k) => [k, "invalid_name"])));
         expect(await outcomeCode(store.put({ id: "ok", name: "n", contentType: "text/plain", body: "text" as unknown as Uint8Array }))).toBe("invalid_input");
         expect(await outcomeCode(store.put({ id: "ok", name: "n", contentType: "text/plain", metadata: { a: 1 } as unknown as Record<string, string>, body: new Uint8Array() }))).toBe("invalid_input");
         // None of it was stored.

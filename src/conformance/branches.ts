@@ -1,5 +1,5 @@
 /** Conformance: conditional dependencies, failure and completion branches, skip propagation, run status. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";

@@ -1,5 +1,5 @@
 /** Conformance: attempt timeouts, priority, pause/resume, the event log and hooks. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
 import { onFailure, requireSteps } from "../step-options.js";
@@ -108,7 +108,7 @@ export function controlSuite(target: ConformanceTarget): void {
         await rt.runOnce();
         if (status === "paused") await rt.pauseRun(id);
         if (status === "canceled") await rt.cancelRun(id);
-        expect((await rt.workflow(id))?.status, id).toBe(status);
+        expect({ [id]: (await rt.workflow(id))?.status }).toEqual({ [id]: status });
       };
       const act: Record<string, (id: string) => Promise<unknown>> = {
         signal: (id) => rt.signal(id, "other"),

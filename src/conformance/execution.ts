@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { text } from "node:stream/consumers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { z } from "zod";
 import { FileArtifactStore } from "../artifacts/file-artifact-store.js";
 import { WorkflowError, permanent } from "../errors.js";

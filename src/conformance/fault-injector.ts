@@ -12,7 +12,7 @@
  * faults.inject({ method: "complete", when: "after" });   // the next completion commits, then "fails"
  */
 import type { Store, StoreConfig } from "../store/store.js";
-import { STORE_COMMANDS, type StoreCommand } from "../store/store-commands.js";
+import { bindStore, STORE_COMMANDS, type StoreCommand } from "../store/store-commands.js";
 
 /** Every command of a store but `close`: the writes, the claim (which leases) and the reads. */
 export type FaultableMethod = Exclude<StoreCommand, "close">;
@@ -90,15 +90,7 @@ export class FaultInjector {
 
   /** An opened store, wrapped. The wrapper keeps the store's optional members. */
   wrapStore(store: Store): Store {
-    const wrapped: Record<string, unknown> = {};
-    // Every method, bound to the real store (adapters keep state in private fields).
-    for (let proto: object | null = store; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const value = (store as unknown as Record<string, unknown>)[name];
-        if (name !== "constructor" && !(name in wrapped) && typeof value === "function") wrapped[name] = value.bind(store);
-      }
-    }
-    if (store.writeConcurrency !== undefined) wrapped.writeConcurrency = store.writeConcurrency;
+    const wrapped = bindStore(store);
     for (const method of FAULTABLE) {
       const call = wrapped[method] as (...args: unknown[]) => Promise<unknown>;
       wrapped[method] = async (...args: unknown[]) => {

@@ -3,7 +3,7 @@
  * the test drives, gates that hold an executor until the test lets it go, and
  * poll-until for state that another process or timer changes.
  */
-import { afterEach, beforeEach } from "vitest";
+import { afterEach, beforeEach } from "./runner.js";
 import { newRuntime, type Runtime } from "../engine/runtime.js";
 import type { RuntimeConfig } from "../config.js";
 import { isWorkflowError, permanent } from "../errors.js";

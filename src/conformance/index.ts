@@ -2,14 +2,16 @@
  * The store conformance suite: the behaviour every store adapter must show,
  * written against the public `Runtime` API so that it checks what applications
  * rely on, not an adapter's internals. Both built-in adapters run it; a
- * third-party adapter runs it from its own vitest file:
+ * third-party adapter runs it from its own test file, under vitest, Jest or
+ * `node:test` (the runner's functions are passed in; Jest's globals are found):
  *
  * @example
- * // my-store.test.ts
+ * // my-store.test.ts (vitest)
+ * import * as vitest from "vitest";
  * import { describeStoreConformance } from "trellis/conformance";
- * describeStoreConformance({ name: "my-store", makeStore: () => myStore(freshDatabaseUrl()) });
+ * describeStoreConformance({ name: "my-store", makeStore: () => myStore(freshDatabaseUrl()) }, vitest);
  */
-import { describe } from "vitest";
+import { describe, useRunner, type ConformanceRunner } from "./runner.js";
 import type { ConformanceTarget } from "./harness.js";
 import { branchesSuite } from "./branches.js";
 import { controlSuite } from "./control.js";
@@ -24,16 +26,18 @@ import { versionsSuite } from "./versions.js";
 import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
+export type { ConformanceRunner, ConformanceExpect, ConformanceMatchers, ConformanceAsyncMatchers, TestBody } from "./runner.js";
 export { Gate, Harness, waitUntil } from "./harness.js";
 export { describeArtifactStoreConformance, BAD_ARTIFACT_NAMES, type ArtifactStoreConformanceTarget } from "./artifacts.js";
 export { describeProjectionConformance, BAD_PROJECTION_NAMES, type ProjectionConformanceTarget } from "./projections.js";
 export { FaultInjector, InjectedStoreError, type FaultRule, type FaultableMethod, type InjectedFault } from "./fault-injector.js";
 
 /**
- * Declares the store conformance suite (a vitest `describe` block of every
- * behaviour a store adapter must show) for `target`.
+ * Registers the store conformance suite (every behaviour a store adapter must
+ * show) for `target` with the test runner: `runner`, or Jest's globals when omitted.
  */
-export function describeStoreConformance(target: ConformanceTarget): void {
+export function describeStoreConformance(target: ConformanceTarget, runner?: ConformanceRunner): void {
+  useRunner(runner, "describeStoreConformance");
   describe(`store conformance: ${target.name}`, () => {
     runsSuite(target);
     executionSuite(target);

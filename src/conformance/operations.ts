@@ -1,5 +1,5 @@
 /** Conformance: operator retry and cancel, leases (fencing, reclaims), workers and shutdown. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";

@@ -5,9 +5,9 @@
  * target says how to write the n-th one.
  *
  * @example
- * describeProjectionConformance({ name: "my-projections", makeStore: () => new MyProjectionStore(url), param: (n) => `$${n}` });
+ * describeProjectionConformance({ name: "my-projections", makeStore: () => new MyProjectionStore(url), param: (n) => `$${n}` }, vitest);
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, useRunner, type ConformanceRunner } from "./runner.js";
 import { outcomeCode, withFreshStores } from "./harness.js";
 import type { ProjectionStore } from "../projections/projection-store.js";
 
@@ -26,8 +26,9 @@ export interface ProjectionConformanceTarget {
 /** Names that could address something other than one projection. */
 export const BAD_PROJECTION_NAMES = ["..", "a/b", "a\\b", "a\u0000b", "", "   ", ".", "x".repeat(201)];
 
-/** Declares the projection conformance suite (a vitest `describe` block) for `target`. */
-export function describeProjectionConformance(target: ProjectionConformanceTarget): void {
+/** Registers the suite with the test runner (`runner`, or Jest's globals when omitted; see `describeStoreConformance`). */
+export function describeProjectionConformance(target: ProjectionConformanceTarget, runner?: ConformanceRunner): void {
+  useRunner(runner, "describeProjectionConformance");
   describe(`projection conformance: ${target.name}`, () => {
     const $ = target.param;
     const withStores = (n: number, body: (...stores: ProjectionStore[]) => Promise<void>) => withFreshStores(target, n, body);
@@ -100,7 +101,7 @@ export function describeProjectionConformance(target: ProjectionConformanceTarge
 
     it("rejects names that could escape with invalid_name", () =>
       withStores(1, async (store) => {
-        for (const name of BAD_PROJECTION_NAMES) expect(await outcomeCode(store.projection(name)), JSON.stringify(name)).toBe("invalid_name");
+        for (const name of BAD_PROJECTION_NAMES) expect({ [JSON.stringify(name)]: await outcomeCode(store.projection(name)) }).toEqual({ [JSON.stringify(name)]: "invalid_name" });
       }));
   });
 }

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { FileArtifactStore } from "../artifacts/file-artifact-store.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";

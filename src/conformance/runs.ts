@@ -1,5 +1,5 @@
 /** Conformance: starting runs, the run graph, and everything that must write nothing. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { z } from "zod";
 import { WorkflowError } from "../errors.js";
 import { newExecutor } from "../executor.js";

@@ -1,5 +1,5 @@
 /** Conformance: retries on a clock, queue limits and rate limits across runtimes, FIFO order. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { WorkflowError, retryable } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";

@@ -3,7 +3,7 @@
  * ignore them; one that takes them (`ConformanceTarget.startLeases`) must give
  * real leases: fenced, logged like a claim, never handed to a second worker.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
 import type { LeaseRef, NewRun, NewStep, StartLease, StepOutcome } from "../store/store.js";

@@ -1,5 +1,5 @@
 /** Conformance: `Store.countSteps`, the per-queue counts behind the queue gauges and `rt.stats()`. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
 import { requireSteps } from "../step-options.js";

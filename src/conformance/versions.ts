@@ -5,7 +5,7 @@
  * the package version it started with: its steps run on that version's code
  * after a newer one is registered, in this process or another.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import type { Runtime } from "../engine/runtime.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";

@@ -1,5 +1,5 @@
 /** Conformance: durable timers (runAt, delay, sleep), signals and child runs, also across restarts. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
@@ -161,7 +161,7 @@ export function waitsSuite(target: ConformanceTarget): void {
       ];
       for (const [name, entry] of cases) {
         rt.registerPackage(newPackage(name).entrypoint(entry).build());
-        expect(await rejectionCode(rt.startRun(name, null)), name).toBe("invalid_input");
+        expect({ [name]: await rejectionCode(rt.startRun(name, null)) }).toEqual({ [name]: "invalid_input" });
       }
       expect(await rt.listRuns()).toEqual([]);
     });
@@ -420,7 +420,7 @@ export function waitsSuite(target: ConformanceTarget): void {
       await rt.runOnce();
       expect((await rt.workflow("t/down/down"))?.status).toBe("running");
       await rt.cancelRun("t");
-      for (const id of ["t", "t/down", "t/down/down"]) expect((await rt.workflow(id))?.status, id).toBe("canceled");
+      for (const id of ["t", "t/down", "t/down/down"]) expect({ [id]: (await rt.workflow(id))?.status }).toEqual({ [id]: "canceled" });
       expect(await statusOf(rt, "t/down/down")).toEqual({ forever: "canceled" });
       expect(await rejectionCode(rt.signal("t/down/down", "never"))).toBe("invalid_state");
     });

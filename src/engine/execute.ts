@@ -4,6 +4,7 @@
  * produce an unserializable result, emit a bad graph) escapes as an exception:
  * it all becomes a step failure, so the worker loop never stops.
  */
+import type { Clock } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import type { Executor } from "../executor.js";
 import { backoffDelay } from "../retry.js";
@@ -28,6 +29,7 @@ export async function executeStep(
   abort: LazyAbort,
   clock: () => number,
   maxPayloadBytes: number,
+  setTimer: Clock["setTimeout"],
 ): Promise<StepOutcome> {
   try {
     if (isBuiltinKind(claimed.step.kind)) return await runBuiltin(claimed, services.builtins, clock());
@@ -40,7 +42,7 @@ export async function executeStep(
     }
     const step = new ExecutingStep(claimed, services, abort, new Date(clock()));
     const timeout = claimed.step.timeout;
-    const returned = await (timeout === undefined ? executor.execute(step) : withTimeout(() => executor.execute(step), timeout, abort, claimed.step.id));
+    const returned = await (timeout === undefined ? executor.execute(step) : withTimeout(() => executor.execute(step), timeout, abort, claimed.step.id, setTimer));
     // A value returned is the step's result, as if passed to step.result last.
     if (returned !== undefined) step.result(returned);
     return success(claimed, step, clock(), maxPayloadBytes);
@@ -54,11 +56,12 @@ export async function executeStep(
  * and the attempt fails with `timeout` (retryable) once the executor returns,
  * whatever it returns. The step is not given up before that: an executor that
  * ignores its signal keeps its slot and its lease until it is done, so an
- * attempt never overlaps the next one.
+ * attempt never overlaps the next one. The timer is the configured clock's, so
+ * a test's fake clock fires it when advanced past `ms`.
  */
-async function withTimeout(run: () => Promise<unknown>, ms: number, abort: LazyAbort, stepId: string): Promise<unknown> {
+async function withTimeout(run: () => Promise<unknown>, ms: number, abort: LazyAbort, stepId: string, setTimer: Clock["setTimeout"]): Promise<unknown> {
   let expired: WorkflowError | undefined;
-  const timer = setTimeout(() => {
+  const cancelTimer = setTimer(() => {
     expired = new WorkflowError(ErrorCodes.timeout, `step "${stepId}" ran longer than its timeout of ${ms} ms`, { retryable: true });
     abort.abort(expired);
   }, ms);
@@ -68,7 +71,7 @@ async function withTimeout(run: () => Promise<unknown>, ms: number, abort: LazyA
   } catch (err) {
     if (!expired) throw err;
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
   }
   if (expired) throw expired;
   return returned;

@@ -22,9 +22,24 @@ export interface Execution {
   attempt?: Attempt;
 }
 
+/** Options of `rt.runOnce`. */
+export interface RunOnceOptions {
+  /**
+   * Claim at most this many steps in the cycle (default: no limit). The cycle
+   * still waits for the ones it claimed. A test driver's guard against a
+   * workflow that never stops making work ready.
+   */
+  maxSteps?: number;
+}
+
+/** Options of `rt.startWorkers`. */
 export interface WorkerOptions {
+  /** Aborting it stops the workers (as `rt.close()` does). */
   signal?: AbortSignal;
+  /** ms between idle cycles when no wake-up arrives (default `RuntimeConfig.pollInterval`). */
   pollInterval?: number;
+  /** Stop after this many cycles (tests); default: run until stopped. */
   maxCycles?: number;
+  /** ms in-flight steps may take to settle once stopped; past it they are aborted and their leases given back (default 10 000). */
   shutdownGrace?: number;
 }

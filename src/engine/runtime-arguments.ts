@@ -10,6 +10,7 @@ import { hasNul, storedText } from "../names.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import type { RunEventType } from "../types.js";
 import type { WaitForRunOptions } from "./run-waiter.js";
+import type { RunOnceOptions } from "./scheduler.js";
 
 export const startOptionsSchema = z
   .object({
@@ -29,6 +30,11 @@ export const EVENT_TYPES: readonly RunEventType[] = [
 ];
 
 
+
+export const runOnceSchema = z
+  .object({ maxSteps: z.number().int().min(1).optional() })
+  .strict()
+  .transform((o): RunOnceOptions => (o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }));
 
 export const signalSchema = z.object({
   runId: storedText(1, 255),

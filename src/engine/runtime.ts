@@ -50,6 +50,7 @@ import {
   parseOrThrow,
   purgeSchema,
   runGraphSchema,
+  runOnceSchema,
   signalSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
@@ -60,7 +61,7 @@ import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import type { StartRunOptions } from "./run-preparation.js";
 import { startRuns } from "./run-starts.js";
 import { purgeFinished, startRetention } from "./purge.js";
-import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
+import { canceledError, Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
@@ -189,11 +190,12 @@ export class Runtime {
     return startRuns(deps, which, items);
   }
 
-  /** One scheduler cycle; see the README for what a cycle covers. */
-  async runOnce(): Promise<CycleResult> {
+  /** One scheduler cycle; see the README for what a cycle covers. `maxSteps` bounds the steps it claims. */
+  async runOnce(opts: RunOnceOptions = {}): Promise<CycleResult> {
     this.#assertOpen();
+    const parsed = parseOrThrow(runOnceSchema, opts ?? {}, "runOnce options");
     this.#packages.verify();
-    return this.#scheduler.runOnce();
+    return this.#scheduler.runOnce(parsed);
   }
 
   /**

@@ -32,7 +32,7 @@ import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, 
 import type { CycleResult } from "../types.js";
 import type { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { Batcher } from "./batcher.js";
-import type { Execution, WorkerOptions } from "./execution.js";
+import type { Execution, RunOnceOptions, WorkerOptions } from "./execution.js";
 import { ClaimableKinds } from "./claimable-kinds.js";
 import { executeStep } from "./execute.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -42,7 +42,7 @@ import type { BuiltinServices } from "./builtins.js";
 import type { StepServices } from "./executing-step.js";
 import { Wakeup } from "./wakeup.js";
 
-export type { WorkerOptions } from "./execution.js";
+export type { RunOnceOptions, WorkerOptions } from "./execution.js";
 
 /** Why a step's signal aborts when its run is canceled. */
 export const canceledError = (runId: string) => new WorkflowError(ErrorCodes.invalidState, `run "${runId}" was canceled`);
@@ -200,15 +200,18 @@ export class Scheduler {
     this.wake();
   }
 
-  async runOnce(): Promise<CycleResult> {
+  async runOnce(options: RunOnceOptions = {}): Promise<CycleResult> {
     const counters = emptyCycle();
+    const maxSteps = options.maxSteps ?? Infinity;
     await this.#reclaim(counters);
     const mine = new Set<Promise<void>>();
     let settles = 0;
     // A close() while the cycle waits ends it: nothing more is claimed.
     while (!this.#stop.signal.aborted) {
       const settlesBefore = settles;
-      const started = await this.#claimAndStart(counters);
+      // Past maxSteps the cycle claims nothing more and ends once its steps have settled.
+      const room = maxSteps - counters.claimed;
+      const started = room > 0 ? await this.#claimAndStart(counters, room) : [];
       for (const e of started) {
         mine.add(e.settled);
         void e.settled.then(() => {
@@ -220,7 +223,7 @@ export class Scheduler {
         // A step that settled while the claim was under way (a store that claims
         // asynchronously) may have made work ready after the claim's snapshot:
         // claim once more before the cycle ends.
-        if (settles !== settlesBefore) continue;
+        if (room > 0 && settles !== settlesBefore) continue;
         return counters;
       }
       // Wait for one of this cycle's steps to settle: children it made ready may run in this cycle too.
@@ -348,10 +351,10 @@ export class Scheduler {
     return maxWorkers;
   }
 
-  async #claimAndStart(counters?: CycleResult): Promise<Execution[]> {
+  async #claimAndStart(counters?: CycleResult, cap = Infinity): Promise<Execution[]> {
     // On a store that writes concurrently, a step whose outcome is being written
     // no longer takes a place: the next claim overlaps that write.
-    const free = this.#leaseTarget() - (this.#inFlight.size - this.#writing) - this.#reserved;
+    const free = Math.min(cap, this.#leaseTarget() - (this.#inFlight.size - this.#writing) - this.#reserved);
     if (free <= 0) return [];
     // Steps queued for an uncommitted slot keep the executors fed for two
     // rounds of writes: claim again only when fewer wait, so that a claim is one
@@ -409,7 +412,7 @@ export class Scheduler {
       const attempt = (execution.attempt = this.#telemetry.begin(claimed));
       const executor = this.#registry.get(claimed.step.kind);
       return attempt
-        .run(() => executeStep(claimed, executor, this.#services, execution.controller, this.#config.clock, this.#config.limits.maxPayloadBytes))
+        .run(() => executeStep(claimed, executor, this.#services, execution.controller, this.#config.clock, this.#config.limits.maxPayloadBytes, this.#config.setTimer))
         .finally(() => {
           const ms = performance.now() - began;
           this.#averageStepMs = this.#averageStepMs === undefined ? ms : 0.9 * this.#averageStepMs + 0.1 * ms;

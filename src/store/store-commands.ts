@@ -23,3 +23,20 @@ type AsyncMembers = { [K in keyof Store]-?: NonNullable<Store[K]> extends (...ar
 // Does not compile while a command of Store is missing from STORE_COMMANDS.
 const everyCommandListed: [Exclude<AsyncMembers, StoreCommand>] extends [never] ? true : never = true;
 void everyCommandListed;
+
+/**
+ * A plain object with every method of an opened store bound to it (adapters
+ * keep state in private fields), and its `writeConcurrency`: the base of a
+ * wrapper that replaces some commands and passes the rest through.
+ */
+export function bindStore(store: Store): Record<string, unknown> {
+  const bound: Record<string, unknown> = {};
+  for (let proto: object | null = store; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const value = (store as unknown as Record<string, unknown>)[name];
+      if (name !== "constructor" && !(name in bound) && typeof value === "function") bound[name] = value.bind(store);
+    }
+  }
+  if (store.writeConcurrency !== undefined) bound.writeConcurrency = store.writeConcurrency;
+  return bound;
+}

@@ -5,6 +5,7 @@
  * output, and an inquiry answered by a signal.
  */
 import { describe, expect, it } from "vitest";
+import { waitUntil } from "../../src/conformance/harness.js";
 import { stores } from "../support/stores.js";
 import { type Harness, useHarness } from "./support.js";
 
@@ -287,7 +288,13 @@ tasks:
     input: { wrong: true }
 `);
     const { id } = await h.rt.startRun("t.timeout", {});
-    expect((await h.finish(id)).status).toBe("succeeded");
+    const finished = h.finish(id);
+    // The attempt's timeout is a timer on the fake clock, set when t.hang starts: then 0.2 s pass.
+    await waitUntil(() => h.env.clock.pendingTimers === 1, "t.hang to start under its timeout");
+    await h.env.advance(199);
+    expect(h.env.clock.pendingTimers).toBe(1);
+    await h.env.advance(1);
+    expect((await finished).status).toBe("succeeded");
     expect(h.calls.get("t.echo")).toEqual([{ code: "timeout" }]);
   });
 
@@ -350,27 +357,19 @@ tasks:
     action: t.echo
     input: { deploy: false }
 `);
-    const waiting = new Promise<void>((resolve) => h.rt.on("step_waiting", (e) => e.stepId === "approve" && resolve()));
     const { id } = await h.rt.startRun("t.inquiry", {});
-    const ac = new AbortController();
-    const workers = h.rt.startWorkers({ signal: ac.signal });
-    try {
-      await waiting;
-      const step = (await h.rt.steps(id)).find((s) => s.id === "approve");
-      expect(step?.status).toBe("waiting");
-      expect(step?.metadata["declarative.prompt"]).toBe("Deploy?");
-      await h.rt.signal(id, "inquiry:approve", { approved: true });
-      expect((await h.rt.waitForRun(id, { timeout: 20_000 })).status).toBe("succeeded");
-      // An answer that does not match the schema fails the task (and, unhandled, the run).
-      const bad = await h.rt.startRun("t.inquiry", {});
-      await h.rt.signal(bad.id, "inquiry:approve", { approved: "yes" });
-      expect((await h.rt.waitForRun(bad.id, { timeout: 20_000 })).status).toBe("failed");
-      const route = (await h.rt.steps(bad.id)).find((s) => s.id === "approve.route");
-      expect(route?.lastError?.message).toContain("approved");
-    } finally {
-      ac.abort();
-      await workers;
-    }
+    expect((await h.finish(id)).status).toBe("running");
+    const step = (await h.rt.steps(id)).find((s) => s.id === "approve");
+    expect(step?.status).toBe("waiting");
+    expect(step?.metadata["declarative.prompt"]).toBe("Deploy?");
+    await h.env.signal(id, "inquiry:approve", { approved: true });
+    expect((await h.rt.workflow(id))?.status).toBe("succeeded");
+    // An answer that does not match the schema fails the task (and, unhandled, the run).
+    const bad = await h.rt.startRun("t.inquiry", {});
+    await h.rt.signal(bad.id, "inquiry:approve", { approved: "yes" });
+    expect((await h.finish(bad.id)).status).toBe("failed");
+    const route = (await h.rt.steps(bad.id)).find((s) => s.id === "approve.route");
+    expect(route?.lastError?.message).toContain("approved");
     expect(h.calls.get("t.echo")).toEqual([{ deploy: true }]);
   });
 

@@ -1,20 +1,24 @@
 /**
- * Helpers for declarative tests: a runtime per test on a fresh store, YAML
- * definitions registered from text, and executors that record what they saw.
+ * Helpers for declarative tests: a test runtime (trellis/testing) per test on a
+ * fresh store, YAML definitions registered from text, and executors that
+ * record what they saw.
  */
 import { afterEach } from "vitest";
 import { z } from "zod";
-import { type Executor, newExecutor, newRuntime, newTypedExecutor, permanent, type Runtime } from "../../src/index.js";
+import { type Executor, newExecutor, newTypedExecutor, permanent, type Runtime, type WorkflowRun } from "../../src/index.js";
 import { parseWorkflow, type ParseOptions } from "../../src/declarative/index.js";
+import { createTestRuntime, type TestRuntime } from "../../src/testing/index.js";
 import type { StoreTarget } from "../support/stores.js";
 
 export interface Harness {
   rt: Runtime;
+  /** The test runtime around `rt`: its fake clock, runUntilIdle, signal. */
+  env: TestRuntime;
   /** Inputs each action kind was called with, in call order. */
   calls: Map<string, unknown[]>;
   register(yaml: string, opts?: ParseOptions): string;
-  /** Runs workers until the run finishes; returns the finished run. */
-  finish(runId: string): Promise<Awaited<ReturnType<Runtime["waitForRun"]>>>;
+  /** Runs the run's work, skipping time to each due time, until nothing is due; returns the run. */
+  finish(runId: string): Promise<WorkflowRun>;
 }
 
 /** Executors the tests' definitions use. */
@@ -54,17 +58,19 @@ export function testExecutors(calls: Map<string, unknown[]>): Executor[] {
 
 /** A factory of harnesses on fresh stores of `target`; each is closed after its test. */
 export function useHarness(target: StoreTarget): () => Promise<Harness> {
-  const open: Runtime[] = [];
+  const open: TestRuntime[] = [];
   afterEach(async () => {
-    for (const rt of open.splice(0)) await rt.close();
+    for (const env of open.splice(0)) await env.close();
   });
   return async () => {
     const calls = new Map<string, unknown[]>();
-    const rt = await newRuntime({ store: target.fresh() });
-    open.push(rt);
+    const env = await createTestRuntime({ store: target.fresh() });
+    open.push(env);
+    const rt = env.rt;
     for (const e of testExecutors(calls)) rt.registerExecutor(e);
     return {
       rt,
+      env,
       calls,
       register(yaml, opts) {
         const pkg = parseWorkflow(yaml, opts);
@@ -72,14 +78,8 @@ export function useHarness(target: StoreTarget): () => Promise<Harness> {
         return pkg.name;
       },
       async finish(runId) {
-        const ac = new AbortController();
-        const workers = rt.startWorkers({ signal: ac.signal });
-        try {
-          return await rt.waitForRun(runId, { timeout: 30_000 });
-        } finally {
-          ac.abort();
-          await workers;
-        }
+        await env.runUntilSettled();
+        return (await rt.workflow(runId)) as WorkflowRun;
       },
     };
   };

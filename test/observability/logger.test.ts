@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newExecutor, newPackage, newRuntime, type Logger, type StoreConfig } from "../../src/index.js";
+import { createTestRuntime } from "../../src/testing/index.js";
 import { stores } from "../support/stores.js";
 
 interface Line {
@@ -215,24 +216,21 @@ describe.each(stores("loggermore"))("logger injection, more, on $name", ({ fresh
   });
 
   it("warns of reclaimed leases with their counts", async () => {
-    const config = fresh();
     const lines: Line[] = [];
-    let offset = 0;
-    const rt = await newRuntime({ store: config, logger: recordingLogger(lines), clock: () => Date.now() + offset });
-    rt.registerExecutor(newExecutor("work", async (step) => step.result(1)));
-    rt.registerPackage(newPackage("lost").entrypoint((run) => void run.step("s", null, { kind: "work" })).build());
-    await rt.startRun("lost", null, { runId: "r" });
-    const dead = await config.open();
-    const { steps } = await dead.claim({ workerId: "dead", limit: 1, now: Date.now(), leaseDuration: 1_000, policyFor: () => ({ maxWorkers: Infinity }) });
-    expect(steps).toHaveLength(1);
-    offset = 60_000; // the dead worker's lease has long expired
-    const cycle = await rt.runOnce();
-    expect(cycle.reclaimed).toBe(1);
-    expect(lines.filter((l) => l.level === "warn")).toEqual([
-      expect.objectContaining({ message: "expired leases reclaimed", fields: expect.objectContaining({ reclaimed: 1, failed: 0 }) }),
-    ]);
-    await dead.close();
-    await rt.close();
+    const env = await createTestRuntime({ store: fresh(), logger: recordingLogger(lines) });
+    try {
+      env.rt.registerExecutor(newExecutor("work", async (step) => step.result(1)));
+      env.rt.registerPackage(newPackage("lost").entrypoint((run) => void run.step("s", null, { kind: "work" })).build());
+      env.crashNextAttempt("s", { before: "execute" }); // the worker that claims it dies at once
+      await env.execute("lost", null, { runId: "r" });
+      await env.advance(env.leaseDuration); // its lease has expired
+      expect(await env.runUntilIdle()).toMatchObject({ reclaimed: 1, succeeded: 1 });
+      expect(lines.filter((l) => l.level === "warn")).toEqual([
+        expect.objectContaining({ message: "expired leases reclaimed", fields: expect.objectContaining({ reclaimed: 1, failed: 0 }) }),
+      ]);
+    } finally {
+      await env.close();
+    }
   });
 });
 

@@ -64,11 +64,38 @@ console.log(JSON.stringify([fromCjs instanceof esm.WorkflowError, fromEsm instan
 
   it("declares its entry points", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-    for (const entry of [".", "./postgres", "./store-kit", "./conformance", "./admin"]) {
+    for (const entry of [".", "./postgres", "./store-kit", "./conformance", "./admin", "./declarative", "./testing"]) {
       for (const file of [pkg.exports[entry].import.default, pkg.exports[entry].import.types, pkg.exports[entry].require.default, pkg.exports[entry].require.types]) {
         expect(fs.existsSync(path.join(root, file)), file).toBe(true);
       }
     }
+  });
+
+  it.each([
+    ["CommonJS", "testing.cjs", "const { createTestRuntime } = require(FILE);"],
+    ["ESM", "testing.js", "const { createTestRuntime } = await import(URL);"],
+  ])("loads trellis/testing from %s, and no pg for a test on SQLite", (_, file, load) => {
+    const target = path.join(root, "dist", file);
+    const source = `${load.replace("FILE", JSON.stringify(target)).replace("URL", JSON.stringify(new URL(`file://${target}`).href))}
+const env = await createTestRuntime();
+await env.advance(1000);
+const pg = Object.keys(require.cache).filter((f) => /node_modules[\\/]pg[\\/]/.test(f));
+console.log(JSON.stringify({ now: env.now(), pg: pg.length }));
+await env.close();`;
+    const wrapped = `const { createRequire } = require("node:module"); (async () => { ${source} })();`;
+    const out = execFileSync(process.execPath, ["-e", wrapped], { encoding: "utf8" });
+    expect(JSON.parse(out)).toEqual({ now: Date.UTC(2026, 0, 1) + 1000, pg: 0 });
+  });
+
+  it("loads every CommonJS entry point it declares, and imports no test runner from its source", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    const entries = Object.values(pkg.exports as Record<string, { require?: { default: string } }>).flatMap((e) => (e.require ? [path.join(root, e.require.default)] : []));
+    const out = execFileSync(process.execPath, ["-e", `for (const f of ${JSON.stringify(entries)}) require(f); console.log(${entries.length})`], { encoding: "utf8" });
+    expect(Number(out)).toBe(entries.length);
+    // trellis/conformance receives the runner's functions: vitest is ESM-only, and Jest or node:test users have none.
+    const sources = (fs.readdirSync(path.join(root, "src"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    const importers = sources.filter((f) => /^\s*(import|export)\b[^\n]*from "(vitest|@jest\/globals|node:test)"|\b(require|import)\("(vitest|@jest\/globals|node:test)"\)/m.test(fs.readFileSync(path.join(root, "src", f), "utf8")));
+    expect(importers).toEqual([]);
   });
 
   it("keeps the admin page out of the root entry: nothing dist/index.js imports holds its code", () => {

@@ -98,9 +98,35 @@ ${body(`sqliteStore(${db})`)}`);
     expect(result).toEqual({ status: "succeeded", drivers: ["better-sqlite3"] });
   });
 
+  it("runs trellis/testing from ESM and CommonJS without pg", () => {
+    const test = `const env = await createTestRuntime();
+  env.rt.registerExecutor(newExecutor("greet", async (step) => step.result({ at: step.now })));
+  env.rt.registerPackage(newPackage("app").entrypoint((run) => { run.step("greet", null, { kind: "greet", delay: 60000 }); }).build());
+  const run = await env.execute("app", null);
+  await env.advance(60000);
+  await env.runUntilIdle();
+  console.log(JSON.stringify({ status: run.status + "/" + (await env.rt.workflow(run.id)).status, drivers: [] }));
+  await env.close();`;
+    const esm = runApp(app, "testing.mjs", `import { newExecutor, newPackage } from "trellis";
+import { createTestRuntime } from "trellis/testing";
+${test}`);
+    const cjs = runApp(app, "testing.cjs", `const { newExecutor, newPackage } = require("trellis");
+const { createTestRuntime } = require("trellis/testing");
+(async () => { ${test} })();`);
+    expect([esm, cjs]).toEqual([{ status: "running/succeeded", drivers: [] }, { status: "running/succeeded", drivers: [] }]);
+  });
+
   it("type-checks with skipLibCheck: false and no driver type declarations", () => {
-    typecheck(app, `import { newRuntime, newPackage, sqliteStore, type WorkflowRun } from "trellis";
+    typecheck(app, `import { newRuntime, newPackage, sqliteStore, type CycleResult, type WorkflowRun } from "trellis";
+import { createTestRuntime } from "trellis/testing";
 const pkg = newPackage("p").entrypoint((run) => { run.step("s", 1, { kind: "k" }); }).build();
+export async function testing(): Promise<number> {
+  const env = await createTestRuntime({ start: new Date(0) });
+  await env.advance(1);
+  const idle: CycleResult = await env.runUntilIdle({ maxSteps: 10 });
+  await env.close();
+  return idle.claimed + env.now();
+}
 export async function main(): Promise<WorkflowRun> {
   const rt = await newRuntime({ store: sqliteStore("./x.db") });
   rt.registerPackage(pkg);

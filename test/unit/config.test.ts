@@ -33,11 +33,23 @@ describe("runtime config", () => {
     [{ store, retention: { maxAge: 0 } }, "retention.maxAge"],
     [{ store, artifactStore: {} }, "artifactStore"],
     [{ store, maxWorker: 3 }, "config"],
+    [{ store, clock: { now: () => 0 } }, "clock"],
+    [{ store, clock: 5 }, "clock"],
   ])("rejects %j naming %s", (config, field) => {
     const err = configError(config);
     expect(err).toBeInstanceOf(WorkflowError);
     expect(err.code).toBe("invalid_config");
     expect(err.message).toContain(field === "config" ? "maxWorker" : `${field}:`);
+  });
+
+  it("reads time from a clock function or a Clock object, whose timers it sets", () => {
+    expect(resolveConfig({ store, clock: () => 42 }).clock()).toBe(42);
+    const set: number[] = [];
+    const canceled: number[] = [];
+    const c = resolveConfig({ store, clock: { now: () => 7, setTimeout: (_fn, ms) => (set.push(ms), () => void canceled.push(ms)) } });
+    expect(c.clock()).toBe(7);
+    c.setTimer(() => undefined, 1_000)();
+    expect([set, canceled]).toEqual([[1_000], [1_000]]);
   });
 
   it("newRuntime rejects a bad config before opening the store", async () => {
