@@ -32,6 +32,14 @@ export interface WorkflowRun {
    * reopens the run clears it until the run finishes again.
    */
   finishedAt?: Date;
+  /**
+   * How many of the run's steps are `failed` now, counted by the store: a run
+   * still `running` with a failed step (handled by a branch, or waiting for an
+   * operator) is not as healthy as its status says. Set on runs read from the
+   * store (`workflow`, `listRuns`, `waitForRun`, `graph`); absent on
+   * `step.workflow`, the run as it was claimed with the step.
+   */
+  failedSteps?: number;
   /** Set on a child run: the run and step that started it. */
   parentRunId?: string;
   parentStepId?: string;
@@ -146,12 +154,34 @@ export interface StepResult {
   completedAt: Date;
 }
 
-/** Filter for `listRuns`; `after` is the id of the last run of the previous page. */
+/**
+ * Filter for `listRuns`, applied by the store: every field given must match.
+ * `after` is the id of the last run of the previous page (of the same filter).
+ */
 export interface ListRunsFilter {
   status?: RunStatus;
   package?: string;
+  /** Created at or after this instant. */
+  createdFrom?: Date;
+  /** Created at or before this instant. */
+  createdTo?: Date;
+  /** Every key given has exactly this value in the run's metadata. */
+  metadata?: Record<string, string>;
+  /** The run id starts with this text (case-sensitive). */
+  idPrefix?: string;
   limit?: number;
   after?: string;
+}
+
+/**
+ * Who performed an operator action and why: written into the event the action
+ * logs (`rt.events(runId)` returns them as the event's `actor` and `reason`).
+ */
+export interface OperatorOptions {
+  /** Who acted: a user name, a service, ... (at most 200 characters). */
+  actor?: string;
+  /** Why (at most 1,000 characters). */
+  reason?: string;
 }
 
 /** Every kind of transition the event log records. */
@@ -186,6 +216,13 @@ export interface RunEvent {
   attempt?: number;
   workerId?: string;
   error?: StepError;
+  /**
+   * An operator action's event (`operator_retry`, `operator_cancel`,
+   * `run_paused`, `run_resumed`, `signal_received`): who acted and why, when
+   * the caller said (`OperatorOptions`).
+   */
+  actor?: string;
+  reason?: string;
   data?: unknown;
 }
 
@@ -200,7 +237,7 @@ export interface FailedStepsFilter {
 }
 
 /** What `purge` deletes: finished runs (default: every finished status) finished before the instant. */
-export interface PurgeOptions {
+export interface PurgeOptions extends OperatorOptions {
   finishedBefore: Date;
   statuses?: RunStatus[];
 }

@@ -14,6 +14,8 @@ export interface RunRow {
   parent_run_id: string | null;
   parent_step_id: string | null;
   output_step: string | null;
+  /** Present when the query counted them (`Store.getRun`, `listRuns`). */
+  failed_steps?: number | null;
 }
 
 export interface StepRow {
@@ -75,6 +77,7 @@ export function toRun(row: RunRow): RunRecord {
   if (row.parent_run_id !== null) run.parentRunId = row.parent_run_id;
   if (row.parent_step_id !== null) run.parentStepId = row.parent_step_id;
   if (row.output_step !== null) run.outputStep = row.output_step;
+  if (row.failed_steps !== undefined && row.failed_steps !== null) run.failedSteps = Number(row.failed_steps);
   return run;
 }
 

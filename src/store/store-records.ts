@@ -24,6 +24,22 @@ export interface RunRecord {
   parentStepId?: string;
   /** The step whose result is the run's output (`run.output(handle)`). */
   outputStep?: string;
+  /**
+   * How many of its steps are `failed`: counted by `getRun` and `listRuns`
+   * (cheaply, from an index of failed steps), absent elsewhere (a new run, a
+   * claimed step's run).
+   */
+  failedSteps?: number;
+}
+
+/**
+ * Who performed an operator action and why. The adapter writes it, as the
+ * JSON text of `operatorNoteData` (store kit), into the `data` of the event
+ * the action logs, in the action's transaction.
+ */
+export interface OperatorNote {
+  actor?: string;
+  reason?: string;
 }
 
 /** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
@@ -272,9 +288,18 @@ export interface ResultRecord {
   artifacts: StoredArtifact[];
 }
 
+/** `listRuns`: every field given must match; newest first from `after` (a run id). */
 export interface ListRunsQuery {
   status?: RunStatus;
   package?: string;
+  /** `created_at >= createdFrom` (epoch ms). */
+  createdFrom?: number;
+  /** `created_at <= createdTo` (epoch ms). */
+  createdTo?: number;
+  /** Each key has exactly this value in the run's metadata. */
+  metadata?: Record<string, string>;
+  /** The id starts with this text, compared character by character (no pattern, no collation). */
+  idPrefix?: string;
   limit: number;
   after?: string;
 }
@@ -299,6 +324,8 @@ export interface NewSignal {
   id: string;
   payload: Encoded;
   now: number;
+  /** Who sent it and why: added to the `signal_received` event's data. */
+  note?: OperatorNote;
 }
 
 /** An event log entry as the store keeps it. */

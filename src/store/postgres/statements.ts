@@ -397,7 +397,7 @@ export function statements(s: string) {
     signalExists: `SELECT 1 FROM ${s}.signals WHERE run_id = $1 AND id = $2`,
 
     // ---- operator control ----
-    insertEvent: `INSERT INTO ${s}.events (run_id, at, type, step_id) VALUES ($1, $2, $3, $4)`,
+    insertEvent: `INSERT INTO ${s}.events (run_id, at, type, step_id, data) VALUES ($1, $2, $3, $4, $5)`,
     pauseRun: `WITH p AS (INSERT INTO ${s}.paused_runs (run_id) VALUES ($1) ON CONFLICT DO NOTHING)
                UPDATE ${s}.runs SET status = 'paused', updated_at = $2 WHERE id = $1`,
     resumeRun: `WITH p AS (DELETE FROM ${s}.paused_runs WHERE run_id = $1)
