@@ -207,6 +207,7 @@ export class Scheduler {
   }
 
   #onStoreEvent(event: StoreEvent | undefined): void {
+    if (event?.type === "changed") return; // for observers: nothing became claimable
     if (event?.type === "canceled") {
       this.abortRun(event.runId, canceledError(event.runId));
       return;

@@ -314,7 +314,13 @@ export type StoreEvent =
   /** Work becomes claimable at `at` (epoch ms): a retry's backoff, say. */
   | { type: "due"; at: number }
   /** A run was canceled: abort its steps running in this process. */
-  | { type: "canceled"; runId: string };
+  | { type: "canceled"; runId: string }
+  /**
+   * A commit that made no work ready changed these runs (they finished, were
+   * paused, got a signal nothing waited for); `runIds` absent: some runs.
+   * For observers (`waitForRun`, live views), not for workers: nothing to claim.
+   */
+  | { type: "changed"; runIds?: string[] };
 
 /** A signal to deliver (`rt.signal`). */
 export interface NewSignal {

@@ -76,6 +76,7 @@ export async function signal(s: Session, delivery: NewSignal): Promise<{ deliver
     const [row] = await s.rows<{ delivered: boolean; readied: boolean }>(tx.db, s.sql.signal, [runId, id, name, payload, now]);
     if (row?.delivered) await noteEvent(s, tx, runId, "signal_received", delivery.note);
     if (row?.readied) tx.notify.add(Payload.ready);
+    else if (row?.delivered) tx.changed.add(runId); // nothing to run yet; its log has a new event
     return { delivered: row?.delivered ?? false };
   });
 }
@@ -85,6 +86,7 @@ export async function pauseRun(s: Session, runId: string, now: number, note?: Op
     assertRunAccepts("pause", runId, await lockedRun(s, tx, runId));
     await s.query(tx.db, s.sql.pauseRun, [runId, now]);
     await noteEvent(s, tx, runId, "run_paused", note);
+    tx.changed.add(runId);
   });
 }
 

@@ -210,7 +210,7 @@ export function statements(s: string) {
                      (SELECT count(*) FROM readied WHERE ready) > 0 AS readied,
                      EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
                              AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
-                     ARRAY(SELECT id FROM finished WHERE parent_run_id IS NOT NULL) AS children,
+                     ARRAY(SELECT id FROM finished WHERE parent_run_id IS NOT NULL) AS children, ARRAY(SELECT id FROM finished) AS finished,
                      ARRAY(SELECT run_id FROM edges WHERE on_state = 'failed') AS violated_runs,
                      ARRAY(SELECT step_id FROM edges WHERE on_state = 'failed') AS violated_steps`,
     // Only a running run finishes: a canceled one stays canceled.

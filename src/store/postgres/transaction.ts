@@ -18,13 +18,17 @@ import { type EventRow, toEvent } from "../rows.js";
 import { encodeParams } from "./arrays.js";
 import { checkout, type Db, preparedName, type Sql, TYPES } from "./connection.js";
 import { quoteIdent } from "./migrations.js";
+import { commitPayloads } from "./listener.js";
 import { beginSql, commitSql, lockRunsSql, moreStatements, notifySql } from "./queries.js";
 import { statements } from "./statements.js";
 
 /** A transaction in progress: notifications are sent with its COMMIT. */
 export interface Tx {
   readonly db: Db;
+  /** Wake-ups for workers (`Payload`), sent with the COMMIT. */
   readonly notify: Set<string>;
+  /** Runs this transaction changed in a way observers care about (finished, paused): see `commitPayloads`. */
+  readonly changed: Set<string>;
   /** Whether the triggers copy this transaction's events aside for observers (see `Session.observeEvents`). */
   readonly capturing: boolean;
 }
@@ -85,10 +89,10 @@ export class Session {
     const result = await this.#inTransaction(
       (db) => beginSql(db, this.schema, this.#lockKeys, { runs: [...new Set(locks.runs ?? [])], queue: locks.queue }, capture),
       async (db) => {
-        const tx: Tx = { db, notify: new Set(), capturing: capture };
+        const tx: Tx = { db, notify: new Set(), changed: new Set(), capturing: capture };
         const value = await fn(tx);
         if (capture) captured = (await this.rows<EventRow>(db, this.sql.capturedEvents)).map(toEvent);
-        return { value, commit: commitSql(db, this.channel, tx.notify) };
+        return { value, commit: commitSql(db, this.channel, commitPayloads(tx.notify, tx.changed)) };
       },
     );
     if (captured.length) deliverEvents(this.#eventListeners, captured);
