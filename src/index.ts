@@ -47,6 +47,7 @@ export type {
   CycleResult,
   StepResult,
   ListRunsFilter,
+  OperatorOptions,
   RunEvent,
   RunEventType,
   FailedStepsFilter,

@@ -57,6 +57,14 @@ export interface WorkflowRun {
    * reopens the run clears it until the run finishes again.
    */
   finishedAt?: Date;
+  /**
+   * How many of the run's steps are `failed` now, counted by the store: a run
+   * still `running` with a failed step (handled by a branch, or waiting for an
+   * operator) is not as healthy as its status says. Set on runs read from the
+   * store (`workflow`, `listRuns`, `waitForRun`, `graph`); absent on
+   * `step.workflow`, the run as it was claimed with the step.
+   */
+  failedSteps?: number;
   /** Set on a child run: the run and step that started it. */
   parentRunId?: string;
   /** Set on a child run: the id of the `childRun` step in `parentRunId` that started it. */
@@ -221,7 +229,10 @@ export interface StepResult<Data = unknown> {
   completedAt: Date;
 }
 
-/** Filter for `listRuns`; `after` is the id of the last run of the previous page. */
+/**
+ * Filter for `listRuns`, applied by the store: every field given must match.
+ * `after` is the id of the last run of the previous page (of the same filter).
+ */
 export interface ListRunsFilter {
   /** Only runs in this status. */
   status?: RunStatus;
@@ -229,10 +240,29 @@ export interface ListRunsFilter {
   package?: string;
   /** Runs started with this version of their package (with `package`, one package's old runs still in flight). */
   packageVersion?: string;
+  /** Created at or after this instant. */
+  createdFrom?: Date;
+  /** Created at or before this instant. */
+  createdTo?: Date;
+  /** Every key given has exactly this value in the run's metadata. */
+  metadata?: Record<string, string>;
+  /** The run id starts with this text (case-sensitive). */
+  idPrefix?: string;
   /** At most this many runs (default 100, at most 10 000). */
   limit?: number;
   /** Cursor: the runs listed after this run id (newest first); `not_found` for an unknown id. */
   after?: string;
+}
+
+/**
+ * Who performed an operator action and why: written into the event the action
+ * logs (`rt.events(runId)` returns them as the event's `actor` and `reason`).
+ */
+export interface OperatorOptions {
+  /** Who acted: a user name, a service, ... (at most 200 characters). */
+  actor?: string;
+  /** Why (at most 1,000 characters). */
+  reason?: string;
 }
 
 /** Every kind of transition the event log records. */
@@ -275,6 +305,14 @@ export interface RunEvent {
   /** The failure, on `step_failed` and `step_retry_scheduled`. */
   error?: StepError;
   /**
+   * An operator action's event (`operator_retry`, `operator_cancel`,
+   * `run_paused`, `run_resumed`, `signal_received`): who acted, when the
+   * caller said (`OperatorOptions`).
+   */
+  actor?: string;
+  /** Why the operator acted, when the caller said (see `actor`). */
+  reason?: string;
+  /**
    * Details of some events, parsed JSON: `{ package, parentRunId?, parentStepId? }`
    * on `run_started`, `{ readyAt }` (epoch ms) when a step becomes ready later,
    * `{ wakeAt, waitingFor }` on `step_waiting`, `{ name, id }` on `signal_received`.
@@ -304,7 +342,7 @@ export interface FailedStepsFilter {
 }
 
 /** What `purge` deletes: finished runs (default: every finished status) finished before the instant. */
-export interface PurgeOptions {
+export interface PurgeOptions extends OperatorOptions {
   /** Runs that finished before this instant. */
   finishedBefore: Date;
   /** Only runs in these finished statuses (default `succeeded`, `failed` and `canceled`). */

@@ -73,8 +73,11 @@ export async function startAdminExample(dbFile, { port = 0 } = {}) {
     parent: await rt.startRun("batch", {}, { runId: `batch-${suffix}` }),
   };
   for (const key of ["succeeded", "failed", "parent"]) await rt.waitForRun(started[key].id, { timeout: 10_000 });
-  await rt.pauseRun(started.paused.id);
-  await rt.cancelRun(started.canceled.id);
+  // Operator actions record who did them and why in the run's event log (the run page's Events).
+  await rt.retryRun(started.failed.id, { actor: "ada@example.com", reason: "the card provider was down" });
+  await rt.waitForRun(started.failed.id, { timeout: 10_000 }); // declined again: failed, with the retry in its log
+  await rt.pauseRun(started.paused.id, { actor: "ada@example.com", reason: "waiting for the change window" });
+  await rt.cancelRun(started.canceled.id, { actor: "ops-bot", reason: "superseded by a newer import" });
 
   const admin = createAdmin(rt, {
     basePath: "/admin",

@@ -7,6 +7,7 @@
  */
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Runtime } from "../engine/runtime.js";
+import type { OperatorOptions } from "../types.js";
 import { ACTION_LABELS, type AdminActionName } from "./page.js";
 import { parseInstant } from "./pages/runs-list.js";
 
@@ -91,24 +92,35 @@ function stepRefs(form: URLSearchParams): [string, string][] {
   return refs;
 }
 
-/** Performs the action; returns what it counted (Purge, Retry selected). Throws the runtime's WorkflowError. */
-export async function perform(rt: Runtime, action: AdminAction, form: URLSearchParams): Promise<number | undefined> {
+/** The longest actor name and reason the runtime keeps (`OperatorOptions`). */
+const MAX_ACTOR = 200;
+const MAX_REASON = 1_000;
+
+/**
+ * Who acted and why, as the event log takes them: the `actor` option's answer
+ * (cut to what the log keeps, NUL characters dropped; "anonymous" without
+ * one) and the form's reason, if any.
+ */
+export function operatorNote(actor: string | undefined, form: URLSearchParams): { actor: string; reason?: string } {
+  const clean = (text: string | null | undefined, max: number) => (text ?? "").replaceAll("\u0000", "").trim().slice(0, max);
+  const reason = clean(form.get("reason"), MAX_REASON);
+  return { actor: clean(actor, MAX_ACTOR) || "anonymous", ...(reason ? { reason } : {}) };
+}
+
+/** Performs the action; returns what it counted (Purge, Retry run, Retry selected). Throws the runtime's WorkflowError. */
+export async function perform(rt: Runtime, action: AdminAction, form: URLSearchParams, note: OperatorOptions): Promise<number | undefined> {
   const runId = () => action.runId ?? required(form, "runId");
   switch (action.name) {
     case "retry":
-      await rt.retryStep(runId(), action.stepId ?? required(form, "stepId"));
+      await rt.retryStep(runId(), action.stepId ?? required(form, "stepId"), note);
       return undefined;
-    case "retry-run": {
-      const failed = (await rt.steps(runId())).filter((s) => s.status === "failed");
-      if (failed.length === 0) throw new WorkflowError(ErrorCodes.invalidState, `run "${runId()}" has no failed step to retry`);
-      for (const step of failed) await rt.retryStep(step.runId, step.id);
-      return failed.length;
-    }
+    case "retry-run":
+      return (await rt.retryRun(runId(), note)).length;
     case "retry-selected": {
       const refs = stepRefs(form);
       const refused: string[] = [];
       for (const [run, step] of refs) {
-        await rt.retryStep(run, step).catch((err: unknown) => {
+        await rt.retryStep(run, step, note).catch((err: unknown) => {
           if (!(err instanceof WorkflowError)) throw err;
           refused.push(`${step} (run ${run}): ${err.message}`);
         });
@@ -119,19 +131,19 @@ export async function perform(rt: Runtime, action: AdminAction, form: URLSearchP
       return refs.length;
     }
     case "cancel-run":
-      await rt.cancelRun(runId());
+      await rt.cancelRun(runId(), note);
       return undefined;
     case "pause":
-      await rt.pauseRun(runId());
+      await rt.pauseRun(runId(), note);
       return undefined;
     case "resume":
-      await rt.resumeRun(runId());
+      await rt.resumeRun(runId(), note);
       return undefined;
     case "signal":
-      await rt.signal(runId(), required(form, "name"), parsePayload(field(form, "payload")));
+      await rt.signal(runId(), required(form, "name"), parsePayload(field(form, "payload")), note);
       return undefined;
     case "purge":
-      return rt.purge({ finishedBefore: parseInstant(required(form, "before"), "finished before") });
+      return rt.purge({ finishedBefore: parseInstant(required(form, "before"), "finished before"), ...note });
   }
 }
 

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import type { Runtime } from "../engine/runtime.js";
-import { actionOf, backTo, perform, readForm, type AdminAction, type AdminActionRecord } from "./actions.js";
+import { actionOf, backTo, operatorNote, perform, readForm, type AdminAction, type AdminActionRecord } from "./actions.js";
 import { ADMIN_CSS } from "./assets/admin-css.js";
 import { ADMIN_JS } from "./assets/admin-js.js";
 import { Paths } from "./format.js";
@@ -29,7 +29,11 @@ export interface AdminOptions {
    * is read-only: every action answers 403. Called after the Origin and CSRF checks.
    */
   authorize?: (request: Request, action: AdminAction) => boolean | Promise<boolean>;
-  /** Who is acting, for `onAction` (default `"anonymous"`). */
+  /**
+   * Who is acting (default `"anonymous"`): written with the reason the
+   * operator gave into the event each action logs in the run's event log
+   * (the run page's Events table shows both), and handed to `onAction`.
+   */
   actor?: (request: Request) => string;
   /** Shows no action and refuses every one (403), whatever `authorize` says. */
   readOnly?: boolean;
@@ -155,9 +159,9 @@ export function createAdmin(rt: Runtime, options: AdminOptions = {}): Admin {
       }
       action = actionOf(form);
       if (!(await options.authorize?.(request, action))) throw forbidden(`not authorized to ${action.name}`);
-      const count = await perform(rt, action, form);
-      const reason = form.get("reason")?.trim().slice(0, 500);
-      options.onAction?.({ ...action, actor: options.actor?.(request) ?? "anonymous", ...(reason ? { reason } : {}), ...(count !== undefined ? { count } : {}) });
+      const note = operatorNote(options.actor?.(request), form);
+      const count = await perform(rt, action, form, note);
+      options.onAction?.({ ...action, ...note, ...(count !== undefined ? { count } : {}) });
       const back = new URL(backTo(form, base), url);
       back.searchParams.set("notice", action.name);
       if (action.name === "purge") back.searchParams.set("count", String(count ?? 0));

@@ -6,8 +6,9 @@
  * its event log's last sequence number; the newest runs and failed steps for
  * the lists) whenever the runtime hints that the store changed
  * (`rt.watchChanges`: this process's commits, the SQLite WAL watch, Postgres
- * LISTEN/NOTIFY), and at least every `POLL_MS`, since a Postgres commit that
- * readies nothing sends no NOTIFY. Looks are at most `MIN_GAP_MS` apart, so a
+ * LISTEN/NOTIFY, which also tells of runs that finish or are paused without
+ * making work ready), and at least every `POLL_MS`, since a Postgres claim (a
+ * step starting) sends no NOTIFY. Looks are at most `MIN_GAP_MS` apart, so a
  * busy store costs each open page a few reads a second.
  */
 import type { Runtime } from "../engine/runtime.js";

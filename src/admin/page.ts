@@ -54,6 +54,9 @@ export function actionForm(ctx: PageContext, action: AdminActionName, fields: Re
 <input type="hidden" name="${CSRF_FIELD}" value="${ctx.csrfToken}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="back" value="${ctx.url.pathname}${ctx.url.search}">${hidden}${inputs}<button type="submit">${ACTION_LABELS[action]}</button></form>`;
 }
 
+/** The optional reason an operator gives: written with the actor into the event the action logs. */
+export const REASON = html`<label>Reason <input name="reason" placeholder="optional" maxlength="1000"></label>`;
+
 const NOTICES: Record<string, string> = Object.fromEntries(Object.entries(ACTION_LABELS).map(([k, label]) => [k, `${label}: done.`]));
 
 /** The page inside the shell: navigation, the notice of the last action, and the assets. */

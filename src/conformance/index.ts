@@ -17,6 +17,8 @@ import { branchesSuite } from "./branches.js";
 import { controlSuite } from "./control.js";
 import { executionSuite } from "./execution.js";
 import { operationsSuite } from "./operations.js";
+import { operatorNotesSuite } from "./operator-notes.js";
+import { runListingSuite } from "./run-listing.js";
 import { runsSuite } from "./runs.js";
 import { schedulingSuite } from "./scheduling.js";
 import { retentionSuite } from "./retention.js";
@@ -40,12 +42,14 @@ export function describeStoreConformance(target: ConformanceTarget, runner?: Con
   useRunner(runner, "describeStoreConformance");
   describe(`store conformance: ${target.name}`, () => {
     runsSuite(target);
+    runListingSuite(target);
     executionSuite(target);
     schedulingSuite(target);
     operationsSuite(target);
     branchesSuite(target);
     waitsSuite(target);
     controlSuite(target);
+    operatorNotesSuite(target);
     retentionSuite(target);
     startLeasesSuite(target);
     stepCountsSuite(target);

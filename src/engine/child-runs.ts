@@ -9,7 +9,7 @@ import type { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import type { ClaimedStep, NewRun, RunRecord, Store } from "../store/store.js";
 import type { RunHandle } from "../types.js";
 import type { ChildRunInput } from "../waits.js";
-import { childStartError } from "./builtins.js";
+import { type BuiltinServices, childStartError } from "./builtins.js";
 import type { PackageRegistry } from "./package-registry.js";
 import { prepareRun } from "./run-preparation.js";
 
@@ -20,6 +20,18 @@ export interface ChildRunDeps {
   packages: PackageRegistry;
   /** Wakes this process's workers (the child's first steps are ready). */
   wake: () => void;
+}
+
+/** What the built-in steps (waits, child runs) need from the runtime. */
+export function builtinServices(deps: ChildRunDeps): BuiltinServices {
+  return {
+    getRun: (runId) => deps.store.getRun(runId),
+    resultData: async (runId, stepId) => {
+      const result = await deps.store.getResult(runId, stepId);
+      return result && !result.error ? result.result : undefined;
+    },
+    startChild: (parent, input, childId) => startChildRun(deps, parent, input, childId),
+  };
 }
 
 /**

@@ -21,6 +21,7 @@ export function toWorkflowRun(run: RunRecord): WorkflowRun {
   // A finished run's last transition is its finish: nothing writes a finished run
   // until an operator retry reopens it (the purge's "finished before" reads the same column).
   if (isFinishedRun(run.status)) out.finishedAt = date(run.updatedAt);
+  if (run.failedSteps !== undefined) out.failedSteps = run.failedSteps;
   if (run.parentRunId !== undefined) out.parentRunId = run.parentRunId;
   if (run.parentStepId !== undefined) out.parentStepId = run.parentStepId;
   if (run.packageVersion !== undefined) out.packageVersion = run.packageVersion;
@@ -107,6 +108,21 @@ export function toRunEvent(record: EventRecord): RunEvent {
   if (record.attempt !== undefined) event.attempt = record.attempt;
   if (record.workerId !== undefined) event.workerId = record.workerId;
   if (record.error !== undefined) event.error = toStepError(record.error);
-  if (record.data !== undefined) event.data = JSON.parse(record.data);
+  if (record.data !== undefined) liftOperatorNote(event, JSON.parse(record.data));
   return event;
+}
+
+/**
+ * An operator's note travels in the event's data (`operatorNoteData`); the
+ * event carries it as `actor` and `reason`, and `data` keeps the rest.
+ */
+function liftOperatorNote(event: RunEvent, data: unknown): void {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    event.data = data;
+    return;
+  }
+  const { actor, reason, ...rest } = data as Record<string, unknown>;
+  if (typeof actor === "string") event.actor = actor;
+  if (typeof reason === "string") event.reason = reason;
+  if (Object.keys(rest).length) event.data = rest;
 }

@@ -36,10 +36,19 @@ export const runOnceSchema = z
   .strict()
   .transform((o): RunOnceOptions => (o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }));
 
+/** Who performed an operator action and why (`OperatorOptions`). */
+const operatorFields = {
+  actor: storedText(1, 200).optional(),
+  reason: storedText(1, 1_000).optional(),
+};
+
+export const operatorSchema = z.object(operatorFields).strict();
+
 export const signalSchema = z.object({
   runId: storedText(1, 255),
   name: storedText(1, 200),
   id: storedText(1, 255).optional(),
+  ...operatorFields,
 });
 
 export const failedStepsSchema = z
@@ -57,6 +66,7 @@ export const purgeSchema = z
   .object({
     finishedBefore: z.date().refine((d) => Number.isFinite(d.getTime()), "must be a valid Date"),
     statuses: z.array(z.enum(FINISHED_RUN_STATUSES)).min(1).optional(),
+    ...operatorFields,
   })
   .strict();
 
@@ -68,11 +78,20 @@ export const waitForRunSchema = z
   .strict()
   .transform((o): WaitForRunOptions => ({ ...(o.signal ? { signal: o.signal } : {}), ...(o.timeout !== undefined ? { timeout: o.timeout } : {}) }));
 
+const validDate = z.date().refine((d) => Number.isFinite(d.getTime()), "must be a valid Date");
+
 export const listRunsSchema = z
   .object({
     status: z.enum(RUN_STATUSES).optional(),
     package: storedText(0).optional(),
     packageVersion: storedText(0).optional(),
+    createdFrom: validDate.optional(),
+    createdTo: validDate.optional(),
+    metadata: z
+      .record(storedText(1, 200), storedText(0))
+      .refine((m) => Object.keys(m).length <= 20, "at most 20 metadata pairs")
+      .optional(),
+    idPrefix: storedText(1, 255).optional(),
     limit: z.number().int().min(1).max(10_000).optional(),
     after: storedText(0).optional(),
   })

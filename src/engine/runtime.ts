@@ -3,17 +3,14 @@
  * packages, run start, reads for admin screens, operator actions, and the
  * worker loop (delegated to the scheduler).
  */
-import { randomUUID } from "node:crypto";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
 import type { PackageInput, PackageOutput, WorkflowPackage } from "../package.js";
 import type { StepHandle } from "../step-options.js";
 import type { Projection } from "../projections/projection-store.js";
-import { checkPayload } from "../limits.js";
 import { hasNul } from "../names.js";
-import { decode, tryEncode } from "../serialization.js";
-import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
+import { decode } from "../serialization.js";
 import { guardStore } from "../store/guarded-store.js";
 import { errorFields } from "../observability/logger.js";
 import { WorkerTelemetry } from "../observability/worker-telemetry.js";
@@ -29,6 +26,7 @@ import type {
   CycleResult,
   FailedStepsFilter,
   ListRunsFilter,
+  OperatorOptions,
   PurgeOptions,
   RunEvent,
   RunEventType,
@@ -39,8 +37,7 @@ import type {
   WorkflowRun,
 } from "../types.js";
 import { RESERVED_KIND_PREFIX } from "../waits.js";
-import type { BuiltinServices } from "./builtins.js";
-import { startChildRun } from "./child-runs.js";
+import { builtinServices } from "./child-runs.js";
 import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import {
   assertRunId,
@@ -48,10 +45,8 @@ import {
   isRunId,
   listRunsSchema,
   parseOrThrow,
-  purgeSchema,
   runGraphSchema,
   runOnceSchema,
-  signalSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
@@ -60,8 +55,9 @@ import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import type { StartRunOptions } from "./run-preparation.js";
 import { startRuns } from "./run-starts.js";
-import { purgeFinished, startRetention } from "./purge.js";
-import { canceledError, Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
+import { startRetention } from "./purge.js";
+import { OperatorActions } from "./operator-actions.js";
+import { Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
@@ -104,6 +100,7 @@ export class Runtime {
   readonly #telemetry: WorkerTelemetry;
   readonly #queueCounts: QueueCountsSampler;
   readonly #missingKinds: MissingKinds;
+  readonly #operator: OperatorActions;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
@@ -113,15 +110,7 @@ export class Runtime {
     this.#telemetry = telemetry;
     this.#queueCounts = queueCounts;
     this.#missingKinds = new MissingKinds(store, new ClaimableKinds(this.#executors), config.statsInterval);
-    const builtins: BuiltinServices = {
-      getRun: (runId) => store.getRun(runId),
-      resultData: async (runId, stepId) => {
-        const result = await store.getResult(runId, stepId);
-        return result && !result.error ? result.result : undefined;
-      },
-      startChild: (parent, input, childId) =>
-        startChildRun({ store: this.#store, config: this.#config, telemetry: this.#telemetry, packages: this.#packages, wake: () => this.#scheduler.wake() }, parent, input, childId),
-    };
+    const builtins = builtinServices({ store, config, telemetry, packages: this.#packages, wake: () => this.#scheduler.wake() });
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
     this.#hooks = new EventHooks(store, (err) => config.onError(err, "an rt.on listener failed"));
     this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
@@ -132,6 +121,7 @@ export class Runtime {
       builtins,
       log: config.log,
     }, telemetry);
+    this.#operator = new OperatorActions(store, config, this.#scheduler, this.#waiter);
   }
 
   /** The id this runtime's workers write into the leases they take. */
@@ -264,11 +254,16 @@ export class Runtime {
     return buildRunGraph(toWorkflowRun(run), (await this.#store.getSteps(runId)).map(toStepInfo), parsed);
   }
 
-  /** Newest first; `after` is the id of the last run of the previous page. */
+  /**
+   * Runs newest first, filtered by the store (status, package, created-at
+   * range, metadata pairs, id prefix); `after` is the id of the last run of
+   * the previous page of the same filter.
+   */
   async listRuns(filter: ListRunsFilter = {}): Promise<WorkflowRun[]> {
     this.#assertOpen();
-    const { limit = 100, ...rest } = parseOrThrow(listRunsSchema, filter, "listRuns filter");
-    return (await this.#store.listRuns({ ...rest, limit })).map(toWorkflowRun);
+    const { limit = 100, createdFrom, createdTo, ...rest } = parseOrThrow(listRunsSchema, filter, "listRuns filter");
+    const created = { ...(createdFrom ? { createdFrom: createdFrom.getTime() } : {}), ...(createdTo ? { createdTo: createdTo.getTime() } : {}) };
+    return (await this.#store.listRuns({ ...rest, ...created, limit })).map(toWorkflowRun);
   }
 
   /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */
@@ -289,25 +284,30 @@ export class Runtime {
   /**
    * Moves a failed (or canceled) step back to ready with its attempts reset, and
    * brings back the dependents that were skipped or canceled because of it.
+   * `opts.actor` and `opts.reason` go into the `operator_retry` event (as for
+   * every operator action below: into the event it logs).
    */
-  async retryStep(runId: string, stepId: string): Promise<void> {
+  async retryStep(runId: string, stepId: string, opts?: OperatorOptions): Promise<void> {
     this.#assertOpen();
-    assertRunId(runId);
-    await this.#store.retryStep(runId, stepId, this.#config.clock());
-    this.#scheduler.wake();
+    return this.#operator.retryStep(runId, stepId, opts);
+  }
+
+  /**
+   * Retries every failed step of the run, one `retryStep` each; returns their
+   * ids. `not_found` for an unknown run, `invalid_state` when none failed.
+   */
+  async retryRun(runId: string, opts?: OperatorOptions): Promise<string[]> {
+    this.#assertOpen();
+    return this.#operator.retryRun(runId, opts);
   }
 
   /**
    * Cancels every unfinished step of the run and of its unfinished child runs
    * (and theirs), and aborts the `step.signal` of the running ones.
    */
-  async cancelRun(runId: string): Promise<void> {
+  async cancelRun(runId: string, opts?: OperatorOptions): Promise<void> {
     this.#assertOpen();
-    assertRunId(runId);
-    const canceled = await this.#store.cancelRun(runId, this.#config.clock());
-    for (const id of canceled) this.#scheduler.abortRun(id, canceledError(id));
-    this.#scheduler.wake(); // a parent step waiting for a canceled child can now run
-    this.#waiter.progress();
+    return this.#operator.cancelRun(runId, opts);
   }
 
   /**
@@ -332,33 +332,24 @@ export class Runtime {
    * (`delivered: false`). `not_found` for an unknown run, `invalid_state` for a
    * finished one.
    */
-  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{
+  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } & OperatorOptions = {}): Promise<{
     /** False when a signal with the same `id` had been delivered already (nothing was stored). */
     delivered: boolean;
   }> {
     this.#assertOpen();
-    const parsed = parseOrThrow(signalSchema, { runId, name, ...(opts ?? {}) }, "signal");
-    const encoded = tryEncode(payload);
-    if (!encoded.ok) throw new WorkflowError(ErrorCodes.invalidInput, `signal "${name}": payload cannot be stored: ${encoded.error.message}`);
-    checkPayload(encoded.text, this.#config.limits.maxPayloadBytes, `the payload of signal "${name}"`);
-    const result = await this.#store.signal({ runId, name, id: parsed.id ?? randomUUID(), payload: encoded.text, now: this.#config.clock() });
-    if (result.delivered) this.#scheduler.wake();
-    return result;
+    return this.#operator.signal(runId, name, payload, opts);
   }
 
   /** Stops claiming the run's steps (running ones finish); `invalid_state` unless it is running. */
-  async pauseRun(runId: string): Promise<void> {
+  async pauseRun(runId: string, opts?: OperatorOptions): Promise<void> {
     this.#assertOpen();
-    assertRunId(runId);
-    await this.#store.pauseRun(runId, this.#config.clock());
+    return this.#operator.pauseRun(runId, opts);
   }
 
   /** Lets a paused run go on. */
-  async resumeRun(runId: string): Promise<void> {
+  async resumeRun(runId: string, opts?: OperatorOptions): Promise<void> {
     this.#assertOpen();
-    assertRunId(runId);
-    await this.#store.resumeRun(runId, this.#config.clock());
-    this.#scheduler.wake();
+    return this.#operator.resumeRun(runId, opts);
   }
 
   /**
@@ -396,12 +387,12 @@ export class Runtime {
   /**
    * Deletes runs that finished before `finishedBefore` (with `statuses`, default
    * every finished status), with their steps, results, artifacts, signals and
-   * events. Returns how many runs it deleted.
+   * events. Returns how many runs it deleted; logs it (at info, with
+   * `opts.actor` and `opts.reason`), since no run is left to hold the note.
    */
   async purge(opts: PurgeOptions): Promise<number> {
     this.#assertOpen();
-    const parsed = parseOrThrow(purgeSchema, opts, "purge");
-    return purgeFinished(this.#store, this.#config, parsed.finishedBefore.getTime(), parsed.statuses ?? FINISHED_RUN_STATUSES);
+    return this.#operator.purge(opts);
   }
 
   /**

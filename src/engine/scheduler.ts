@@ -192,10 +192,8 @@ export class Scheduler {
   }
 
   #onStoreEvent(event: StoreEvent | undefined): void {
-    if (event?.type === "canceled") {
-      this.abortRun(event.runId, canceledError(event.runId));
-      return;
-    }
+    if (event?.type === "canceled") this.abortRun(event.runId, canceledError(event.runId));
+    if (event?.type === "canceled" || event?.type === "changed") return; // changed: for observers, nothing to claim
     if (event?.type === "due" && event.at < (this.#nextDueAt ?? Infinity)) this.#nextDueAt = event.at;
     this.wake();
   }

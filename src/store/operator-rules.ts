@@ -7,7 +7,7 @@
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { RunStatus, StepStatus } from "../types.js";
 import { edgeState, FINISHED_RUN_STATUSES } from "./graph-rules.js";
-import type { StoredDependency } from "./store.js";
+import type { OperatorNote, StoredDependency } from "./store.js";
 
 /** An action on a whole run: `rt.signal`, `pauseRun`, `resumeRun`, `cancelRun`. */
 export type RunAction = "signal" | "pause" | "resume" | "cancel";
@@ -109,4 +109,18 @@ export function planRetry(runId: string, stepId: string, steps: readonly RetryCa
     plan.revived.push({ id, status: waiting > 0 ? "pending" : "ready", waiting });
   }
   return plan;
+}
+
+/**
+ * An operator's note as the event log keeps it: the JSON text of `{ actor,
+ * reason }` (absent fields left out), merged into the data of the event the
+ * action logs; null when there is nothing to say. The runtime reads the two
+ * fields back out (`toRunEvent`).
+ */
+export function operatorNoteData(note: OperatorNote | undefined): string | null {
+  if (!note) return null;
+  const data: OperatorNote = {};
+  if (note.actor !== undefined) data.actor = note.actor;
+  if (note.reason !== undefined) data.reason = note.reason;
+  return Object.keys(data).length ? JSON.stringify(data) : null;
 }

@@ -15,6 +15,8 @@ export interface RunRow {
   parent_step_id: string | null;
   output_step: string | null;
   package_version: string | null;
+  /** Present when the query counted them (`Store.getRun`, `listRuns`). */
+  failed_steps?: number | null;
 }
 
 export interface StepRow {
@@ -77,6 +79,7 @@ export function toRun(row: RunRow): RunRecord {
   if (row.parent_step_id !== null) run.parentStepId = row.parent_step_id;
   if (row.output_step !== null) run.outputStep = row.output_step;
   if (row.package_version !== null) run.packageVersion = row.package_version;
+  if (row.failed_steps !== undefined && row.failed_steps !== null) run.failedSteps = Number(row.failed_steps);
   return run;
 }
 

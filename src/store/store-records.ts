@@ -36,6 +36,24 @@ export interface RunRecord {
   outputStep?: string;
   /** The version of its package the run started with (absent for an unversioned package). */
   packageVersion?: string;
+  /**
+   * How many of its steps are `failed`: counted by `getRun` and `listRuns`
+   * (cheaply, from an index of failed steps), absent elsewhere (a new run, a
+   * claimed step's run).
+   */
+  failedSteps?: number;
+}
+
+/**
+ * Who performed an operator action and why. The adapter writes it, as the
+ * JSON text of `operatorNoteData` (store kit), into the `data` of the event
+ * the action logs, in the action's transaction.
+ */
+export interface OperatorNote {
+  /** Who acted (at most 200 characters). */
+  actor?: string;
+  /** Why (at most 1 000 characters). */
+  reason?: string;
 }
 
 /** A dependency edge as the store keeps it: `on` resolved (see `dependencyOn`). */
@@ -428,7 +446,7 @@ export interface ResultRecord {
   artifacts: StoredArtifact[];
 }
 
-/** What `Store.listRuns` is asked for. */
+/** `listRuns`: every field given must match; newest first from `after` (a run id). */
 export interface ListRunsQuery {
   /** Only runs in this status. */
   status?: RunStatus;
@@ -437,6 +455,14 @@ export interface ListRunsQuery {
   /** Only runs started with this version of their package. */
   packageVersion?: string;
   /** At most this many runs. */
+  /** `created_at >= createdFrom` (epoch ms). */
+  createdFrom?: number;
+  /** `created_at <= createdTo` (epoch ms). */
+  createdTo?: number;
+  /** Each key has exactly this value in the run's metadata. */
+  metadata?: Record<string, string>;
+  /** The id starts with this text, compared character by character (no pattern, no collation). */
+  idPrefix?: string;
   limit: number;
   /** Cursor: the runs after this run id, newest first. */
   after?: string;
@@ -465,6 +491,17 @@ export type StoreEvent =
       type: "canceled";
       /** The canceled run. */
       runId: string;
+    }
+  /**
+   * A commit that made no work ready changed these runs (they finished, were
+   * paused, got a signal nothing waited for); `runIds` absent: some runs.
+   * For observers (`waitForRun`, live views), not for workers: nothing to claim.
+   */
+  | {
+      /** Runs changed by a commit that made no work ready. */
+      type: "changed";
+      /** The runs it changed; absent: some runs (too many to name). */
+      runIds?: string[];
     };
 
 /** A signal to deliver (`rt.signal`). */
@@ -479,6 +516,8 @@ export interface NewSignal {
   payload: Encoded;
   /** When it was sent (epoch ms). */
   now: number;
+  /** Who sent it and why: added to the `signal_received` event's data. */
+  note?: OperatorNote;
 }
 
 /** An event log entry as the store keeps it. */

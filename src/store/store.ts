@@ -25,6 +25,7 @@ import type {
   ListRunsQuery,
   NewRun,
   NewSignal,
+  OperatorNote,
   PurgeResult,
   ReclaimResult,
   ResultRecord,
@@ -96,14 +97,17 @@ export interface Store {
   /**
    * Operator retry: a failed or canceled step, and the skipped or canceled steps
    * downstream of it, run again (`planRetry`). `not_found` / `invalid_state`.
+   * Each operator command writes its `note` (who, why) into the data of the
+   * event it logs (here `operator_retry`).
    */
-  retryStep(runId: string, stepId: string, now: number): Promise<void>;
+  retryStep(runId: string, stepId: string, now: number, note?: OperatorNote): Promise<void>;
   /**
    * Operator cancel; throws `not_found` / `invalid_state` WorkflowErrors. Cancels
    * the run's unfinished child runs (and theirs) in the same transaction;
-   * returns the ids of every run it canceled, this one first.
+   * returns the ids of every run it canceled, this one first. `note`: in the
+   * `operator_cancel` event.
    */
-  cancelRun(runId: string, now: number): Promise<string[]>;
+  cancelRun(runId: string, now: number, note?: OperatorNote): Promise<string[]>;
   /**
    * Stores a signal for a run and wakes its steps waiting for it (`waitFor =
    * "signal:" + name`; running ones are locked so a racing wait sees the
@@ -115,16 +119,20 @@ export interface Store {
     /** False when a signal with this id existed already (nothing was written). */
     delivered: boolean;
   }>;
-  /** `running`/`pending` → `paused`; its steps are not claimed until resumed. `not_found` / `invalid_state`. */
-  pauseRun(runId: string, now: number): Promise<void>;
-  /** `paused` → `running` (finished at once if nothing is left to do). `not_found` / `invalid_state`. */
-  resumeRun(runId: string, now: number): Promise<void>;
+  /** `running`/`pending` → `paused`; its steps are not claimed until resumed. `not_found` / `invalid_state`. `note`: in `run_paused`. */
+  pauseRun(runId: string, now: number, note?: OperatorNote): Promise<void>;
+  /** `paused` → `running` (finished at once if nothing is left to do). `not_found` / `invalid_state`. `note`: in `run_resumed`. */
+  resumeRun(runId: string, now: number, note?: OperatorNote): Promise<void>;
 
   // ---- reads (no transaction needed beyond one statement's snapshot) ------------
 
-  /** The run, or undefined. */
+  /** The run with its `failedSteps` count, or undefined. */
   getRun(runId: string): Promise<RunRecord | undefined>;
-  /** Runs newest first, filtered; `not_found` for an unknown `after`. */
+  /**
+   * Runs newest first, each with its `failedSteps` count, filtered in the
+   * database by every field of the query (one statement); `not_found` for an
+   * unknown `after`.
+   */
   listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
   /** The run's steps in creation order, each with its dependencies (none for an unknown run). */
   getSteps(runId: string): Promise<StepRecord[]>;

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdmin } from "../../src/admin/index.js";
+import { escapeHtml } from "../../src/admin/html.js";
 import { newRuntime } from "../../src/index.js";
 import { stores } from "../support/stores.js";
 import { BASE, eventually, FormClient, startAdminApp, XSS, type AdminApp } from "./fixture.js";
@@ -26,6 +27,9 @@ describe.each(stores("admin"))("admin page actions on $name", (target) => {
     await app.rt.waitForRun(a.id, { timeout: 10_000 });
     await app.rt.waitForRun(b.id, { timeout: 10_000 });
     app.failing.value = false;
+    // The list shows each run's failed steps, counted by the store.
+    const listed = await client.get(`/?prefix=${encodeURIComponent(a.id)}`);
+    expect(listed.text).toMatch(/<td class="failed-steps"><span class="warn">1<\/span><\/td>/);
     const back = `${BASE}/runs/${encodeURIComponent(a.id)}`;
     const retried = await client.post({ action: "retry", runId: a.id, stepId: "fetch", back });
     expect(retried.status).toBe(303);
@@ -185,7 +189,7 @@ describe("admin page security", () => {
     expect((await app.rt.workflow(run.id))?.status).toBe("failed");
   });
 
-  it("tells onAction who did what and why, after it succeeded", async () => {
+  it("tells onAction and the run's event log who did what and why; the run page shows both, escaped", async () => {
     const records: unknown[] = [];
     const admin = createAdmin(app.rt, { basePath: BASE, authorize: () => true, actor: (req) => req.headers.get("x-user") ?? "?", onAction: (r) => records.push(r) });
     const blocked = await app.rt.startRun("blocker", {});
@@ -204,6 +208,30 @@ describe("admin page security", () => {
     expect((await post("cancel-run")).status).toBe(303);
     expect((await post("cancel-run")).status).toBe(409); // refused: not heard
     expect(records).toEqual([{ name: "cancel-run", runId: blocked.id, actor: "ada", reason: "stuck import" }]);
+    const cancel = (await app.rt.events(blocked.id)).filter((e) => e.type === "operator_cancel");
+    expect(cancel.map((e) => [e.actor, e.reason])).toEqual([["ada", "stuck import"]]);
+
+    // Hostile names and reasons are data: stored as written, rendered inert.
+    const hostile = await app.rt.startRun("approval", {});
+    await eventually(async () => (await app.rt.steps(hostile.id)).some((s) => s.status === "waiting"), "the wait");
+    const sneaky = createAdmin(app.rt, { basePath: BASE, authorize: () => true, actor: () => XSS });
+    const form = await sneaky.fetch(new Request(`http://admin.test${BASE}/runs/${encodeURIComponent(hostile.id)}`));
+    const formToken = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const paused = await sneaky.fetch(
+      new Request(`http://admin.test${BASE}/actions`, {
+        method: "POST",
+        headers: { origin: "http://admin.test", cookie: form.headers.get("set-cookie")!.split(";")[0]!, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: formToken, action: "pause", runId: hostile.id, reason: XSS }),
+      }),
+    );
+    expect(paused.status).toBe(303);
+    const logged = (await app.rt.events(hostile.id)).find((e) => e.type === "run_paused");
+    expect([logged?.actor, logged?.reason]).toEqual([XSS, XSS]);
+    const shown = await (await sneaky.fetch(new Request(`http://admin.test${BASE}/runs/${encodeURIComponent(hostile.id)}`))).text();
+    const row = /<tr data-type="run_paused">.*?<\/tr>/s.exec(shown)?.[0] ?? "";
+    expect(row).toContain(`<td class="actor">${escapeHtml(XSS)}</td><td class="reason">${escapeHtml(XSS)}</td>`);
+    expect(shown).not.toContain(XSS);
+    await app.rt.cancelRun(hostile.id);
   });
 
   it("pages the failed steps with a cursor", async () => {

@@ -64,7 +64,8 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
     const table = await trellis("runs", "list", "--store", store);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^RUN\s+PACKAGE\s+STATUS\s+CREATED\s+UPDATED\s+NAME$/);
+    expect(lines[0]).toMatch(/^RUN\s+PACKAGE\s+STATUS\s+FAILED\s+CREATED\s+UPDATED\s+NAME$/);
+    expect(lines.find((l) => l.startsWith("waiting "))).toMatch(/^waiting\s+shop\s+running\s+2\s/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(expect.arrayContaining(["done", "waiting", "broken", "paused"]));
     const parsed = JSON.parse((await trellis("runs", "list", "--store", store, "--json", "--status", "failed")).stdout);
     expect(parsed.map((r: { id: string }) => r.id)).toEqual(["broken"]);
@@ -87,6 +88,23 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
     expect(listed.map((r: { id: string; packageVersion: string }) => [r.id, r.packageVersion])).toEqual([["old", "1"]]);
   });
 
+  it("filters the list in the store by id prefix, metadata and created-at range", async () => {
+    const ids = async (...filter: string[]) => JSON.parse((await trellis("runs", "list", "--store", store, "--json", ...filter)).stdout).map((r: { id: string }) => r.id);
+    expect(await ids("--prefix", "wait")).toEqual(["waiting/child", "waiting"]);
+    expect(await ids("--prefix", "w", "--status", "failed")).toEqual([]);
+    expect(await ids("--from", "2999-01-01")).toEqual([]);
+    expect(await ids("--to", "2999-01-01", "--prefix", "done")).toEqual(["done"]);
+    await rt.startRun("shop", { items: 1 }, { runId: "tagged-1", metadata: { team: "billing", region: "eu=west" } });
+    await rt.startRun("shop", { items: 1 }, { runId: "tagged-2", metadata: { team: "billing", region: "us" } });
+    expect(await ids("--meta", "team=billing")).toEqual(["tagged-2", "tagged-1"]);
+    expect(await ids("--meta", "team=billing", "--meta", "region=eu=west")).toEqual(["tagged-1"]);
+    expect(await ids("--meta", "no-such-key=1")).toEqual([]);
+    const bad = await trellis("runs", "list", "--store", store, "--meta", "novalue");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--meta novalue: write it as key=value");
+    expect((await trellis("runs", "list", "--store", store, "--from", "someday")).code).toBe(2);
+  });
+
   it("shows a run with its steps and its failed-step count", async () => {
     const { code, stdout } = await trellis("runs", "show", "waiting", "--store", store);
     expect(code).toBe(0);
@@ -95,7 +113,7 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
     expect(stdout).toMatch(/^charge\s+shop\/charge\s+payments\s+failed\s+1\/\d+\s+card_declined: the card was declined/m);
     expect(stdout).toMatch(/^approval\s+trellis\/signal\s+default\s+waiting\s+0\/\d+\s+signal:approve$/m);
     const parsed = JSON.parse((await trellis("runs", "show", "waiting", "--store", store, "--json")).stdout);
-    expect(parsed.failedSteps).toBe(2);
+    expect(parsed.run.failedSteps).toBe(2);
     expect(parsed.steps).toHaveLength(4 + 1 + 1 + 30 + 1);
   });
 
@@ -127,9 +145,15 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
   });
 
   it("retries a failed step, and refuses to retry a succeeded one (exit 1, the WorkflowError message)", async () => {
-    const ok = await trellis("runs", "retry", "broken", "boom", "--store", store, "--json");
+    const ok = await trellis("runs", "retry", "broken", "boom", "--actor", "ops-bot", "--reason", "card replaced", "--store", store, "--json");
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ ok: true, runId: "broken", stepId: "boom" });
+    // Who retried and why, in the run's event log, as `runs events` prints it.
+    const retried = (await rt.events("broken")).find((e) => e.type === "operator_retry");
+    expect([retried?.actor, retried?.reason]).toEqual(["ops-bot", "card replaced"]);
+    const log = await trellis("runs", "events", "broken", "--store", store);
+    expect(log.stdout).toMatch(/^SEQ\s+AT\s+TYPE\s+STEP\s+ATTEMPT\s+WORKER\s+BY\s+REASON\s+DETAIL$/m);
+    expect(log.stdout).toMatch(/operator_retry\s+boom\s+ops-bot\s+card replaced/);
     expect((await rt.steps("broken")).find((s) => s.id === "boom")?.status).toBe("ready");
     expect((await rt.workflow("broken"))?.status).toBe("running");
     const refused = await trellis("runs", "retry", "done", "fetch", "--store", store);
@@ -146,7 +170,7 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
     expect(steps.filter((s) => s.status === "failed")).toEqual([]);
     const none = await trellis("runs", "retry-run", "done", "--store", store);
     expect(none.code).toBe(1);
-    expect(none.stderr).toContain('run "done" has no failed step [invalid_state]');
+    expect(none.stderr).toContain('run "done" has no failed step to retry [invalid_state]');
   });
 
   it("delivers a signal with a JSON payload, idempotently by id, and refuses a payload that is not JSON", async () => {
@@ -165,6 +189,9 @@ describe.each(targets)("trellis runs on $name", ({ fresh }) => {
   it("pauses, resumes and cancels, and refuses each on a run whose state does not allow it", async () => {
     await rt.startRun("shop", { items: 1, approval: true }, { runId: "ops" });
     expect((await trellis("runs", "pause", "ops", "--store", store)).stdout).toBe("run ops paused\n");
+    // Without --actor, the user running the command is the actor.
+    const paused = (await rt.events("ops")).find((e) => e.type === "run_paused");
+    expect(paused?.actor).toBe(os.userInfo().username);
     expect((await rt.workflow("ops"))?.status).toBe("paused");
     expect((await trellis("runs", "pause", "ops", "--store", store)).code).toBe(1);
     expect((await trellis("runs", "resume", "ops", "--store", store)).code).toBe(0);

@@ -6,7 +6,7 @@
 import type { FailedStepsFilter, StepInfo } from "../../types.js";
 import { statusBadge, when } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
-import { actionForm, type Page, type PageContext } from "../page.js";
+import { actionForm, REASON, type Page, type PageContext } from "../page.js";
 import { pageSize } from "./runs-list.js";
 
 /** How a ticked step travels in the bulk form: JSON `[runId, stepId]` (ids may hold any character). */
@@ -54,7 +54,7 @@ export async function failedStepsPage(ctx: PageContext): Promise<Page> {
     title: "Failed steps",
     live: ctx.paths.live(),
     body: html`${filterForm(ctx, query)}
-${ctx.canAct && steps.length ? actionForm(ctx, "retry-selected", {}, table) : table}
+${ctx.canAct && steps.length ? actionForm(ctx, "retry-selected", {}, html`${table}${REASON}`) : table}
 <nav class="paging">${found.length > limit ? html`<a rel="next" href="${ctx.paths.failed(next)}">Next</a>` : ""}</nav>`,
   };
 }

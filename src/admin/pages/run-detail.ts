@@ -9,15 +9,13 @@ import { metadataList, statusBadge, valueBlock, when } from "../format.js";
 import { runGraphToModel } from "../../graph/run-graph-model.js";
 import { renderSvg } from "../../graph/svg.js";
 import { html, SafeHtml } from "../html.js";
-import { actionForm, type Page, type PageContext } from "../page.js";
+import { actionForm, REASON, type Page, type PageContext } from "../page.js";
 
 /** Events the timeline shows: the newest ones. */
 export const MAX_TIMELINE_EVENTS = 200;
 /** Steps the table shows; a larger run says how many it left out. */
 export const MAX_STEP_ROWS = 500;
 
-/** The optional reason an operator gives, handed to `onAction` with the actor. */
-const REASON = html`<label>Reason <input name="reason" placeholder="optional" maxlength="500"></label>`;
 const UNFINISHED = new Set(["pending", "running", "paused"]);
 const RETRYABLE_STEP = new Set(["failed", "canceled"]);
 
@@ -61,9 +59,9 @@ async function graphSection(ctx: PageContext, runId: string, steps: StepInfo[]):
 export function timeline(events: RunEvent[]): SafeHtml {
   const shown = events.slice(-MAX_TIMELINE_EVENTS).reverse();
   const rows = shown.map(
-    (e) => html`<tr data-type="${e.type}"><td>${e.seq}</td><td>${when(e.at)}</td><td>${e.type}</td><td>${e.stepId ?? ""}</td><td>${e.attempt ?? ""}</td><td>${e.workerId ?? ""}</td><td>${e.error ? html`<code>${e.error.code}</code> ${e.error.message}` : ""}</td></tr>`,
+    (e) => html`<tr data-type="${e.type}"><td>${e.seq}</td><td>${when(e.at)}</td><td>${e.type}</td><td>${e.stepId ?? ""}</td><td>${e.attempt ?? ""}</td><td>${e.workerId ?? ""}</td><td class="actor">${e.actor ?? ""}</td><td class="reason">${e.reason ?? ""}</td><td>${e.error ? html`<code>${e.error.code}</code> ${e.error.message}` : ""}</td></tr>`,
   );
-  return html`<table class="events"><thead><tr><th>Seq</th><th>At</th><th>Event</th><th>Step</th><th>Attempt</th><th>Worker</th><th>Error</th></tr></thead><tbody>${rows}</tbody></table>
+  return html`<table class="events"><thead><tr><th>Seq</th><th>At</th><th>Event</th><th>Step</th><th>Attempt</th><th>Worker</th><th>By</th><th>Reason</th><th>Error</th></tr></thead><tbody>${rows}</tbody></table>
 ${events.length > shown.length ? html`<p class="note">Showing the newest ${shown.length} of ${events.length} events.</p>` : ""}`;
 }
 
@@ -75,9 +73,9 @@ function runActions(ctx: PageContext, run: WorkflowRun, steps: StepInfo[]): Safe
   return html`<div class="actions">
 ${failed ? actionForm(ctx, "retry-run", { runId }, REASON) : ""}
 ${unfinished ? actionForm(ctx, "cancel-run", { runId }, REASON) : ""}
-${run.status === "running" || run.status === "pending" ? actionForm(ctx, "pause", { runId }) : ""}
-${run.status === "paused" ? actionForm(ctx, "resume", { runId }) : ""}
-${unfinished ? actionForm(ctx, "signal", { runId }, html`<label>Signal name <input name="name" required></label><label>Payload (JSON) <textarea name="payload" rows="2">null</textarea></label>`) : ""}
+${run.status === "running" || run.status === "pending" ? actionForm(ctx, "pause", { runId }, REASON) : ""}
+${run.status === "paused" ? actionForm(ctx, "resume", { runId }, REASON) : ""}
+${unfinished ? actionForm(ctx, "signal", { runId }, html`<label>Signal name <input name="name" required></label><label>Payload (JSON) <textarea name="payload" rows="2">null</textarea></label>${REASON}`) : ""}
 </div>`;
 }
 
@@ -93,7 +91,7 @@ export async function runDetailPage(ctx: PageContext, runId: string): Promise<Pa
   if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
   const [steps, events] = await Promise.all([ctx.rt.steps(runId), ctx.rt.events(runId)]);
   const children = steps.map(childRunOf).filter((id): id is string => id !== undefined);
-  const failedSteps = steps.filter((s) => s.status === "failed").length;
+  const failedSteps = run.failedSteps ?? 0;
   return {
     title: `Run ${run.name}`,
     live: ctx.paths.live(run.id),
@@ -101,7 +99,7 @@ export async function runDetailPage(ctx: PageContext, runId: string): Promise<Pa
 <dt>Id</dt><dd><code>${run.id}</code></dd>
 <dt>Status</dt><dd id="run-status">${statusBadge(run.status)}${failedSteps ? html` <span class="warn">${failedSteps} failed step(s)</span>` : ""}</dd>
 <dt>Package</dt><dd>${run.package}</dd>
-<dt>Created</dt><dd>${when(run.createdAt)}</dd><dt>Updated</dt><dd>${when(run.updatedAt)}</dd>
+<dt>Created</dt><dd>${when(run.createdAt)}</dd><dt>Updated</dt><dd>${when(run.updatedAt)}</dd>${run.finishedAt ? html`<dt>Finished</dt><dd>${when(run.finishedAt)}</dd>` : ""}
 <dt>Metadata</dt><dd>${metadataList(run.metadata)}</dd>
 <dt>Parent run</dt><dd>${run.parentRunId ? html`<a href="${ctx.paths.run(run.parentRunId)}">${run.parentRunId}</a> (step <a href="${ctx.paths.step(run.parentRunId, run.parentStepId ?? "")}">${run.parentStepId}</a>)` : html`<span class="none">none</span>`}</dd>
 <dt>Child runs</dt><dd>${children.length ? html`<ul>${children.map((id) => html`<li><a href="${ctx.paths.run(id)}">${id}</a></li>`)}</ul>` : html`<span class="none">none</span>`}</dd>

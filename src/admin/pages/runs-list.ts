@@ -1,37 +1,22 @@
 /**
  * The runs list (`<basePath>/`): filters, paging, counts by status, and Purge.
- *
- * The store filters by status and package; the other filters (created-at
- * range, metadata, id prefix) have no store query yet, so they are applied
- * here to pages read from the store, looking at no more than `MAX_SCANNED`
- * runs per request (a page says so, and its Next link continues the scan).
+ * Every filter (status, package, created-at range, metadata, id prefix) is
+ * the store's (`rt.listRuns`): a page is one query, however far back its runs are.
  */
 import { ErrorCodes, WorkflowError } from "../../errors.js";
-import type { RunStatus, WorkflowRun } from "../../types.js";
+import type { ListRunsFilter, RunStatus, WorkflowRun } from "../../types.js";
 import { metadataList, statusBadge, when } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
-import { actionForm, type Page, type PageContext } from "../page.js";
+import { actionForm, REASON, type Page, type PageContext } from "../page.js";
 
 export const RUN_STATUSES: readonly RunStatus[] = ["pending", "running", "paused", "succeeded", "failed", "canceled"];
 /** Rows a page shows by default, and at most (`?limit=`). */
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
-/** Runs one request looks at to apply the filters the store cannot. */
-export const MAX_SCANNED = 2_000;
 /** Counts by status stop here ("500+"): counting means reading, and a page must stay cheap. */
 export const COUNT_CAP = 500;
-const SCAN_BATCH = 200;
 
-interface RunFilters {
-  status?: RunStatus;
-  package?: string;
-  createdFrom?: Date;
-  createdTo?: Date;
-  metadata?: [string, string];
-  idPrefix?: string;
-  limit: number;
-  after?: string;
-}
+type RunFilters = ListRunsFilter & { limit: number };
 
 /** Reads the filters from the query string; a bad one is `invalid_argument`. */
 export function parseRunFilters(query: URLSearchParams): RunFilters {
@@ -55,7 +40,7 @@ export function parseRunFilters(query: URLSearchParams): RunFilters {
   if (meta !== undefined) {
     const eq = meta.indexOf("=");
     if (eq <= 0) throw new WorkflowError(ErrorCodes.invalidArgument, `metadata filter "${meta}": write it as key=value`);
-    filters.metadata = [meta.slice(0, eq), meta.slice(eq + 1)];
+    filters.metadata = { [meta.slice(0, eq)]: meta.slice(eq + 1) };
   }
   const prefix = text("prefix");
   if (prefix !== undefined) filters.idPrefix = prefix;
@@ -81,43 +66,18 @@ export function parseInstant(text: string, what: string): Date {
   return date;
 }
 
-function matches(run: WorkflowRun, f: RunFilters): boolean {
-  if (f.createdFrom && run.createdAt < f.createdFrom) return false;
-  if (f.createdTo && run.createdAt > f.createdTo) return false;
-  if (f.idPrefix !== undefined && !run.id.startsWith(f.idPrefix)) return false;
-  if (f.metadata && run.metadata[f.metadata[0]] !== f.metadata[1]) return false;
-  return true;
-}
-
 interface FoundRuns {
   runs: WorkflowRun[];
-  /** The `after` of the next page, if there may be one. */
+  /** The `after` of the next page, if there is one. */
   next?: string;
-  /** Set when the scan stopped at {@link MAX_SCANNED} runs before the page was full. */
-  scanned?: number;
 }
 
-/** One page of runs that pass every filter. */
+/** One page of runs that pass every filter (one more row read tells whether a next page exists). */
 export async function findRuns(ctx: PageContext, f: RunFilters): Promise<FoundRuns> {
-  const storeFilter = { ...(f.status ? { status: f.status } : {}), ...(f.package ? { package: f.package } : {}) };
-  const scanning = f.createdFrom !== undefined || f.createdTo !== undefined || f.idPrefix !== undefined || f.metadata !== undefined;
-  // Without a filter of ours, the store's page is the page (one more row tells whether a next one exists).
-  const batchSize = scanning ? SCAN_BATCH : f.limit + 1;
-  const found: WorkflowRun[] = [];
-  let after = f.after;
-  let scanned = 0;
-  for (;;) {
-    const batch = await ctx.rt.listRuns({ ...storeFilter, limit: batchSize, ...(after ? { after } : {}) });
-    for (const run of batch) {
-      scanned++;
-      after = run.id;
-      if (!matches(run, f)) continue;
-      found.push(run);
-      if (found.length > f.limit) return { runs: found.slice(0, f.limit), next: (found[f.limit - 1] as WorkflowRun).id };
-    }
-    if (batch.length < batchSize) return { runs: found };
-    if (scanned >= MAX_SCANNED) return { runs: found, ...(after ? { next: after } : {}), scanned };
-  }
+  const found = await ctx.rt.listRuns({ ...f, limit: f.limit + 1 });
+  if (found.length <= f.limit) return { runs: found };
+  const runs = found.slice(0, f.limit);
+  return { runs, next: (runs.at(-1) as WorkflowRun).id };
 }
 
 /** How many runs have each status (with the package filter), up to {@link COUNT_CAP}. */
@@ -145,8 +105,10 @@ function filterForm(ctx: PageContext, query: URLSearchParams): SafeHtml {
 }
 
 function runRow(ctx: PageContext, run: WorkflowRun): SafeHtml {
+  const failed = run.failedSteps ?? 0;
   return html`<tr data-run-id="${run.id}">
 <td><a href="${ctx.paths.run(run.id)}">${run.id}</a></td><td>${run.name}</td><td>${run.package}</td><td>${statusBadge(run.status)}</td>
+<td class="failed-steps">${failed ? html`<span class="warn">${failed}</span>` : ""}</td>
 <td>${when(run.createdAt)}</td><td>${when(run.updatedAt)}</td><td>${metadataList(run.metadata)}</td></tr>`;
 }
 
@@ -154,7 +116,7 @@ function runRow(ctx: PageContext, run: WorkflowRun): SafeHtml {
 export async function runsListPage(ctx: PageContext): Promise<Page> {
   const query = ctx.url.searchParams;
   const filters = parseRunFilters(query);
-  const [{ runs, next, scanned }, counts] = await Promise.all([findRuns(ctx, filters), countByStatus(ctx, filters.package)]);
+  const [{ runs, next }, counts] = await Promise.all([findRuns(ctx, filters), countByStatus(ctx, filters.package)]);
   const nextQuery = new URLSearchParams(query);
   nextQuery.delete("notice");
   nextQuery.delete("count");
@@ -163,15 +125,14 @@ export async function runsListPage(ctx: PageContext): Promise<Page> {
     const q = new URLSearchParams(filters.package ? { package: filters.package, status } : { status });
     return html`<li><a href="${ctx.paths.runs(q)}">${statusBadge(status)} <span class="count" data-status="${status}">${n}</span></a></li>`;
   });
-  const purge = actionForm(ctx, "purge", {}, html`<label>Finished before <input type="date" name="before" required></label><label>Reason <input name="reason" placeholder="optional" maxlength="500"></label>`);
+  const purge = actionForm(ctx, "purge", {}, html`<label>Finished before <input type="date" name="before" required></label>${REASON}`);
   return {
     title: "Runs",
     live: ctx.paths.live(),
     body: html`<ul class="counts">${countLinks}</ul>
 ${filterForm(ctx, query)}
-${scanned ? html`<p class="note">Looked at ${scanned} runs without filling the page; Next looks further.</p>` : ""}
-<table class="runs"><thead><tr><th>Id</th><th>Name</th><th>Package</th><th>Status</th><th>Created</th><th>Updated</th><th>Metadata</th></tr></thead>
-<tbody>${runs.length ? runs.map((run) => runRow(ctx, run)) : html`<tr><td colspan="7" class="none">No runs match.</td></tr>`}</tbody></table>
+<table class="runs"><thead><tr><th>Id</th><th>Name</th><th>Package</th><th>Status</th><th>Failed steps</th><th>Created</th><th>Updated</th><th>Metadata</th></tr></thead>
+<tbody>${runs.length ? runs.map((run) => runRow(ctx, run)) : html`<tr><td colspan="8" class="none">No runs match.</td></tr>`}</tbody></table>
 <nav class="paging">${filters.after ? html`<a href="${ctx.paths.runs(withoutCursor(query))}">First page</a>` : ""}${next ? html`<a rel="next" href="${ctx.paths.runs(nextQuery)}">Next</a>` : ""}</nav>
 ${ctx.canAct ? html`<section class="purge"><h2>Purge</h2><p>Deletes finished runs (succeeded, failed, canceled) that finished before the date, with everything they hold.</p>${purge}</section>` : ""}`,
   };

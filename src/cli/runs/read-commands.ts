@@ -5,7 +5,7 @@ import { renderDot } from "../../graph/dot.js";
 import { renderMermaid } from "../../graph/mermaid.js";
 import { runGraphToModel } from "../../graph/run-graph-model.js";
 import { renderSvg } from "../../graph/svg.js";
-import type { RunStatus, StepInfo } from "../../types.js";
+import type { RunEvent, RunStatus } from "../../types.js";
 import { ExitCodes } from "../command.js";
 import { fields, json, table } from "../output.js";
 import { parse, withRuntime } from "./context.js";
@@ -25,24 +25,54 @@ export function runStatus(value: string): RunStatus {
   return value as RunStatus;
 }
 
-const failedCount = (steps: readonly StepInfo[]) => steps.filter((s) => s.status === "failed").length;
+/** An ISO 8601 date option, or `invalid_argument`. */
+function dateOption(value: string, name: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new WorkflowError(ErrorCodes.invalidArgument, `--${name} ${value}: not a date (use ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z)`);
+  return date;
+}
+
+/** `--meta key=value`, repeated: every pair must match. */
+function metadataOption(pairs: string[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new WorkflowError(ErrorCodes.invalidArgument, `--meta ${pair}: write it as key=value`);
+    Object.defineProperty(metadata, pair.slice(0, eq), { value: pair.slice(eq + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return metadata;
+}
 
 export const list: Subcommand = {
-  usage: "trellis runs list [--status S] [--package P] [--package-version V] [--limit N] [--after RUN_ID] [--store URL] [--json]",
-  summary: "runs, newest first",
+  usage: "trellis runs list [--status S] [--package P] [--package-version V] [--from DATE] [--to DATE] [--meta KEY=VALUE]... [--prefix ID_PREFIX] [--limit N] [--after RUN_ID] [--store URL] [--json]",
+  summary: "runs, newest first, filtered by the store",
   async run(argv, io) {
-    const options = { status: { type: "string" }, package: { type: "string" }, "package-version": { type: "string" }, limit: { type: "string" }, after: { type: "string" } } as const;
-    const { values } = parse(argv, options, [], this.usage);
+    const { values } = parse(
+      argv,
+      {
+        status: { type: "string" }, package: { type: "string" }, "package-version": { type: "string" }, from: { type: "string" }, to: { type: "string" },
+        meta: { type: "string", multiple: true }, prefix: { type: "string" }, limit: { type: "string" }, after: { type: "string" },
+      },
+      [],
+      this.usage,
+    );
     const filter = {
       limit: positiveInt(values.limit, "limit", 50),
       ...(values.status !== undefined ? { status: runStatus(values.status) } : {}),
       ...(values.package !== undefined ? { package: values.package } : {}),
       ...(values["package-version"] !== undefined ? { packageVersion: values["package-version"] } : {}),
+      ...(values.from !== undefined ? { createdFrom: dateOption(values.from, "from") } : {}),
+      ...(values.to !== undefined ? { createdTo: dateOption(values.to, "to") } : {}),
+      ...(values.meta !== undefined ? { metadata: metadataOption(values.meta) } : {}),
+      ...(values.prefix !== undefined ? { idPrefix: values.prefix } : {}),
       ...(values.after !== undefined ? { after: values.after } : {}),
     };
     const runs = await withRuntime(values.store, io, (rt) => rt.listRuns(filter));
     if (values.json) io.stdout.write(json(runs));
-    else io.stdout.write(table(["RUN", "PACKAGE", "STATUS", "CREATED", "UPDATED", "NAME"], runs.map((r) => [r.id, r.package, r.status, r.createdAt, r.updatedAt, r.name]), "no runs"));
+    else {
+      const rows = runs.map((r) => [r.id, r.package, r.status, r.failedSteps || "", r.createdAt, r.updatedAt, r.name]);
+      io.stdout.write(table(["RUN", "PACKAGE", "STATUS", "FAILED", "CREATED", "UPDATED", "NAME"], rows, "no runs"));
+    }
     return ExitCodes.ok;
   },
 };
@@ -59,7 +89,7 @@ export const show: Subcommand = {
       return { run: found, steps: await rt.steps(runId) };
     });
     if (values.json) {
-      io.stdout.write(json({ run, failedSteps: failedCount(steps), steps }));
+      io.stdout.write(json({ run, steps }));
       return ExitCodes.ok;
     }
     io.stdout.write(
@@ -68,7 +98,7 @@ export const show: Subcommand = {
         ["package", run.package],
         ["name", run.name],
         ["status", run.status],
-        ["failed steps", failedCount(steps) || undefined],
+        ["failed steps", run.failedSteps || undefined],
         ["created", run.createdAt],
         ["updated", run.updatedAt],
         ["finished", run.finishedAt],
@@ -99,8 +129,9 @@ export const events: Subcommand = {
     });
     if (values.json) io.stdout.write(json(log));
     else {
-      const rows = log.map((e) => [e.seq, e.at, e.type, e.stepId, e.attempt, e.workerId, e.error ? `${e.error.code}: ${e.error.message}` : e.data === undefined ? "" : JSON.stringify(e.data)]);
-      io.stdout.write(table(["SEQ", "AT", "TYPE", "STEP", "ATTEMPT", "WORKER", "DETAIL"], rows, "no events"));
+      const detail = (e: RunEvent) => (e.error ? `${e.error.code}: ${e.error.message}` : e.data === undefined ? "" : JSON.stringify(e.data));
+      const rows = log.map((e) => [e.seq, e.at, e.type, e.stepId, e.attempt, e.workerId, e.actor, e.reason, detail(e)]);
+      io.stdout.write(table(["SEQ", "AT", "TYPE", "STEP", "ATTEMPT", "WORKER", "BY", "REASON", "DETAIL"], rows, "no events"));
     }
     return ExitCodes.ok;
   },

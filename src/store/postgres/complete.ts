@@ -37,7 +37,7 @@ async function complete(s: Session, tx: Tx, given: StepOutcome[]): Promise<Compl
   const simple = outcomes.filter((o): o is Succeeded => o.status === "succeeded" && o.emitted.length === 0 && o.artifacts.length === 0);
   if (simple.length) {
     const [row] = await s.rows<{
-      run_ids: string[]; ids: string[]; readied: boolean; more: boolean; children: string[]; violated_runs: string[]; violated_steps: string[];
+      run_ids: string[]; ids: string[]; readied: boolean; more: boolean; children: string[]; finished: string[]; violated_runs: string[]; violated_steps: string[];
     }>(tx.db, { prepared: s.sql.succeedPlain }, [
       simple.map((o) => o.runId), simple.map((o) => o.stepId), simple.map((o) => o.token),
       simple.map((o) => o.result), simple.map((o) => o.records ?? null), simple.map((o) => o.now), now,
@@ -45,6 +45,7 @@ async function complete(s: Session, tx: Tx, given: StepOutcome[]): Promise<Compl
     if (row) {
       row.run_ids.forEach((runId, i) => results.set(stepKey(runId, row.ids[i] as string), APPLIED));
       if (row.readied || row.more) tx.notify.add(Payload.ready);
+      for (const runId of row.finished) tx.changed.add(runId);
       await wakeParents(s, tx, row.children, now);
       if (row.violated_steps.length) {
         // Dependents over an on: "failed" edge: skipped (the statement left them pending), and their runs may finish.

@@ -125,6 +125,7 @@ export async function finishRunsIfDone(s: Session, tx: Tx, runIds: Set<string>, 
   const finished = await s.rows<{ id: string; parent_run_id: string | null }>(tx.db, s.sql.finishRuns, [
     done.map((d) => d.id), done.map((d) => finishedRunStatus(d.failed, d.canceled)), now,
   ]);
+  for (const f of finished) tx.changed.add(f.id);
   await wakeParents(s, tx, finished.filter((f) => f.parent_run_id !== null).map((f) => f.id), now);
 }
 

@@ -9,11 +9,19 @@ import type pg from "pg";
 import type { StoreEvent } from "../store.js";
 import { quoteIdent } from "./migrations.js";
 
+/** The longest list of run ids a `changed` payload names; past it, it names none. */
+export const MAX_CHANGED_PAYLOAD = 1_000;
+
 /** Notification payloads: short, because every listening process receives every one. */
 export const Payload = {
   ready: "r",
   due: (at: number) => `d:${at}`,
   canceled: (runId: string) => `c:${runId}`,
+  /** Runs a commit changed without making work ready: their ids as JSON while short, else none. */
+  changed: (runIds: Iterable<string>) => {
+    const named = `x:${JSON.stringify([...runIds])}`;
+    return named.length <= MAX_CHANGED_PAYLOAD ? named : "x";
+  },
 } as const;
 
 export function parsePayload(payload: string | undefined): StoreEvent {
@@ -22,7 +30,30 @@ export function parsePayload(payload: string | undefined): StoreEvent {
     if (Number.isFinite(at)) return { type: "due", at };
   }
   if (payload?.startsWith("c:")) return { type: "canceled", runId: payload.slice(2) };
+  if (payload === "x") return { type: "changed" };
+  if (payload?.startsWith("x:")) return { type: "changed", ...runIdsOf(payload.slice(2)) };
   return { type: "ready" };
+}
+
+function runIdsOf(json: string): { runIds?: string[] } {
+  try {
+    const ids: unknown = JSON.parse(json);
+    if (Array.isArray(ids) && ids.every((id) => typeof id === "string")) return { runIds: ids };
+  } catch {
+    // not ours: some runs changed
+  }
+  return {};
+}
+
+/**
+ * What a transaction sends with its COMMIT: its wake-ups, and, when none of
+ * them says work is ready, one `changed` naming the runs it changed (a `ready`
+ * already makes every observer look again). One notification per kind, at
+ * most one of them per transaction beyond what the workers need.
+ */
+export function commitPayloads(notify: ReadonlySet<string>, changed: ReadonlySet<string>): Iterable<string> {
+  if (changed.size === 0 || notify.has(Payload.ready)) return notify;
+  return [...notify, Payload.changed(changed)];
 }
 
 /** Drops a connection for good; whatever it still emits is swallowed (no unhandled 'error' event). */

@@ -57,7 +57,7 @@ import { NO_STEPS, planSteps } from "../step-plan.js";
 import type { KindCount, StepCount, Store, StoreEvent } from "../store.js";
 import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
-  NewSignal, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepOutcome, StepRecord, StoredArtifact, StoredDependency,
+  NewSignal, OperatorNote, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepOutcome, StepRecord, StoredArtifact, StoredDependency,
 } from "../store-records.js";
 import { Claimer } from "./claim.js";
 import { completeOutcomes } from "./complete.js";
@@ -235,31 +235,31 @@ export class PostgresStore implements Store {
 
   // ---- operator control ---------------------------------------------------
 
-  async retryStep(runId: string, stepId: string, now: number): Promise<void> {
-    return operator.retryStep(this.#s, runId, stepId, now);
+  async retryStep(runId: string, stepId: string, now: number, note?: OperatorNote): Promise<void> {
+    return operator.retryStep(this.#s, runId, stepId, now, note);
   }
 
-  async cancelRun(runId: string, now: number): Promise<string[]> {
-    return operator.cancelRun(this.#s, runId, now);
+  async cancelRun(runId: string, now: number, note?: OperatorNote): Promise<string[]> {
+    return operator.cancelRun(this.#s, runId, now, note);
   }
 
   async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
     return operator.signal(this.#s, signal);
   }
 
-  async pauseRun(runId: string, now: number): Promise<void> {
-    return operator.pauseRun(this.#s, runId, now);
+  async pauseRun(runId: string, now: number, note?: OperatorNote): Promise<void> {
+    return operator.pauseRun(this.#s, runId, now, note);
   }
 
-  async resumeRun(runId: string, now: number): Promise<void> {
-    return operator.resumeRun(this.#s, runId, now);
+  async resumeRun(runId: string, now: number, note?: OperatorNote): Promise<void> {
+    return operator.resumeRun(this.#s, runId, now, note);
   }
 
   // ---- reads ------------------------------------------------------------------
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const s = this.#s;
-    const [row] = await s.rows<RunRow>(s.pool, s.sql.getRun, [runId]);
+    const [row] = await s.rows<RunRow>(s.pool, s.sql.readRun, [runId]);
     return row && toRun(row);
   }
 

@@ -48,17 +48,55 @@ export function commitSql(db: Db, channel: string, payloads: Iterable<string>): 
 /** Notifications outside a transaction. */
 export const notifySql = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p";
 
-/** `listRuns`: newest first, filtered by what the query gives. */
+/**
+ * A run's columns with how many of its steps are failed: a probe of
+ * steps_unsuccessful_by_run, whose predicate the IN list matches exactly. With
+ * "status = 'failed'" the planner may, on a table without statistics, walk
+ * steps_failed (every failed step, by age) for each run instead.
+ */
+const runWithCounts = (q: string) =>
+  `r.*, (SELECT count(*) FILTER (WHERE f.status = 'failed')::int FROM ${q}.steps f
+         WHERE f.run_id = r.id AND f.status IN ('failed', 'canceled')) AS failed_steps`;
+
+/**
+ * `listRuns`: newest first (runs' seq), every filter in the WHERE clause, so a
+ * page is one statement that stops at the limit. Metadata pairs are one jsonb
+ * containment test; an id prefix is `starts_with` (no LIKE pattern to escape,
+ * no collation).
+ */
 export function listRunsQuery(schema: string, query: ListRunsQuery, afterSeq: number | undefined): { text: string; values: unknown[] } {
+  const q = quoteIdent(schema);
   const where: string[] = [];
   const values: unknown[] = [];
   const arg = (value: unknown) => `$${values.push(value)}`;
-  if (query.status !== undefined) where.push(`status = ${arg(query.status)}`);
-  if (query.package !== undefined) where.push(`package = ${arg(query.package)}`);
-  if (query.packageVersion !== undefined) where.push(`package_version = ${arg(query.packageVersion)}`);
-  if (afterSeq !== undefined) where.push(`seq < ${arg(afterSeq)}`);
-  const text = `SELECT * FROM ${quoteIdent(schema)}.runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${arg(query.limit)}`;
+  if (query.status !== undefined) where.push(`r.status = ${arg(query.status)}`);
+  if (query.package !== undefined) where.push(`r.package = ${arg(query.package)}`);
+  if (query.packageVersion !== undefined) where.push(`r.package_version = ${arg(query.packageVersion)}`);
+  if (query.createdFrom !== undefined) where.push(`r.created_at >= ${arg(query.createdFrom)}`);
+  if (query.createdTo !== undefined) where.push(`r.created_at <= ${arg(query.createdTo)}`);
+  if (query.metadata !== undefined && Object.keys(query.metadata).length) where.push(`r.metadata::jsonb @> ${arg(JSON.stringify(query.metadata))}::jsonb`);
+  if (query.idPrefix !== undefined) where.push(`starts_with(r.id, ${arg(query.idPrefix)})`);
+  if (afterSeq !== undefined) where.push(`r.seq < ${arg(afterSeq)}`);
+  const text = `SELECT ${runWithCounts(q)} FROM ${q}.runs r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.seq DESC LIMIT ${arg(query.limit)}`;
   return { text, values };
+}
+
+/**
+ * Statements kept here rather than in `statements.ts` (which is full), for
+ * schema `s` (quoted): the run as callers read it, and operator notes.
+ */
+export function moreStatements(s: string) {
+  return {
+    readRun: `SELECT ${runWithCounts(s)} FROM ${s}.runs r WHERE r.id = $1`,
+    // An operator's note (JSON $1) merged into the data of the event a trigger
+    // just logged for the action: run $2's newest event of type $3 (the run's
+    // lock is held, so it is this transaction's). Returns it for the capture.
+    noteEvent: `UPDATE ${s}.events SET data = (coalesce(data, '{}')::jsonb || $1::jsonb)::text
+                WHERE run_id = $2 AND seq = (SELECT max(seq) FROM ${s}.events WHERE run_id = $2 AND type = $3)
+                RETURNING seq, data`,
+    // The same change to the copy the capture trigger took when the row was inserted.
+    noteCapturedEvent: "UPDATE pg_temp.trellis_captured_events SET data = $2 WHERE seq = $1",
+  };
 }
 
 /** `listFailedSteps`: the most recently failed first, filtered, after a cursor step. */

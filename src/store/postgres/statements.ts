@@ -212,7 +212,7 @@ export function statements(s: string) {
                      (SELECT count(*) FROM readied WHERE ready) > 0 AS readied,
                      EXISTS (SELECT 1 FROM ${s}.steps WHERE status = 'ready' AND ready_at <= $7
                              AND queue = ANY(ARRAY(SELECT DISTINCT queue FROM done))) AS more,
-                     ARRAY(SELECT id FROM finished WHERE parent_run_id IS NOT NULL) AS children,
+                     ARRAY(SELECT id FROM finished WHERE parent_run_id IS NOT NULL) AS children, ARRAY(SELECT id FROM finished) AS finished,
                      ARRAY(SELECT run_id FROM edges WHERE on_state = 'failed') AS violated_runs,
                      ARRAY(SELECT step_id FROM edges WHERE on_state = 'failed') AS violated_steps`,
     // Only a running run finishes: a canceled one stays canceled.
@@ -399,7 +399,7 @@ export function statements(s: string) {
     signalExists: `SELECT 1 FROM ${s}.signals WHERE run_id = $1 AND id = $2`,
 
     // ---- operator control ----
-    insertEvent: `INSERT INTO ${s}.events (run_id, at, type, step_id) VALUES ($1, $2, $3, $4)`,
+    insertEvent: `INSERT INTO ${s}.events (run_id, at, type, step_id, data) VALUES ($1, $2, $3, $4, $5)`,
     pauseRun: `WITH p AS (INSERT INTO ${s}.paused_runs (run_id) VALUES ($1) ON CONFLICT DO NOTHING)
                UPDATE ${s}.runs SET status = 'paused', updated_at = $2 WHERE id = $1`,
     resumeRun: `WITH p AS (DELETE FROM ${s}.paused_runs WHERE run_id = $1)

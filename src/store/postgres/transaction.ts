@@ -18,19 +18,25 @@ import { type EventRow, toEvent } from "../rows.js";
 import { encodeParams } from "./arrays.js";
 import { checkout, type Db, preparedName, type Sql, TYPES } from "./connection.js";
 import { quoteIdent } from "./migrations.js";
-import { beginSql, commitSql, lockRunsSql, notifySql } from "./queries.js";
+import { commitPayloads } from "./listener.js";
+import { beginSql, commitSql, lockRunsSql, moreStatements, notifySql } from "./queries.js";
 import { statements } from "./statements.js";
 
 /** A transaction in progress: notifications are sent with its COMMIT. */
 export interface Tx {
   readonly db: Db;
+  /** Wake-ups for workers (`Payload`), sent with the COMMIT. */
   readonly notify: Set<string>;
+  /** Runs this transaction changed in a way observers care about (finished, paused): see `commitPayloads`. */
+  readonly changed: Set<string>;
+  /** Whether the triggers copy this transaction's events aside for observers (see `Session.observeEvents`). */
+  readonly capturing: boolean;
 }
 
 /** The map key of one step of one run. */
 export const stepKey = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
 
-export type Statements = ReturnType<typeof statements>;
+export type Statements = ReturnType<typeof statements> & ReturnType<typeof moreStatements>;
 
 export class Session {
   readonly pool: pg.Pool;
@@ -45,7 +51,7 @@ export class Session {
     this.pool = pool;
     this.schema = schema;
     this.channel = `trellis.${schema}`;
-    this.sql = statements(quoteIdent(schema));
+    this.sql = { ...statements(quoteIdent(schema)), ...moreStatements(quoteIdent(schema)) };
     this.#lockKeys = lockKeys;
   }
 
@@ -83,10 +89,10 @@ export class Session {
     const result = await this.#inTransaction(
       (db) => beginSql(db, this.schema, this.#lockKeys, { runs: [...new Set(locks.runs ?? [])], queue: locks.queue }, capture),
       async (db) => {
-        const tx: Tx = { db, notify: new Set() };
+        const tx: Tx = { db, notify: new Set(), changed: new Set(), capturing: capture };
         const value = await fn(tx);
         if (capture) captured = (await this.rows<EventRow>(db, this.sql.capturedEvents)).map(toEvent);
-        return { value, commit: commitSql(db, this.channel, tx.notify) };
+        return { value, commit: commitSql(db, this.channel, commitPayloads(tx.notify, tx.changed)) };
       },
     );
     if (captured.length) deliverEvents(this.#eventListeners, captured);

@@ -5,10 +5,11 @@
  * backend; this file only writes the decision.
  */
 import { ErrorCodes, WorkflowError } from "../../errors.js";
-import { assertRunAccepts, planRetry } from "../operator-rules.js";
+import { assertRunAccepts, operatorNoteData, planRetry } from "../operator-rules.js";
 import { dependenciesByStep, type EdgeRow, type StepRow, toStep } from "../rows.js";
 import { readyAtFor } from "../step-plan.js";
-import type { NewSignal, StepRecord } from "../store.js";
+import type { NewSignal, OperatorNote, StepRecord } from "../store.js";
+import type { RunEventType } from "../../types.js";
 import { finishRunIfDone, getRun, skipStep } from "./graph-writes.js";
 import type { Statements } from "./statements.js";
 
@@ -18,11 +19,11 @@ export function stepsOfRun(sql: Statements, runId: string): StepRecord[] {
 }
 
 /** Revives a failed or canceled step and what its failure skipped (see `planRetry`), and reopens its run. */
-export function retryStep(sql: Statements, runId: string, stepId: string, now: number): void {
+export function retryStep(sql: Statements, runId: string, stepId: string, now: number, note?: OperatorNote): void {
   if (!getRun(sql, runId)) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
   const steps = stepsOfRun(sql, runId);
   const plan = planRetry(runId, stepId, steps);
-  sql.insertEvent.run(runId, now, "operator_retry", stepId);
+  sql.insertEvent.run(runId, now, "operator_retry", stepId, operatorNoteData(note));
   const byId = new Map(steps.map((step) => [step.id, step]));
   for (const { id, status, waiting } of plan.revived) {
     sql.reviveStep.run(status, waiting, status === "ready" ? readyAtFor(byId.get(id) as StepRecord, now) : null, now, runId, id);
@@ -33,9 +34,9 @@ export function retryStep(sql: Statements, runId: string, stepId: string, now: n
 }
 
 /** The run and its unfinished descendants (a child's own children too), canceled together. */
-export function cancelRun(sql: Statements, runId: string, now: number): string[] {
+export function cancelRun(sql: Statements, runId: string, now: number, note?: OperatorNote): string[] {
   assertRunAccepts("cancel", runId, getRun(sql, runId));
-  sql.insertEvent.run(runId, now, "operator_cancel", null);
+  sql.insertEvent.run(runId, now, "operator_cancel", null, operatorNoteData(note));
   const canceled: string[] = [];
   for (let ids = [runId]; ids.length; ) {
     const next: string[] = [];
@@ -60,20 +61,29 @@ export function signal(sql: Statements, delivery: NewSignal): { delivered: boole
   if (run && sql.signalExists.get(runId, delivery.id)) return { delivered: false };
   assertRunAccepts("signal", runId, run);
   if (sql.insertSignal.run(runId, delivery.id, name, delivery.payload, now).changes === 0) return { delivered: false };
+  noteEvent(sql, runId, "signal_received", delivery.note);
   sql.wakeSignaled.run(now, now, runId, `signal:${name}`);
   return { delivered: true };
 }
 
-export function pauseRun(sql: Statements, runId: string, now: number): void {
+export function pauseRun(sql: Statements, runId: string, now: number, note?: OperatorNote): void {
   assertRunAccepts("pause", runId, getRun(sql, runId));
   sql.setRunStatus.run("paused", now, runId);
+  noteEvent(sql, runId, "run_paused", note);
   sql.insertPaused.run(runId);
 }
 
-export function resumeRun(sql: Statements, runId: string, now: number): void {
+export function resumeRun(sql: Statements, runId: string, now: number, note?: OperatorNote): void {
   assertRunAccepts("resume", runId, getRun(sql, runId));
   sql.setRunStatus.run("running", now, runId);
+  noteEvent(sql, runId, "run_resumed", note);
   sql.deletePaused.run(runId);
   // Its last steps may have finished while it was paused.
   finishRunIfDone(sql, runId, now);
+}
+
+/** Adds the operator's note to the event a trigger just logged for the action (nothing to add: no write). */
+function noteEvent(sql: Statements, runId: string, type: RunEventType, note: OperatorNote | undefined): void {
+  const data = operatorNoteData(note);
+  if (data !== null) sql.noteEvent.run(data, runId, type);
 }

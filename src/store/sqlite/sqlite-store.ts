@@ -25,7 +25,7 @@ import { claimedAtStart, StartLeases } from "../start-lease.js";
 import type { KindCount, StepCount, Store } from "../store.js";
 import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
-  NewSignal, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepErrorRecord, StepOutcome, StepRecord, StoredArtifact,
+  NewSignal, OperatorNote, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepErrorRecord, StepOutcome, StepRecord, StoredArtifact,
 } from "../store-records.js";
 import type { Checkpointer } from "./checkpointer.js";
 import { claimSteps, dependenciesOf } from "./claim.js";
@@ -165,30 +165,30 @@ export class SqliteStore implements Store {
 
   // ---- operator control ---------------------------------------------------
 
-  async retryStep(runId: string, stepId: string, now: number): Promise<void> {
-    this.#s.write(() => operator.retryStep(this.#sql, runId, stepId, now));
+  async retryStep(runId: string, stepId: string, now: number, note?: OperatorNote): Promise<void> {
+    this.#s.write(() => operator.retryStep(this.#sql, runId, stepId, now, note));
   }
 
-  async cancelRun(runId: string, now: number): Promise<string[]> {
-    return this.#s.write(() => operator.cancelRun(this.#sql, runId, now));
+  async cancelRun(runId: string, now: number, note?: OperatorNote): Promise<string[]> {
+    return this.#s.write(() => operator.cancelRun(this.#sql, runId, now, note));
   }
 
   async signal(signal: NewSignal): Promise<{ delivered: boolean }> {
     return this.#s.write(() => operator.signal(this.#sql, signal));
   }
 
-  async pauseRun(runId: string, now: number): Promise<void> {
-    this.#s.write(() => operator.pauseRun(this.#sql, runId, now));
+  async pauseRun(runId: string, now: number, note?: OperatorNote): Promise<void> {
+    this.#s.write(() => operator.pauseRun(this.#sql, runId, now, note));
   }
 
-  async resumeRun(runId: string, now: number): Promise<void> {
-    this.#s.write(() => operator.resumeRun(this.#sql, runId, now));
+  async resumeRun(runId: string, now: number, note?: OperatorNote): Promise<void> {
+    this.#s.write(() => operator.resumeRun(this.#sql, runId, now, note));
   }
 
   // ---- reads ------------------------------------------------------------------
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const row = this.#sql.getRun.get(runId) as RunRow | undefined;
+    const row = this.#sql.readRun.get(runId) as RunRow | undefined;
     return row && toRun(row);
   }
 

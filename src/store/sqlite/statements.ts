@@ -26,28 +26,38 @@ export function purgeableRunsSql(statusCount: number): string {
           ORDER BY updated_at LIMIT ?`;
 }
 
-/** `listRuns`: newest first, filtered by what the query gives; at most eight texts. */
+/**
+ * A run with how many of its steps are failed: a probe of the partial index
+ * steps_failed_by_run, as small as the run's failures.
+ */
+const RUN_WITH_COUNTS = "runs.*, (SELECT count(*) FROM steps f WHERE f.run_id = runs.id AND f.status = 'failed') AS failed_steps";
+
+/**
+ * `listRuns`: newest first (runs' seq), every filter in the WHERE clause, so a
+ * page is one statement that stops at the limit. A metadata pair is looked up
+ * in the run's JSON with json_each (any key, no path syntax to escape); an id
+ * prefix compares the id's first characters (LIKE would read `%` and `_` and
+ * ignore case).
+ */
 export function listRunsQuery(query: ListRunsQuery, afterSeq: number | undefined): { sql: string; args: unknown[] } {
   const where: string[] = [];
   const args: unknown[] = [];
-  if (query.status !== undefined) {
-    where.push("status = ?");
-    args.push(query.status);
+  const filter = (condition: string, ...values: unknown[]) => {
+    where.push(condition);
+    args.push(...values);
+  };
+  if (query.status !== undefined) filter("status = ?", query.status);
+  if (query.package !== undefined) filter("package = ?", query.package);
+  if (query.packageVersion !== undefined) filter("package_version = ?", query.packageVersion);
+  if (query.createdFrom !== undefined) filter("created_at >= ?", query.createdFrom);
+  if (query.createdTo !== undefined) filter("created_at <= ?", query.createdTo);
+  for (const [key, value] of Object.entries(query.metadata ?? {})) {
+    filter("EXISTS (SELECT 1 FROM json_each(runs.metadata) m WHERE m.key = ? AND m.type = 'text' AND m.value = ?)", key, value);
   }
-  if (query.package !== undefined) {
-    where.push("package = ?");
-    args.push(query.package);
-  }
-  if (query.packageVersion !== undefined) {
-    where.push("package_version = ?");
-    args.push(query.packageVersion);
-  }
-  if (afterSeq !== undefined) {
-    where.push("seq < ?");
-    args.push(afterSeq);
-  }
+  if (query.idPrefix !== undefined) filter("substr(id, 1, length(?)) = ?", query.idPrefix, query.idPrefix);
+  if (afterSeq !== undefined) filter("seq < ?", afterSeq);
   args.push(query.limit);
-  return { sql: `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`, args };
+  return { sql: `SELECT ${RUN_WITH_COUNTS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`, args };
 }
 
 /** `listFailedSteps`: the most recently failed first, filtered, after a cursor step. */
@@ -93,6 +103,8 @@ export function prepareStatements(db: Database.Database) {
                     package_version)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     getRun: p("SELECT * FROM runs WHERE id = ?"),
+    // The run as Store.getRun reads it for callers: with its failed-step count.
+    readRun: p(`SELECT ${RUN_WITH_COUNTS} FROM runs WHERE id = ?`),
     runSeq: p("SELECT seq FROM runs WHERE id = ?"),
     setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
     // An operator retry reopens a finished run (a paused one stays paused).
@@ -197,7 +209,12 @@ export function prepareStatements(db: Database.Database) {
     consumeSignal: p("UPDATE signals SET consumed_by = ?, consumed_at = ? WHERE seq = ?"),
 
     // The event log (the triggers write the rest).
-    insertEvent: p("INSERT INTO events (run_id, at, type, step_id) VALUES (?, ?, ?, ?)"),
+    insertEvent: p("INSERT INTO events (run_id, at, type, step_id, data) VALUES (?, ?, ?, ?, ?)"),
+    // An operator's note (JSON) merged into the data of the event a trigger just
+    // wrote for the action: the run's newest event of that type (the write lock
+    // is held, so it is this transaction's).
+    noteEvent: p(`UPDATE events SET data = json_patch(coalesce(data, '{}'), ?)
+                  WHERE seq = (SELECT max(seq) FROM events WHERE run_id = ? AND type = ?)`),
     eventsOfRun: p("SELECT * FROM events WHERE run_id = ? ORDER BY seq"),
     lastEventSeq: p("SELECT max(seq) AS seq FROM events"),
     eventsAfter: p("SELECT * FROM events WHERE seq > ? ORDER BY seq"),
