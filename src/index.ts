@@ -12,6 +12,8 @@
 export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from "./engine/runtime.js";
 export type { WaitForRunOptions } from "./engine/run-waiter.js";
 export type { WorkerOptions } from "./engine/scheduler.js";
+export type { ScheduleOptions, ScheduleInfo, ScheduleStats, ScheduleOverlap, ScheduleCatchUp, ScheduleTickOutcome } from "./engine/schedules.js";
+export { CATCH_UP_LIMIT, SCHEDULE_METADATA_KEY, SCHEDULE_TICK_METADATA_KEY, scheduledRunId } from "./engine/schedule-firing.js";
 export type { RuntimeConfig, QueueConfig } from "./config.js";
 export type { Logger, LogMethod, LogFields } from "./observability/logger.js";
 export type { RuntimeStats, QueueStepCounts, ProcessCounts } from "./observability/runtime-stats.js";

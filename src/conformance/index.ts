@@ -16,6 +16,7 @@ import { controlSuite } from "./control.js";
 import { executionSuite } from "./execution.js";
 import { operationsSuite } from "./operations.js";
 import { runsSuite } from "./runs.js";
+import { schedulesSuite } from "./schedules.js";
 import { schedulingSuite } from "./scheduling.js";
 import { retentionSuite } from "./retention.js";
 import { startLeasesSuite } from "./start-leases.js";
@@ -40,5 +41,6 @@ export function describeStoreConformance(target: ConformanceTarget): void {
     retentionSuite(target);
     startLeasesSuite(target);
     stepCountsSuite(target);
+    schedulesSuite(target);
   });
 }

@@ -58,6 +58,8 @@ import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { prepareRun, type StartRunOptions } from "./run-preparation.js";
 import { purgeFinished, startRetention } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
+import { ScheduleFirer } from "./schedule-firing.js";
+import { type ScheduleInfo, type ScheduleOptions, Schedules } from "./schedules.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
@@ -94,6 +96,7 @@ export class Runtime {
   readonly #hooks: EventHooks;
   readonly #telemetry: WorkerTelemetry;
   readonly #queueCounts: QueueCountsSampler;
+  readonly #schedules: Schedules;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
@@ -121,6 +124,9 @@ export class Runtime {
       builtins,
       log: config.log,
     }, telemetry);
+    this.#schedules = new Schedules(store, config, this.#packages, () => this.#scheduler.wake());
+    const firer = new ScheduleFirer({ store, config, hasPackage: (name) => this.#packages.has(name), start: (...a) => this.startRun(...a), cancel: (id) => this.cancelRun(id) });
+    this.#scheduler.fireSchedules = (now) => firer.fireDue(now);
   }
 
   /** The id this runtime's workers write into the leases they take. */
@@ -195,6 +201,36 @@ export class Runtime {
       }
       return handles as RunHandle[];
     });
+  }
+
+  /** Creates or updates a durable cron schedule: one run of the package per tick (docs/schedules.md). */
+  async schedule(options: ScheduleOptions): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    return this.#schedules.put(options);
+  }
+
+  /** Deletes a schedule (the runs it started stay); false if there was none. */
+  async unschedule(id: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#schedules.remove(id);
+  }
+
+  /** Stops firing a schedule until resumed. `not_found` for an unknown id. */
+  async pauseSchedule(id: string): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    return this.#schedules.setPaused(id, true);
+  }
+
+  /** Fires a paused schedule again from its next tick after now; the ticks it missed are not fired. */
+  async resumeSchedule(id: string): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    return this.#schedules.setPaused(id, false);
+  }
+
+  /** Every schedule, by id, with its next fire time and last tick and run. */
+  async listSchedules(): Promise<ScheduleInfo[]> {
+    this.#assertOpen();
+    return this.#schedules.list();
   }
 
   /** One scheduler cycle; see the README for what a cycle covers. */
@@ -424,8 +460,8 @@ export class Runtime {
    */
   async stats(): Promise<RuntimeStats> {
     this.#assertOpen();
-    const { queues, at } = await this.#queueCounts.read();
-    return { queues, at, process: { ...this.#telemetry.counts } };
+    const [{ queues, at }, schedules] = await Promise.all([this.#queueCounts.read(), this.#schedules.stats()]);
+    return { queues, at, process: { ...this.#telemetry.counts }, schedules };
   }
 
   async projection(name: string): Promise<Projection> {

@@ -11,6 +11,7 @@ export const STORE_COMMANDS = [
   "getRun", "listRuns", "getSteps", "getResult", "readArtifact",
   "retryStep", "cancelRun", "wakeDue", "signal", "pauseRun", "resumeRun",
   "getEvents", "listFailedSteps", "purge", "close", "countSteps",
+  "putSchedule", "getSchedule", "listSchedules", "deleteSchedule", "setSchedulePaused", "dueSchedules", "advanceSchedule",
 ] as const satisfies readonly (keyof Store)[];
 
 export type StoreCommand = (typeof STORE_COMMANDS)[number];
