@@ -8,7 +8,7 @@
 import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { decode, tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
-import type { ClaimedStep, Encoded, RunRecord, StepErrorRecord, StepOutcome } from "../store/store.js";
+import type { ClaimedStep, Encoded, RunRecord, StepErrorRecord, StepOutcome, Store } from "../store/store.js";
 import { BuiltinKinds, type ChildRunInput, childRunId, type SignalWaitInput, type SleepInput } from "../waits.js";
 
 /** What the built-ins need from the runtime. */
@@ -18,6 +18,18 @@ export interface BuiltinServices {
   resultData(runId: string, stepId: string): Promise<Encoded | undefined>;
   /** Starts a child run (idempotent on its id) and returns it as stored; throws what `startRun` throws. */
   startChild(parent: ClaimedStep, input: ChildRunInput, childId: string): Promise<RunRecord>;
+}
+
+/** The services over a store, with the runtime's child-run start. */
+export function storeBuiltinServices(store: Store, startChild: BuiltinServices["startChild"]): BuiltinServices {
+  return {
+    getRun: (runId) => store.getRun(runId),
+    resultData: async (runId, stepId) => {
+      const result = await store.getResult(runId, stepId);
+      return result && !result.error ? result.result : undefined;
+    },
+    startChild,
+  };
 }
 
 const UNDEFINED_RESULT = (tryEncode(undefined) as { text: Encoded }).text;

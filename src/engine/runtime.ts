@@ -5,16 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
-import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
+import { ErrorCodes, WorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
 import type { PackageInput, WorkflowPackage } from "../package.js";
 import type { Projection } from "../projections/projection-store.js";
 import { checkPayload } from "../limits.js";
 import { hasNul } from "../names.js";
-import { decode, tryEncode } from "../serialization.js";
+import { tryEncode } from "../serialization.js";
 import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
-import { guardStore } from "../store/guarded-store.js";
-import { errorFields } from "../observability/logger.js";
 import { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js";
 import { StepMetrics } from "../observability/otel-metrics.js";
@@ -36,9 +34,9 @@ import type {
   WorkflowRun,
 } from "../types.js";
 import { RESERVED_KIND_PREFIX } from "../waits.js";
-import type { BuiltinServices } from "./builtins.js";
+import { storeBuiltinServices } from "./builtins.js";
 import { startChildRun } from "./child-runs.js";
-import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
+import { toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import {
   asInvalidInput,
   assertRunId,
@@ -47,17 +45,18 @@ import {
   listRunsSchema,
   parseOrThrow,
   purgeSchema,
-  runGraphSchema,
   signalSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
-import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
+import type { RunGraph, RunGraphOptions } from "../graph/run-graph.js";
 import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import { prepareRun, type StartRunOptions } from "./run-preparation.js";
 import { purgeFinished, startRetention } from "./purge.js";
 import { canceledError, Scheduler, type WorkerOptions } from "./scheduler.js";
+import { openGuardedStore } from "./open-store.js";
+import { readArtifact, readGraph, readOutput, readStep } from "./run-reads.js";
 import { ScheduleFirer } from "./schedule-firing.js";
 import { type ScheduleInfo, type ScheduleOptions, Schedules } from "./schedules.js";
 
@@ -69,18 +68,7 @@ export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   const resolved = resolveConfig(config);
   // Loaded before the store opens, and only if installed: nothing else here imports it.
   const otel = resolved.telemetry ? await loadOpenTelemetry() : undefined;
-  let store: Store;
-  const began = performance.now();
-  try {
-    store = await resolved.store.open();
-  } catch (err) {
-    resolved.log.error({ store: resolved.store.name, ...errorFields(err) }, "cannot open the store");
-    if (isWorkflowError(err)) throw err;
-    throw new WorkflowError(ErrorCodes.storeError, `cannot open the ${resolved.store.name} store: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-  }
-  // Opening applies the store's migrations: its time is theirs, mostly.
-  resolved.log.info({ store: resolved.store.name, ms: Math.round(performance.now() - began) }, "store opened, migrations applied");
-  const guarded = guardStore(store);
+  const guarded = await openGuardedStore(resolved);
   const queueCounts = new QueueCountsSampler(guarded, resolved.statsInterval, resolved.clock);
   const signals = otel && new OtelSignals(otel, new StepMetrics(otel, () => queueCounts.read()));
   return new Runtime(guarded, resolved, new WorkerTelemetry(resolved.log, signals), queueCounts);
@@ -105,15 +93,8 @@ export class Runtime {
     this.#config = config;
     this.#telemetry = telemetry;
     this.#queueCounts = queueCounts;
-    const builtins: BuiltinServices = {
-      getRun: (runId) => store.getRun(runId),
-      resultData: async (runId, stepId) => {
-        const result = await store.getResult(runId, stepId);
-        return result && !result.error ? result.result : undefined;
-      },
-      startChild: (parent, input, childId) =>
-        startChildRun({ store: this.#store, config: this.#config, telemetry: this.#telemetry, packages: this.#packages, wake: () => this.#scheduler.wake() }, parent, input, childId),
-    };
+    const builtins = storeBuiltinServices(store, (parent, input, childId) =>
+      startChildRun({ store: this.#store, config: this.#config, telemetry: this.#telemetry, packages: this.#packages, wake: () => this.#scheduler.wake() }, parent, input, childId));
     // The poll interval bounds how late a finish nobody announced is seen; past 1 s a waiter would feel stuck.
     this.#hooks = new EventHooks(store, (err) => config.onError(err, "an rt.on listener failed"));
     this.#waiter = new RunWaiter(store, Math.min(config.pollInterval, 1_000), () => this.#closing !== undefined);
@@ -274,10 +255,7 @@ export class Runtime {
    */
   async step(runId: string, stepId: string): Promise<StepDetail | undefined> {
     this.#assertOpen();
-    if (!isRunId(runId) || !isRunId(stepId)) return undefined;
-    // No store read fetches one step: the run's steps, then the one asked for.
-    const record = (await this.#store.getSteps(runId)).find((s) => s.id === stepId);
-    return record && { ...toStepInfo(record), input: decode(record.input) };
+    return readStep(this.#store, runId, stepId);
   }
 
   async steps(runId: string): Promise<StepInfo[]> {
@@ -293,10 +271,7 @@ export class Runtime {
    */
   async graph(runId: string, opts: RunGraphOptions = {}): Promise<RunGraph> {
     this.#assertOpen();
-    const parsed = parseOrThrow(runGraphSchema, opts ?? {}, "graph options");
-    const run = isRunId(runId) ? await this.#store.getRun(runId) : undefined;
-    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run ${JSON.stringify(runId)}`);
-    return buildRunGraph(toWorkflowRun(run), (await this.#store.getSteps(runId)).map(toStepInfo), parsed);
+    return readGraph(this.#store, runId, opts);
   }
 
   /** Newest first; `after` is the id of the last run of the previous page. */
@@ -309,11 +284,7 @@ export class Runtime {
   /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */
   async readArtifact(runId: string, artifactId: string): Promise<{ ref: ArtifactRef; body: Uint8Array }> {
     this.#assertOpen();
-    assertRunId(runId);
-    if (!isRunId(artifactId)) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
-    const found = await this.#store.readArtifact(runId, artifactId);
-    if (!found) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
-    return { ref: toArtifactRef(runId, found.artifact), body: found.body };
+    return readArtifact(this.#store, runId, artifactId);
   }
 
   /**
@@ -394,13 +365,7 @@ export class Runtime {
    */
   async output(runId: string): Promise<unknown> {
     this.#assertOpen();
-    assertRunId(runId);
-    const run = await this.#store.getRun(runId);
-    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-    if (run.status !== "succeeded") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; it has an output once it succeeded`);
-    if (run.outputStep === undefined) return undefined;
-    const result = await this.#store.getResult(runId, run.outputStep);
-    return result?.result === undefined ? undefined : decode(result.result);
+    return readOutput(this.#store, runId);
   }
 
   /** The run's event log, oldest first: every transition of the run and its steps. */
