@@ -4,15 +4,25 @@
  * a fixed-time job in a spring-forward gap fires at the first valid time
  * after it, once in an autumn repeat; an interval job skips the gap and fires
  * in both passes of the repeat). Ticks are epoch milliseconds.
+ *
+ * croner is imported the first time a schedule is declared or fired: an
+ * application without schedules never loads it.
  */
-import { Cron } from "croner";
+import type { Cron } from "croner";
 import { ErrorCodes, WorkflowError } from "../errors.js";
+
+let croner: Promise<typeof import("croner")> | undefined;
 
 export class CronTicks {
   readonly #cron: Cron;
 
   /** @throws WorkflowError `invalid_input` naming the field (`cron` or `timezone`) for `what`. */
-  constructor(expression: string, timezone: string, what: string) {
+  static async of(expression: string, timezone: string, what: string): Promise<CronTicks> {
+    const { Cron } = await (croner ??= import("croner"));
+    return new CronTicks(Cron, expression, timezone, what);
+  }
+
+  private constructor(Cron: typeof import("croner").Cron, expression: string, timezone: string, what: string) {
     if (!isTimeZone(timezone)) {
       throw new WorkflowError(ErrorCodes.invalidInput, `${what}: timezone: unknown IANA time zone ${JSON.stringify(timezone)}`, { details: { field: "timezone" } });
     }

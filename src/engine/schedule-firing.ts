@@ -104,7 +104,7 @@ export class ScheduleFirer {
   async #fire(schedule: ScheduleRecord, now: number): Promise<boolean> {
     const { store, config } = this.#s;
     let expected = schedule.nextFireAt as number;
-    const ticks = new CronTicks(schedule.cron, schedule.timezone, `schedule "${schedule.id}"`);
+    const ticks = await CronTicks.of(schedule.cron, schedule.timezone, `schedule "${schedule.id}"`);
     const plan = planTicks(ticks, schedule.catchUp, expected, now);
     if (plan.fire.length === 0) {
       await store.advanceSchedule({ id: schedule.id, expected, next: plan.next, tick: plan.latest, outcome: "skipped", skipped: plan.passed, now: config.clock() });

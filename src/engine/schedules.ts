@@ -99,7 +99,7 @@ export class Schedules {
     const opts = parseOrThrow(scheduleSchema, options, "schedule");
     const what = `schedule "${opts.id}"`;
     const timezone = opts.timezone ?? "UTC";
-    const ticks = new CronTicks(opts.cron, timezone, what);
+    const ticks = await CronTicks.of(opts.cron, timezone, what);
     let pkg: WorkflowPackage;
     try {
       pkg = this.#packages.resolve(opts.package as string | WorkflowPackage<unknown>);
@@ -139,7 +139,7 @@ export class Schedules {
     let nextFireAt: number | undefined;
     if (!paused) {
       const current = await this.#store.getSchedule(valid);
-      if (current) nextFireAt = new CronTicks(current.cron, current.timezone, `schedule "${valid}"`).after(now);
+      if (current) nextFireAt = (await CronTicks.of(current.cron, current.timezone, `schedule "${valid}"`)).after(now);
     }
     const stored = await this.#store.setSchedulePaused(valid, paused, nextFireAt, now);
     if (!stored) throw new WorkflowError(ErrorCodes.notFound, `no schedule "${valid}"`);
