@@ -185,9 +185,9 @@ export class Runtime {
   }
 
   /** Creates or updates a durable cron schedule: one run of the package per tick (docs/schedules.md). */
-  async schedule(options: ScheduleOptions): Promise<ScheduleInfo> {
+  async schedule<I = unknown>(options: ScheduleOptions<I>): Promise<ScheduleInfo> {
     this.#assertOpen();
-    return this.#schedules.put(options);
+    return this.#schedules.put(options as ScheduleOptions<unknown>);
   }
 
   /** Deletes a schedule (the runs it started stay); false if there was none. */

@@ -20,8 +20,8 @@ import { parseOrThrow } from "./runtime-arguments.js";
 
 export type { ScheduleCatchUp, ScheduleOverlap, ScheduleTickOutcome } from "../store/store.js";
 
-/** What `rt.schedule` takes. See docs/schedules.md. */
-export interface ScheduleOptions {
+/** What `rt.schedule` takes; with a package object, `input` is checked against its input type. See docs/schedules.md. */
+export interface ScheduleOptions<I = unknown> {
   /** Names the schedule; `rt.schedule` with an existing id updates it. At most 200 characters. */
   id: string;
   /** Five fields (minute first) or six (seconds first), as croner reads them. */
@@ -29,9 +29,9 @@ export interface ScheduleOptions {
   /** IANA time zone the expression is read in (default `"UTC"`). */
   timezone?: string;
   /** A registered package (by name, or the package object). */
-  package: string | WorkflowPackage<any>;
+  package: string | WorkflowPackage<I>;
   /** The input of every run it starts, checked against the package's schema now. */
-  input?: unknown;
+  input?: NoInfer<I>;
   /** When a tick comes while the previous run is unfinished (default `"allow"`). */
   overlap?: ScheduleOverlap;
   /** Which ticks missed while no process could fire them still fire (default `"latest"`). */
@@ -95,7 +95,7 @@ export class Schedules {
     this.#wake = wake;
   }
 
-  async put(options: ScheduleOptions): Promise<ScheduleInfo> {
+  async put(options: ScheduleOptions<unknown>): Promise<ScheduleInfo> {
     const opts = parseOrThrow(scheduleSchema, options, "schedule");
     const what = `schedule "${opts.id}"`;
     const timezone = opts.timezone ?? "UTC";
