@@ -2,9 +2,10 @@
  * Real time, real processes: three worker child processes (the built package)
  * on one store each declare the same `* * * * * *` schedule and run workers
  * whose poll interval is a minute, so every tick they fire was woken by the
- * store's due time (the claim's `nextDueAt`). For a few seconds of ticks:
- * every second between the first tick and the last started exactly one run,
- * and each run's step executed once.
+ * store's due time (the claim's `nextDueAt`). One of them is SIGKILLed after
+ * a few ticks and another takes its place. For a few seconds of ticks: every
+ * second between the first tick and the last started exactly one run, and the
+ * step of each run that finished executed once.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import fs from "node:fs";
@@ -50,15 +51,22 @@ describe.each(STORE_KINDS)("a seconds schedule in three processes on %s", (kind)
     for (const id of ["w1", "w2", "w3"]) children.push(spawn(box, id));
     await pollUntil("every worker ready", async () => (children.every((c) => c.messages.some((m) => m.type === "ready")) ? true : undefined));
     const reader = rt;
-    // A few seconds of ticks, all three running.
-    const firstTicks = await pollUntil("five ticks", async () => {
-      const runs = await runsOf(reader, "every-second");
-      return runs.length >= 5 ? runs.length : undefined;
-    });
-    expect(firstTicks).toBeGreaterThanOrEqual(5);
-    for (const c of children) c.process.send({ type: "stop" });
-    for (const c of children) expect(await c.exited).toBe(0);
-    expect(children.flatMap((c) => c.messages.filter((m) => m.type === "error"))).toEqual([]);
+    const ticksAtLeast = (n: number) =>
+      pollUntil(`${n} ticks`, async () => {
+        const runs = await runsOf(reader, "every-second");
+        return runs.length >= n ? runs.length : undefined;
+      });
+    // A few seconds of ticks, all three running; then one dies mid-work and another starts.
+    const before = await ticksAtLeast(3);
+    const killed = children[0] as Child;
+    killed.process.kill("SIGKILL");
+    expect(await killed.exited).toBe(null);
+    children.push(spawn(box, "w4"));
+    await ticksAtLeast(before + 3);
+    const alive = children.filter((c) => c !== killed);
+    for (const c of alive) c.process.send({ type: "stop" });
+    for (const c of alive) expect(await c.exited).toBe(0);
+    expect(alive.flatMap((c) => c.messages.filter((m) => m.type === "error"))).toEqual([]);
 
     const runs = await runsOf(rt, "every-second");
     const ticks = runs.map((r) => Date.parse(r.metadata["trellis.scheduleTick"] as string));
