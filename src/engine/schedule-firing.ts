@@ -93,7 +93,9 @@ export class ScheduleFirer {
       try {
         started = (await this.#fire(schedule, now)) || started;
       } catch (err) {
-        if (isWorkflowError(err) && (err.code === ErrorCodes.storeError || err.code === ErrorCodes.closed)) throw err;
+        // The runtime closing meanwhile: the tick stays due for whoever runs next.
+        if (isWorkflowError(err) && err.code === ErrorCodes.closed) return started;
+        if (isWorkflowError(err) && err.code === ErrorCodes.storeError) throw err;
         // A stored expression this process cannot read (its time zone database lacks the zone): the others go on.
         this.#s.config.onError(err, "a due schedule could not be fired", { schedule: schedule.id });
       }
