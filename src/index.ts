@@ -13,6 +13,8 @@ export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from
 export type { WaitForRunOptions } from "./engine/run-waiter.js";
 export type { WorkerOptions, RunOnceOptions } from "./engine/scheduler.js";
 export type { RuntimeConfig, QueueConfig, Clock } from "./config.js";
+export type { ScheduleOptions, ScheduleInfo, ScheduleStats, ScheduleOverlap, ScheduleCatchUp, ScheduleTickOutcome } from "./engine/schedules.js";
+export { CATCH_UP_LIMIT, SCHEDULE_METADATA_KEY, SCHEDULE_TICK_METADATA_KEY, scheduledRunId } from "./engine/schedule-firing.js";
 export type { Logger, LogMethod, LogFields } from "./observability/logger.js";
 export type { RuntimeStats, QueueStepCounts, ProcessCounts } from "./observability/runtime-stats.js";
 export { TRACEPARENT_KEY } from "./observability/traceparent.js";

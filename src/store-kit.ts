@@ -25,4 +25,5 @@ export { APPLIED, deliverEvents, GRAPH_CONFLICTS, isUnlimited, STALE } from "./s
 export { assertRunAccepts, operatorNoteData, planRetry, runAccepts, type RetryCandidate, type RetryPlan, type RunAction } from "./store/operator-rules.js";
 export { STORE_COMMANDS, type StoreCommand } from "./store/store-commands.js";
 export { COUNTED_STEP_STATUSES, foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "./store/step-counts.js";
+export { SCHEDULE_COLUMNS, scheduledEventData, toSchedule, type ScheduleRow } from "./store/schedule-rows.js";
 export { MAX_NAME_BYTES, validateName } from "./names.js";

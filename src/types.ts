@@ -273,6 +273,8 @@ export type RunEventType =
   | "run_succeeded"
   | "run_failed"
   | "run_canceled"
+  /** A schedule started the run: `data` is `{ schedule, tick }` (the tick as an ISO string). */
+  | "run_scheduled"
   | "step_ready"
   | "step_claimed"
   | "step_succeeded"

@@ -11,4 +11,5 @@ export const commands: readonly CommandEntry[] = [
   { name: "admin", summary: "serve the admin page for a store (read-only unless --allow-actions)", load: async () => (await import("./commands/admin.js")).adminCommand },
   { name: "version", summary: "print the trellis version", load: async () => (await import("./commands/version.js")).versionCommand },
   { name: "runs", summary: "list, show, graph, retry, cancel, pause, resume, signal and purge runs", load: async () => (await import("./commands/runs.js")).runsCommand },
+  { name: "schedules", summary: "list, pause and resume schedules", load: async () => (await import("./commands/schedules.js")).schedulesCommand },
 ];

@@ -20,6 +20,7 @@ import { operationsSuite } from "./operations.js";
 import { operatorNotesSuite } from "./operator-notes.js";
 import { runListingSuite } from "./run-listing.js";
 import { runsSuite } from "./runs.js";
+import { schedulesSuite } from "./schedules.js";
 import { schedulingSuite } from "./scheduling.js";
 import { retentionSuite } from "./retention.js";
 import { startLeasesSuite } from "./start-leases.js";
@@ -54,5 +55,6 @@ export function describeStoreConformance(target: ConformanceTarget, runner?: Con
     startLeasesSuite(target);
     stepCountsSuite(target);
     versionsSuite(target);
+    schedulesSuite(target);
   });
 }

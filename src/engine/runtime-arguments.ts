@@ -24,7 +24,7 @@ export const NO_OPTIONS = { success: true as const, data: {} as z.output<typeof 
 
 export const RUN_STATUSES = ["pending", "running", "paused", "succeeded", "failed", "canceled"] as const;
 export const EVENT_TYPES: readonly RunEventType[] = [
-  "run_started", "run_paused", "run_resumed", "run_succeeded", "run_failed", "run_canceled",
+  "run_started", "run_paused", "run_resumed", "run_succeeded", "run_failed", "run_canceled", "run_scheduled",
   "step_ready", "step_claimed", "step_succeeded", "step_failed", "step_retry_scheduled", "step_skipped",
   "step_canceled", "step_reclaimed", "step_waiting", "signal_received", "operator_retry", "operator_cancel",
 ];

@@ -4,15 +4,12 @@
  * worker loop (delegated to the scheduler).
  */
 import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
-import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
+import { ErrorCodes, WorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
 import type { PackageInput, PackageOutput, WorkflowPackage } from "../package.js";
 import type { StepHandle } from "../step-options.js";
 import type { Projection } from "../projections/projection-store.js";
 import { hasNul } from "../names.js";
-import { decode } from "../serialization.js";
-import { guardStore } from "../store/guarded-store.js";
-import { errorFields } from "../observability/logger.js";
 import { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js";
 import { StepMetrics } from "../observability/otel-metrics.js";
@@ -38,19 +35,18 @@ import type {
 } from "../types.js";
 import { RESERVED_KIND_PREFIX } from "../waits.js";
 import { builtinServices } from "./child-runs.js";
-import { toArtifactRef, toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
+import { toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import {
   assertRunId,
   failedStepsSchema,
   isRunId,
   listRunsSchema,
   parseOrThrow,
-  runGraphSchema,
   runOnceSchema,
   waitForRunSchema,
 } from "./runtime-arguments.js";
 import { EventHooks, type RunEventListener } from "./event-hooks.js";
-import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
+import type { RunGraph, RunGraphOptions } from "../graph/run-graph.js";
 import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
 import type { StartRunOptions } from "./run-preparation.js";
@@ -58,6 +54,10 @@ import { startRuns } from "./run-starts.js";
 import { startRetention } from "./purge.js";
 import { OperatorActions } from "./operator-actions.js";
 import { Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
+import { openGuardedStore } from "./open-store.js";
+import { readArtifact, readGraph, readOutput, readStep } from "./run-reads.js";
+import { ScheduleFirer } from "./schedule-firing.js";
+import { type ScheduleInfo, type ScheduleOptions, Schedules } from "./schedules.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
@@ -67,18 +67,7 @@ export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
   const resolved = resolveConfig(config);
   // Loaded before the store opens, and only if installed: nothing else here imports it.
   const otel = resolved.telemetry ? await loadOpenTelemetry() : undefined;
-  let store: Store;
-  const began = performance.now();
-  try {
-    store = await resolved.store.open();
-  } catch (err) {
-    resolved.log.error({ store: resolved.store.name, ...errorFields(err) }, "cannot open the store");
-    if (isWorkflowError(err)) throw err;
-    throw new WorkflowError(ErrorCodes.storeError, `cannot open the ${resolved.store.name} store: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-  }
-  // Opening applies the store's migrations: its time is theirs, mostly.
-  resolved.log.info({ store: resolved.store.name, ms: Math.round(performance.now() - began) }, "store opened, migrations applied");
-  const guarded = guardStore(store);
+  const guarded = await openGuardedStore(resolved);
   const queueCounts = new QueueCountsSampler(guarded, resolved.statsInterval, resolved.clock);
   const signals = otel && new OtelSignals(otel, new StepMetrics(otel, () => queueCounts.read()));
   return new Runtime(guarded, resolved, new WorkerTelemetry(resolved.log, signals), queueCounts);
@@ -101,6 +90,7 @@ export class Runtime {
   readonly #queueCounts: QueueCountsSampler;
   readonly #missingKinds: MissingKinds;
   readonly #operator: OperatorActions;
+  readonly #schedules: Schedules;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link newRuntime}. */
@@ -122,6 +112,9 @@ export class Runtime {
       log: config.log,
     }, telemetry);
     this.#operator = new OperatorActions(store, config, this.#scheduler, this.#waiter);
+    this.#schedules = new Schedules(store, config, this.#packages, () => this.#scheduler.wake());
+    const firer = new ScheduleFirer({ store, config, hasPackage: (name) => this.#packages.has(name), start: (...a) => this.startRun(...a), cancel: (id) => this.cancelRun(id) });
+    this.#scheduler.fireSchedules = (now) => firer.fireDue(now);
   }
 
   /** The id this runtime's workers write into the leases they take. */
@@ -180,6 +173,36 @@ export class Runtime {
     return startRuns(deps, which, items);
   }
 
+  /** Creates or updates a durable cron schedule: one run of the package per tick (docs/schedules.md). */
+  async schedule<I = unknown>(options: ScheduleOptions<I>): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    return this.#schedules.put(options as ScheduleOptions<unknown>);
+  }
+
+  /** Deletes a schedule (the runs it started stay); false if there was none. */
+  async unschedule(id: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#schedules.remove(id);
+  }
+
+  /** Stops firing a schedule until resumed. `not_found` for an unknown id. */
+  async pauseSchedule(id: string): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    return this.#schedules.setPaused(id, true);
+  }
+
+  /** Fires a paused schedule again from its next tick after now; the ticks it missed are not fired. */
+  async resumeSchedule(id: string): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    return this.#schedules.setPaused(id, false);
+  }
+
+  /** Every schedule, by id, with its next fire time and last tick and run. */
+  async listSchedules(): Promise<ScheduleInfo[]> {
+    this.#assertOpen();
+    return this.#schedules.list();
+  }
+
   /** One scheduler cycle; see the README for what a cycle covers. `maxSteps` bounds the steps it claims. */
   async runOnce(opts: RunOnceOptions = {}): Promise<CycleResult> {
     this.#assertOpen();
@@ -228,10 +251,7 @@ export class Runtime {
    */
   async step(runId: string, stepId: string): Promise<StepDetail | undefined> {
     this.#assertOpen();
-    if (!isRunId(runId) || !isRunId(stepId)) return undefined;
-    // No store read fetches one step: the run's steps, then the one asked for.
-    const record = (await this.#store.getSteps(runId)).find((s) => s.id === stepId);
-    return record && { ...toStepInfo(record), input: decode(record.input) };
+    return readStep(this.#store, runId, stepId);
   }
 
   /** The run's steps in creation order, without their inputs (none for an unknown run). */
@@ -248,10 +268,7 @@ export class Runtime {
    */
   async graph(runId: string, opts: RunGraphOptions = {}): Promise<RunGraph> {
     this.#assertOpen();
-    const parsed = parseOrThrow(runGraphSchema, opts ?? {}, "graph options");
-    const run = isRunId(runId) ? await this.#store.getRun(runId) : undefined;
-    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run ${JSON.stringify(runId)}`);
-    return buildRunGraph(toWorkflowRun(run), (await this.#store.getSteps(runId)).map(toStepInfo), parsed);
+    return readGraph(this.#store, runId, opts);
   }
 
   /**
@@ -274,11 +291,7 @@ export class Runtime {
     body: Uint8Array;
   }> {
     this.#assertOpen();
-    assertRunId(runId);
-    if (!isRunId(artifactId)) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
-    const found = await this.#store.readArtifact(runId, artifactId);
-    if (!found) throw new WorkflowError(ErrorCodes.notFound, `no artifact "${artifactId}" in run "${runId}"`);
-    return { ref: toArtifactRef(runId, found.artifact), body: found.body };
+    return readArtifact(this.#store, runId, artifactId);
   }
 
   /**
@@ -361,13 +374,7 @@ export class Runtime {
   async output(which: string | RunHandle<unknown>): Promise<unknown> {
     this.#assertOpen();
     const runId = typeof which === "object" && which !== null ? which.id : which;
-    assertRunId(runId);
-    const run = await this.#store.getRun(runId);
-    if (!run) throw new WorkflowError(ErrorCodes.notFound, `no run "${runId}"`);
-    if (run.status !== "succeeded") throw new WorkflowError(ErrorCodes.invalidState, `run "${runId}" is ${run.status}; it has an output once it succeeded`);
-    if (run.outputStep === undefined) return undefined;
-    const result = await this.#store.getResult(runId, run.outputStep);
-    return result?.result === undefined ? undefined : decode(result.result);
+    return readOutput(this.#store, runId);
   }
 
   /** The run's event log, oldest first: every transition of the run and its steps. */
@@ -430,8 +437,8 @@ export class Runtime {
    */
   async stats(): Promise<RuntimeStats> {
     this.#assertOpen();
-    const [{ queues, at }, missingKinds] = await Promise.all([this.#queueCounts.read(), this.#missingKinds.read()]);
-    return { queues, at, missingKinds, process: { ...this.#telemetry.counts } };
+    const [{ queues, at }, missingKinds, schedules] = await Promise.all([this.#queueCounts.read(), this.#missingKinds.read(), this.#schedules.stats()]);
+    return { queues, at, missingKinds, process: { ...this.#telemetry.counts }, schedules };
   }
 
   /** The projection called `name` from the configured `projectionStore`; `no_projection_store` without one. */

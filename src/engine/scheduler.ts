@@ -17,7 +17,7 @@
  *   an uncommitted place is free → each outcome joins the next completion batch
  *   → a written outcome frees its places and wakes the loop, which claims again.
  * While idle it sleeps until the earliest known due time (a retry's backoff, a
- * token refill, a lease expiry), a wake-up from this process (new run, retry,
+ * token refill, a lease expiry, a schedule's tick), a wake-up from this process (new run, retry,
  * freed slot), or the poll interval (work from other processes), whichever
  * comes first.
  */
@@ -83,6 +83,8 @@ export class Scheduler {
   readonly #stop = new AbortController();
   /** Called after each outcome this process writes (the runtime's run waiters look again). */
   onWritten: (() => void) | undefined;
+  /** Fires the schedules due at `now` (with the due waits); true if it started a run. */
+  fireSchedules: ((now: number) => Promise<boolean>) | undefined;
 
   constructor(store: Store, registry: Registry, config: ResolvedConfig, services: StepServices & { builtins: BuiltinServices }, telemetry: WorkerTelemetry) {
     this.#store = store;
@@ -266,12 +268,14 @@ export class Scheduler {
     let cycles = 0;
     while (!signal.aborted && (options.maxCycles === undefined || cycles < options.maxCycles)) {
       cycles++;
+      // What the loop slept for: a claim made now no longer reports it (a schedule's tick that has come).
+      const dueBefore = this.#nextDueAt ?? Infinity;
       try {
         // Claim first: a wake-up for new work should not wait behind the reclaim
         // probe. What the reclaim (or a timer coming due) puts back wakes the
         // loop for another claim.
         await this.#claimAndStart();
-        if (clock() - this.#lastReclaimAt >= pollInterval || (this.#nextDueAt ?? Infinity) <= clock()) await this.#reclaim();
+        if (clock() - this.#lastReclaimAt >= pollInterval || Math.min(dueBefore, this.#nextDueAt ?? Infinity) <= clock()) await this.#reclaim();
       } catch (err) {
         // The store failed (disk full, database restarting, lock timeout): report it
         // and try again after a poll interval rather than dying.
@@ -323,7 +327,7 @@ export class Scheduler {
     }
   }
 
-  /** Takes back expired leases and ends the waits whose time has come. */
+  /** Takes back expired leases, ends the waits whose time has come, and fires due schedules. */
   async #reclaim(counters?: CycleResult): Promise<void> {
     const now = this.#config.clock();
     this.#lastReclaimAt = now;
@@ -331,7 +335,8 @@ export class Scheduler {
     this.#telemetry.reclaimed({ reclaimed, failed });
     if (counters) counters.reclaimed += reclaimed + failed;
     const woken = await this.#store.wakeDue(now);
-    if (reclaimed || woken) this.wake();
+    const fired = (await this.fireSchedules?.(now)) ?? false;
+    if (reclaimed || woken || fired) this.wake();
   }
 
   /**

@@ -3,9 +3,11 @@
  */
 import type { QueueStepCounts } from "./queue-counts.js";
 import type { ProcessCounts } from "./worker-telemetry.js";
+import type { ScheduleStats } from "../engine/schedules.js";
 
 export type { QueueStepCounts } from "./queue-counts.js";
 export type { ProcessCounts } from "./worker-telemetry.js";
+export type { ScheduleStats } from "../engine/schedules.js";
 
 /** See `Runtime.stats`. */
 export interface RuntimeStats {
@@ -21,4 +23,6 @@ export interface RuntimeStats {
   missingKinds: Record<string, number>;
   /** This process's step counts since the runtime opened. */
   process: ProcessCounts;
+  /** The schedules in the store: how many, how many paused, and the next tick of the others (read at each call). */
+  schedules: ScheduleStats;
 }

@@ -12,6 +12,7 @@ export const STORE_COMMANDS = [
   "getRun", "listRuns", "getSteps", "getResult", "readArtifact",
   "retryStep", "cancelRun", "wakeDue", "signal", "pauseRun", "resumeRun",
   "getEvents", "listFailedSteps", "purge", "close", "countSteps", "countReadyKinds",
+  "putSchedule", "getSchedule", "listSchedules", "deleteSchedule", "setSchedulePaused", "dueSchedules", "advanceSchedule",
 ] as const satisfies readonly (keyof Store)[];
 
 /** The name of one `Store` command. */

@@ -37,8 +37,10 @@ import type {
   StoreEvent,
   StoredArtifact,
 } from "./store-records.js";
+import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "./schedule-records.js";
 
 export type * from "./store-records.js";
+export type * from "./schedule-records.js";
 
 /** Opens a store. `sqliteStore(...)` and `postgresStore(...)` return one of these. */
 export interface StoreConfig {
@@ -123,6 +125,39 @@ export interface Store {
   pauseRun(runId: string, now: number, note?: OperatorNote): Promise<void>;
   /** `paused` → `running` (finished at once if nothing is left to do). `not_found` / `invalid_state`. `note`: in `run_resumed`. */
   resumeRun(runId: string, now: number, note?: OperatorNote): Promise<void>;
+
+  // ---- schedules ----------------------------------------------------------------
+  // The engine computes ticks; the store keeps schedules and fences their
+  // advance. `claim` reports the earliest future `nextFireAt` of an unpaused
+  // schedule in `nextDueAt`, so that idle workers wake for it.
+
+  /**
+   * Creates or replaces a schedule and returns it as stored. Replacing keeps
+   * its pause, last tick and counters, and its next fire time when cron and
+   * time zone are unchanged (see `NewSchedule.nextFireAt`).
+   */
+  putSchedule(schedule: NewSchedule): Promise<ScheduleRecord>;
+  /** The schedule, or undefined. */
+  getSchedule(id: string): Promise<ScheduleRecord | undefined>;
+  /** Every schedule, by id. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /** Deletes a schedule; false if there was none. Runs it started stay. */
+  deleteSchedule(id: string): Promise<boolean>;
+  /**
+   * Pauses or resumes a schedule; resuming sets its next fire time to
+   * `nextFireAt` (ticks that passed while paused are not fired). Returns it as
+   * stored, or undefined for an unknown id.
+   */
+  setSchedulePaused(id: string, paused: boolean, nextFireAt: number | undefined, now: number): Promise<ScheduleRecord | undefined>;
+  /** Unpaused schedules whose `nextFireAt <= now`, earliest first, at most `limit`. */
+  dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]>;
+  /**
+   * Moves a schedule past a tick, only if its next fire time is still
+   * `advance.expected` (compare-and-set); returns whether it did. With a
+   * `runId`, logs `run_scheduled` (`{ schedule, tick }`) in that run's event
+   * log in the same transaction.
+   */
+  advanceSchedule(advance: ScheduleAdvance): Promise<boolean>;
 
   // ---- reads (no transaction needed beyond one statement's snapshot) ------------
 

@@ -36,6 +36,13 @@ describe("a package built with a schema", () => {
     void rt.startRun("hello", { message: 42 });
   });
 
+  it("makes rt.schedule({ package: pkg, input }) check the input", () => {
+    void rt.schedule({ id: "s", cron: "* * * * *", package: hello, input: { message: "hi" } });
+    // @ts-expect-error message must be a string
+    void rt.schedule({ id: "s", cron: "* * * * *", package: hello, input: { message: 42 } });
+    void rt.schedule({ id: "s", cron: "* * * * *", package: "hello", input: { message: 42 } });
+  });
+
   it("accepts the schema's input type where it differs from its output (a transform)", () => {
     const counted = newPackage("counted")
       .entrypoint(v.pipe(v.string(), v.transform((s) => s.length)), (_run, input) => {

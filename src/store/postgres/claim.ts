@@ -64,12 +64,14 @@ export class Claimer {
       heads = (head?.[0] ?? []) as HeadCell[];
       due(head?.[1] as number | null);
       due(head?.[2] as number | null);
+      due(head?.[3] as number | null);
       defaultClaimed = true;
-      if (head?.[3] !== null && head?.[3] !== undefined) steps.push(...toClaimed(rows.map((row) => row.slice(3)), request));
+      if (head?.[4] !== null && head?.[4] !== undefined) steps.push(...toClaimed(rows.map((row) => row.slice(4)), request));
     } else {
-      const [head] = await s.rows<{ lease_min: number | null; wake_min: number | null; queues: HeadCell[] | null }>(db, s.sql.readyQueues, [now]);
+      const [head] = await s.rows<{ lease_min: number | null; wake_min: number | null; fire_min: number | null; queues: HeadCell[] | null }>(db, s.sql.readyQueues, [now]);
       due(head?.lease_min);
       due(head?.wake_min);
+      due(head?.fire_min);
       heads = head?.queues ?? [];
     }
     // Per queue: its first claimable step (highest priority first), and its next readiness.

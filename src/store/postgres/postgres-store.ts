@@ -59,6 +59,7 @@ import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
   NewSignal, OperatorNote, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepOutcome, StepRecord, StoredArtifact, StoredDependency,
 } from "../store-records.js";
+import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
 import { Claimer } from "./claim.js";
 import { completeOutcomes } from "./complete.js";
 import { checkout, connectListening } from "./connection.js";
@@ -66,6 +67,7 @@ import { finishRunsIfDone, propagate } from "./graph-writes.js";
 import { Listener, Payload } from "./listener.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import * as operator from "./operator.js";
+import * as schedules from "./schedules.js";
 import { failedStepsQuery, listRunsQuery, lockKeysQuery } from "./queries.js";
 import { addStepRows, edgeRowValues, newStepRows, stepRowValues } from "./step-rows.js";
 import { Session, stepKey } from "./transaction.js";
@@ -256,6 +258,36 @@ export class PostgresStore implements Store {
   }
 
   // ---- reads ------------------------------------------------------------------
+
+  // ---- schedules (schedules.ts) -------------------------------------------------
+
+  async putSchedule(schedule: NewSchedule): Promise<ScheduleRecord> {
+    return schedules.putSchedule(this.#s, schedule);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    return schedules.getSchedule(this.#s, id);
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return schedules.listSchedules(this.#s);
+  }
+
+  async deleteSchedule(id: string): Promise<boolean> {
+    return schedules.deleteSchedule(this.#s, id);
+  }
+
+  async setSchedulePaused(id: string, paused: boolean, nextFireAt: number | undefined, now: number): Promise<ScheduleRecord | undefined> {
+    return schedules.setSchedulePaused(this.#s, id, paused, nextFireAt, now);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return schedules.dueSchedules(this.#s, now, limit);
+  }
+
+  async advanceSchedule(advance: ScheduleAdvance): Promise<boolean> {
+    return schedules.advanceSchedule(this.#s, advance);
+  }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const s = this.#s;

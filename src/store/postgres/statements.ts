@@ -3,6 +3,7 @@
  */
 import { finishedRunStatusSql } from "../graph-rules.js";
 import { CLAIMED_STEP_COLUMNS } from "../rows.js";
+import { scheduleStatements } from "./schedules.js";
 
 /**
  * A claimed step's dependencies come with their outcomes (up to this many, and
@@ -74,9 +75,10 @@ export function statements(s: string) {
       LEFT JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = qp.queue
                            AND o.priority = qp.priority AND o.ready_at <= ${now}
                          ORDER BY ready_at, seq LIMIT 1) AS h ON true)`;
-  /** The earliest lease expiry and the earliest timer of a waiting step. */
-  const timers = `(SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
-                  (SELECT min(wake_at) FROM ${s}.steps WHERE status = 'waiting') AS wake_min`;
+  /** The earliest lease expiry, timer of a waiting step, and future tick of an unpaused schedule. */
+  const timers = (now: string) => `(SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+                  (SELECT min(wake_at) FROM ${s}.steps WHERE status = 'waiting') AS wake_min,
+                  (SELECT min(next_fire_at) FROM ${s}.schedules WHERE NOT paused AND next_fire_at > ${now}) AS fire_min`;
   /** When a step that becomes ready at \`now\` (of row alias \`t\`) may be claimed: its delay after now, not before its runAt. */
   const readyAt = (now: string) => `GREATEST(${now} + t.delay_ms, coalesce(t.not_before, 0))`;
   /**
@@ -258,16 +260,16 @@ export function statements(s: string) {
     // Every (queue, priority) with ready steps, as [queue, priority, head ready_at,
     // head seq, next future ready_at] (see queueScan), with the earliest timers.
     readyQueues: `WITH RECURSIVE ${queueScan("$1")}
-                  SELECT ${timers},
+                  SELECT ${timers("$1")},
                     (SELECT json_agg(json_build_array(queue, priority, ready_at, seq, next)) FROM heads) AS queues`,
     // The default queue claimed (as \`claim\`) in the statement that scans the
-    // queues: [queues, lease_min, wake_min, ...claimed columns], one row per
-    // claimed step, or one row of nulls after the first three. The scan reads the
+    // queues: [queues, lease_min, wake_min, fire_min, ...claimed columns], one row
+    // per claimed step, or one row of nulls after the first four. The scan reads the
     // snapshot before the claim: the default queue's heads are stale, its next is not.
     claimDefault: `WITH RECURSIVE claimed AS (${claimSql}), ${queueScan("$2")}
                    SELECT h.*, c.* FROM (
                      SELECT (SELECT json_agg(json_build_array(queue, priority, ready_at, seq, next)) FROM heads) AS queues,
-                       ${timers}) AS h
+                       ${timers("$2")}) AS h
                    LEFT JOIN claimed AS c ON true`,
     claim: claimSql,
     queueState: `SELECT (SELECT count(*)::int FROM ${s}.steps WHERE status = 'running' AND queue = $1) AS running,
@@ -426,6 +428,7 @@ export function statements(s: string) {
     // ---- reading the log and the dead letters; retention ----
     eventsOfRun: `SELECT * FROM ${s}.events WHERE run_id = $1 ORDER BY seq`,
     // The events this transaction wrote while capturing (see migration 2's events_captured), taken out of the capture table.
+    schedules: scheduleStatements(s),
     capturedEvents: `WITH c AS (DELETE FROM pg_temp.trellis_captured_events RETURNING *) SELECT * FROM c ORDER BY seq`,
     failedCursor: `SELECT finished_at, seq FROM ${s}.steps WHERE run_id = $1 AND id = $2 AND status = 'failed'`,
     edgesOfSteps: `SELECT e.run_id, e.step_id, e.dep_id, e.on_state FROM unnest($1::text[], $2::text[]) AS k(run_id, id)

@@ -21,8 +21,8 @@ export function dependenciesOf(sql: Statements, runId: string, stepId: string): 
  * its claim order within its capacity (`maxWorkers` minus what runs, and the
  * tokens of its rate limit), of the kinds the worker runs (`request.kinds`), merges them by the same order, and leases the
  * batch in two statements. When it leases fewer than asked, it also says when
- * the next step will be due (a retry, a token, a lease expiry, a wake-up), so
- * that the engine sleeps until then.
+ * the next step will be due (a retry, a token, a lease expiry, a wake-up, a
+ * schedule's tick), so that the engine sleeps until then.
  */
 export function claimSteps(sql: Statements, request: ClaimRequest): ClaimResult {
   const { now } = request;
@@ -91,6 +91,7 @@ export function claimSteps(sql: Statements, request: ClaimRequest): ClaimResult 
     for (const queue of visited) due(nextReadyAt(sql, queue, now));
     due((sql.nextLeaseExpiry.get() as { t: number | null }).t);
     due((sql.nextWakeAt.get() as { t: number | null }).t);
+    due((sql.nextFireAt.get(now) as { t: number | null }).t);
   }
   const result: ClaimResult = { steps };
   if (nextDueAt !== undefined) result.nextDueAt = nextDueAt;

@@ -27,6 +27,7 @@ import type {
   ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
   NewSignal, OperatorNote, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepErrorRecord, StepOutcome, StepRecord, StoredArtifact,
 } from "../store-records.js";
+import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
 import type { Checkpointer } from "./checkpointer.js";
 import { claimSteps, dependenciesOf } from "./claim.js";
 import { completeOutcomes } from "./complete.js";
@@ -34,6 +35,7 @@ import { openDatabase, type SqliteStoreOptions } from "./connection.js";
 import { finishRunIfDone, insertSteps, propagate } from "./graph-writes.js";
 import * as operator from "./operator.js";
 import { failedStepsQuery, listRunsQuery, purgeableRunsSql, type Statements } from "./statements.js";
+import { SqliteSchedules } from "./schedules.js";
 import { Session } from "./transaction.js";
 import type { WalWatcher } from "./wal-watcher.js";
 
@@ -50,6 +52,7 @@ export class SqliteStore implements Store {
   readonly #claimTx;
   readonly #completeTx;
   readonly #createRunsTx;
+  readonly #schedules: SqliteSchedules;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #watcher: WalWatcher | undefined;
   #closed = false;
@@ -57,6 +60,7 @@ export class SqliteStore implements Store {
   constructor(db: Database.Database, checkpointer?: Checkpointer, watcher?: WalWatcher) {
     this.#s = new Session(db);
     this.#sql = this.#s.sql;
+    this.#schedules = new SqliteSchedules(this.#s);
     this.#checkpointer = checkpointer;
     this.#watcher = watcher;
     if (watcher) this.subscribe = (onChange) => watcher.subscribe(onChange);
@@ -216,6 +220,36 @@ export class SqliteStore implements Store {
   async readArtifact(runId: string, artifactId: string): Promise<{ artifact: StoredArtifact; body: Uint8Array } | undefined> {
     const row = this.#sql.artifact.get(runId, artifactId) as (ArtifactRow & { body: Buffer }) | undefined;
     return row && { artifact: toArtifact(row), body: new Uint8Array(row.body) };
+  }
+
+  // ---- schedules (schedules.ts) -------------------------------------------------
+
+  async putSchedule(schedule: NewSchedule): Promise<ScheduleRecord> {
+    return this.#schedules.put(schedule);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    return this.#schedules.get(id);
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#schedules.list();
+  }
+
+  async deleteSchedule(id: string): Promise<boolean> {
+    return this.#schedules.delete(id);
+  }
+
+  async setSchedulePaused(id: string, paused: boolean, nextFireAt: number | undefined, now: number): Promise<ScheduleRecord | undefined> {
+    return this.#schedules.setPaused(id, paused, nextFireAt, now);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return this.#schedules.due(now, limit);
+  }
+
+  async advanceSchedule(advance: ScheduleAdvance): Promise<boolean> {
+    return this.#schedules.advance(advance);
   }
 
   async getEvents(runId: string): Promise<EventRecord[]> {

@@ -165,6 +165,8 @@ export function prepareStatements(db: Database.Database) {
     nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND priority = ? AND ready_at > ?"),
     nextLeaseExpiry: p("SELECT min(lease_expires_at) AS t FROM steps WHERE status = 'running'"),
     nextWakeAt: p("SELECT min(wake_at) AS t FROM steps WHERE status = 'waiting'"),
+    // The earliest future tick of an unpaused schedule (a due one is the firing worker's to advance).
+    nextFireAt: p("SELECT min(next_fire_at) AS t FROM schedules WHERE paused = 0 AND next_fire_at > ?"),
     runningInQueue: p("SELECT count(*) AS n FROM steps WHERE status = 'running' AND queue = ?"),
     getBucket: p("SELECT tokens, refilled_at FROM queue_buckets WHERE queue = ?"),
     putBucket: p(`INSERT INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
