@@ -3,7 +3,7 @@
  * is written into the event the action logs, in its transaction, and read
  * back by `rt.events` and heard by `rt.on`; invalid notes change nothing.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { newPackage } from "../package.js";
 import { requireSteps } from "../step-options.js";
 import type { RunEvent } from "../types.js";

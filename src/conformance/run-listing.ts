@@ -3,7 +3,7 @@
  * pairs, id prefix, with status and package) and paged with a cursor, and the
  * failed-step count the store puts on each run it reads.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import { newExecutor } from "../executor.js";
 import { newPackage } from "../package.js";
 import { onFailure } from "../step-options.js";

@@ -4,7 +4,7 @@
  * due query, pause and resume, the compare-and-set advance with its
  * `run_scheduled` event, and the next tick reported by `claim` as due.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from "./runner.js";
 import type { NewSchedule } from "../store/store.js";
 import { tryEncode } from "../serialization.js";
 import { newPackage } from "../package.js";
