@@ -9,7 +9,8 @@
  *
  * @module
  */
-export { newRuntime, Runtime, type StartRunOptions, type RunEventListener } from "./engine/runtime.js";
+export { newRuntime } from "./engine/new-runtime.js";
+export { Runtime, type StartRunOptions, type RunEventListener } from "./engine/runtime.js";
 export type { WaitForRunOptions } from "./engine/run-waiter.js";
 export type { WorkerOptions, RunOnceOptions } from "./engine/scheduler.js";
 export type { RuntimeConfig, QueueConfig, Clock } from "./config.js";

@@ -9,8 +9,9 @@
  */
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "./errors.js";
+import type { Executor } from "./executor.js";
 import { MAX_DURATION_MS } from "./limits.js";
-import { storedText } from "./names.js";
+import { hasNul, storedText } from "./names.js";
 import { type StepOpts, toNewStep } from "./step-options.js";
 import type { NewStep } from "./store/store.js";
 
@@ -25,6 +26,19 @@ export const BuiltinKinds = {
 } as const;
 
 export const RESERVED_KIND_PREFIX = "trellis/";
+
+/**
+ * Checks the kinds an application registers an executor for (its kind and
+ * aliases): no NUL, and none under the built-in prefix. `invalid_input` otherwise.
+ */
+export function assertApplicationKinds(executor: Executor): void {
+  for (const kind of [executor?.kind, ...(Array.isArray(executor?.aliases) ? executor.aliases : [])]) {
+    if (hasNul(kind)) throw new WorkflowError(ErrorCodes.invalidInput, "an executor kind must not contain NUL characters");
+    if (typeof kind === "string" && kind.startsWith(RESERVED_KIND_PREFIX)) {
+      throw new WorkflowError(ErrorCodes.invalidInput, `executor kinds starting with "${RESERVED_KIND_PREFIX}" are reserved for built-in steps ("${kind}")`);
+    }
+  }
+}
 
 
 /** Options of a built-in wait step: a step's options without kind, retry or timeout. */

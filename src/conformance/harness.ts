@@ -4,7 +4,8 @@
  * poll-until for state that another process or timer changes.
  */
 import { afterEach, beforeEach } from "./runner.js";
-import { newRuntime, type Runtime } from "../engine/runtime.js";
+import { newRuntime } from "../engine/new-runtime.js";
+import type { Runtime } from "../engine/runtime.js";
 import type { RuntimeConfig } from "../config.js";
 import { isWorkflowError, permanent } from "../errors.js";
 import { newExecutor } from "../executor.js";

@@ -3,16 +3,13 @@
  * packages, run start, reads for admin screens, operator actions, and the
  * worker loop (delegated to the scheduler).
  */
-import { type ResolvedConfig, type RuntimeConfig, resolveConfig } from "../config.js";
+import type { ResolvedConfig } from "../config.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import { type Executor, Registry } from "../executor.js";
 import type { PackageInput, PackageOutput, WorkflowPackage } from "../package.js";
 import type { StepHandle } from "../step-options.js";
 import type { Projection } from "../projections/projection-store.js";
-import { hasNul } from "../names.js";
 import { WorkerTelemetry } from "../observability/worker-telemetry.js";
-import { loadOpenTelemetry, OtelSignals } from "../observability/otel-signals.js";
-import { StepMetrics } from "../observability/otel-metrics.js";
 import { QueueCountsSampler } from "../observability/queue-counts.js";
 import { MissingKinds } from "../observability/missing-kinds.js";
 import { ClaimableKinds } from "./claimable-kinds.js";
@@ -33,7 +30,7 @@ import type {
   StepResult,
   WorkflowRun,
 } from "../types.js";
-import { RESERVED_KIND_PREFIX } from "../waits.js";
+import { assertApplicationKinds } from "../waits.js";
 import { builtinServices } from "./child-runs.js";
 import { toRunEvent, toStepInfo, toStepResult, toWorkflowRun } from "./records.js";
 import {
@@ -54,24 +51,12 @@ import { startRuns } from "./run-starts.js";
 import { startRetention } from "./purge.js";
 import { OperatorActions } from "./operator-actions.js";
 import { Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
-import { openGuardedStore } from "./open-store.js";
 import { readArtifact, readGraph, readOutput, readStep } from "./run-reads.js";
 import { ScheduleFirer } from "./schedule-firing.js";
 import { type ScheduleInfo, type ScheduleOptions, Schedules } from "./schedules.js";
 
 export type { StartRunOptions } from "./run-preparation.js";
 export type { RunEventListener } from "./event-hooks.js";
-
-/** Opens the store, applies its migrations, and returns a runtime. */
-export async function newRuntime(config: RuntimeConfig): Promise<Runtime> {
-  const resolved = resolveConfig(config);
-  // Loaded before the store opens, and only if installed: nothing else here imports it.
-  const otel = resolved.telemetry ? await loadOpenTelemetry() : undefined;
-  const guarded = await openGuardedStore(resolved);
-  const queueCounts = new QueueCountsSampler(guarded, resolved.statsInterval, resolved.clock);
-  const signals = otel && new OtelSignals(otel, new StepMetrics(otel, () => queueCounts.read()));
-  return new Runtime(guarded, resolved, new WorkerTelemetry(resolved.log, signals), queueCounts);
-}
 
 /**
  * The engine, as an application holds it (one per process, from {@link newRuntime}):
@@ -129,12 +114,7 @@ export class Runtime {
    * registered, `invalid_input` for a reserved (`trellis/`) or malformed kind.
    */
   registerExecutor(executor: Executor): void {
-    for (const kind of [executor?.kind, ...(Array.isArray(executor?.aliases) ? executor.aliases : [])]) {
-      if (hasNul(kind)) throw new WorkflowError(ErrorCodes.invalidInput, "an executor kind must not contain NUL characters");
-      if (typeof kind === "string" && kind.startsWith(RESERVED_KIND_PREFIX)) {
-        throw new WorkflowError(ErrorCodes.invalidInput, `executor kinds starting with "${RESERVED_KIND_PREFIX}" are reserved for built-in steps ("${kind}")`);
-      }
-    }
+    assertApplicationKinds(executor);
     this.#executors.register(executor);
   }
 

@@ -5,7 +5,8 @@
  * depends on a test runner, so vitest, Jest and `node:test` all use it.
  */
 import type { RuntimeConfig } from "../config.js";
-import { newRuntime, type Runtime, type StartRunOptions } from "../engine/runtime.js";
+import { newRuntime } from "../engine/new-runtime.js";
+import type { Runtime, StartRunOptions } from "../engine/runtime.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { RunGraph, RunGraphOptions } from "../graph/run-graph.js";
 import type { Logger } from "../observability/logger.js";

@@ -67,7 +67,7 @@ export const adminCommand: CliCommand = {
       return ExitCodes.ok;
     }
     const store = await storeFromUrl(args.store, io.cwd);
-    const [{ newRuntime }, { createAdmin }] = await Promise.all([import("../../engine/runtime.js"), import("../../admin/index.js")]);
+    const [{ newRuntime }, { createAdmin }] = await Promise.all([import("../../engine/new-runtime.js"), import("../../admin/index.js")]);
     const rt = await newRuntime({ store });
     const admin = createAdmin(rt, args.allowActions ? { authorize: () => true, actor: () => "trellis admin" } : {});
     const server = http.createServer(admin.node);

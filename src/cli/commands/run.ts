@@ -118,7 +118,7 @@ export const runCommand: CliCommand = {
     const input = await readInput(values.input, io.cwd);
     const storeUrl = values.store ?? DEFAULT_STORE_URL;
     if (storeUrl.startsWith("sqlite:") && storeUrl !== "sqlite::memory:") await mkdir(path.dirname(path.resolve(io.cwd, storeUrl.slice(7))), { recursive: true });
-    const { newRuntime } = await import("../../engine/runtime.js");
+    const { newRuntime } = await import("../../engine/new-runtime.js");
     const rt = await newRuntime({ store: await storeFromUrl(storeUrl, io.cwd) });
     const ac = new AbortController();
     const stop = () => ac.abort();

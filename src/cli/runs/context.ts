@@ -6,7 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { newRuntime, type Runtime } from "../../engine/runtime.js";
+import { newRuntime } from "../../engine/new-runtime.js";
+import type { Runtime } from "../../engine/runtime.js";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { CliIO } from "../command.js";
 import { DEFAULT_STORE_URL, storeFromUrl } from "../store-url.js";
