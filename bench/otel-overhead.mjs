@@ -108,7 +108,11 @@ async function round(telemetry) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = { off: [], on: [] };
-await round(false); // warm-up: JIT, the SQLite driver, the file system
+// Warm-up, one round of each mode: the JIT compiles the engine's code and, with
+// telemetry on, the SDK's and trellis's telemetry paths; a mode measured cold
+// would pay its compilation in its own figure.
+await round(false);
+await round(true);
 for (let i = 0; i < rounds; i++) {
   // Alternating, so that drift (other load on the machine, a warming disk) hits both alike.
   for (const mode of i % 2 === 0 ? ['off', 'on'] : ['on', 'off']) results[mode].push(await round(mode === 'on'));
