@@ -67,6 +67,10 @@ export class Checkpointer {
   /** Runs a last checkpoint and ends the thread. */
   stop(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
+      // Held while it stops: an unref'd thread (one still starting, on a busy
+      // machine) would let a script whose last await is rt.close() exit before
+      // the reply came (code 13: close never settled).
+      this.#worker.ref();
       const done = () => resolve();
       this.#worker.once("message", done);
       this.#worker.once("exit", done);
