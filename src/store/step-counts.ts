@@ -3,7 +3,7 @@
  * query both built-in adapters run, and the folding of its rows. Behind the
  * queue gauges and `rt.stats()`.
  */
-import type { KindCount, StepCount } from "./store-records.js";
+import type { KindCount, StepCount } from "./read-records.js";
 
 /** The statuses `countSteps` counts: what an operator watches a queue for. */
 export const COUNTED_STEP_STATUSES = ["ready", "running", "waiting"] as const;

@@ -18,28 +18,31 @@ import type {
   ClaimResult,
   CompletionResult,
   CreatedRun,
-  EventRecord,
-  FailedStepsQuery,
-  KindCount,
   LeaseRef,
-  ListRunsQuery,
   NewRun,
-  NewSignal,
   OperatorNote,
-  PurgeResult,
   ReclaimResult,
-  ResultRecord,
   RunRecord,
   StartLease,
   StepOutcome,
-  StepCount,
   StepRecord,
-  StoreEvent,
+  ResultRecord,
   StoredArtifact,
 } from "./store-records.js";
+import type {
+  EventRecord,
+  FailedStepsQuery,
+  KindCount,
+  ListRunsQuery,
+  NewSignal,
+  PurgeResult,
+  StepCount,
+  StoreEvent,
+} from "./read-records.js";
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "./schedule-records.js";
 
 export type * from "./store-records.js";
+export type * from "./read-records.js";
 export type * from "./schedule-records.js";
 
 /** Opens a store. `sqliteStore(...)` and `postgresStore(...)` return one of these. */

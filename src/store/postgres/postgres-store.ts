@@ -56,9 +56,30 @@ import { foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "../s
 import { NO_STEPS, planSteps } from "../step-plan.js";
 import type { KindCount, StepCount, Store, StoreEvent } from "../store.js";
 import type {
-  ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
-  NewSignal, OperatorNote, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepOutcome, StepRecord, StoredArtifact, StoredDependency,
+  ClaimRequest,
+  ClaimResult,
+  ClaimedStep,
+  CompletionResult,
+  CreatedRun,
+  LeaseRef,
+  NewRun,
+  OperatorNote,
+  ReclaimResult,
+  RunRecord,
+  StartLease,
+  StepOutcome,
+  StepRecord,
+  StoredDependency,
+  ResultRecord,
+  StoredArtifact,
 } from "../store-records.js";
+import type {
+  EventRecord,
+  FailedStepsQuery,
+  ListRunsQuery,
+  NewSignal,
+  PurgeResult,
+} from "../read-records.js";
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
 import { Claimer } from "./claim.js";
 import { completeOutcomes } from "./complete.js";

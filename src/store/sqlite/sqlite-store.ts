@@ -24,9 +24,30 @@ import { type ArtifactRow, type EventRow, type OutcomeRow, type RunRow, type Ste
 import { claimedAtStart, StartLeases } from "../start-lease.js";
 import type { KindCount, StepCount, Store } from "../store.js";
 import type {
-  ClaimRequest, ClaimResult, ClaimedStep, CompletionResult, CreatedRun, EventRecord, FailedStepsQuery, LeaseRef, ListRunsQuery, NewRun,
-  NewSignal, OperatorNote, PurgeResult, ReclaimResult, ResultRecord, RunRecord, StartLease, StepErrorRecord, StepOutcome, StepRecord, StoredArtifact,
+  ClaimRequest,
+  ClaimResult,
+  ClaimedStep,
+  CompletionResult,
+  CreatedRun,
+  LeaseRef,
+  NewRun,
+  OperatorNote,
+  ReclaimResult,
+  RunRecord,
+  StartLease,
+  StepErrorRecord,
+  StepOutcome,
+  StepRecord,
+  ResultRecord,
+  StoredArtifact,
 } from "../store-records.js";
+import type {
+  EventRecord,
+  FailedStepsQuery,
+  ListRunsQuery,
+  NewSignal,
+  PurgeResult,
+} from "../read-records.js";
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
 import type { Checkpointer } from "./checkpointer.js";
 import { claimSteps, dependenciesOf } from "./claim.js";
