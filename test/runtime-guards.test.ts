@@ -63,6 +63,21 @@ describe.each(stores("guards"))("runtime guards on $name", ({ fresh }) => {
     }
   });
 
+  it("closes while a runOnce cycle is inside a store call: close waits for it, and both settle", async () => {
+    const rt = await newRuntime({ store: fresh() });
+    rt.registerExecutor(newExecutor("k", async () => 1));
+    rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());
+    for (let round = 0; round < 5; round++) await rt.startRun("p", null);
+    const cycle = rt.runOnce(); // its first store call (the reclaim probe) is under way
+    await rt.close();
+    // Before, on Postgres, the pool ended under the pending query and the cycle never settled.
+    const settled = await cycle.then(
+      (result) => ({ ok: true, result }),
+      (err: unknown) => ({ ok: false, err }),
+    );
+    if (!settled.ok) expect(settled.err).toMatchObject({ name: "WorkflowError" });
+  });
+
   it("turns a failing store open into store_error", async () => {
     await expect(newRuntime({ store: { name: "broken", open: async () => Promise.reject(new Error("ECONNREFUSED")) } })).rejects.toMatchObject({
       code: "store_error",

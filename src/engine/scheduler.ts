@@ -67,6 +67,8 @@ export class Scheduler {
   readonly #limit; // executors running at once: maxWorkers
   readonly #uncommitted; // steps executing or executed whose outcome is not written: UNCOMMITTED_PER_WORKER × maxWorkers
   readonly #inFlight = new Map<string, Execution>(); // by lease token
+  /** The runOnce cycles under way. */
+  readonly #cycles = new Set<Promise<CycleResult>>();
   readonly #completions: Batcher<StepOutcome, CompletionResult>;
   readonly #wakeup = new Wakeup();
   #reserved = 0; // slots promised to a claim or a start that has not returned yet
@@ -200,7 +202,16 @@ export class Scheduler {
     this.wake();
   }
 
-  async runOnce(options: RunOnceOptions = {}): Promise<CycleResult> {
+  /** One cycle: reclaim, then claim and run until what it started (and made ready) has settled. */
+  runOnce(options: RunOnceOptions = {}): Promise<CycleResult> {
+    const cycle = this.#cycle(options);
+    // stop() waits for it: its store calls must finish before the store closes.
+    this.#cycles.add(cycle);
+    void cycle.catch(() => undefined).finally(() => this.#cycles.delete(cycle));
+    return cycle;
+  }
+
+  async #cycle(options: RunOnceOptions): Promise<CycleResult> {
     const counters = emptyCycle();
     const maxSteps = options.maxSteps ?? Infinity;
     await this.#reclaim(counters);
@@ -257,6 +268,8 @@ export class Scheduler {
     this.#stop.abort();
     await this.#workers;
     await this.#drain(grace);
+    // A runOnce cycle may be inside a store call (a reclaim, a claim): it ends once that returns.
+    await Promise.allSettled(this.#cycles);
     this.#heartbeat.stop();
   }
 
