@@ -32,7 +32,7 @@ import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, 
 import type { CycleResult } from "../types.js";
 import type { WorkerTelemetry } from "../observability/worker-telemetry.js";
 import { Batcher } from "./batcher.js";
-import type { Execution, RunOnceOptions, WorkerOptions } from "./execution.js";
+import { drainExecutions, type Execution, type RunOnceOptions, type WorkerOptions } from "./execution.js";
 import { ClaimableKinds } from "./claimable-kinds.js";
 import { executeStep } from "./execute.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -83,6 +83,8 @@ export class Scheduler {
   #loopSignal: AbortSignal | undefined; // the running loop's stop signal
   #unsubscribe: (() => void) | undefined;
   readonly #stop = new AbortController();
+  /** Resolves on stop: a cycle waiting for its steps stops waiting (an abandoned step may never settle). */
+  readonly #stopped = new Promise<void>((resolve) => this.#stop.signal.addEventListener("abort", () => resolve(), { once: true }));
   /** Called after each outcome this process writes (the runtime's run waiters look again). */
   onWritten: (() => void) | undefined;
   /** Fires the schedules due at `now` (with the due waits); true if it started a run. */
@@ -238,7 +240,7 @@ export class Scheduler {
         return counters;
       }
       // Wait for one of this cycle's steps to settle: children it made ready may run in this cycle too.
-      await Promise.race(mine);
+      await Promise.race([...mine, this.#stopped]);
     }
     return counters;
   }
@@ -305,39 +307,15 @@ export class Scheduler {
   }
 
   /** Lets in-flight steps finish; past the grace period aborts them and gives their leases back. */
-  async #drain(grace: number): Promise<void> {
-    if (this.#inFlight.size === 0) return;
-    await this.#abandon([...this.#inFlight.values()].filter((e) => !e.started), undefined);
-    const settled = Promise.all([...this.#inFlight.values()].map((e) => e.settled));
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      settled.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), grace);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!late) return;
-    await this.#abandon([...this.#inFlight.values()], new WorkflowError(ErrorCodes.closed, "the worker is shutting down"));
-  }
-
-  /** Gives leases back without spending an attempt; running executors get their signal aborted. */
-  async #abandon(executions: Execution[], reason: WorkflowError | undefined): Promise<void> {
-    if (executions.length === 0) return;
-    for (const e of executions) {
-      e.abandoned = true;
-      if (reason) e.controller.abort(reason);
-      this.#inFlight.delete(e.lease.token);
-    }
-    try {
-      await this.#store.release(
-        executions.map((e) => e.lease),
-        this.#config.clock(),
-      );
-    } catch (err) {
-      // The leases will expire and be reclaimed instead.
-      this.#config.onError(err, "leases could not be given back at shutdown: they will expire", { steps: executions.length });
-    }
+  #drain(grace: number): Promise<void> {
+    return drainExecutions(this.#inFlight, grace, async (leases) => {
+      try {
+        await this.#store.release(leases, this.#config.clock());
+      } catch (err) {
+        // The leases will expire and be reclaimed instead.
+        this.#config.onError(err, "leases could not be given back at shutdown: they will expire", { steps: leases.length });
+      }
+    });
   }
 
   /** Takes back expired leases, ends the waits whose time has come, and fires due schedules. */
