@@ -17,21 +17,37 @@ export type TestBody = () => unknown;
 
 /** What an assertion offers the suites: the Jest-compatible matchers they use. */
 export interface ConformanceMatchers {
+  /** The value is `expected` (`Object.is`). */
   toBe(expected: unknown): unknown;
+  /** The value equals `expected`, recursively (asymmetric matchers allowed). */
   toEqual(expected: unknown): unknown;
+  /** The value has at least the properties of `expected`, recursively. */
   toMatchObject(expected: object): unknown;
+  /** The array holds `expected` (`===`), or the string contains it. */
   toContain(expected: unknown): unknown;
+  /** The value's `length` is `length`. */
   toHaveLength(length: number): unknown;
+  /** The string matches the regular expression, or contains the string. */
   toMatch(expected: string | RegExp): unknown;
+  /** The value is not `undefined`. */
   toBeDefined(): unknown;
+  /** The value is `undefined`. */
   toBeUndefined(): unknown;
+  /** The value is an instance of the class `expected`. */
   toBeInstanceOf(expected: unknown): unknown;
+  /** The value is `> n`. */
   toBeGreaterThan(n: number | bigint): unknown;
+  /** The value is `>= n`. */
   toBeGreaterThanOrEqual(n: number | bigint): unknown;
+  /** The value is `< n`. */
   toBeLessThan(n: number | bigint): unknown;
+  /** The value is `<= n`. */
   toBeLessThanOrEqual(n: number | bigint): unknown;
+  /** The same matchers, negated. */
   readonly not: ConformanceMatchers;
+  /** The matchers applied to the reason the promise rejects with (failing if it resolves). */
   readonly rejects: ConformanceAsyncMatchers;
+  /** The matchers applied to the value the promise resolves to (failing if it rejects). */
   readonly resolves: ConformanceAsyncMatchers;
 }
 
@@ -41,9 +57,13 @@ export type ConformanceAsyncMatchers = { [K in keyof ConformanceMatchers]: Confo
 /** A Jest-compatible `expect`: vitest's, Jest's, or the `expect` package's (for `node:test`). */
 export interface ConformanceExpect {
   (actual: unknown): ConformanceMatchers;
+  /** An asymmetric matcher: a string that matches the regular expression, or contains the string. */
   stringMatching(expected: string | RegExp): unknown;
+  /** An asymmetric matcher: an object with at least these properties, each equal. */
   objectContaining(expected: Record<string, unknown>): unknown;
+  /** An asymmetric matcher: an array holding every element of `expected`, in any order. */
   arrayContaining(expected: readonly unknown[]): unknown;
+  /** An asymmetric matcher: any value made by `constructor` (`Number`, `String` and the like match primitives too). */
   any(constructor: unknown): unknown;
 }
 
@@ -54,10 +74,15 @@ export interface ConformanceExpect {
  * `expect` package.
  */
 export interface ConformanceRunner {
+  /** Registers a group of tests: `fn` registers them, synchronously. */
   describe(name: string, fn: () => void): unknown;
+  /** Registers a test; a body that returns a promise passes when it resolves. */
   it(name: string, fn: TestBody): unknown;
+  /** Registers a hook run before each test of the enclosing group. */
   beforeEach(fn: TestBody): unknown;
+  /** Registers a hook run after each test of the enclosing group, whether it passed or not. */
   afterEach(fn: TestBody): unknown;
+  /** The runner's assertion function. */
   expect: ConformanceExpect;
 }
 

@@ -24,8 +24,9 @@ import type { StartRunOptions } from "./run-preparation.js";
 
 /** The most missed ticks `catchUp: "all"` fires in one go: the most recent ones; older ones are passed over. */
 export const CATCH_UP_LIMIT = 100;
-/** Run metadata of a scheduled run: the schedule's id, and its tick as an ISO string. */
+/** The run metadata key under which a scheduled run carries its schedule's id. */
 export const SCHEDULE_METADATA_KEY = "trellis.schedule";
+/** The run metadata key under which a scheduled run carries its tick, as an ISO string (UTC). */
 export const SCHEDULE_TICK_METADATA_KEY = "trellis.scheduleTick";
 /** Due schedules read per cycle. */
 const DUE_BATCH = 50;

@@ -40,29 +40,53 @@ export interface ScheduleOptions<I = unknown> {
 
 /** A schedule as `rt.listSchedules()` shows it. */
 export interface ScheduleInfo {
+  /** Names the schedule (`unschedule`, `pauseSchedule` and `resumeSchedule` take it). */
   id: string;
+  /** The cron expression as given: five fields (minute first) or six (seconds first). */
   cron: string;
+  /** The IANA time zone the expression is read in (`"UTC"` unless one was given). */
   timezone: string;
+  /** The name of the package every tick starts a run of. */
   package: string;
+  /** The input of every run it starts, decoded. */
   input: unknown;
+  /** What a tick does while the previous started run is unfinished (`"allow"` unless one was given). */
   overlap: ScheduleOverlap;
+  /** Which missed ticks still fire (`"latest"` unless one was given). */
   catchUp: ScheduleCatchUp;
+  /** Whether it is paused (`pauseSchedule`): its ticks are not fired until `resumeSchedule`. */
   paused: boolean;
   /** The next tick to fire (undefined once the expression has none left). Not fired while paused. */
   nextFireAt?: Date;
   /** The last tick handled: started a run, skipped, or failed to start (`error` says why). */
-  lastTick?: { at: Date; outcome: ScheduleTickOutcome; error?: string };
+  lastTick?: {
+    /** The tick's instant (not when it was handled). */
+    at: Date;
+    /** What became of it. */
+    outcome: ScheduleTickOutcome;
+    /** Why its run could not start; set only when `outcome` is `"failed"`. */
+    error?: string;
+  };
   /** The run the last started tick started, with its status now (undefined once purged). */
-  lastRun?: { id: string; status: RunStatus | undefined };
+  lastRun?: {
+    /** The run's id, `schedule:<id>:<tick ISO>` (see `scheduledRunId`). */
+    id: string;
+    /** Its status when the schedule was read; undefined once the run is purged. */
+    status: RunStatus | undefined;
+  };
   /** Ticks not fired: skipped by `overlap: "skip"`, or missed ticks catch-up passed over (within its bound). */
   skippedTicks: number;
+  /** When the schedule was first created; declaring it again keeps this. */
   createdAt: Date;
+  /** Its last change: declared again, paused or resumed, or a tick handled. */
   updatedAt: Date;
 }
 
 /** The schedules in `rt.stats()`. */
 export interface ScheduleStats {
+  /** How many schedules the store has, paused ones included. */
   count: number;
+  /** How many of them are paused. */
   paused: number;
   /** The earliest next tick of an unpaused schedule. */
   nextFireAt?: Date;

@@ -14,7 +14,6 @@ export interface ListRunsQuery {
   package?: string;
   /** Only runs started with this version of their package. */
   packageVersion?: string;
-  /** At most this many runs. */
   /** `created_at >= createdFrom` (epoch ms). */
   createdFrom?: number;
   /** `created_at <= createdTo` (epoch ms). */
@@ -23,6 +22,7 @@ export interface ListRunsQuery {
   metadata?: Record<string, string>;
   /** The id starts with this text, compared character by character (no pattern, no collation). */
   idPrefix?: string;
+  /** At most this many runs (`rt.listRuns` passes 100 unless given another). */
   limit: number;
   /** Cursor: the runs after this run id, newest first. */
   after?: string;

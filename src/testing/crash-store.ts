@@ -18,8 +18,18 @@ import type { ClaimRequest, ClaimResult, CompletionResult, LeaseRef, StepOutcome
 import { bindStore } from "../store/store-commands.js";
 
 /** Which step's next attempt dies: a step id, or any of step id, run id and kind to match. */
-export type CrashTarget = string | { stepId?: string; runId?: string; kind?: string };
+export type CrashTarget =
+  | string
+  | {
+      /** Only the step of this id (in any run, unless `runId` is given). */
+      stepId?: string;
+      /** Only a step of this run. */
+      runId?: string;
+      /** Only a step of this executor kind. */
+      kind?: string;
+    };
 
+/** What `crashNextAttempt` takes. */
 export interface CrashOptions {
   /** When the worker dies: after executing, before its commit (default), or before executing. */
   before?: "commit" | "execute";
@@ -27,8 +37,11 @@ export interface CrashOptions {
 
 /** An armed crash; `crashed` turns true once a claim of a matching step met it. */
 export interface Crash {
+  /** The step it was armed for, as given. */
   readonly target: CrashTarget;
+  /** When the worker dies: before its commit (`"commit"`, the default) or before executing. */
   readonly before: "commit" | "execute";
+  /** Whether a claim of a matching step met it; until then `lease` is undefined. */
   readonly crashed: boolean;
   /** The attempt that died: its run, step and the lease token it held. */
   readonly lease: LeaseRef | undefined;

@@ -19,6 +19,11 @@ import { nextDueAt } from "./next-due.js";
 import { describeUnfinished } from "./unfinished.js";
 import { freshPostgresSchema, temporarySqlite, type TestStore } from "./test-store.js";
 
+/**
+ * What `createTestRuntime` takes: the runtime configuration without `store`
+ * and `clock` (the test kit provides them), plus where the store lives and
+ * when the fake clock starts.
+ */
 export interface TestRuntimeOptions extends Omit<RuntimeConfig, "store" | "clock"> {
   /**
    * A fresh schema on this PostgreSQL server (dropped at `close`) instead of
@@ -31,6 +36,7 @@ export interface TestRuntimeOptions extends Omit<RuntimeConfig, "store" | "clock
   start?: Date | number;
 }
 
+/** What `runUntilIdle` takes. */
 export interface RunUntilIdleOptions {
   /**
    * Steps it may run before it gives up with `not_idle` (default 1000): a
@@ -39,6 +45,7 @@ export interface RunUntilIdleOptions {
   maxSteps?: number;
 }
 
+/** What `runUntilSettled` takes. */
 export interface RunUntilSettledOptions extends RunUntilIdleOptions {
   /** Do not move the clock past this time (default: no bound). */
   until?: Date | number;
@@ -46,8 +53,11 @@ export interface RunUntilSettledOptions extends RunUntilIdleOptions {
 
 /** One line the runtime logged at `warn` or `error` (the test kit's default logger keeps them here and prints nothing). */
 export interface LoggedLine {
+  /** The level it was logged at. */
   level: "warn" | "error";
+  /** The message (empty when the line had only fields). */
   message: string;
+  /** The structured fields logged with it (empty when there were none). */
   fields: Record<string, unknown>;
 }
 
@@ -78,6 +88,10 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
   }
 }
 
+/**
+ * A runtime under test (from `createTestRuntime`): `rt` on its own store and
+ * fake clock, with the helpers that drive it.
+ */
 export class TestRuntime {
   /** The runtime: register executors and packages on it, start runs, read what you need. */
   readonly rt: Runtime;
@@ -184,7 +198,10 @@ export class TestRuntime {
   }
 
   /** Delivers a signal to a run (`rt.signal`), then runs until idle so that the waits it ends go on. */
-  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{ delivered: boolean }> {
+  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{
+    /** False when a signal with the same `id` had been delivered already (nothing was stored). */
+    delivered: boolean;
+  }> {
     const result = await this.rt.signal(runId, name, payload, opts);
     await this.runUntilIdle();
     return result;
