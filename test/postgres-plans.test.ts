@@ -9,13 +9,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newPackage, newRuntime, requireSteps } from "../src/index.js";
 import { postgresStore } from "../src/postgres.js";
+import { operatorStatements } from "../src/store/postgres/operator-statements.js";
 import { statements } from "../src/store/postgres/statements.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";
 
 const schemas = usePostgresSchemas("plans");
 let admin: pg.Client;
 let schema: string;
-let sql: ReturnType<typeof statements>;
+let sql: ReturnType<typeof statements> & ReturnType<typeof operatorStatements>;
 let sample: { run_id: string; id: string; lease_token: string | null }[];
 
 beforeAll(async () => {
@@ -49,7 +50,7 @@ beforeAll(async () => {
                      SELECT id, 'sig', 'go', '{}', 1 FROM ${q}.runs WHERE seq % 5 = 0`);
   await admin.query(`UPDATE ${q}.steps SET status = 'running', lease_token = 't' || seq, lease_expires_at = 9e12
                      WHERE id = 'A' AND status = 'ready' AND seq % 50 = 0`);
-  sql = statements(q);
+  sql = { ...statements(q), ...operatorStatements(q) };
   sample = (await admin.query(`SELECT run_id, id, lease_token FROM ${q}.steps WHERE status = 'running' LIMIT 100`)).rows;
 }, 120_000);
 afterAll(() => admin?.end());

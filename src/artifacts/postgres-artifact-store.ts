@@ -11,7 +11,7 @@ import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
 import { connectListening, SidePool } from "../store/postgres/connection.js";
 import { asPgPool, type PgPool } from "../store/postgres/pool.js";
-import { quoteIdent } from "../store/postgres/migrations.js";
+import { quoteIdent } from "../store/postgres/connection.js";
 import type { ArtifactObject, ArtifactRef, ArtifactStore } from "./artifact-store.js";
 import { artifactFields } from "./fields.js";
 

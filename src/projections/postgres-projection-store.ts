@@ -8,7 +8,7 @@ import { ErrorCodes, WorkflowError } from "../errors.js";
 import { validateName } from "../names.js";
 import { connectListening, SidePool } from "../store/postgres/connection.js";
 import { asPgPool, type PgPool } from "../store/postgres/pool.js";
-import { quoteIdent } from "../store/postgres/migrations.js";
+import { quoteIdent } from "../store/postgres/connection.js";
 import type { Projection, ProjectionStore } from "./projection-store.js";
 
 /** Options of `PostgresProjectionStore`: give `connectionString` or `pool`. */

@@ -111,3 +111,8 @@ export class SidePool {
 export function literalArray(db: Db, values: string[]): string {
   return `ARRAY[${values.map((v) => db.escapeLiteral(v)).join(",")}]`;
 }
+
+/** A quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

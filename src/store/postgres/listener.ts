@@ -7,7 +7,7 @@
  */
 import type pg from "pg";
 import type { StoreEvent } from "../store.js";
-import { quoteIdent } from "./migrations.js";
+import { quoteIdent } from "./connection.js";
 
 /** The longest list of run ids a `changed` payload names; past it, it names none. */
 export const MAX_CHANGED_PAYLOAD = 1_000;

@@ -6,7 +6,7 @@
  */
 import type { FailedStepsQuery, ListRunsQuery } from "../store.js";
 import { type Db, literalArray } from "./connection.js";
-import { quoteIdent } from "./migrations.js";
+import { quoteIdent } from "./connection.js";
 
 /** Keys of the store's advisory locks: `hashtext` of names unique per schema. */
 export const lockKeysQuery = (schema: string) => ({
@@ -54,7 +54,7 @@ export const notifySql = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p";
  * "status = 'failed'" the planner may, on a table without statistics, walk
  * steps_failed (every failed step, by age) for each run instead.
  */
-const runWithCounts = (q: string) =>
+export const runWithCounts = (q: string) =>
   `r.*, (SELECT count(*) FILTER (WHERE f.status = 'failed')::int FROM ${q}.steps f
          WHERE f.run_id = r.id AND f.status IN ('failed', 'canceled')) AS failed_steps`;
 
@@ -79,24 +79,6 @@ export function listRunsQuery(schema: string, query: ListRunsQuery, afterSeq: nu
   if (afterSeq !== undefined) where.push(`r.seq < ${arg(afterSeq)}`);
   const text = `SELECT ${runWithCounts(q)} FROM ${q}.runs r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.seq DESC LIMIT ${arg(query.limit)}`;
   return { text, values };
-}
-
-/**
- * Statements kept here rather than in `statements.ts` (which is full), for
- * schema `s` (quoted): the run as callers read it, and operator notes.
- */
-export function moreStatements(s: string) {
-  return {
-    readRun: `SELECT ${runWithCounts(s)} FROM ${s}.runs r WHERE r.id = $1`,
-    // An operator's note (JSON $1) merged into the data of the event a trigger
-    // just logged for the action: run $2's newest event of type $3 (the run's
-    // lock is held, so it is this transaction's). Returns it for the capture.
-    noteEvent: `UPDATE ${s}.events SET data = (coalesce(data, '{}')::jsonb || $1::jsonb)::text
-                WHERE run_id = $2 AND seq = (SELECT max(seq) FROM ${s}.events WHERE run_id = $2 AND type = $3)
-                RETURNING seq, data`,
-    // The same change to the copy the capture trigger took when the row was inserted.
-    noteCapturedEvent: "UPDATE pg_temp.trellis_captured_events SET data = $2 WHERE seq = $1",
-  };
 }
 
 /** `listFailedSteps`: the most recently failed first, filtered, after a cursor step. */

@@ -17,9 +17,10 @@ import { deliverEvents } from "../completion-rules.js";
 import { type EventRow, toEvent } from "../rows.js";
 import { encodeParams } from "./arrays.js";
 import { checkout, type Db, preparedName, type Sql, TYPES } from "./connection.js";
-import { quoteIdent } from "./migrations.js";
+import { quoteIdent } from "./connection.js";
 import { commitPayloads } from "./listener.js";
-import { beginSql, commitSql, lockRunsSql, moreStatements, notifySql } from "./queries.js";
+import { operatorStatements } from "./operator-statements.js";
+import { beginSql, commitSql, lockRunsSql, notifySql } from "./queries.js";
 import { statements } from "./statements.js";
 
 /** A transaction in progress: notifications are sent with its COMMIT. */
@@ -36,7 +37,7 @@ export interface Tx {
 /** The map key of one step of one run. */
 export const stepKey = (runId: string, stepId: string) => `${runId}\u0000${stepId}`;
 
-export type Statements = ReturnType<typeof statements> & ReturnType<typeof moreStatements>;
+export type Statements = ReturnType<typeof statements> & ReturnType<typeof operatorStatements>;
 
 export class Session {
   readonly pool: pg.Pool;
@@ -51,7 +52,7 @@ export class Session {
     this.pool = pool;
     this.schema = schema;
     this.channel = `trellis.${schema}`;
-    this.sql = { ...statements(quoteIdent(schema)), ...moreStatements(quoteIdent(schema)) };
+    this.sql = { ...statements(quoteIdent(schema)), ...operatorStatements(quoteIdent(schema)) };
     this.#lockKeys = lockKeys;
   }
 

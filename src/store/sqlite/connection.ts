@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
-import { migrate } from "./migrations.js";
+import { migrate } from "./migrate.js";
 import { WalWatcher } from "./wal-watcher.js";
 
 /** Options of `sqliteStore(...)` (a string is the `path`). */

@@ -1,13 +1,12 @@
 /**
  * SQLite schema, as versioned, append-only migrations. Never edit a released
- * migration: add the next one. `migrate` applies the missing ones inside one
- * `BEGIN IMMEDIATE` transaction, so several processes opening the same file at
- * once serialise on SQLite's write lock and each migration runs exactly once.
+ * migration: add the next one. `migrate.ts` applies the missing ones inside
+ * one `BEGIN IMMEDIATE` transaction, so several processes opening the same file
+ * at once serialise on SQLite's write lock and each migration runs exactly once.
  *
  * Times are integer epoch milliseconds. Values are superjson text.
  */
-import type Database from "better-sqlite3";
-import { type Migration, pendingMigrations } from "../migration-ledger.js";
+import type { Migration } from "../migration-ledger.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -362,26 +361,3 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-/** Applies the migrations this database has not seen yet; returns the versions applied. */
-export function migrate(db: Database.Database, now: number): number[] {
-  const apply = db.transaction(() => {
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    INTEGER PRIMARY KEY,
-      name       TEXT    NOT NULL,
-      applied_at INTEGER NOT NULL
-    )`);
-    const applied = new Set(
-      (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
-    );
-    const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
-    const done: number[] = [];
-    for (const m of pendingMigrations(MIGRATIONS, applied, "this database")) {
-      db.exec(m.sql);
-      record.run(m.version, m.name, now);
-      done.push(m.version);
-    }
-    return done;
-  });
-  return apply.immediate();
-}
