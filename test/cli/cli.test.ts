@@ -1,23 +1,9 @@
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { storeFromUrl } from "../../src/cli/store-url.js";
 import { isWorkflowError } from "../../src/errors.js";
+import { binCli } from "../support/cli.js";
 
-const run = promisify(execFile);
-const bin = path.resolve(import.meta.dirname, "../../dist/cli.js");
-
-/** Runs the built bin (npm test builds first) and returns its exit code and output. */
-async function trellis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const trellis = binCli();
 
 describe("the trellis bin", () => {
   it("prints its version from package.json", async () => {

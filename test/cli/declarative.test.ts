@@ -2,30 +2,18 @@
  * `trellis validate` and `trellis run` as a user runs them: the built bin in a
  * child process, on a SQLite file and on a Postgres schema.
  */
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { binCli } from "../support/cli.js";
 import { pgUrl, usePostgresSchemas } from "../support/postgres.js";
 
-const exec = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "dist/cli.js");
 const example = "examples/declarative/workflows";
 const executors = "examples/declarative/executors.mjs";
 const fixtures = "test/declarative/fixtures";
-
-async function trellis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const trellis = binCli(root);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-cli-decl-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

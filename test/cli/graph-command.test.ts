@@ -3,25 +3,12 @@
  * renderers, deterministic, with author errors reported like `validate`'s.
  */
 import path from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { inProcessCli } from "../support/cli.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const deploy = "examples/declarative/workflows/deploy_application.yaml";
-
-async function trellis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const sink = (write: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (write(String(chunk)), done()) });
-  const code = await main(args, {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    signal: new AbortController().signal,
-    cwd: root,
-  });
-  return { code, stdout, stderr };
-}
+const trellis = inProcessCli(root);
 
 describe("trellis graph", () => {
   it.each(["mermaid", "dot", "svg"])("draws a definition as %s, byte for byte the same each time", async (format) => {

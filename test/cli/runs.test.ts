@@ -2,53 +2,17 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
-import { newPackage, newRuntime, sqliteStore, type Runtime, type StoreConfig } from "../../src/index.js";
-import { postgresStore } from "../../src/postgres.js";
+import { newPackage, newRuntime, sqliteStore, type Runtime } from "../../src/index.js";
 import { registerShop, runUntilIdle, seedOperatorRuns } from "../support/operator-runs.js";
-import { pgUrl, usePostgresSchemas } from "../support/postgres.js";
+import { cliStoreTargets, inProcessCli } from "../support/cli.js";
 
 const bin = path.resolve(import.meta.dirname, "../../dist/cli.js");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-cli-runs-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const schemas = usePostgresSchemas("cli_runs");
-
-/** A store both as a config (for the test's own runtime) and as the `--store` URL the CLI takes. */
-interface Target {
-  name: string;
-  fresh(): { config: StoreConfig; url: string };
-}
-let files = 0;
-const targets: Target[] = [
-  {
-    name: "sqlite",
-    fresh: () => {
-      const file = path.join(dir, `store-${++files}.db`);
-      return { config: sqliteStore(file), url: `sqlite:${file}` };
-    },
-  },
-  {
-    name: "postgres",
-    fresh: () => {
-      const schema = schemas.schema();
-      const url = new URL(pgUrl());
-      url.searchParams.set("schema", schema);
-      return { config: postgresStore({ connectionString: pgUrl(), schema }), url: url.toString() };
-    },
-  },
-];
-
-/** Runs `trellis ...` in this process and returns its exit code and output. */
-async function trellis(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) => new Writable({ write: (chunk, _enc, done) => done(void into.push(String(chunk))) });
-  const code = await main(argv, { stdout: sink(out), stderr: sink(err), signal: new AbortController().signal, cwd: dir });
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
+const targets = cliStoreTargets("cli_runs", dir);
+const trellis = inProcessCli(dir);
 
 describe.each(targets)("trellis runs on $name", ({ fresh }) => {
   let rt: Runtime;

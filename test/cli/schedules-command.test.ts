@@ -2,44 +2,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
-import { sqliteStore, type StoreConfig } from "../../src/index.js";
-import { postgresStore } from "../../src/postgres.js";
-import { pgUrl, usePostgresSchemas } from "../support/postgres.js";
+import { cliStoreTargets, inProcessCli } from "../support/cli.js";
 import { FakeClock, MINUTE, scheduleRuntime } from "../schedules/support.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-cli-schedules-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const schemas = usePostgresSchemas("cli_sched");
 
-const targets: { name: string; fresh(): { config: StoreConfig; url: string } }[] = [
-  {
-    name: "sqlite",
-    fresh: () => {
-      const file = path.join(dir, "store.db");
-      return { config: sqliteStore(file), url: `sqlite:${file}` };
-    },
-  },
-  {
-    name: "postgres",
-    fresh: () => {
-      const schema = schemas.schema();
-      const url = new URL(pgUrl());
-      url.searchParams.set("schema", schema);
-      return { config: postgresStore({ connectionString: pgUrl(), schema }), url: url.toString() };
-    },
-  },
-];
-
-async function trellis(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) => new Writable({ write: (chunk, _enc, done) => done(void into.push(String(chunk))) });
-  const code = await main(argv, { stdout: sink(out), stderr: sink(err), signal: new AbortController().signal, cwd: dir });
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
+const targets = cliStoreTargets("cli_sched", dir);
+const trellis = inProcessCli(dir);
 
 describe.each(targets)("trellis schedules on $name", ({ fresh }) => {
   it("lists schedules with their next and last ticks, pauses and resumes one", async () => {
