@@ -1,6 +1,7 @@
 /**
  * The runtime's reads that take more than one store call or a check of their
- * own (one step with its input, a run's graph, an artifact, a run's output),
+ * own (one step with its input, a run's graph, an artifact, a run's output, a
+ * filtered page of runs),
  * over the store only: `Runtime` checks it is open and delegates here.
  */
 import type { ArtifactRef } from "../artifacts/artifact-store.js";
@@ -8,9 +9,9 @@ import { ErrorCodes, WorkflowError } from "../errors.js";
 import { buildRunGraph, type RunGraph, type RunGraphOptions } from "../graph/run-graph.js";
 import { decode } from "../serialization.js";
 import type { Store } from "../store/store.js";
-import type { StepDetail } from "../types.js";
+import type { ListRunsFilter, StepDetail, WorkflowRun } from "../types.js";
 import { toArtifactRef, toStepInfo, toWorkflowRun } from "./records.js";
-import { assertRunId, isRunId, parseOrThrow, runGraphSchema } from "./runtime-arguments.js";
+import { assertRunId, isRunId, listRunsSchema, parseOrThrow, runGraphSchema } from "./runtime-arguments.js";
 
 export async function readStep(store: Store, runId: string, stepId: string): Promise<StepDetail | undefined> {
   if (!isRunId(runId) || !isRunId(stepId)) return undefined;
@@ -42,4 +43,10 @@ export async function readOutput(store: Store, runId: string): Promise<unknown> 
   if (run.outputStep === undefined) return undefined;
   const result = await store.getResult(runId, run.outputStep);
   return result?.result === undefined ? undefined : decode(result.result);
+}
+
+export async function listRuns(store: Store, filter: ListRunsFilter): Promise<WorkflowRun[]> {
+  const { limit = 100, createdFrom, createdTo, ...rest } = parseOrThrow(listRunsSchema, filter, "listRuns filter");
+  const created = { ...(createdFrom ? { createdFrom: createdFrom.getTime() } : {}), ...(createdTo ? { createdTo: createdTo.getTime() } : {}) };
+  return (await store.listRuns({ ...rest, ...created, limit })).map(toWorkflowRun);
 }

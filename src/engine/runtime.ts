@@ -37,7 +37,6 @@ import {
   assertRunId,
   failedStepsSchema,
   isRunId,
-  listRunsSchema,
   parseOrThrow,
   runOnceSchema,
   waitForRunSchema,
@@ -51,7 +50,7 @@ import { startRuns } from "./run-starts.js";
 import { startRetention } from "./purge.js";
 import { OperatorActions } from "./operator-actions.js";
 import { Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
-import { readArtifact, readGraph, readOutput, readStep } from "./run-reads.js";
+import { listRuns, readArtifact, readGraph, readOutput, readStep } from "./run-reads.js";
 import { ScheduleFirer } from "./schedule-firing.js";
 import { type ScheduleInfo, type ScheduleOptions, Schedules } from "./schedules.js";
 
@@ -258,9 +257,7 @@ export class Runtime {
    */
   async listRuns(filter: ListRunsFilter = {}): Promise<WorkflowRun[]> {
     this.#assertOpen();
-    const { limit = 100, createdFrom, createdTo, ...rest } = parseOrThrow(listRunsSchema, filter, "listRuns filter");
-    const created = { ...(createdFrom ? { createdFrom: createdFrom.getTime() } : {}), ...(createdTo ? { createdTo: createdTo.getTime() } : {}) };
-    return (await this.#store.listRuns({ ...rest, ...created, limit })).map(toWorkflowRun);
+    return listRuns(this.#store, filter);
   }
 
   /** The bytes of an inline artifact (`step.artifact(...)`), with its reference. */

@@ -12,7 +12,7 @@ import type { RunGraph, RunGraphOptions } from "../graph/run-graph.js";
 import type { Logger } from "../observability/logger.js";
 import type { PackageInput, WorkflowPackage } from "../package.js";
 import type { StoreConfig } from "../store/store.js";
-import type { CycleResult, RunEvent, StepStatus, WorkflowRun } from "../types.js";
+import type { CycleResult, OperatorOptions, RunEvent, StepStatus, WorkflowRun } from "../types.js";
 import { CrashingStores, type Crash, type CrashOptions, type CrashTarget } from "./crash-store.js";
 import { FakeClock } from "./fake-clock.js";
 import { nextDueAt } from "./next-due.js";
@@ -197,8 +197,11 @@ export class TestRuntime {
     return (await this.rt.workflow(handle.id)) as WorkflowRun;
   }
 
-  /** Delivers a signal to a run (`rt.signal`), then runs until idle so that the waits it ends go on. */
-  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } = {}): Promise<{
+  /**
+   * Delivers a signal to a run (`rt.signal`, with its `id` and operator
+   * options), then runs until idle so that the waits it ends go on.
+   */
+  async signal(runId: string, name: string, payload?: unknown, opts: { id?: string } & OperatorOptions = {}): Promise<{
     /** False when a signal with the same `id` had been delivered already (nothing was stored). */
     delivered: boolean;
   }> {

@@ -95,8 +95,9 @@ describe.each(targets)("the test kit on $name", ({ options }) => {
     env.rt.registerPackage(newPackage("approval").entrypoint((run) => void run.waitForSignal("approve", "approved", { timeout: 3_600_000 })).build());
 
     await env.execute("approval", null, { runId: "yes" });
-    expect(await env.signal("yes", "approved", { by: "ana" })).toEqual({ delivered: true });
+    expect(await env.signal("yes", "approved", { by: "ana" }, { actor: "ana@ops", reason: "looks right" })).toEqual({ delivered: true });
     expect((await env.rt.workflow("yes"))?.status).toBe("succeeded");
+    expect((await env.events("yes")).find((e) => e.type === "signal_received")).toMatchObject({ actor: "ana@ops", reason: "looks right" });
     expect((await env.rt.result("yes", "approve"))?.data).toEqual({ by: "ana" });
 
     await env.execute("approval", null, { runId: "no" });
