@@ -26,6 +26,7 @@ import { retentionSuite } from "./retention.js";
 import { startLeasesSuite } from "./start-leases.js";
 import { stepCountsSuite } from "./step-counts.js";
 import { versionsSuite } from "./versions.js";
+import { childRunsSuite } from "./child-runs.js";
 import { waitsSuite } from "./waits.js";
 
 export type { ConformanceTarget } from "./harness.js";
@@ -49,6 +50,7 @@ export function describeStoreConformance(target: ConformanceTarget, runner?: Con
     operationsSuite(target);
     branchesSuite(target);
     waitsSuite(target);
+    childRunsSuite(target);
     controlSuite(target);
     operatorNotesSuite(target);
     retentionSuite(target);
