@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { newExecutor, newPackage, newRuntime, type Store, type StoreConfig } from "../src/index.js";
-import { stores } from "./support/stores.js";
+import { claimFailing, stores } from "./support/stores.js";
 
 describe.each(stores("guards"))("runtime guards on $name", ({ fresh }) => {
   /** A real store, with one command made to fail the way a driver fails. */
@@ -27,20 +27,7 @@ describe.each(stores("guards"))("runtime guards on $name", ({ fresh }) => {
 
   it("keeps the worker loop alive through store failures, reporting them to onError", async () => {
     const errors: unknown[] = [];
-    let failures = 0;
-    const inner = fresh();
-    const flaky: StoreConfig = {
-      name: "flaky",
-      async open() {
-        const store = await inner.open();
-        const claim = store.claim.bind(store);
-        store.claim = async (req) => {
-          if (failures++ < 2) throw new Error("SQLITE_BUSY: database is locked");
-          return claim(req);
-        };
-        return store;
-      },
-    };
+    const flaky = claimFailing(fresh(), 2, "SQLITE_BUSY: database is locked");
     const rt = await newRuntime({ store: flaky, pollInterval: 5, onError: (e) => errors.push(e) });
     rt.registerExecutor(newExecutor("k", async (step) => step.result("ok")));
     rt.registerPackage(newPackage("p").entrypoint((run) => void run.step("s", null, { kind: "k" })).build());

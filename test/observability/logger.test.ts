@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newExecutor, newPackage, newRuntime, type Logger, type StoreConfig } from "../../src/index.js";
 import { createTestRuntime } from "../../src/testing/index.js";
-import { stores } from "../support/stores.js";
+import { claimFailing, stores } from "../support/stores.js";
 
 interface Line {
   level: "debug" | "info" | "warn" | "error";
@@ -134,20 +134,7 @@ describe.each(stores("logger"))("logger injection on $name", ({ fresh }) => {
   });
 
   it("reports store failures to onError, and to the logger at error with context when there is one", async () => {
-    const inner = fresh();
-    let failures = 0;
-    const flaky: StoreConfig = {
-      name: "flaky",
-      async open() {
-        const store = await inner.open();
-        const claim = store.claim.bind(store);
-        store.claim = async (req) => {
-          if (failures++ < 1) throw new Error("SQLITE_BUSY: database is locked");
-          return claim(req);
-        };
-        return store;
-      },
-    };
+    const flaky = claimFailing(fresh(), 1, "SQLITE_BUSY: database is locked");
     const lines: Line[] = [];
     const errors: unknown[] = [];
     const consoleError = vi.spyOn(console, "error").mockImplementation(() => undefined);
@@ -167,20 +154,7 @@ describe.each(stores("logger"))("logger injection on $name", ({ fresh }) => {
 
 describe.each(stores("loggermore"))("logger injection, more, on $name", ({ fresh }) => {
   it("onError alone gets the errors survived, and the default console line is not printed", async () => {
-    const inner = fresh();
-    let failures = 0;
-    const flaky: StoreConfig = {
-      name: "flaky",
-      async open() {
-        const store = await inner.open();
-        const claim = store.claim.bind(store);
-        store.claim = async (req) => {
-          if (failures++ < 1) throw new Error("connection reset");
-          return claim(req);
-        };
-        return store;
-      },
-    };
+    const flaky = claimFailing(fresh(), 1, "connection reset");
     const consoleError = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const errors: unknown[] = [];
     const run = await runToEnd(flaky, { onError: (e) => errors.push(e) }, async (step) => step.result(1));

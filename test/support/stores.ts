@@ -27,3 +27,23 @@ export function stores(prefix = "rt"): StoreTarget[] {
     { name: "postgres", fresh: () => schemas.store() },
   ];
 }
+
+/**
+ * A real store whose `claim` fails the first `times` calls with `message`, the
+ * way a driver fails (a locked database, a dropped connection), then works.
+ */
+export function claimFailing(inner: StoreConfig, times: number, message: string): StoreConfig {
+  let failures = 0;
+  return {
+    name: "flaky",
+    async open() {
+      const store = await inner.open();
+      const claim = store.claim.bind(store);
+      store.claim = async (req) => {
+        if (failures++ < times) throw new Error(message);
+        return claim(req);
+      };
+      return store;
+    },
+  };
+}
