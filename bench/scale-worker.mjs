@@ -17,6 +17,9 @@ import { fileURLToPath } from "node:url";
 import { newExecutor, newPackage, newRuntime, requireSteps, sqliteStore } from "../dist/index.js";
 import { postgresStore } from "../dist/postgres.js";
 
+/** Steps per run of the chain10 workload. */
+export const CHAIN_LENGTH = 10;
+
 /** The harness's contenders use a 100 ms poll; here too it is only a backstop (new work wakes workers). */
 export const POLL_MS = 100;
 
@@ -44,9 +47,11 @@ export async function openRuntime(spec, maxWorkers) {
 }
 
 /**
- * The two workloads, as in the peer harness (bench/contenders/trellis-common.mjs):
- *   job   one step (kind bench/noop): the queue workload; history rows have this shape
- *   dag3  A -> B -> C, B and C read their dependency's result
+ * The workloads. The first two as in the peer harness (bench/contenders/trellis-common.mjs):
+ *   job      one step (kind bench/noop): the queue workload; history rows have this shape
+ *   dag3     A -> B -> C, B and C read their dependency's result
+ *   chain10  s1 -> s2 -> ... -> s10, empty steps: the ceiling part's workflow-like drain
+ *            (each completion readies the next step, as in LIMITS.md's "chain")
  * `onRunDone` is called when a run's last handler returns (the harness's
  * completion point: the outcome is written a moment later).
  */
@@ -65,6 +70,19 @@ export function registerWorkloads(rt, onRunDone = () => {}) {
       if (b !== step.input().run + 1) throw new Error(`bad data in ${step.workflow.id}: b=${b}`);
       onRunDone();
     }),
+  );
+  rt.registerExecutor(newExecutor("bench/link", async () => undefined));
+  rt.registerExecutor(newExecutor("bench/link-last", async () => void onRunDone()));
+  rt.registerPackage(
+    newPackage("chain10")
+      .entrypoint((run, input) => {
+        let previous;
+        for (let i = 1; i <= CHAIN_LENGTH; i++) {
+          const kind = i === CHAIN_LENGTH ? "bench/link-last" : "bench/link";
+          previous = run.step(`s${i}`, input, previous ? { kind, dependsOn: requireSteps(previous) } : { kind });
+        }
+      })
+      .build(),
   );
   rt.registerPackage(
     newPackage("job")

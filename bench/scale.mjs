@@ -13,12 +13,14 @@
 //   3. capacity ladder (Postgres): 1, 2, 4 worker processes drain the same
 //      backlog (one-step runs, and dag3 runs of A -> B -> C); steps/s and the
 //      speedup over one process.
+//   4. ceiling: a workflow-like drain (runs of ten chained steps) as a fraction
+//      of the machine's ceiling in ../shared/LIMITS.md (scale-ceiling.mjs).
 //
-//   npm run bench:scale -- [--store sqlite|postgres|both] [--history N] [--memory] [--ladder] ...
+//   npm run bench:scale -- [--store sqlite|postgres|both] [--history N] [--memory] [--ladder] [--ceiling] ...
 //   npm run bench:scale -- --help
 //
 // A part runs when its flag or one of its options is given; with none, all
-// three. Every measurement gets a fresh store (a temp SQLite file, or a fresh
+// four. Every measurement gets a fresh store (a temp SQLite file, or a fresh
 // Postgres schema dropped afterwards). Postgres: TRELLIS_BENCH_PG_URL or --pg-url
 // (default postgres://postgres@127.0.0.1:5432/postgres). Writes
 // bench/results/scale-<UTC timestamp>.md and bench/results/scale-latest.md.
@@ -31,6 +33,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { ceilingPart } from "./scale-ceiling.mjs";
 import { openRuntime, registerWorkloads, startInBatches } from "./scale-worker.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -60,6 +63,9 @@ const OPTIONS = {
   "ladder-runs": { type: "string" },
   "ladder-dag3-runs": { type: "string" },
   "ladder-procs": { type: "string" },
+  ceiling: { type: "boolean" },
+  "ceiling-runs": { type: "string" },
+  "ceiling-repeat": { type: "string" },
   "pg-url": { type: "string", default: process.env.TRELLIS_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
   help: { type: "boolean", short: "h" },
 };
@@ -78,8 +84,9 @@ function parseOptions() {
     scale: Boolean(v.scale || v.history !== undefined || v.n !== undefined || v.repeat !== undefined),
     memory: Boolean(v.memory || v["memory-steps"] !== undefined),
     ladder: Boolean(v.ladder || v["ladder-runs"] !== undefined || v["ladder-dag3-runs"] !== undefined || v["ladder-procs"] !== undefined),
+    ceiling: Boolean(v.ceiling || v["ceiling-runs"] !== undefined || v["ceiling-repeat"] !== undefined),
   };
-  if (!parts.scale && !parts.memory && !parts.ladder) parts.scale = parts.memory = parts.ladder = true;
+  if (!Object.values(parts).some(Boolean)) parts.scale = parts.memory = parts.ladder = parts.ceiling = true;
   const ladderRuns = Number(v["ladder-runs"] ?? 20_000);
   const o = {
     parts,
@@ -94,14 +101,16 @@ function parseOptions() {
     // dag3 has 3 steps per run: a quarter of the runs is about 3/4 of the steps.
     ladderDag3Runs: Number(v["ladder-dag3-runs"] ?? Math.max(1, Math.round(ladderRuns / 4))),
     ladderProcs: (v["ladder-procs"] ?? "1,2,4").split(",").map(Number),
+    ceilingRuns: Number(v["ceiling-runs"] ?? 5_000),
+    ceilingRepeat: Number(v["ceiling-repeat"] ?? 3),
     pgUrl: v["pg-url"],
   };
-  const counts = [o.history, o.n, o.batch, o.repeat, o.maxWorkers, o.memorySteps, o.ladderRuns, o.ladderDag3Runs, ...o.ladderProcs];
+  const counts = [o.history, o.n, o.batch, o.repeat, o.maxWorkers, o.memorySteps, o.ladderRuns, o.ladderDag3Runs, o.ceilingRuns, o.ceilingRepeat, ...o.ladderProcs];
   const valid =
     ["both", "sqlite", "postgres"].includes(v.store) &&
     counts.every(Number.isInteger) &&
     o.history >= 0 &&
-    [o.n, o.batch, o.repeat, o.maxWorkers, o.memorySteps, o.ladderRuns, o.ladderDag3Runs, ...o.ladderProcs].every((x) => x >= 1);
+    [o.n, o.batch, o.repeat, o.maxWorkers, o.memorySteps, o.ladderRuns, o.ladderDag3Runs, o.ceilingRuns, o.ceilingRepeat, ...o.ladderProcs].every((x) => x >= 1);
   if (!valid) usage(2);
   return o;
 }
@@ -109,7 +118,7 @@ function parseOptions() {
 function usage(code) {
   (code ? console.error : console.log)(`npm run bench:scale -- [options]   (node bench/scale.mjs [options], after a build)
 
-parts (a part runs when its flag or one of its options is given; none given: all three)
+parts (a part runs when its flag or one of its options is given; none given: all four)
   --scale                  1. queue throughput on an empty store and with history
     --history N            finished one-step runs loaded as history (default 1000000)
     --n N                  runs per drain (default 5000)
@@ -120,10 +129,13 @@ parts (a part runs when its flag or one of its options is given; none given: all
     --ladder-runs N        one-step runs (default 20000)
     --ladder-dag3-runs N   dag3 runs, 3 steps each (default ladder-runs / 4)
     --ladder-procs LIST    process counts (default 1,2,4)
+  --ceiling                4. runs of 10 chained steps: steps/s as a fraction of the machine's ceiling (LIMITS.md)
+    --ceiling-runs N       runs per drain (default 5000, so 50000 steps)
+    --ceiling-repeat R     drains per store, each on a fresh store (default 3; the median is reported)
 
 common
   --batch B                runs per rt.startRuns call, in every part (default 1000)
-  --store S                sqlite | postgres | both (default both): parts 1 and 2 (3 is Postgres only)
+  --store S                sqlite | postgres | both (default both): parts 1, 2 and 4 (3 is Postgres only)
   --max-workers N          maxWorkers of every runtime (default 16)
   --pg-url URL             default $TRELLIS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres
 
@@ -631,4 +643,8 @@ const sections = [];
 if (opts.parts.scale) for (const kind of opts.stores) sections.push(await scalePart(kind));
 if (opts.parts.memory) sections.push(await memoryPart());
 if (opts.parts.ladder) sections.push(await ladderPart());
+if (opts.parts.ceiling) {
+  const { stores, ceilingRuns: runs, ceilingRepeat: repeat, batch, maxWorkers } = opts;
+  sections.push(await ceilingPart({ stores, runs, batch, repeat, maxWorkers, withFreshStore, finishLine, checkRuns, log }));
+}
 writeResults();
