@@ -127,6 +127,18 @@ describe("PostgreSQL statement plans with history and no statistics", () => {
     expect(shown).not.toMatch(history);
   });
 
+  // A bitmap scan never marks the index entries of rows that stopped running as dead, so each
+  // claim would read every lease taken since the last vacuum; ordered index scans mark them.
+  it.each([
+    ["readyQueues", () => [sql.readyQueues, [now]] as [string, unknown[]]],
+    ["claimDefault", () => [sql.claimDefault, ["w", now, now + 30_000, "default", 128, null]] as [string, unknown[]]],
+  ])("%s finds the earliest lease expiry by ordered scans of steps_running", async (_name, make) => {
+    const [text, values] = make();
+    const shown = await plan(text, values);
+    expect(shown).toMatch(/Index (Only )?Scan using steps_running\b/);
+    expect(shown).not.toMatch(/Bitmap Index Scan on steps_running\b/);
+  });
+
   // These read history by age (with sorting off, as the store runs them), through its partial index, and stop at the limit.
   const q = () => `"${schema}"`;
   const byAge: [string, () => [string, unknown[]], RegExp][] = [

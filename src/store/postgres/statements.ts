@@ -75,8 +75,23 @@ export function statements(s: string) {
       LEFT JOIN LATERAL (SELECT ready_at, seq FROM ${s}.steps o WHERE o.status = 'ready' AND o.queue = qp.queue
                            AND o.priority = qp.priority AND o.ready_at <= ${now}
                          ORDER BY ready_at, seq LIMIT 1) AS h ON true)`;
+  /**
+   * The earliest lease expiry: per queue with running steps (a skip scan of
+   * steps_running), its first expiry in index order. Ordered index scans mark the
+   * entries of rows no longer running dead as they pass them, so later scans skip
+   * them; a plain `min()` here is planned as a bitmap scan, which never does, and
+   * read every lease since the last vacuum (a third of a claim's time late in a
+   * drain of 5 000 runs).
+   */
+  const leaseMin = `(WITH RECURSIVE rq(queue) AS (
+      (SELECT queue FROM ${s}.steps WHERE status = 'running' ORDER BY queue LIMIT 1)
+      UNION ALL
+      SELECT (SELECT queue FROM ${s}.steps WHERE status = 'running' AND queue > rq.queue ORDER BY queue LIMIT 1)
+      FROM rq WHERE rq.queue IS NOT NULL)
+    SELECT min((SELECT lease_expires_at FROM ${s}.steps WHERE status = 'running' AND queue = rq.queue
+                ORDER BY lease_expires_at LIMIT 1)) FROM rq)`;
   /** The earliest lease expiry, timer of a waiting step, and future tick of an unpaused schedule. */
-  const timers = (now: string) => `(SELECT min(lease_expires_at) FROM ${s}.steps WHERE status = 'running') AS lease_min,
+  const timers = (now: string) => `${leaseMin} AS lease_min,
                   (SELECT min(wake_at) FROM ${s}.steps WHERE status = 'waiting') AS wake_min,
                   (SELECT min(next_fire_at) FROM ${s}.schedules WHERE NOT paused AND next_fire_at > ${now}) AS fire_min`;
   /** When a step that becomes ready at \`now\` (of row alias \`t\`) may be claimed: its delay after now, not before its runAt. */
