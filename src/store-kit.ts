@@ -16,12 +16,13 @@ export {
   finishedRunStatus,
   HANDLING_EDGES,
   isFinished,
+  isUnlimited,
   nextTokenAt,
   refillTokens,
   type EdgeState,
 } from "./store/graph-rules.js";
 export { planSteps, readyAtFor, type PlannedStep, type RunLookup } from "./store/step-plan.js";
-export { APPLIED, deliverEvents, GRAPH_CONFLICTS, isUnlimited, STALE } from "./store/completion-rules.js";
+export { APPLIED, deliverEvents, GRAPH_CONFLICTS, STALE } from "./store/completion-rules.js";
 export { assertRunAccepts, operatorNoteData, planRetry, runAccepts, type RetryCandidate, type RetryPlan, type RunAction } from "./store/operator-rules.js";
 export { STORE_COMMANDS, type StoreCommand } from "./store/store-commands.js";
 export { COUNTED_STEP_STATUSES, foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "./store/step-counts.js";

@@ -11,7 +11,7 @@ import type { RunHandle } from "../types.js";
 import type { ChildRunInput } from "../waits.js";
 import { type BuiltinServices, childStartError } from "./builtins.js";
 import type { PackageRegistry } from "./package-registry.js";
-import { prepareRun } from "./run-preparation.js";
+import { prepareRun } from "./run-starts.js";
 
 export interface ChildRunDeps {
   store: Store;

@@ -45,8 +45,7 @@ import { EventHooks, type RunEventListener } from "./event-hooks.js";
 import type { RunGraph, RunGraphOptions } from "../graph/run-graph.js";
 import { PackageRegistry } from "./package-registry.js";
 import { RunWaiter, type WaitForRunOptions } from "./run-waiter.js";
-import type { StartRunOptions } from "./run-preparation.js";
-import { startRuns } from "./run-starts.js";
+import { startRuns, type StartRunOptions } from "./run-starts.js";
 import { startRetention } from "./purge.js";
 import { OperatorActions } from "./operator-actions.js";
 import { Scheduler, type RunOnceOptions, type WorkerOptions } from "./scheduler.js";
@@ -54,7 +53,7 @@ import { listRuns, readArtifact, readGraph, readOutput, readStep } from "./run-r
 import { ScheduleFirer } from "./schedule-firing.js";
 import { type ScheduleInfo, type ScheduleOptions, Schedules } from "./schedules.js";
 
-export type { StartRunOptions } from "./run-preparation.js";
+export type { StartRunOptions } from "./run-starts.js";
 export type { RunEventListener } from "./event-hooks.js";
 
 /**

@@ -20,7 +20,7 @@ import { FINISHED_RUN_STATUSES } from "../store/graph-rules.js";
 import type { ScheduleCatchUp, ScheduleRecord, ScheduleTickOutcome, Store } from "../store/store.js";
 import type { RunHandle } from "../types.js";
 import { CronTicks } from "./cron-ticks.js";
-import type { StartRunOptions } from "./run-preparation.js";
+import type { StartRunOptions } from "./run-starts.js";
 
 /** The most missed ticks `catchUp: "all"` fires in one go: the most recent ones; older ones are passed over. */
 export const CATCH_UP_LIMIT = 100;

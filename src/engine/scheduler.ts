@@ -27,7 +27,7 @@ import type { ResolvedConfig } from "../config.js";
 import { queuePolicy } from "../config.js";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import type { Registry } from "../executor.js";
-import { isUnlimited } from "../store/completion-rules.js";
+import { isUnlimited } from "../store/graph-rules.js";
 import type { ClaimedStep, CompletionResult, LeaseRef, StartLease, StepOutcome, Store, StoreEvent } from "../store/store.js";
 import type { CycleResult } from "../types.js";
 import type { WorkerTelemetry } from "../observability/worker-telemetry.js";

@@ -3,7 +3,7 @@
  * observers what it wrote: shared by every adapter so that they answer alike.
  */
 import { ErrorCodes } from "../errors.js";
-import type { CompletionResult, EventRecord, QueuePolicy } from "./store.js";
+import type { CompletionResult, EventRecord } from "./store.js";
 
 /** The outcome was written under its lease. */
 export const APPLIED: CompletionResult = Object.freeze({ status: "applied" });
@@ -15,9 +15,6 @@ export const STALE: CompletionResult = Object.freeze({ status: "stale" });
  * instead of failing its whole batch: its emitted graph does not fit the run.
  */
 export const GRAPH_CONFLICTS: ReadonlySet<string> = new Set([ErrorCodes.duplicateStep, ErrorCodes.unknownDependency, ErrorCodes.duplicateArtifact]);
-
-/** A queue with no limits: its steps need no per-queue check when claimed (or leased at start). */
-export const isUnlimited = (policy: QueuePolicy): boolean => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
 
 /**
  * Hands committed events to each observer. An observer that throws is its own

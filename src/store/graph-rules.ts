@@ -1,9 +1,11 @@
 /**
- * The rules of the run graph, as pure functions every store adapter applies
- * inside its transactions. Keeping them here (and not in SQL) means both
- * adapters make the same decision, and the conformance suite pins them down.
+ * The rules of the run graph and of queue limits, as pure functions every
+ * store adapter applies inside its transactions. Keeping them here (and not in
+ * SQL) means both adapters make the same decision, and the conformance suite
+ * pins them down.
  */
 import type { DependencyOn, RunStatus, StepStatus } from "../types.js";
+import type { QueuePolicy } from "./store.js";
 
 /** Steps that have not finished. A run with none of these is finished. */
 export const ACTIVE_STEP_STATUSES = ["pending", "ready", "running", "waiting"] as const satisfies readonly StepStatus[];
@@ -61,6 +63,9 @@ export function finishedRunStatus(anyUnhandledFailure: boolean, anyCanceled: boo
 export function finishedRunStatusSql(anyFailed: string, anyCanceled: string): string {
   return `CASE WHEN ${anyFailed} THEN 'failed' WHEN ${anyCanceled} THEN 'canceled' ELSE 'succeeded' END`;
 }
+
+/** A queue with no limits: its steps need no per-queue check when claimed (or leased at start). */
+export const isUnlimited = (policy: QueuePolicy): boolean => !Number.isFinite(policy.maxWorkers) && !policy.rateLimit;
 
 /** Whole tokens a token bucket holds at `now`, after refilling since `refilledAt`. */
 export function refillTokens(

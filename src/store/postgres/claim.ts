@@ -15,8 +15,7 @@
  */
 import type pg from "pg";
 import type { DependencyOn } from "../../types.js";
-import { isUnlimited } from "../completion-rules.js";
-import { nextTokenAt, refillTokens } from "../graph-rules.js";
+import { isUnlimited, nextTokenAt, refillTokens } from "../graph-rules.js";
 import { toClaimedStep, toResultRecord } from "../rows.js";
 import type { ClaimRequest, ClaimResult, ClaimedStep, ResultRecord } from "../store.js";
 import { type Db, preparedName, TYPES } from "./connection.js";

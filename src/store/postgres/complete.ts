@@ -10,7 +10,8 @@ import type { RunStatus } from "../../types.js";
 import { APPLIED, GRAPH_CONFLICTS, STALE } from "../completion-rules.js";
 import { FINISHED_RUN_STATUSES } from "../graph-rules.js";
 import type { CompletionResult, LeaseRef, StepErrorRecord, StepOutcome, WaitOutcome } from "../store.js";
-import { finishRunsIfDone, insertArtifacts, insertSteps, markFailed, markSucceeded, propagate, skipSteps, wakeParents } from "./graph-writes.js";
+import { insertSteps } from "./create-runs.js";
+import { finishRunsIfDone, insertArtifacts, markFailed, markSucceeded, propagate, skipSteps, wakeParents } from "./graph-writes.js";
 import { Payload } from "./listener.js";
 import { type Session, stepKey, type Tx } from "./transaction.js";
 

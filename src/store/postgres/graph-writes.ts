@@ -1,17 +1,16 @@
 /**
- * The writes that move a run's graph, shared by completion, reclaim, start and
- * the operator commands: marking steps finished, telling their dependents,
- * inserting emitted steps, and finishing runs. Each takes a transaction that
- * already holds the runs' locks (see `transaction.ts`).
+ * The writes that move a run's graph once its steps exist, shared by
+ * completion, reclaim and the operator commands: marking steps finished (with
+ * a success's artifacts), telling their dependents, and finishing runs. Each
+ * takes a transaction that already holds the runs' locks (see
+ * `transaction.ts`). Steps are inserted by `create-runs.ts`.
  */
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { DependencyOn, StepStatus } from "../../types.js";
 import { edgeState, finishedRunStatus } from "../graph-rules.js";
-import { planSteps } from "../step-plan.js";
-import type { ArtifactRecord, LeaseRef, NewStep, StepErrorRecord, StepOutcome } from "../store.js";
+import type { ArtifactRecord, LeaseRef, StepErrorRecord, StepOutcome } from "../store.js";
 import type { Db } from "./connection.js";
 import { Payload } from "./listener.js";
-import { addStepRows, edgeRowValues, newStepRows, type StepRows, stepRowValues } from "./step-rows.js";
 import { type Session, stepKey, type Tx } from "./transaction.js";
 
 export interface FinishedStep {
@@ -46,34 +45,6 @@ export async function insertArtifacts(s: Session, db: Db, runId: string, stepId:
     artifacts.map((a) => a.contentType), artifacts.map((a) => JSON.stringify(a.metadata)), artifacts.map((a) => a.uri ?? null),
     artifacts.map((a) => a.size), artifacts.map((a) => Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength)), now,
   ]);
-}
-
-/** Inserts steps into an existing run (its lock held); returns the ids created. */
-export async function insertSteps(s: Session, tx: Tx, runId: string, steps: NewStep[], now: number, parentId: string | undefined): Promise<string[]> {
-  const keys = steps.flatMap((step) => (step.dedupKey === undefined ? [] : [step.dedupKey]));
-  const ids = new Set<string>();
-  for (const step of steps) {
-    ids.add(step.id);
-    for (const d of step.dependsOn) ids.add(d.stepId);
-  }
-  const known = await s.rows<{ id: string; status: StepStatus; dedup_key: string | null }>(tx.db, s.sql.stepsByIdsOrKeys, [runId, [...ids], keys]);
-  const statusOf = new Map(known.map((k) => [k.id, k.status]));
-  const holderOf = new Map(known.filter((k) => k.dedup_key !== null).map((k) => [k.dedup_key as string, k.id]));
-  const planned = planSteps(runId, steps, { statusOf: (id) => statusOf.get(id), holderOf: (k) => holderOf.get(k) });
-  const rows = newStepRows();
-  addStepRows(rows, runId, planned, now, parentId);
-  if (await insertStepRows(s, tx.db, rows)) tx.notify.add(Payload.ready);
-  const skipped = planned.filter((p) => p.status === "skipped");
-  if (skipped.length) await propagate(s, tx, skipped.map((p) => ({ runId, stepId: p.step.id, status: "skipped" as const })), now);
-  return planned.map((p) => p.step.id);
-}
-
-/** Writes planned steps and their edges; returns whether any step is ready. */
-async function insertStepRows(s: Session, db: Db, rows: StepRows): Promise<boolean> {
-  if (rows.id.length === 0) return false;
-  await s.query(db, s.sql.insertSteps, stepRowValues(rows));
-  if (rows.edgeRun.length) await s.query(db, s.sql.insertEdges, edgeRowValues(rows));
-  return rows.status.includes("ready");
 }
 
 /** Skips the given pending steps; returns the ones it skipped (a step already finished is left alone). */

@@ -41,24 +41,21 @@
  *
  * This class implements `Store` by delegating, in the interface's order, to the
  * files that do each job: `transaction.ts` (the session: queries, transactions,
- * locks, notifications, event capture), `claim.ts`, `complete.ts`,
- * `graph-writes.ts` (propagation, emitted steps, run finishes), `operator.ts`,
- * `statements.ts` and `queries.ts` (the SQL), `connection.ts` (clients, type
- * parsing, prepared names), `arrays.ts` / `step-rows.ts` (array parameters),
- * `migrations.ts` and `listener.ts`.
+ * locks, notifications, event capture), `create-runs.ts` (runs and steps
+ * inserted), `claim.ts`, `complete.ts`, `graph-writes.ts` (propagation, run
+ * finishes), `operator.ts`, `statements.ts` and `queries.ts` (the SQL),
+ * `connection.ts` (clients, type parsing, prepared names), `arrays.ts` /
+ * `step-rows.ts` (array parameters), `migrations.ts` and `listener.ts`.
  */
 import type pg from "pg";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { DependencyOn, RunStatus } from "../../types.js";
 import { type ArtifactRow, type EdgeRow, type EventRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toEvent, toResultRecord, toRun, toStep } from "../rows.js";
-import { claimedAtStart, StartLeases } from "../start-lease.js";
 import { foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "../step-counts.js";
-import { NO_STEPS, planSteps } from "../step-plan.js";
 import type { KindCount, StepCount, Store, StoreEvent } from "../store.js";
 import type {
   ClaimRequest,
   ClaimResult,
-  ClaimedStep,
   CompletionResult,
   CreatedRun,
   LeaseRef,
@@ -83,6 +80,7 @@ import type {
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
 import { Claimer } from "./claim.js";
 import { completeOutcomes } from "./complete.js";
+import { createRuns } from "./create-runs.js";
 import { checkout, connectListening } from "./connection.js";
 import { finishRunsIfDone, propagate } from "./graph-writes.js";
 import { Listener, Payload } from "./listener.js";
@@ -91,7 +89,6 @@ import { migrate } from "./migrate.js";
 import * as operator from "./operator.js";
 import * as schedules from "./schedules.js";
 import { failedStepsQuery, listRunsQuery, lockKeysQuery } from "./queries.js";
-import { addStepRows, edgeRowValues, newStepRows, stepRowValues } from "./step-rows.js";
 import { Session, stepKey } from "./transaction.js";
 
 export interface PostgresStoreOptions {
@@ -138,61 +135,8 @@ export class PostgresStore implements Store {
 
   // ---- runs -----------------------------------------------------------------
 
-  /**
-   * One statement (one round trip, one commit): the runs, the steps of those
-   * actually inserted, their edges, and a NOTIFY if a step is ready. A run id
-   * that exists already inserts nothing; it is read back afterwards.
-   */
   async createRuns(runs: NewRun[], lease?: StartLease): Promise<CreatedRun[]> {
-    if (runs.length === 0) return [];
-    const s = this.#s;
-    // A run id twice in one batch: the first one wins, like a race between two calls.
-    const first = new Map<string, NewRun>();
-    for (const r of runs) if (!first.has(r.run.id)) first.set(r.run.id, r);
-    // Inserted in id order: two processes creating overlapping batches wait for
-    // each other in one order instead of deadlocking.
-    const unique = [...first.values()].sort((a, b) => compare(a.run.id, b.run.id));
-    const rows = newStepRows();
-    const leases = lease && new StartLeases(lease);
-    const claimedByRun = new Map<string, ClaimedStep[]>();
-    for (const { run, steps } of unique) {
-      const planned = planSteps(run.id, steps, NO_STEPS);
-      const offset = rows.id.length;
-      addStepRows(rows, run.id, planned, run.createdAt, undefined);
-      if (!leases) continue;
-      // Leased steps are inserted running (the trigger logs step_ready, then step_claimed).
-      planned.forEach((p, i) => {
-        const taken = leases.take(run.id, p, run.createdAt);
-        if (!taken) return;
-        rows.status[offset + i] = "running";
-        rows.leaseToken[offset + i] = taken.token;
-        const claimed = claimedByRun.get(run.id) ?? [];
-        claimed.push(claimedAtStart(run, p, taken));
-        claimedByRun.set(run.id, claimed);
-      });
-    }
-    const r = unique.map((x) => x.run);
-    const [result] = await s.write((db) => s.rows<{ created: string[] | null }>(db, { prepared: s.sql.createRuns }, [
-      r.map((x) => x.id), r.map((x) => x.package), r.map((x) => x.name), r.map((x) => x.status), r.map((x) => x.input),
-      r.map((x) => JSON.stringify(x.metadata)), r.map((x) => x.createdAt), r.map((x) => x.updatedAt),
-      r.map((x) => x.parentRunId ?? null), r.map((x) => x.parentStepId ?? null), r.map((x) => x.outputStep ?? null),
-      ...stepRowValues(rows), ...edgeRowValues(rows), s.channel, Payload.ready,
-      rows.leaseToken, lease?.workerId ?? null, lease?.now ?? null, lease ? lease.now + lease.leaseDuration : null,
-      r.map((x) => x.packageVersion ?? null),
-    ]));
-    const created = new Set(result?.created === null ? r.map((x) => x.id) : (result?.created ?? []));
-    const existing = new Map<string, RunRecord>();
-    const missing = r.filter((x) => !created.has(x.id)).map((x) => x.id);
-    if (missing.length) {
-      for (const row of await s.rows<RunRow>(s.pool, s.sql.runsByIds, [missing])) existing.set(row.id, toRun(row));
-    }
-    return runs.map(({ run }): CreatedRun => {
-      if (first.get(run.id)?.run === run && created.has(run.id)) {
-        const claimed = claimedByRun.get(run.id);
-        return claimed ? { created: true, run, claimed } : { created: true, run };
-      }
-      return { created: false, run: existing.get(run.id) ?? (first.get(run.id) as NewRun).run };
-    });
+    return createRuns(this.#s, runs, lease);
   }
 
   // ---- claiming and leases ---------------------------------------------------
@@ -419,9 +363,4 @@ export class PostgresStore implements Store {
   listening(): Promise<void> {
     return this.#listener.ready();
   }
-}
-
-/** Code-unit order, the same in JS and for the lock order (which sorts hashes anyway). */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

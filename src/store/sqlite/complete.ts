@@ -9,7 +9,8 @@ import { APPLIED, GRAPH_CONFLICTS, STALE } from "../completion-rules.js";
 import { FINISHED_RUN_STATUSES } from "../graph-rules.js";
 import type { RunRow } from "../rows.js";
 import type { CompletionResult, LeaseRef, StepErrorRecord, StepOutcome, WaitOutcome } from "../store.js";
-import { finishRunIfDone, insertSteps, markFailed, markSucceeded, propagate } from "./graph-writes.js";
+import { insertSteps } from "./create-runs.js";
+import { finishRunIfDone, markFailed, markSucceeded, propagate } from "./graph-writes.js";
 import type { Statements } from "./statements.js";
 
 type Succeeded = Extract<StepOutcome, { status: "succeeded" }>;

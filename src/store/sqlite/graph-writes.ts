@@ -1,14 +1,14 @@
 /**
- * The writes that move a run's graph, shared by completion, reclaim, start and
- * the operator commands: marking steps finished, telling their dependents,
- * inserting steps, and finishing runs. Each runs inside the caller's write
- * transaction (see `transaction.ts`).
+ * The writes that move a run's graph once its steps exist, shared by
+ * completion, reclaim and the operator commands: marking steps finished,
+ * telling their dependents, and finishing runs. Each runs inside the caller's
+ * write transaction (see `transaction.ts`). Steps are inserted by
+ * `create-runs.ts`.
  */
 import type { DependencyOn, RunStatus, StepStatus } from "../../types.js";
 import { edgeState } from "../graph-rules.js";
 import type { RunRow } from "../rows.js";
-import { jsonOf, NO_STEPS, type PlannedStep, planSteps, readyAtFor, type RunLookup } from "../step-plan.js";
-import type { LeaseRef, NewStep, StepErrorRecord, StepOutcome } from "../store.js";
+import type { LeaseRef, StepErrorRecord, StepOutcome } from "../store.js";
 import type { Statements } from "./statements.js";
 
 export type LockedRun = RunRow & { status: RunStatus };
@@ -28,31 +28,6 @@ export function markFailed(sql: Statements, lease: LeaseRef & { now: number }, e
   if (changes === 0) return false;
   propagate(sql, lease.runId, lease.stepId, "failed", lease.now);
   return true;
-}
-
-/** Inserts steps into a run (see `planSteps`); returns them as planned. */
-export function insertSteps(sql: Statements, runId: string, steps: NewStep[], now: number, parentId: string | undefined, newRun = false): PlannedStep[] {
-  const lookup: RunLookup = newRun
-    ? NO_STEPS
-    : {
-        statusOf: (id) => (sql.stepStatus.get(runId, id) as { status: StepStatus } | undefined)?.status,
-        holderOf: (key) => (sql.stepByDedupKey.get(runId, key) as { id: string } | undefined)?.id,
-      };
-  const planned = planSteps(runId, steps, lookup);
-  for (const { step, status, edges, waiting } of planned) {
-    const skipped = status === "skipped";
-    sql.insertStep.run(
-      runId, step.id, step.kind, step.queue, status, step.input,
-      edges.size, waiting,
-      jsonOf(step.retry), step.retry.maxAttempts, step.priority,
-      step.parentId ?? parentId ?? null, step.dedupKey ?? null, step.site ?? null, jsonOf(step.metadata),
-      status === "ready" ? readyAtFor(step, now) : null, skipped ? now : null, now, now,
-      step.notBefore ?? null, step.delay ?? 0, step.timeout ?? null, step.waitFor ?? null,
-    );
-    for (const [target, on] of edges) sql.insertEdge.run(runId, target, step.id, on === "completed" ? 0 : 1, on);
-  }
-  for (const p of planned) if (p.status === "skipped") propagate(sql, runId, p.step.id, "skipped", now);
-  return planned;
 }
 
 /** Skips a pending step and what depends on it; false when it was not pending. */

@@ -9,9 +9,10 @@
  *
  * This class implements `Store` by delegating, in the interface's order, to the
  * files that do each job: `connection.ts` (opening the file, pragmas),
- * `transaction.ts` (write transactions, event capture), `claim.ts`,
- * `complete.ts`, `graph-writes.ts` (propagation, inserted steps, run finishes),
- * `operator.ts`, `statements.ts` (the SQL), `migrations.ts`, and beside it
+ * `transaction.ts` (write transactions, event capture), `create-runs.ts`
+ * (runs and steps inserted), `claim.ts`, `complete.ts`, `graph-writes.ts`
+ * (propagation, run finishes), `operator.ts`, `statements.ts` (the SQL),
+ * `migrations.ts`, and beside it
  * `checkpointer.ts` (WAL checkpoints off the main thread) and `wal-watcher.ts`
  * (wake-ups across processes).
  */
@@ -21,12 +22,10 @@ import type { RunStatus } from "../../types.js";
 import { FINISHED_RUN_STATUSES } from "../graph-rules.js";
 import { foldStepCounts, readyKindsSql, stepCountsSql, toKindCounts } from "../step-counts.js";
 import { type ArtifactRow, type EventRow, type OutcomeRow, type RunRow, type StepRow, toArtifact, toEvent, toResultRecord, toRun, toStep } from "../rows.js";
-import { claimedAtStart, StartLeases } from "../start-lease.js";
 import type { KindCount, StepCount, Store } from "../store.js";
 import type {
   ClaimRequest,
   ClaimResult,
-  ClaimedStep,
   CompletionResult,
   CreatedRun,
   LeaseRef,
@@ -53,7 +52,8 @@ import type { Checkpointer } from "./checkpointer.js";
 import { claimSteps, dependenciesOf } from "./claim.js";
 import { completeOutcomes } from "./complete.js";
 import { openDatabase, type SqliteStoreOptions } from "./connection.js";
-import { finishRunIfDone, insertSteps, propagate } from "./graph-writes.js";
+import { createRuns } from "./create-runs.js";
+import { finishRunIfDone, propagate } from "./graph-writes.js";
 import * as operator from "./operator.js";
 import { failedStepsQuery, listRunsQuery, purgeableRunsSql, type Statements } from "./statements.js";
 import { SqliteSchedules } from "./schedules.js";
@@ -88,10 +88,7 @@ export class SqliteStore implements Store {
     // The hot commands get a transaction wrapper each, compiled once.
     this.#claimTx = this.#s.writer((request: ClaimRequest) => claimSteps(this.#sql, request));
     this.#completeTx = this.#s.writer((outcomes: StepOutcome[]) => completeOutcomes(db, this.#sql, outcomes));
-    this.#createRunsTx = this.#s.writer((runs: NewRun[], lease: StartLease | undefined) => {
-      const leases = lease && new StartLeases(lease);
-      return runs.map((r) => this.#createRun(r, leases));
-    });
+    this.#createRunsTx = this.#s.writer((runs: NewRun[], lease: StartLease | undefined) => createRuns(this.#sql, runs, lease));
   }
 
   // ---- runs -----------------------------------------------------------------
@@ -100,26 +97,6 @@ export class SqliteStore implements Store {
     const created = this.#createRunsTx(runs, lease);
     this.#checkpointer?.wrote();
     return created;
-  }
-
-  #createRun({ run, steps }: NewRun, leases: StartLeases | undefined): CreatedRun {
-    const sql = this.#sql;
-    const inserted = sql.insertRun.run(
-      run.id, run.package, run.name, run.status, run.input, JSON.stringify(run.metadata), run.createdAt, run.updatedAt,
-      run.parentRunId ?? null, run.parentStepId ?? null, run.outputStep ?? null, run.packageVersion ?? null,
-    );
-    if (inserted.changes === 0) return { created: false, run: toRun(sql.getRun.get(run.id) as RunRow) };
-    const planned = insertSteps(sql, run.id, steps, run.createdAt, undefined, true);
-    if (!leases) return { created: true, run };
-    // Inserted ready, then leased like a claim would (so the log says step_ready, step_claimed).
-    const claimed: ClaimedStep[] = [];
-    for (const p of planned) {
-      const lease = leases.take(run.id, p, run.createdAt);
-      if (!lease) continue;
-      sql.leaseStepById.run(lease.workerId, lease.token, lease.acquiredAt, lease.expiresAt, lease.acquiredAt, lease.acquiredAt, run.id, p.step.id);
-      claimed.push(claimedAtStart(run, p, lease));
-    }
-    return claimed.length ? { created: true, run, claimed } : { created: true, run };
   }
 
   // ---- claiming and leases ---------------------------------------------------
