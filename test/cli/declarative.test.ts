@@ -33,6 +33,7 @@ describe("trellis validate", () => {
       [
         `${fixtures}/invalid/unknown-key.yaml:6:5: unknown key "on_sucess"; did you mean "on_success"?`,
         `${fixtures}/invalid/unknown-key.yaml:9:24: unknown key "dealy"; did you mean "delay"?`,
+        `${fixtures}/invalid/unknown-key.yaml:11:9: unknown key "whn"; did you mean "when"?`,
         `${fixtures}/invalid/loop.yaml:10:11: unbounded loop: "b" leads back to "a"; give a task on the loop max_iterations`,
         "",
       ].join("\n"),
