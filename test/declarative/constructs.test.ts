@@ -391,10 +391,12 @@ tasks:
     const { id } = await h.rt.startRun("t.secrets", {});
     expect((await h.finish(id)).status).toBe("succeeded");
     expect(h.calls.get("t.quiet")).toEqual([{ url: "https://api/v1", token: "s3cr3t" }]);
-    const all = await h.rt.steps(id);
-    const results = await Promise.all(all.map((s) => h.rt.result(id, s.id)));
+    // Stored inputs too (rt.step): the guard step's input holds the placeholder, not the value.
+    const all = await Promise.all((await h.rt.steps(id)).map((s) => h.rt.step(id, s.id)));
+    const results = await Promise.all(all.map((s) => h.rt.result(id, s?.id as string)));
     const stored = JSON.stringify(all) + JSON.stringify(await h.rt.events(id)) + JSON.stringify(results);
     expect(stored).toContain("https://api/v1");
+    expect(stored).toContain('"token":{"$secret":"api.token"}');
     expect(stored).not.toContain("s3cr3t");
     const call = (await h.rt.steps(id)).find((s) => s.id === "call");
     expect(call?.kind).toBe("t.secrets#guard");
