@@ -86,6 +86,16 @@ function fail(unsorted: Located[]): never {
 export function parseWorkflow(source: string, options: ParseOptions = {}): DeclarativePackage {
   const file = options.file ?? "<source>";
   if (typeof source !== "string") throw new WorkflowError(ErrorCodes.invalidInput, "parseWorkflow needs the YAML text of a definition");
+  try {
+    return parseSource(source, file, options);
+  } catch (err) {
+    // The YAML parser and the checks walk the document recursively: thousands of nested levels overflow the stack.
+    if (err instanceof RangeError) fail([{ file, line: 1, column: 1, message: `the document nests too deeply to read (${err.message})` }]);
+    throw err;
+  }
+}
+
+function parseSource(source: string, file: string, options: ParseOptions): DeclarativePackage {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (p: Path, message: string, opts: { key?: boolean; offset?: number; code?: string } = {}): Located => ({
