@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadWorkflows, parseWorkflow } from "../../src/declarative/index.js";
-import { isWorkflowError } from "../../src/errors.js";
+import { isWorkflowError, type WorkflowError } from "../../src/errors.js";
 import { newRuntime, sqliteStore } from "../../src/index.js";
 import { testExecutors } from "./support.js";
 
@@ -95,6 +95,26 @@ describe("author errors", () => {
       const error = await rt.runOnce().catch((e: unknown) => e);
       expect(isWorkflowError(error) && error.code).toBe("invalid_workflow");
       expect((error as Error).message).toBe('actions.yaml:5:13: unknown action "t.missing": no executor or workflow is registered for it');
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it("unknown actions of every registered definition are reported together, by startWorkers too, and nothing runs", async () => {
+    const rt = await newRuntime({ store: sqliteStore(":memory:") });
+    try {
+      const yaml = (ref: string, action: string) => `ref: ${ref}\nversion: '1'\ntasks:\n  - name: a\n    action: ${action}\n`;
+      rt.registerPackage(parseWorkflow(yaml("t.one", "t.nope"), { file: "one.yaml" }));
+      rt.registerPackage(parseWorkflow(yaml("t.two", "t.nada"), { file: "two.yaml" }));
+      const { id } = await rt.startRun("t.one", {});
+      const error = await rt.startWorkers({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
+      expect(isWorkflowError(error) && error.code).toBe("invalid_workflow");
+      expect((error as Error).message.split("\n")).toEqual([
+        'one.yaml:5:13: unknown action "t.nope": no executor or workflow is registered for it',
+        'two.yaml:5:13: unknown action "t.nada": no executor or workflow is registered for it',
+      ]);
+      expect((error as WorkflowError).details).toHaveLength(2);
+      expect((await rt.steps(id)).every((s) => s.status !== "succeeded")).toBe(true);
     } finally {
       await rt.close();
     }
