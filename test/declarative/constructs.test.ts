@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { waitUntil } from "../../src/conformance/harness.js";
 import { stores } from "../support/stores.js";
-import { type Harness, useHarness } from "./support.js";
+import { approvalYaml, type Harness, useHarness } from "./support.js";
 
 async function steps(h: Harness, runId: string): Promise<Record<string, string>> {
   return Object.fromEntries((await h.rt.steps(runId)).map((s) => [s.id, s.status]));
@@ -334,29 +334,7 @@ output_map:
 
   it("core.inquiry waits for its signal; the answer is validated against the schema and becomes the result", async () => {
     const h = await harness();
-    h.register(`
-ref: t.inquiry
-version: "1"
-tasks:
-  - name: approve
-    action: core.inquiry
-    input:
-      prompt: "Deploy?"
-      schema:
-        type: object
-        properties:
-          approved: { type: boolean, required: true }
-    decision:
-      - when: "{{ task.approve.result.approved }}"
-        next: deploy
-      - default: cancel
-  - name: deploy
-    action: t.echo
-    input: { deploy: true }
-  - name: cancel
-    action: t.echo
-    input: { deploy: false }
-`);
+    h.register(approvalYaml("t.inquiry", "Deploy?"));
     const { id } = await h.rt.startRun("t.inquiry", {});
     expect((await h.finish(id)).status).toBe("running");
     const step = (await h.rt.steps(id)).find((s) => s.id === "approve");

@@ -16,34 +16,10 @@ import { parseWorkflow } from "../../src/declarative/index.js";
 import { newRuntime, type Runtime } from "../../src/index.js";
 import { eventually, FormClient } from "../admin/fixture.js";
 import { cliStoreTargets, inProcessCli } from "../support/cli.js";
-import { testExecutors } from "./support.js";
+import { approvalYaml, testExecutors } from "./support.js";
 
 const BASE = "/ops/admin";
-const approval = `
-ref: t.approval
-version: "1"
-tasks:
-  - name: approve
-    action: core.inquiry
-    input:
-      prompt: "Deploy shop 1.4.0?"
-      schema:
-        type: object
-        properties:
-          approved: { type: boolean, required: true }
-    decision:
-      - when: "{{ task.approve.result.approved }}"
-        next: deploy
-      - default: cancel
-  - name: deploy
-    action: t.echo
-    input: { deploy: true }
-  - name: cancel
-    action: t.echo
-    input: { deploy: false }
-output_map:
-  answer: "{{ task.approve.result }}"
-`;
+const approval = approvalYaml("t.approval", "Deploy shop 1.4.0?", 'output_map:\n  answer: "{{ task.approve.result }}"\n');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-inquiry-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
