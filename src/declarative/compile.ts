@@ -8,7 +8,7 @@
 import type { z } from "zod";
 import { ErrorCodes, type WorkflowError } from "../errors.js";
 import {
-  BUILTIN_ACTIONS, type TaskDef, TRANSITIONS, type Transition, type WorkflowDef, allTasks, asList, publishEntries, targetsOf,
+  BUILTIN_ACTIONS, MAX_ITEMS, type TaskDef, TRANSITIONS, type Transition, type WorkflowDef, allTasks, asList, publishEntries, targetsOf,
 } from "./definition.js";
 import { FILTERS } from "./expressions/filters.js";
 import { collectReferences, type RootName } from "./expressions/syntax.js";
@@ -159,6 +159,9 @@ class Compiler {
     for (const key of ["with_items", "retry", "timeout"] as const) {
       if (parallel && t[key] !== undefined) this.problem([...path, key], `"${key}" is not allowed on parallel task "${t.name}"`, { key: true });
     }
+    if (Array.isArray(t.with_items) && t.with_items.length > MAX_ITEMS) {
+      this.problem([...path, "with_items"], `with_items of "${t.name}" has ${t.with_items.length} items; the limit is ${MAX_ITEMS}`, { code: ErrorCodes.tooManyItems, key: true });
+    }
     for (const key of ["batch_size", "concurrency"] as const) {
       if (t[key] !== undefined && t.with_items === undefined) this.problem([...path, key], `"${key}" needs with_items`, { key: true });
     }
@@ -284,6 +287,17 @@ function findCycles(def: WorkflowDef): { task: string; index: number; target: st
   return found;
 }
 
+/** The top-level tasks some path of transitions from a start task leads to (a block's members run with it). */
+function reachable(def: WorkflowDef, start: readonly string[]): Set<string> {
+  const edges = new Map(def.tasks.map((t) => [t.name, targetsOf(t)]));
+  const seen = new Set(start);
+  const queue = [...start];
+  for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+    for (const next of edges.get(name) ?? []) if (edges.has(next) && !seen.has(next)) (seen.add(next), queue.push(next));
+  }
+  return seen;
+}
+
 /** Compiles a definition; the problems list is empty when it is valid. */
 export function compileWorkflow(def: WorkflowDef): { workflow: CompiledWorkflow; problems: Problem[] } {
   const c = new Compiler(def);
@@ -318,6 +332,12 @@ export function compileWorkflow(def: WorkflowDef): { workflow: CompiledWorkflow;
   // A task that only leads back to itself (a self-loop) still starts the run.
   const start = def.tasks.filter((t) => (inbound.get(t.name) ?? []).every((from) => from === t.name)).map((t) => t.name);
   if (start.length === 0) c.problem(["tasks"], "no task starts the run: every task is the target of a transition", { key: true });
+  else {
+    const reached = reachable(def, start);
+    def.tasks.forEach((t, i) => {
+      if (!reached.has(t.name)) c.problem(["tasks", i, "name"], `task "${t.name}" is unreachable: no path from a start task (${start.join(", ")}) leads to it`);
+    });
+  }
   def.tasks.forEach((t, i) => {
     if (t.join === "all" && (inbound.get(t.name) ?? []).length < 2) c.problem(["tasks", i, "join"], `join: all on "${t.name}" needs two or more tasks leading to it`, { key: true });
   });

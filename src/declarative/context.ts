@@ -47,8 +47,7 @@ export const IDS = {
 
 /** The longest nesting of subworkflows. */
 export const MAX_CHILD_DEPTH = 10;
-/** The most items one `with_items` may have. */
-export const MAX_ITEMS = 50_000;
+export { MAX_ITEMS } from "./definition.js";
 
 /** How a task ended, as `task.<name>` shows it and routes record it. */
 export interface TaskView {

@@ -12,6 +12,9 @@ export const BUILTIN_ACTIONS = {
   sleep: "core.sleep",
 } as const;
 
+/** The most items (or batches' items) one `with_items` may have. */
+export const MAX_ITEMS = 50_000;
+
 /** A task (and workflow) name: usable as `task.<name>` in templates and inside step ids. */
 export const TASK_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 

@@ -22,7 +22,7 @@ export interface ParseOptions extends DeclarativeOptions {
   file?: string;
 }
 
-const LIMIT_CODES: ReadonlySet<string> = new Set([ErrorCodes.tooManyTasks, ErrorCodes.templateTooLarge]);
+const LIMIT_CODES: ReadonlySet<string> = new Set([ErrorCodes.tooManyTasks, ErrorCodes.tooManyItems, ErrorCodes.templateTooLarge]);
 
 /** The keys an object at `path` may hold, for "did you mean". */
 function knownKeys(p: Path): readonly string[] {
@@ -35,13 +35,23 @@ function knownKeys(p: Path): readonly string[] {
   return [];
 }
 
-function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
+/** The value at `path` in the parsed document. */
+function valueAt(raw: unknown, path: Path): unknown {
+  let value = raw;
+  for (const segment of path) value = typeof value === "object" && value !== null ? (value as Record<string | number, unknown>)[segment] : undefined;
+  return value;
+}
+
+function zodProblems(issues: readonly z.core.$ZodIssue[], raw: unknown): Problem[] {
   return issues.flatMap((issue): Problem[] => {
     const at = issue.path.filter((s): s is string | number => typeof s !== "symbol");
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({ path: [...at, key], key: true, message: `unknown key "${key}"${suggest(key, knownKeys(at))}` }));
     }
     if (issue.code === "invalid_union" && at.at(-2) === "decision") {
+      const entry = valueAt(raw, at);
+      const unknown = typeof entry === "object" && entry !== null ? Object.keys(entry).filter((k) => !(DECISION_KEYS as readonly string[]).includes(k)) : [];
+      if (unknown.length) return unknown.map((key) => ({ path: [...at, key], key: true, message: `unknown key "${key}"${suggest(key, DECISION_KEYS)}` }));
       return [{ path: at, message: "a decision entry is { when, next } or { default }" }];
     }
     const field = at.length ? at.join(".") : "the document";
@@ -76,6 +86,16 @@ function fail(unsorted: Located[]): never {
 export function parseWorkflow(source: string, options: ParseOptions = {}): DeclarativePackage {
   const file = options.file ?? "<source>";
   if (typeof source !== "string") throw new WorkflowError(ErrorCodes.invalidInput, "parseWorkflow needs the YAML text of a definition");
+  try {
+    return parseSource(source, file, options);
+  } catch (err) {
+    // The YAML parser and the checks walk the document recursively: thousands of nested levels overflow the stack.
+    if (err instanceof RangeError) fail([{ file, line: 1, column: 1, message: `the document nests too deeply to read (${err.message})` }]);
+    throw err;
+  }
+}
+
+function parseSource(source: string, file: string, options: ParseOptions): DeclarativePackage {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (p: Path, message: string, opts: { key?: boolean; offset?: number; code?: string } = {}): Located => ({
@@ -92,7 +112,7 @@ export function parseWorkflow(source: string, options: ParseOptions = {}): Decla
   const forbidden = forbiddenKeys(raw);
   if (forbidden.length) fail(forbidden.map((p) => at(p, `"${String(p.at(-1))}" cannot be used as a key`, { key: true })));
   const parsed = workflowDef.safeParse(raw);
-  if (!parsed.success) fail(zodProblems(parsed.error.issues).map((p) => at(p.path, p.message, p)));
+  if (!parsed.success) fail(zodProblems(parsed.error.issues, raw).map((p) => at(p.path, p.message, p)));
   const { workflow, problems } = compileWorkflow(parsed.data);
   if (problems.length) fail(problems.map((p) => at(p.path, p.message, p)));
   return toPackage(workflow, file, (p, message, opts) => at(p, message, opts), options);

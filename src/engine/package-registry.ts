@@ -5,7 +5,7 @@
  * Executors a package brings are registered with it; versions of one package
  * share them.
  */
-import { ErrorCodes, WorkflowError } from "../errors.js";
+import { ErrorCodes, WorkflowError, isWorkflowError } from "../errors.js";
 import { type Executor, executorKinds, type Registry } from "../executor.js";
 import { hasNul } from "../names.js";
 import type { PackageHost, WorkflowPackage } from "../package.js";
@@ -99,10 +99,27 @@ export class PackageRegistry {
     return [...(this.#versions.get(name)?.keys() ?? [])].filter((v): v is string => v !== undefined).sort(compareVersions);
   }
 
-  /** Lets each package check, once before workers run, that what it needs is registered. */
+  /**
+   * Lets each package check, once before workers run, that what it needs is registered.
+   * The `invalid_workflow` errors of every package are reported together, as one.
+   */
   verify(): void {
     if (this.#verified) return;
-    for (const versions of this.#versions.values()) for (const pkg of versions.values()) pkg.verify?.();
+    const failures: WorkflowError[] = [];
+    for (const versions of this.#versions.values()) {
+      for (const pkg of versions.values()) {
+        try {
+          pkg.verify?.();
+        } catch (err) {
+          if (!(isWorkflowError(err) && err.code === ErrorCodes.invalidWorkflow && Array.isArray(err.details))) throw err;
+          failures.push(err);
+        }
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      throw new WorkflowError(ErrorCodes.invalidWorkflow, failures.map((f) => f.message).join("\n"), { details: failures.flatMap((f) => f.details as unknown[]) });
+    }
     this.#verified = true;
   }
 }

@@ -45,6 +45,10 @@ export interface WorkerConfig {
   hangAtStart?: number;
   /** SQLite file with the concurrency gauge of "crash/gauged" (see `createGauge`). */
   gauge?: string;
+  /** This process's n-th "crash/gauged" tells the parent "paused", then waits inside the gauge for `marker`. */
+  pauseGaugedAt?: number;
+  /** How long a stopping worker lets its in-flight steps finish (startWorkers' shutdownGrace). */
+  shutdownGrace?: number;
   /** Report the store's events ("store-event") and claims ("claim", "claimed" with the steps) over IPC. */
   reportStore?: boolean;
   /** Every outcome write (store.complete) waits this long first. */

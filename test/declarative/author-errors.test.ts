@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadWorkflows, parseWorkflow } from "../../src/declarative/index.js";
-import { isWorkflowError } from "../../src/errors.js";
+import { isWorkflowError, type WorkflowError } from "../../src/errors.js";
 import { newRuntime, sqliteStore } from "../../src/index.js";
 import { testExecutors } from "./support.js";
 
@@ -57,6 +57,11 @@ const expected: Record<string, string[]> = {
   "unknown-key.yaml": [
     "unknown-key.yaml:6:5: unknown key \"on_sucess\"; did you mean \"on_success\"?",
     "unknown-key.yaml:9:24: unknown key \"dealy\"; did you mean \"delay\"?",
+    "unknown-key.yaml:11:9: unknown key \"whn\"; did you mean \"when\"?",
+  ],
+  "unreachable.yaml": [
+    "unreachable.yaml:7:11: task \"retry_later\" is unreachable: no path from a start task (start) leads to it",
+    "unreachable.yaml:11:11: task \"retry_again\" is unreachable: no path from a start task (start) leads to it",
   ],
   "yaml-syntax.yaml": [
     "yaml-syntax.yaml:1:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
@@ -95,6 +100,26 @@ describe("author errors", () => {
     }
   });
 
+  it("unknown actions of every registered definition are reported together, by startWorkers too, and nothing runs", async () => {
+    const rt = await newRuntime({ store: sqliteStore(":memory:") });
+    try {
+      const yaml = (ref: string, action: string) => `ref: ${ref}\nversion: '1'\ntasks:\n  - name: a\n    action: ${action}\n`;
+      rt.registerPackage(parseWorkflow(yaml("t.one", "t.nope"), { file: "one.yaml" }));
+      rt.registerPackage(parseWorkflow(yaml("t.two", "t.nada"), { file: "two.yaml" }));
+      const { id } = await rt.startRun("t.one", {});
+      const error = await rt.startWorkers({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
+      expect(isWorkflowError(error) && error.code).toBe("invalid_workflow");
+      expect((error as Error).message.split("\n")).toEqual([
+        'one.yaml:5:13: unknown action "t.nope": no executor or workflow is registered for it',
+        'two.yaml:5:13: unknown action "t.nada": no executor or workflow is registered for it',
+      ]);
+      expect((error as WorkflowError).details).toHaveLength(2);
+      expect((await rt.steps(id)).every((s) => s.status !== "succeeded")).toBe(true);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it("a static input is checked against its typed executor's schema when workers start", async () => {
     const rt = await newRuntime({ store: sqliteStore(":memory:") });
     try {
@@ -122,11 +147,16 @@ describe("author errors", () => {
     }
   });
 
-  it("limits have their own codes: tasks per definition and template size", () => {
+  it("limits have their own codes: tasks per definition, items of a written-out with_items and template size", () => {
     const tasks = Array.from({ length: 501 }, (_, i) => `  - name: t${i}\n    action: core.noop\n`).join("");
     const big = errorOf(() => parseWorkflow(`ref: t.big\nversion: "1"\ntasks:\n${tasks}`));
     expect(big.code).toBe("too_many_tasks");
     expect(big.lines).toEqual(["<source>:3:1: 501 tasks; the limit is 500"]);
+    const items = errorOf(() =>
+      parseWorkflow(`ref: t.items\nversion: "1"\ntasks:\n  - name: each\n    action: t.echo\n    with_items: [${Array.from({ length: 50_001 }, (_, i) => i).join(", ")}]\n`),
+    );
+    expect(items.code).toBe("too_many_items");
+    expect(items.lines).toEqual(['<source>:6:5: with_items of "each" has 50001 items; the limit is 50000']);
     const long = `{{ parameters.x ${"+ 1 ".repeat(2_600)}}}`;
     const template = errorOf(() =>
       parseWorkflow(`ref: t.long\nversion: "1"\nparameters: { x: { type: number } }\ntasks:\n  - name: a\n    action: core.noop\n    input: { v: "${long}" }\n`),
@@ -139,6 +169,7 @@ describe("author errors", () => {
     const doc = readFileSync(path.join(import.meta.dirname, "../../docs/declarative.md"), "utf8");
     for (const line of Object.values(expected).flat()) expect(doc).toContain(line);
     expect(doc.replace(/\s+/g, " ")).toContain("<source>:3:1: 501 tasks; the limit is 500");
+    expect(doc.replace(/\s+/g, " ")).toContain('<source>:6:5: with_items of "each" has 50001 items; the limit is 50000');
     expect(doc.replace(/\s+/g, " ")).toContain("<source>:7:17: a template is 10418 characters long; the limit is 10000");
   });
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { waitUntil } from "../../src/conformance/harness.js";
 import { stores } from "../support/stores.js";
-import { type Harness, useHarness } from "./support.js";
+import { approvalYaml, type Harness, useHarness } from "./support.js";
 
 async function steps(h: Harness, runId: string): Promise<Record<string, string>> {
   return Object.fromEntries((await h.rt.steps(runId)).map((s) => [s.id, s.status]));
@@ -334,29 +334,7 @@ output_map:
 
   it("core.inquiry waits for its signal; the answer is validated against the schema and becomes the result", async () => {
     const h = await harness();
-    h.register(`
-ref: t.inquiry
-version: "1"
-tasks:
-  - name: approve
-    action: core.inquiry
-    input:
-      prompt: "Deploy?"
-      schema:
-        type: object
-        properties:
-          approved: { type: boolean, required: true }
-    decision:
-      - when: "{{ task.approve.result.approved }}"
-        next: deploy
-      - default: cancel
-  - name: deploy
-    action: t.echo
-    input: { deploy: true }
-  - name: cancel
-    action: t.echo
-    input: { deploy: false }
-`);
+    h.register(approvalYaml("t.inquiry", "Deploy?"));
     const { id } = await h.rt.startRun("t.inquiry", {});
     expect((await h.finish(id)).status).toBe("running");
     const step = (await h.rt.steps(id)).find((s) => s.id === "approve");
@@ -391,10 +369,12 @@ tasks:
     const { id } = await h.rt.startRun("t.secrets", {});
     expect((await h.finish(id)).status).toBe("succeeded");
     expect(h.calls.get("t.quiet")).toEqual([{ url: "https://api/v1", token: "s3cr3t" }]);
-    const all = await h.rt.steps(id);
-    const results = await Promise.all(all.map((s) => h.rt.result(id, s.id)));
+    // Stored inputs too (rt.step): the guard step's input holds the placeholder, not the value.
+    const all = await Promise.all((await h.rt.steps(id)).map((s) => h.rt.step(id, s.id)));
+    const results = await Promise.all(all.map((s) => h.rt.result(id, s?.id as string)));
     const stored = JSON.stringify(all) + JSON.stringify(await h.rt.events(id)) + JSON.stringify(results);
     expect(stored).toContain("https://api/v1");
+    expect(stored).toContain('"token":{"$secret":"api.token"}');
     expect(stored).not.toContain("s3cr3t");
     const call = (await h.rt.steps(id)).find((s) => s.id === "call");
     expect(call?.kind).toBe("t.secrets#guard");

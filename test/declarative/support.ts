@@ -84,3 +84,30 @@ export function useHarness(target: StoreTarget): () => Promise<Harness> {
     };
   };
 }
+
+/** An approval: `approve` (a core.inquiry whose answer is { approved: boolean }) decides between `deploy` and `cancel`. */
+export function approvalYaml(ref: string, prompt: string, extra = ""): string {
+  return `
+ref: ${ref}
+version: "1"
+tasks:
+  - name: approve
+    action: core.inquiry
+    input:
+      prompt: "${prompt}"
+      schema:
+        type: object
+        properties:
+          approved: { type: boolean, required: true }
+    decision:
+      - when: "{{ task.approve.result.approved }}"
+        next: deploy
+      - default: cancel
+  - name: deploy
+    action: t.echo
+    input: { deploy: true }
+  - name: cancel
+    action: t.echo
+    input: { deploy: false }
+${extra}`;
+}

@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { RunEvent, StepError, StepResult } from "../../types.js";
-import { statusBadge, valueBlock, when } from "../format.js";
+import { metadataList, statusBadge, valueBlock, when } from "../format.js";
 import { html, type SafeHtml } from "../html.js";
 import { actionForm, type Page, type PageContext } from "../page.js";
 import { timeline } from "./run-detail.js";
@@ -80,6 +80,7 @@ export async function stepDetailPage(ctx: PageContext, runId: string, stepId: st
 <dt>Attempt</dt><dd>${step.attempt}/${step.maxAttempts} (reclaimed ${step.reclaims} times)</dd><dt>Priority</dt><dd>${step.priority}</dd>
 <dt>Depends on</dt><dd>${step.dependsOn.length ? step.dependsOn.map((d) => html`<a href="${ctx.paths.step(runId, d.stepId)}">${d.stepId}</a> (on ${d.on ?? "succeeded"}) `) : html`<span class="none">none</span>`}</dd>
 <dt>Waits for</dt><dd>${step.waitingFor ?? ""}</dd><dt>Started</dt><dd>${when(step.startedAt)}</dd><dt>Finished</dt><dd>${when(step.finishedAt)}</dd>
+<dt>Metadata</dt><dd>${metadataList(step.metadata)}</dd>
 </dl>
 <div class="actions">${retry}</div>
 <section><h2>Input</h2>${valueBlock(step.input)}</section>

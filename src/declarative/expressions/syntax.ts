@@ -147,6 +147,29 @@ function convert(node: JsepNode): Expr {
   }
 }
 
+/** How deeply one expression may nest (brackets, operators, filters, member reads). */
+export const MAX_EXPRESSION_DEPTH = 100;
+
+const tooDeep = () => syntaxError(`an expression nests more than ${MAX_EXPRESSION_DEPTH} levels deep`);
+
+/** The nesting depth of a jsep tree, walked without recursion (a deep tree must not overflow the stack). */
+function depthOf(tree: JsepNode): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[tree, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push([item, depth]);
+      continue;
+    }
+    if (typeof node !== "object" || node === null || typeof (node as { type?: unknown }).type !== "string") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_EXPRESSION_DEPTH) return deepest;
+    for (const [key, value] of Object.entries(node)) if (key !== "type" && typeof value === "object") stack.push([value, depth + 1]);
+  }
+  return deepest;
+}
+
 /** Parses one expression (the text between `{{` and `}}`); `invalid_workflow` with the offset on a syntax error. */
 export function parseExpression(source: string): Expr {
   configure();
@@ -154,11 +177,15 @@ export function parseExpression(source: string): Expr {
   try {
     tree = jsep(source) as JsepNode;
   } catch (err) {
+    // jsep parses recursively: thousands of nested brackets overflow its stack.
+    if (err instanceof RangeError) throw tooDeep();
     const e = err as { description?: string; index?: number; message?: string };
     throw syntaxError(`template syntax: ${e.description ?? e.message ?? String(err)}`, e.index ?? 0);
   }
   if (tree.type === "Compound") throw syntaxError("a template holds one expression");
   if (tree === undefined || (tree.type as string) === "") throw syntaxError("empty template");
+  // Everything after this (checks, evaluation) walks the tree recursively: bound its depth first.
+  if (depthOf(tree) > MAX_EXPRESSION_DEPTH) throw tooDeep();
   return convert(tree);
 }
 

@@ -66,6 +66,17 @@ export function parseTemplate(source: string): Template {
 
 /** Renders a parsed template: the value itself for a whole expression, else text. */
 export function renderTemplate(template: Template, scope: Scope, budget: Budget): unknown {
+  try {
+    return render(template, scope, budget);
+  } catch (err) {
+    // Expressions nest at most MAX_EXPRESSION_DEPTH deep, but the values they compare or
+    // write out (a run's input) may nest deeper than the stack goes.
+    if (err instanceof RangeError) throw expressionError(`a value nests too deeply to evaluate: ${err.message}`);
+    throw err;
+  }
+}
+
+function render(template: Template, scope: Scope, budget: Budget): unknown {
   if (template.whole) return evaluate(template.whole, scope, budget);
   let out = "";
   for (const part of template.parts) {
