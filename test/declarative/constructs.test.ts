@@ -269,6 +269,27 @@ tasks:
     expect(once?.lastError?.code).toBe("bad_request");
   });
 
+  it.each([
+    ["constant", [1000, 1000, 1000, 1000]],
+    ["linear", [1000, 2000, 3000, 3500]],
+    ["exponential", [1000, 2000, 3500, 3500]],
+  ])("retry backoff %s: the delays the events record, capped by max_delay", async (backoff, delays) => {
+    const h = await harness();
+    h.register(`
+ref: t.backoff
+version: "1"
+tasks:
+  - name: call
+    action: t.flaky
+    input: { succeedOn: 5 }
+    retry: { count: 4, delay: 1, backoff: ${backoff}, max_delay: 3.5 }
+`);
+    const run = await h.rt.startRun("t.backoff", {});
+    expect((await h.finish(run.id)).status).toBe("succeeded");
+    const scheduled = (await h.rt.events(run.id)).filter((e) => e.type === "step_retry_scheduled");
+    expect(scheduled.map((e) => (e.data as { readyAt: number }).readyAt - e.at)).toEqual(delays);
+  });
+
   it("timeout: an attempt past its timeout fails with code timeout, and on_timeout handles it", async () => {
     const h = await harness();
     h.register(`
