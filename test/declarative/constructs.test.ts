@@ -287,7 +287,7 @@ tasks:
     const run = await h.rt.startRun("t.backoff", {});
     expect((await h.finish(run.id)).status).toBe("succeeded");
     const scheduled = (await h.rt.events(run.id)).filter((e) => e.type === "step_retry_scheduled");
-    expect(scheduled.map((e) => (e.data as { readyAt: number }).readyAt - e.at)).toEqual(delays);
+    expect(scheduled.map((e) => (e.data as { readyAt: number }).readyAt - e.at.getTime())).toEqual(delays);
   });
 
   it("timeout: an attempt past its timeout fails with code timeout, and on_timeout handles it", async () => {
