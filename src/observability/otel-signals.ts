@@ -117,17 +117,16 @@ export class OtelSignals implements StepSignals {
   begin(claimed: ClaimedStep): AttemptSignals {
     const { run, step } = claimed;
     const parentContext = this.#parentContext(run.metadata[TRACEPARENT_KEY]);
+    // The queue is `messaging.destination.name`, as the messaging conventions name it.
     const attributes: OtelApi.Attributes = {
       "messaging.system": "trellis",
       "messaging.operation.type": "process",
       "messaging.operation.name": "execute",
       "messaging.destination.name": step.queue,
-      "messaging.message.id": `${run.id}/${step.id}`,
       "trellis.package": run.package,
       "trellis.run.id": run.id,
       "trellis.step.id": step.id,
       "trellis.step.kind": step.kind,
-      "trellis.queue": step.queue,
       "trellis.step.attempt": step.attempt,
     };
     // How often the step's lease expired before this attempt: a reclaimed step shows it.
