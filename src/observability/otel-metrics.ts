@@ -6,9 +6,10 @@
  * documented in docs/observability.md: keep the two in step.
  *
  * Per step, the hot path makes two SDK calls (the two histograms): the attempt
- * counters are summed here, in a map, and handed to the SDK when it collects
- * (asynchronous counters; exporters see the same cumulative sums), and the
- * attribute sets are built once per kind and queue, not per step.
+ * counters are summed here, per kind and queue (`StepSeries`), and handed to
+ * the SDK when it collects (asynchronous counters; exporters see the same
+ * cumulative sums), and the attribute sets are built once per kind and queue,
+ * not per step.
  */
 import type * as OtelApi from "@opentelemetry/api";
 import type { ClaimedStep, ReclaimResult, StepRecord } from "../store/store.js";
@@ -21,29 +22,42 @@ import type { AttemptOutcome } from "./worker-telemetry.js";
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-/** Cumulative counts by attribute set, kept in process until the SDK collects them. */
-class SummedCounts {
-  readonly #points = new Map<string, { attributes: OtelApi.Attributes; value: number }>();
+/**
+ * One kind and queue: its attribute sets, built once, and its attempt counts,
+ * summed here until the SDK collects them.
+ */
+export class StepSeries {
+  /** `trellis.step.kind` and `trellis.queue`. */
+  readonly attributes: OtelApi.Attributes;
+  /** The same with `trellis.step.outcome`, by outcome (the duration histogram's). */
+  readonly #byOutcome = new Map<AttemptOutcome, OtelApi.Attributes>();
+  started = 0;
+  succeeded = 0;
+  /** Failed attempts by outcome and error type. */
+  readonly failed = new Map<string, { attributes: OtelApi.Attributes; value: number }>();
 
-  /** Adds one to the series `key`; `attributes` is called when the series is new. */
-  increment(key: string, attributes: () => OtelApi.Attributes): void {
-    const point = this.#points.get(key);
-    if (point) point.value++;
-    else this.#points.set(key, { attributes: attributes(), value: 1 });
+  constructor(kind: string, queue: string) {
+    this.attributes = { "trellis.step.kind": kind, "trellis.queue": queue };
   }
 
-  observe(result: OtelApi.BatchObservableResult, counter: OtelApi.ObservableCounter): void {
-    for (const { attributes, value } of this.#points.values()) result.observe(counter, value, attributes);
+  withOutcome(outcome: AttemptOutcome): OtelApi.Attributes {
+    let attributes = this.#byOutcome.get(outcome);
+    if (!attributes) this.#byOutcome.set(outcome, (attributes = { ...this.attributes, "trellis.step.outcome": outcome }));
+    return attributes;
+  }
+
+  fail(outcome: AttemptOutcome, errorType: string): void {
+    const key = `${outcome}\u0000${errorType}`;
+    const point = this.failed.get(key);
+    if (point) point.value++;
+    else this.failed.set(key, { attributes: { ...this.attributes, "error.type": errorType, "trellis.step.outcome": outcome }, value: 1 });
   }
 }
 
 /** The metric instruments of one runtime, on the meter `trellis`. */
 export class StepMetrics {
-  readonly #started = new SummedCounts();
-  readonly #succeeded = new SummedCounts();
-  readonly #failed = new SummedCounts();
-  /** Attribute sets by kind and queue (and outcome), reused by every record. */
-  readonly #attributes = new Map<string, OtelApi.Attributes>();
+  /** The series by kind, then queue. */
+  readonly #series = new Map<string, Map<string, StepSeries>>();
   readonly #duration: OtelApi.Histogram;
   readonly #queueWait: OtelApi.Histogram;
   readonly #reclaimed: OtelApi.Counter;
@@ -60,9 +74,14 @@ export class StepMetrics {
       failed: meter.createObservableCounter("trellis.step.failed", { unit: "{attempt}", description: "Step attempts that failed, retried or not, or lost their lease." }),
     };
     const observeCounts: OtelApi.BatchObservableCallback = (result) => {
-      this.#started.observe(result, counters.started);
-      this.#succeeded.observe(result, counters.succeeded);
-      this.#failed.observe(result, counters.failed);
+      for (const byQueue of this.#series.values()) {
+        for (const series of byQueue.values()) {
+          // A series shows in a counter once it has counted something there, as a counter's would.
+          if (series.started) result.observe(counters.started, series.started, series.attributes);
+          if (series.succeeded) result.observe(counters.succeeded, series.succeeded, series.attributes);
+          for (const { attributes, value } of series.failed.values()) result.observe(counters.failed, value, attributes);
+        }
+      }
     };
     meter.addBatchObservableCallback(observeCounts, Object.values(counters));
     this.#duration = meter.createHistogram("trellis.step.duration", {
@@ -112,41 +131,35 @@ export class StepMetrics {
     this.#batchSize.record(steps.length);
     for (const { step } of steps) {
       const readySince = step.readyAt ?? step.createdAt;
-      this.#queueWait.record(Math.max(0, now - readySince) / 1000, this.#attributesOf(step));
+      this.#queueWait.record(Math.max(0, now - readySince) / 1000, this.series(step).attributes);
     }
   }
 
   reclaimed(result: ReclaimResult): void {
-    if (result.reclaimed) this.#reclaimed.add(result.reclaimed, { "trellis.reclaim.result": "ready" });
-    if (result.failed) this.#reclaimed.add(result.failed, { "trellis.reclaim.result": "failed" });
+    if (result.reclaimed) this.#reclaimed.add(result.reclaimed, RECLAIMED_READY);
+    if (result.failed) this.#reclaimed.add(result.failed, RECLAIMED_FAILED);
   }
 
-  started(step: StepRecord): void {
-    this.#started.increment(seriesKey(step), () => this.#attributesOf(step));
+  /** The series of a step's kind and queue, made on first sight. */
+  series(step: StepRecord): StepSeries {
+    let byQueue = this.#series.get(step.kind);
+    if (!byQueue) this.#series.set(step.kind, (byQueue = new Map()));
+    let series = byQueue.get(step.queue);
+    if (!series) byQueue.set(step.queue, (series = new StepSeries(step.kind, step.queue)));
+    return series;
   }
 
-  ended(step: StepRecord, outcome: AttemptOutcome, code: string | undefined, seconds: number): void {
-    if (outcome === "succeeded") this.#succeeded.increment(seriesKey(step), () => this.#attributesOf(step));
-    else if (outcome === "retry" || outcome === "failed" || outcome === "lease_lost") {
-      const errorType = code ?? outcome;
-      this.#failed.increment(seriesKey(step, outcome, errorType), () => ({ ...this.#attributesOf(step), "error.type": errorType, "trellis.step.outcome": outcome }));
-    }
-    this.#duration.record(seconds, this.#attributesOf(step, outcome));
+  /** An attempt of `series` began. */
+  started(series: StepSeries): void {
+    series.started++;
   }
 
-  /** The attribute set of a step's kind and queue (and an outcome), built once. */
-  #attributesOf(step: StepRecord, outcome?: AttemptOutcome): OtelApi.Attributes {
-    const key = outcome === undefined ? seriesKey(step) : seriesKey(step, outcome);
-    let attributes = this.#attributes.get(key);
-    if (!attributes) {
-      attributes = { "trellis.step.kind": step.kind, "trellis.queue": step.queue, ...(outcome ? { "trellis.step.outcome": outcome } : {}) };
-      this.#attributes.set(key, attributes);
-    }
-    return attributes;
+  ended(series: StepSeries, outcome: AttemptOutcome, code: string | undefined, seconds: number): void {
+    if (outcome === "succeeded") series.succeeded++;
+    else if (outcome === "retry" || outcome === "failed" || outcome === "lease_lost") series.fail(outcome, code ?? outcome);
+    this.#duration.record(seconds, series.withOutcome(outcome));
   }
 }
 
-/** A series' key: NUL cannot appear in a kind or a queue name. */
-function seriesKey(step: StepRecord, ...more: string[]): string {
-  return more.length === 0 ? `${step.kind}\u0000${step.queue}` : `${step.kind}\u0000${step.queue}\u0000${more.join("\u0000")}`;
-}
+const RECLAIMED_READY = { "trellis.reclaim.result": "ready" };
+const RECLAIMED_FAILED = { "trellis.reclaim.result": "failed" };

@@ -9,10 +9,10 @@
  * pays one `undefined` check per step.
  */
 import type * as OtelApi from "@opentelemetry/api";
-import type { ClaimedStep, ReclaimResult } from "../store/store.js";
-import type { StepMetrics } from "./otel-metrics.js";
+import type { ClaimedStep, ReclaimResult, StepOutcome } from "../store/store.js";
+import type { StepMetrics, StepSeries } from "./otel-metrics.js";
 import { formatTraceparent, parseTraceparent, TRACEPARENT_KEY } from "./traceparent.js";
-import type { AttemptSignals } from "./worker-telemetry.js";
+import type { AttemptOutcome, AttemptSignals } from "./worker-telemetry.js";
 
 /** The `@opentelemetry/api` module. */
 export type Api = typeof OtelApi;
@@ -45,8 +45,6 @@ export interface RunStartSpan {
   stamp(metadata: Record<string, string>): void;
   end(error?: unknown): void;
 }
-
-const FAILED_OUTCOMES = new Set(["retry", "failed", "lease_lost"]);
 
 /** `StepSignals` on `@opentelemetry/api`: the tracer `trellis` for spans, `StepMetrics` for metrics. */
 export class OtelSignals implements StepSignals {
@@ -117,55 +115,71 @@ export class OtelSignals implements StepSignals {
   }
 
   begin(claimed: ClaimedStep): AttemptSignals {
-    const api = this.#api;
     const { run, step } = claimed;
     const parentContext = this.#parentContext(run.metadata[TRACEPARENT_KEY]);
-    const span = this.#tracer.startSpan(
-      `trellis.step ${step.kind}`,
-      {
-        kind: api.SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": "trellis",
-          "messaging.operation.type": "process",
-          "messaging.operation.name": "execute",
-          "messaging.destination.name": step.queue,
-          "messaging.message.id": `${run.id}/${step.id}`,
-          "trellis.package": run.package,
-          "trellis.run.id": run.id,
-          "trellis.step.id": step.id,
-          "trellis.step.kind": step.kind,
-          "trellis.queue": step.queue,
-          "trellis.step.attempt": step.attempt,
-          // How often the step's lease expired before this attempt: a reclaimed step shows it.
-          ...(step.reclaims > 0 ? { "trellis.step.reclaims": step.reclaims } : {}),
-        },
-      },
-      parentContext,
-    );
-    const context = api.trace.setSpan(parentContext, span);
-    this.#metrics.started(step);
-    return {
-      // The executor runs in the span's context: its own spans (HTTP calls, queries) nest under it.
-      run: (fn) => api.context.with(context, fn),
-      leaseLost: () => span.addEvent("trellis.step.lease_lost"),
-      end: (outcome, code, seconds, record) => {
-        span.setAttribute("trellis.step.outcome", outcome);
-        if (FAILED_OUTCOMES.has(outcome)) {
-          const message = record && "error" in record ? record.error.message : outcome;
-          span.setAttribute("error.type", code ?? outcome);
-          span.recordException({ name: code ?? outcome, message });
-          span.setStatus({ code: api.SpanStatusCode.ERROR, message });
-        }
-        if (outcome === "retry" && record?.status === "retry") {
-          span.addEvent("trellis.step.retry_scheduled", {
-            "trellis.retry.ready_at": new Date(record.readyAt).toISOString(),
-            "trellis.retry.delay_ms": Math.max(0, record.readyAt - record.now),
-          });
-        }
-        span.end();
-        this.#metrics.ended(step, outcome, code, seconds);
-      },
+    // The queue is `messaging.destination.name`, as the messaging conventions name it.
+    const attributes: OtelApi.Attributes = {
+      "messaging.system": "trellis",
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "execute",
+      "messaging.destination.name": step.queue,
+      "trellis.package": run.package,
+      "trellis.run.id": run.id,
+      "trellis.step.id": step.id,
+      "trellis.step.kind": step.kind,
+      "trellis.step.attempt": step.attempt,
     };
+    // How often the step's lease expired before this attempt: a reclaimed step shows it.
+    if (step.reclaims > 0) attributes["trellis.step.reclaims"] = step.reclaims;
+    const span = this.#tracer.startSpan(`trellis.step ${step.kind}`, { kind: this.#api.SpanKind.CONSUMER, attributes }, parentContext);
+    const series = this.#metrics.series(step);
+    this.#metrics.started(series);
+    return new OtelAttempt(this.#api, this.#metrics, span, this.#api.trace.setSpan(parentContext, span), series);
+  }
+}
+
+/** The span and metrics of one attempt. */
+class OtelAttempt implements AttemptSignals {
+  readonly #api: Api;
+  readonly #metrics: StepMetrics;
+  readonly #span: OtelApi.Span;
+  /** The span's context, the executor's active one. */
+  readonly #context: OtelApi.Context;
+  readonly #series: StepSeries;
+
+  constructor(api: Api, metrics: StepMetrics, span: OtelApi.Span, context: OtelApi.Context, series: StepSeries) {
+    this.#api = api;
+    this.#metrics = metrics;
+    this.#span = span;
+    this.#context = context;
+    this.#series = series;
+  }
+
+  /** The executor runs in the span's context: its own spans (HTTP calls, queries) nest under it. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#api.context.with(this.#context, fn);
+  }
+
+  leaseLost(): void {
+    this.#span.addEvent("trellis.step.lease_lost");
+  }
+
+  end(outcome: AttemptOutcome, code: string | undefined, seconds: number, record: StepOutcome | undefined): void {
+    const span = this.#span;
+    if (outcome === "retry" || outcome === "failed" || outcome === "lease_lost") {
+      const message = record && "error" in record ? record.error.message : outcome;
+      span.setAttributes({ "trellis.step.outcome": outcome, "error.type": code ?? outcome });
+      span.recordException({ name: code ?? outcome, message });
+      span.setStatus({ code: this.#api.SpanStatusCode.ERROR, message });
+      if (outcome === "retry" && record?.status === "retry") {
+        span.addEvent("trellis.step.retry_scheduled", {
+          "trellis.retry.ready_at": new Date(record.readyAt).toISOString(),
+          "trellis.retry.delay_ms": Math.max(0, record.readyAt - record.now),
+        });
+      }
+    } else span.setAttribute("trellis.step.outcome", outcome);
+    span.end();
+    this.#metrics.ended(this.#series, outcome, code, seconds);
   }
 }
 
