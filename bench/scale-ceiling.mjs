@@ -10,8 +10,7 @@
 // completion readies the next), the event log of every transition, the run's
 // finish. Timed from the first rt.startRuns to the last step's handler, in one
 // process (startWorkers), like the history part's drains.
-import { performance } from "node:perf_hooks";
-import { CHAIN_LENGTH, openRuntime, registerWorkloads, startInBatches } from "./scale-worker.mjs";
+import { CHAIN_LENGTH } from "./scale-worker.mjs";
 
 /** steps/s of LIMITS.md's workflow-like ceiling, and issue 22's goal (within 2x of it). */
 export const CEILINGS = {
@@ -21,21 +20,20 @@ export const CEILINGS = {
 
 /**
  * Runs the ceiling drain `repeat` times per store (each on a fresh store, from
- * `withFreshStore`) and returns the results section. `finishLine(total)` is the
- * coordinator's stall-guarded counter; `checkRuns(spec, n)` verifies that every
- * run succeeded.
+ * `withFreshStore`) and returns the results section. `drainInProcess(spec, runs,
+ * batch, workload)` is the coordinator's timed drain (runs/s); `checkRuns(spec, n)`
+ * verifies that every run succeeded.
  */
-export async function ceilingPart({ stores, runs, batch, repeat, maxWorkers, withFreshStore, finishLine, checkRuns, log }) {
-  const steps = runs * CHAIN_LENGTH;
+export async function ceilingPart({ stores, runs, batch, repeat, maxWorkers, withFreshStore, drainInProcess, checkRuns, log }) {
   const rows = [];
   for (const kind of stores) {
     const rates = [];
     for (let r = 0; r < repeat; r++) {
       log(`ceiling: ${kind}, ${runs.toLocaleString("en-US")} runs of ${CHAIN_LENGTH} chained steps, drain ${r + 1}`);
       const rate = await withFreshStore(kind, async (spec) => {
-        const stepsPerSecond = await drain(spec, { runs, batch, maxWorkers, finishLine, steps });
+        const runsPerSecond = await drainInProcess(spec, runs, batch, "chain10");
         await checkRuns(spec, runs);
-        return stepsPerSecond;
+        return runsPerSecond * CHAIN_LENGTH;
       });
       log(`  ${fmt(rate)} steps/s`);
       rates.push(rate);
@@ -62,25 +60,6 @@ export async function ceilingPart({ stores, runs, batch, repeat, maxWorkers, wit
   ].join("\n");
   log("\n" + section + "\n");
   return section;
-}
-
-async function drain(spec, { runs, batch, maxWorkers, finishLine, steps }) {
-  const done = finishLine(runs);
-  const { rt, listening } = await openRuntime(spec, maxWorkers);
-  registerWorkloads(rt, done.hit);
-  const ac = new AbortController();
-  const workers = rt.startWorkers({ signal: ac.signal });
-  try {
-    await listening(); // Postgres: LISTEN up before the first start
-    const t0 = performance.now();
-    await startInBatches(rt, "chain10", runs, batch);
-    const t1 = await done.promise;
-    return steps / ((t1 - t0) / 1000);
-  } finally {
-    ac.abort(); // in-flight outcomes are written before `workers` settles
-    await workers;
-    await rt.close();
-  }
 }
 
 const fmt = (x) => Math.round(x).toLocaleString("en-US");

@@ -358,8 +358,11 @@ async function scalePart(kind) {
   return section;
 }
 
-/** One queue drain in this process: jobs/s from the first startRuns call to the last handler. */
-async function drainInProcess(spec, n, batch) {
+/**
+ * One drain in this process of n runs of `workload` (default the queue's one-step
+ * runs): runs/s from the first startRuns call to the last run's last handler.
+ */
+async function drainInProcess(spec, n, batch, workload = "job") {
   const done = finishLine(n);
   const { rt, listening } = await openRuntime(spec, opts.maxWorkers);
   registerWorkloads(rt, done.hit);
@@ -368,7 +371,7 @@ async function drainInProcess(spec, n, batch) {
   try {
     await listening(); // Postgres: LISTEN up before the first start, as in the harness
     const t0 = performance.now();
-    await startInBatches(rt, "job", n, batch);
+    await startInBatches(rt, workload, n, batch);
     const t1 = await done.promise;
     return n / ((t1 - t0) / 1000);
   } finally {
@@ -645,6 +648,6 @@ if (opts.parts.memory) sections.push(await memoryPart());
 if (opts.parts.ladder) sections.push(await ladderPart());
 if (opts.parts.ceiling) {
   const { stores, ceilingRuns: runs, ceilingRepeat: repeat, batch, maxWorkers } = opts;
-  sections.push(await ceilingPart({ stores, runs, batch, repeat, maxWorkers, withFreshStore, finishLine, checkRuns, log }));
+  sections.push(await ceilingPart({ stores, runs, batch, repeat, maxWorkers, withFreshStore, drainInProcess, checkRuns, log }));
 }
 writeResults();
