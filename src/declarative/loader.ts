@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { isCollection, isPair, LineCounter, type Node as YamlNode, parseDocument } from "yaml";
 import type { z } from "zod";
 import { ErrorCodes, WorkflowError } from "../errors.js";
 import { type Path, type Problem, compileWorkflow, suggest } from "./compile.js";
@@ -107,6 +107,13 @@ function parseSource(source: string, file: string, options: ParseOptions): Decla
   if (doc.errors.length) {
     fail(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line ?? 1, column: e.linePos?.[0]?.col ?? 1, message: `YAML: ${e.message.split("\n")[0]}` })));
   }
+  // Everything after this walks the document recursively: bound its depth first,
+  // the same on every Node version (whose stacks differ).
+  const deep = nodeDeeperThan(doc.contents, MAX_DOCUMENT_DEPTH);
+  if (deep) {
+    const pos = lines.linePos(deep.range?.[0] ?? 0);
+    fail([{ file, line: pos.line, column: pos.col, message: `the document nests more than ${MAX_DOCUMENT_DEPTH} levels deep` }]);
+  }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   // Before anything copies the document: a key like __proto__ would set a prototype.
   const forbidden = forbiddenKeys(raw);
@@ -116,6 +123,24 @@ function parseSource(source: string, file: string, options: ParseOptions): Decla
   const { workflow, problems } = compileWorkflow(parsed.data);
   if (problems.length) fail(problems.map((p) => at(p.path, p.message, p)));
   return toPackage(workflow, file, (p, message, opts) => at(p, message, opts), options);
+}
+
+/** How deeply a definition's maps and lists may nest (parameter schemas and values included). */
+export const MAX_DOCUMENT_DEPTH = 100;
+
+/** The first map or list nested deeper than `limit`, found without recursion (a deep document must not overflow the stack). */
+function nodeDeeperThan(root: unknown, limit: number): YamlNode | undefined {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (isPair(node)) {
+      stack.push([node.key, depth], [node.value, depth]);
+    } else if (isCollection(node)) {
+      if (depth + 1 > limit) return node;
+      for (const item of node.items) stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 /** Every `*.yaml` / `*.yml` file under a directory (recursively), sorted. */

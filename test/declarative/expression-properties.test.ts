@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { newBudget, parseWorkflow, renderString, type Scope } from "../../src/declarative/index.js";
-import { isWorkflowError } from "../../src/errors.js";
+import { isWorkflowError, type WorkflowError } from "../../src/errors.js";
 
 /** What a call threw: a WorkflowError's code, or the offending error itself. */
 function outcome(fn: () => unknown): { ok: true; value: unknown } | { ok: false; code: string } {
@@ -62,6 +62,23 @@ describe("template text, property-based", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("a document nested past 100 levels is refused at the node that goes too deep, on every Node version", () => {
+    const flow = `ref: p.deep\nversion: "1"\nvars: { x: ${"[".repeat(150)}${"]".repeat(150)} }\ntasks:\n  - name: a\n    action: core.noop\n`;
+    const err = (() => {
+      try {
+        parseWorkflow(flow);
+      } catch (e) {
+        return e as WorkflowError;
+      }
+      throw new Error("parsed");
+    })();
+    expect(err.code).toBe("invalid_workflow");
+    expect(err.message).toMatch(/^<source>:3:\d+: the document nests more than 100 levels deep$/m);
+    // 100 levels in all is still a definition: the top map, vars, and 98 lists.
+    const deepest = `ref: p.deep\nversion: "1"\nvars: { x: ${"[".repeat(98)}${"]".repeat(98)} }\ntasks:\n  - name: a\n    action: core.noop\n`;
+    expect(outcome(() => parseWorkflow(deepest)).ok).toBe(true);
   });
 
   it("a document nested thousands of levels deep is an invalid_workflow, not a crash", () => {
