@@ -219,6 +219,31 @@ export function operationsSuite(target: ConformanceTarget): void {
       await workers;
     });
 
+    it("on abort gives back at once the steps leased but not started, while the running ones finish", async () => {
+      const rt = await h().runtime({ maxWorkers: 2 });
+      const gate = new Gate();
+      rt.registerExecutor(newExecutor("k", () => gate.pass()));
+      rt.registerPackage(newPackage("p").entrypoint((run) => {
+        for (let i = 0; i < 6; i++) run.step(`s${i}`, null, { kind: "k" });
+      }).build());
+      await rt.startRun("p", null, { runId: "r" });
+      const ac = new AbortController();
+      const workers = rt.startWorkers({ signal: ac.signal });
+      await gate.waitFor(2);
+      const running = async () => (await rt.steps("r")).filter((s) => s.status === "running").length;
+      await waitUntil(async () => (await running()) > 2, "a step leased beyond the two running (a local buffer)");
+      ac.abort();
+      // Other workers can take the buffered ones while the first two still run.
+      await waitUntil(async () => (await running()) === 2, "the buffered steps given back");
+      expect(gate.entered).toBe(2);
+      const ready = (await rt.steps("r")).filter((s) => s.status === "ready");
+      expect(ready).toHaveLength(4);
+      expect(ready.every((s) => s.attempt === 0)).toBe(true);
+      gate.open();
+      await workers;
+      expect((await rt.steps("r")).map((s) => s.status).sort()).toEqual(["ready", "ready", "ready", "ready", "succeeded", "succeeded"]);
+    });
+
     it("on abort lets in-flight steps finish, and past the grace period aborts them and gives their leases back", async () => {
       const rt = await h().runtime();
       const polite = new Gate();
