@@ -14,6 +14,11 @@
 // performance.timeOrigin + performance.now(), one clock for both processes).
 // Five warm-up samples are not counted. Postgres: TRELLIS_BENCH_PG_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres), in a fresh schema dropped after.
+//
+// It also splits each sample where the time went: the startRun call, then, in the
+// worker (its store wrapped, nothing else changed), the first wake-up the store
+// delivered, the claim that took the run (from its call to its return), and the
+// executor's start after it.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,12 +36,21 @@ const probePackage = () => newPackage('probe').entrypoint((run, input) => void r
 // ---- the worker process ------------------------------------------------------
 if (process.argv[2] === '--worker') {
   const spec = JSON.parse(process.argv[3]);
-  const rt = await newRuntime({ store: storeOf(spec), pollInterval: 60_000 });
-  rt.registerExecutor(newExecutor('bench/probe', async (step) => void process.send({ started: step.input().id, at: epochNow() })));
+  // The first wake-up since the parent armed the sample, and when the claim that returned the probe began and ended.
+  const seen = { wake: 0, claimCalled: 0, claimReturned: 0 };
+  const rt = await newRuntime({ store: timed(storeOf(spec), seen), pollInterval: 60_000 });
+  rt.registerExecutor(
+    newExecutor('bench/probe', async (step) => void process.send({ started: step.input().id, at: epochNow(), ...seen })),
+  );
   rt.registerPackage(probePackage());
   const ac = new AbortController();
   const workers = rt.startWorkers({ signal: ac.signal });
   process.on('message', async (m) => {
+    if (m === 'arm') {
+      seen.wake = 0;
+      process.send({ armed: true });
+      return;
+    }
     if (m !== 'stop') return;
     ac.abort();
     await workers;
@@ -48,6 +62,32 @@ if (process.argv[2] === '--worker') {
   process.send({ ready: true });
 } else {
   await main();
+}
+
+/** The store, its wake-ups and claims timed into `seen` (the first wake-up since the sample was armed). */
+function timed(config, seen) {
+  return {
+    name: config.name,
+    async open() {
+      const store = await config.open();
+      const subscribe = store.subscribe?.bind(store);
+      if (subscribe) {
+        store.subscribe = (onChange) =>
+          subscribe((event) => {
+            if (seen.wake === 0) seen.wake = epochNow();
+            onChange(event);
+          });
+      }
+      const claim = store.claim.bind(store);
+      store.claim = async (request) => {
+        const called = epochNow();
+        const result = await claim(request);
+        if (result.steps.length > 0) Object.assign(seen, { claimCalled: called, claimReturned: epochNow() });
+        return result;
+      };
+      return store;
+    },
+  };
 }
 
 async function main() {
@@ -87,28 +127,41 @@ async function measure(name, spec, samples, gap) {
   const child = fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const started = new Map();
   let waiting;
+  let armed;
   await new Promise((resolve, reject) => {
     child.once('error', reject);
     child.on('message', (m) => {
       if (m.ready) resolve();
+      if (m.armed) armed?.();
       if (m.started !== undefined) {
-        started.set(m.started, m.at);
+        started.set(m.started, m);
         waiting?.();
       }
     });
   });
   const latencies = [];
   const startCalls = []; // how long startRun itself took: the start's round trip and commit
+  const parts = { wake: [], claim: [], toExecutor: [] };
   for (let i = 0; i < samples + 5; i++) {
     await new Promise((resolve) => setTimeout(resolve, 2 * gap * Math.random()));
+    // The worker forgets earlier wake-ups (its own commits make some), then the sample starts.
+    await new Promise((resolve) => {
+      armed = resolve;
+      child.send('arm');
+    });
     const id = `s${i}`;
     const t0 = epochNow();
     await rt.startRun('probe', { id });
     const returned = epochNow();
     while (!started.has(id)) await new Promise((resolve) => (waiting = resolve));
     if (i >= 5) {
-      latencies.push(started.get(id) - t0);
+      const m = started.get(id);
+      latencies.push(m.at - t0);
       startCalls.push(returned - t0);
+      // The wake-up may come before startRun returns (the commit is visible before the reply arrives).
+      parts.wake.push(m.wake - returned);
+      parts.claim.push(m.claimReturned - m.claimCalled);
+      parts.toExecutor.push(m.at - m.claimReturned);
     }
   }
   child.send('stop');
@@ -121,4 +174,9 @@ async function measure(name, spec, samples, gap) {
   };
   console.log(`${name}: startRun -> executor start in another process, ${latencies.length} samples: ${quantiles(latencies)}`);
   console.log(`${name}:   of which the startRun call itself (its round trip and commit): ${quantiles(startCalls)}`);
+  const p50 = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)].toFixed(2);
+  console.log(
+    `${name}:   p50 of each part: the wake-up arrives ${p50(parts.wake)} ms after startRun returns, ` +
+      `the claim takes ${p50(parts.claim)} ms, the executor starts ${p50(parts.toExecutor)} ms after it returns`,
+  );
 }
