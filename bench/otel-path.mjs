@@ -17,7 +17,7 @@
 //   (callgrind_annotate callgrind.out.<pid>-01 | grep TOTALS, for each)
 //
 // The telemetry classes are internal (not in dist's exports), so they are bundled
-// from src with esbuild (tsup's own) into a temporary file first.
+// from src with esbuild (a devDependency; tsup builds with it too) into a temporary file first.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
