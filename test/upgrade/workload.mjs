@@ -15,14 +15,14 @@ export const FIXTURE_RUNS = {
   "up-retry": { leftAs: "a failed attempt, its retry scheduled", endsAs: "succeeded" },
   "up-signal": { leftAs: "waiting for signal go", endsAs: "succeeded" },
   "up-sleep": { leftAs: "sleeping", endsAs: "succeeded" },
-  "up-parent": { leftAs: "waiting for its child run up-parent/kid's run", endsAs: "succeeded" },
+  "up-parent": { leftAs: "waiting for its child run, whose step is ready", endsAs: "succeeded" },
   "up-paused": { leftAs: "paused before any step ran", endsAs: "succeeded" },
   "up-done": { leftAs: "succeeded, with an artifact", endsAs: "succeeded" },
   "up-failed": { leftAs: "failed (permanent error)", endsAs: "failed" },
   "up-canceled": { leftAs: "canceled", endsAs: "canceled" },
 };
 
-/** The schedule a fixture holds (paused, so that it never fires in a test), from the release that has schedules on. */
+/** The schedule a fixture holds, paused so that it never fires in a test (releases that have schedules). */
 export const FIXTURE_SCHEDULE = { id: "up-nightly", cron: "0 3 * * *", package: "up.single" };
 
 /**
