@@ -17,15 +17,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import * as lib from '../../dist/index.js';
-import { LAY_OUT_CONFIG, layOut } from './workload.mjs';
+import { FIXTURE_SCHEMA, LAY_OUT_CONFIG, layOut } from './workload.mjs';
 
 // Older releases exported postgresStore from the main entry point.
 const { postgresStore } = lib.postgresStore ? lib : await import('../../dist/postgres.js');
 const here = import.meta.dirname;
 const out = path.join(here, 'fixtures');
 const pgUrl = process.env.TRELLIS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-/** The schema name inside the dump; the test renames it to its own. */
-export const FIXTURE_SCHEMA = 'trellis_upgrade_fixture';
 fs.mkdirSync(out, { recursive: true });
 /**
  * A runtime for laying out; releases with a `logger` option get a quiet one (the

@@ -21,11 +21,9 @@ import { newRuntime, type Runtime, sqliteStore, type StoreConfig } from "../../s
 import { MIGRATIONS as POSTGRES_MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { MIGRATIONS as SQLITE_MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { pgUrl, usePostgresSchemas } from "../support/postgres.js";
-import { FIXTURE_RUNS, FIXTURE_SCHEDULE, finishFixture } from "./workload.mjs";
+import { FIXTURE_RUNS, FIXTURE_SCHEDULE, FIXTURE_SCHEMA, finishFixture } from "./workload.mjs";
 
 const FIXTURES = path.join(import.meta.dirname, "fixtures");
-/** The schema name make-fixtures.mjs dumps Postgres fixtures under. */
-const FIXTURE_SCHEMA = "trellis_upgrade_fixture";
 const LATEST = { sqlite: SQLITE_MIGRATIONS.length, postgres: POSTGRES_MIGRATIONS.length };
 /** The schema versions that brought schedules: fixtures from before have none. */
 const SCHEDULES_SINCE = { sqlite: 6, postgres: 5 };

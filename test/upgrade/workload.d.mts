@@ -2,6 +2,7 @@
 import type { Runtime } from "../../src/index.js";
 
 export declare const FIXTURE_RUNS: Record<string, { leftAs: string; endsAs: "succeeded" | "failed" | "canceled" }>;
+export declare const FIXTURE_SCHEMA: string;
 export declare const FIXTURE_SCHEDULE: { id: string; cron: string; package: string };
 export declare function registerPackages(rt: Runtime, lib: typeof import("../../src/index.js")): void;
 export declare function layOut(rt: Runtime, lib: typeof import("../../src/index.js")): Promise<{ stop(): void; workers: Promise<void> }>;

@@ -22,6 +22,9 @@ export const FIXTURE_RUNS = {
   "up-canceled": { leftAs: "canceled", endsAs: "canceled" },
 };
 
+/** The schema a Postgres fixture is dumped under; the test renames it to its own. */
+export const FIXTURE_SCHEMA = "trellis_upgrade_fixture";
+
 /** The schedule a fixture holds, paused so that it never fires in a test (releases that have schedules). */
 export const FIXTURE_SCHEDULE = { id: "up-nightly", cron: "0 3 * * *", package: "up.single" };
 
