@@ -43,8 +43,28 @@ describe("changed notifications between two processes on one schema", () => {
     const heard: StoreEvent[] = [];
     store.subscribe((event) => heard.push(event ?? { type: "ready" }));
     await store.listening();
+    // The LISTEN's own `ready` (see the test below) is delivered by now: start from nothing.
+    expect(heard).toEqual([{ type: "ready" }]);
+    heard.length = 0;
     return { heard, store };
   }
+
+  it("tells a subscriber to look once its LISTEN is in place: work readied before it is found", async () => {
+    const schema = schemas.schema();
+    const writer = await runtime(schema);
+    // Committed before any LISTEN: its notification reached no one (as one between a
+    // subscribe and the LISTEN it opens would).
+    const { id } = await writer.startRun("one", null);
+    const store = (await schemas.store(schema).open()) as PostgresStore;
+    opened.push(store);
+    const heard: StoreEvent[] = [];
+    store.subscribe((event) => heard.push(event ?? { type: "ready" }));
+    await store.listening();
+    expect(heard).toEqual([{ type: "ready" }]);
+    // Told to look, the subscriber finds the step.
+    const { steps } = await store.claim({ workerId: "w", limit: 10, now: Date.now(), leaseDuration: 60_000, policyFor: () => ({ maxWorkers: Infinity }) });
+    expect(steps.map((claimed) => claimed.run.id)).toEqual([id]);
+  });
 
   async function runtime(schema: string, gate?: Gate): Promise<Runtime> {
     const rt = await newRuntime({ store: schemas.store(schema) });

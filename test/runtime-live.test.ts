@@ -5,7 +5,16 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { newExecutor, newPackage, newRuntime, permanent, type Runtime } from "../src/index.js";
+import type { Store, StoreConfig } from "../src/store/store.js";
 import { stores } from "./support/stores.js";
+
+/** A store config that keeps the store it opens, for the test to wait on (Postgres's `listening`). */
+function opening(inner: StoreConfig): { config: StoreConfig; opened?: Store & { listening?(): Promise<void> } } {
+  const kept: ReturnType<typeof opening> = {
+    config: { name: inner.name, open: async () => (kept.opened = await inner.open()) },
+  };
+  return kept;
+}
 
 describe.each(stores("live"))("live-view calls on $name", (target) => {
   const open: Runtime[] = [];
@@ -47,14 +56,18 @@ describe.each(stores("live"))("live-view calls on $name", (target) => {
     const store = target.fresh();
     const writer = await runtime(store);
     // The watcher writes nothing itself: whatever it hears came from the writer's connection.
-    const watcher = await runtime(store);
+    const watcherStore = opening(store);
+    const watcher = await runtime(watcherStore.config);
     let calls = 0;
-    let heard!: () => void;
-    const first = new Promise<void>((resolve) => (heard = resolve));
+    let heard = () => {};
     const stop = watcher.watchChanges(() => {
       calls++;
       heard();
     });
+    // Postgres LISTENs on a connection of its own, opened by this first subscriber;
+    // a commit before it is in place would reach no one. Its own `ready` is delivered by then.
+    await watcherStore.opened?.listening?.();
+    const first = new Promise<void>((resolve) => (heard = resolve));
     const { id } = await writer.startRun("live", {}); // a ready step: SQLite's WAL watch, Postgres NOTIFY
     await first;
     stop();

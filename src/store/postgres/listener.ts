@@ -1,9 +1,10 @@
 /**
  * LISTEN on one dedicated connection, turning notifications into `StoreEvent`s
  * for the workers of this process. The connection is opened when the first
- * subscriber arrives and re-established (with backoff) whenever it drops; after
- * a reconnect every subscriber gets a `ready` event, since notifications sent
- * while it was down are lost and there may be work waiting.
+ * subscriber arrives and re-established (with backoff) whenever it drops. Each
+ * time the LISTEN is in place every subscriber gets a `ready` event: what was
+ * notified before it (between a subscribe and the first LISTEN, or while the
+ * connection was down) is lost, and there may be work waiting.
  */
 import type pg from "pg";
 import type { StoreEvent } from "../store.js";
@@ -158,12 +159,11 @@ export class Listener {
         destroy(c, new Error("still LISTENing: not fit for the pool"));
         return;
       }
-      const reconnected = this.#backoff > MIN_BACKOFF_MS;
       this.#client = c;
       this.#detach = detach;
       this.#backoff = MIN_BACKOFF_MS;
       // Whatever was notified while we were not listening is lost: look now.
-      if (reconnected) this.#emit({ type: "ready" });
+      this.#emit({ type: "ready" });
     } catch (err) {
       if (client) destroy(client, err instanceof Error ? err : new Error(String(err)));
       this.#onError(err);
