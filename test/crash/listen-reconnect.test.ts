@@ -1,15 +1,15 @@
 /**
  * The PostgreSQL store's LISTEN connection is lost (the server terminates its
  * backend) under an idle worker that polls once a minute. The listener
- * reconnects with backoff and then wakes the worker with a ready event, since
- * notifications sent meanwhile are lost: the worker still runs new work at once,
+ * reconnects with backoff and then wakes the worker with a ready event (as it
+ * does when it first listens), since notifications sent meanwhile are lost: the worker still runs new work at once,
  * both work started while it was not listening and work started afterwards.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newPackage, requireSteps } from "../../src/index.js";
 import { pgUrl } from "../support/postgres.js";
-import { pollUntil, useCrashRuntime, type WorkerProcess } from "./harness.js";
+import { pollUntil, useCrashRuntime, type WorkerMessage, type WorkerProcess } from "./harness.js";
 
 const wake = newPackage("wake")
   .entrypoint((run) => {
@@ -82,9 +82,13 @@ describe("a worker whose LISTEN connection is terminated by the server", () => {
 
   it("runs work whose notification it missed while not listening, once it has reconnected and emitted a ready event", async () => {
     const worker = env.box.spawn({ workerId: "idle", pollInterval: 60_000, reportStore: true });
-    // Idle for sure: its first claim has returned nothing, and since nothing
+    // Idle for sure: once its LISTEN is up the listener tells it to look (a ready
+    // event), and the claim it starts after that returns nothing; since nothing
     // writes to the store, nothing wakes it before its poll a minute from now.
-    await worker.waitFor("claimed", (m) => (m.steps as string[]).length === 0);
+    const after = (earlier: WorkerMessage) => (m: WorkerMessage) => worker.messages.indexOf(m) > worker.messages.indexOf(earlier);
+    const listening = await worker.waitFor("store-event");
+    const look = await worker.waitFor("claim", after(listening));
+    await worker.waitFor("claimed", (m) => after(look)(m) && (m.steps as string[]).length === 0);
     const first = await listenBackend(worker);
     const idleAt = worker.messages.length;
 
