@@ -142,6 +142,24 @@ export function operationsSuite(target: ConformanceTarget): void {
       expect((await a.workflow("r"))?.status).toBe("succeeded");
     });
 
+    it("knows the earliest lease expiry across queues, and reclaims from that instant on", async () => {
+      const rt = await h().runtime();
+      rt.registerPackage(newPackage("p").entrypoint((run, queue: string) => void run.step("s", null, { kind: "k", queue })).build());
+      const store = await h().store();
+      const now = h().now;
+      const request = { workerId: "w", limit: 10, now, leaseDuration: 60_000, policyFor: () => ({ maxWorkers: Infinity }) };
+      // The earliest expiry is in neither the first queue by name nor the last.
+      for (const [queue, leaseDuration] of [["alpha", 3_000], ["beta", 1_000], ["gamma", 2_000]] as const) {
+        for (let i = 0; i < 3; i++) await rt.startRun("p", queue, { runId: `${queue}-${i}` });
+        expect((await store.claim({ ...request, leaseDuration })).steps.map((c) => c.run.id).sort()).toEqual([0, 1, 2].map((i) => `${queue}-${i}`));
+      }
+      expect((await store.claim(request)).nextDueAt).toBe(now + 1_000);
+      expect(await store.reclaimExpired(now + 999, 3)).toEqual({ reclaimed: 0, failed: 0 });
+      expect(await store.reclaimExpired(now + 1_000, 3)).toEqual({ reclaimed: 3, failed: 0 });
+      // beta's steps are ready again (this worker leaves them: not its kind); gamma's lease is next.
+      expect((await store.claim({ ...request, now: now + 1_000, kinds: ["other"] })).nextDueAt).toBe(now + 2_000);
+    });
+
     it("fails a step with lease_expired once its lease expired more than maxReclaims times", async () => {
       const config = { leaseDuration: 1000, maxReclaims: 1 };
       const hang = new Gate();

@@ -125,7 +125,8 @@ export class SqliteStore implements Store {
   async reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult> {
     const sql = this.#sql;
     // A read-only probe first, so that idle processes do not queue for the write lock.
-    if (!sql.anyExpired.get(now)) return { reclaimed: 0, failed: 0 };
+    const { t: nextExpiry } = sql.nextLeaseExpiry.get() as { t: number | null };
+    if (nextExpiry === null || nextExpiry > now) return { reclaimed: 0, failed: 0 };
     return this.#s.write(() => {
       const result = { reclaimed: 0, failed: 0 };
       const touched = new Set<string>();
