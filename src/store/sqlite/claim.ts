@@ -89,7 +89,7 @@ export function claimSteps(sql: Statements, request: ClaimRequest): ClaimResult 
   // Only worth computing when the engine may go to sleep after this claim.
   if (steps.length < request.limit) {
     for (const queue of visited) due(nextReadyAt(sql, queue, now));
-    due((sql.nextLeaseExpiry.get() as { t: number | null }).t);
+    due(nextLeaseExpiry(sql));
     due((sql.nextWakeAt.get() as { t: number | null }).t);
     due((sql.nextFireAt.get(now) as { t: number | null }).t);
   }
@@ -115,6 +115,21 @@ function nextReadyAt(sql: Statements, queue: string, now: number): number | unde
   let row = sql.topPriority.get(queue) as { priority: number } | undefined;
   for (; row; row = sql.lowerPriority.get(queue, row.priority) as { priority: number } | undefined) {
     const t = (sql.nextReadyAt.get(queue, row.priority, now) as { t: number | null }).t;
+    if (t !== null && (next === undefined || t < next)) next = t;
+  }
+  return next;
+}
+
+/**
+ * The earliest lease expiry of a running step, for the claim's wake-up and the
+ * reclaim probe. steps_running is ordered by queue, then expiry: a plain min()
+ * over it reads every running step (0.24 ms with 3 000 running). Walking the
+ * queues that have running steps costs two index probes per queue instead.
+ */
+export function nextLeaseExpiry(sql: Statements): number | undefined {
+  let next: number | undefined;
+  for (let row = sql.firstRunningQueue.get() as { queue: string } | undefined; row; row = sql.nextRunningQueue.get(row.queue) as { queue: string } | undefined) {
+    const { t } = sql.leaseExpiryIn.get(row.queue) as { t: number | null };
     if (t !== null && (next === undefined || t < next)) next = t;
   }
   return next;

@@ -49,7 +49,7 @@ import type {
 } from "../read-records.js";
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
 import type { Checkpointer } from "./checkpointer.js";
-import { claimSteps, dependenciesOf } from "./claim.js";
+import { claimSteps, dependenciesOf, nextLeaseExpiry } from "./claim.js";
 import { completeOutcomes } from "./complete.js";
 import { openDatabase, type SqliteStoreOptions } from "./connection.js";
 import { createRuns } from "./create-runs.js";
@@ -125,8 +125,8 @@ export class SqliteStore implements Store {
   async reclaimExpired(now: number, maxReclaims: number): Promise<ReclaimResult> {
     const sql = this.#sql;
     // A read-only probe first, so that idle processes do not queue for the write lock.
-    const { t: nextExpiry } = sql.nextLeaseExpiry.get() as { t: number | null };
-    if (nextExpiry === null || nextExpiry > now) return { reclaimed: 0, failed: 0 };
+    const expiry = nextLeaseExpiry(sql);
+    if (expiry === undefined || expiry > now) return { reclaimed: 0, failed: 0 };
     return this.#s.write(() => {
       const result = { reclaimed: 0, failed: 0 };
       const touched = new Set<string>();

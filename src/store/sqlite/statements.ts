@@ -172,17 +172,11 @@ export function prepareStatements(db: Database.Database) {
     topPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? ORDER BY priority DESC LIMIT 1"),
     lowerPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? AND priority < ? ORDER BY priority DESC LIMIT 1"),
     nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND priority = ? AND ready_at > ?"),
-    // The earliest lease expiry: steps_running is ordered by queue first, so a plain
-    // min() reads every running step. This walks the queues that have running steps
-    // (each the next key after the last) and takes each one's first expiry: two index
-    // probes per queue, however many steps run.
-    nextLeaseExpiry: p(`WITH RECURSIVE running(queue) AS (
-                          SELECT min(queue) FROM steps WHERE status = 'running'
-                          UNION ALL
-                          SELECT (SELECT min(queue) FROM steps WHERE status = 'running' AND queue > running.queue)
-                          FROM running WHERE running.queue IS NOT NULL)
-                        SELECT min((SELECT min(lease_expires_at) FROM steps WHERE status = 'running' AND queue = running.queue)) AS t
-                        FROM running WHERE running.queue IS NOT NULL`),
+    // Queues with running steps, one after the other, and each one's earliest lease
+    // expiry: two probes of steps_running per queue (see nextLeaseExpiry in claim.ts).
+    firstRunningQueue: p("SELECT queue FROM steps WHERE status = 'running' ORDER BY queue LIMIT 1"),
+    nextRunningQueue: p("SELECT queue FROM steps WHERE status = 'running' AND queue > ? ORDER BY queue LIMIT 1"),
+    leaseExpiryIn: p("SELECT min(lease_expires_at) AS t FROM steps WHERE status = 'running' AND queue = ?"),
     nextWakeAt: p("SELECT min(wake_at) AS t FROM steps WHERE status = 'waiting'"),
     // The earliest future tick of an unpaused schedule (a due one is the firing worker's to advance).
     nextFireAt: p("SELECT min(next_fire_at) AS t FROM schedules WHERE paused = 0 AND next_fire_at > ?"),
