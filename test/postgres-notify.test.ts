@@ -36,17 +36,25 @@ describe("changed notifications between two processes on one schema", () => {
     for (const o of opened.splice(0).reverse()) await o.close();
   });
 
-  /** A store object that records every notification it hears, LISTENing before it returns. */
-  async function listeningStore(schema: string): Promise<{ heard: StoreEvent[]; store: PostgresStore }> {
+  /**
+   * A store object that records every notification it hears, LISTENing before it
+   * returns: the LISTEN's own `ready` (see the first test) is in `heard` by then.
+   */
+  async function subscribedStore(schema: string): Promise<{ heard: StoreEvent[]; store: PostgresStore }> {
     const store = (await schemas.store(schema).open()) as PostgresStore;
     opened.push(store);
     const heard: StoreEvent[] = [];
     store.subscribe((event) => heard.push(event ?? { type: "ready" }));
     await store.listening();
-    // The LISTEN's own `ready` (see the test below) is delivered by now: start from nothing.
-    expect(heard).toEqual([{ type: "ready" }]);
-    heard.length = 0;
     return { heard, store };
+  }
+
+  /** The same, with `heard` emptied of that first `ready`: what follows is what the test's commits sent. */
+  async function listeningStore(schema: string): Promise<{ heard: StoreEvent[]; store: PostgresStore }> {
+    const subscribed = await subscribedStore(schema);
+    expect(subscribed.heard).toEqual([{ type: "ready" }]);
+    subscribed.heard.length = 0;
+    return subscribed;
   }
 
   it("tells a subscriber to look once its LISTEN is in place: work readied before it is found", async () => {
@@ -55,11 +63,7 @@ describe("changed notifications between two processes on one schema", () => {
     // Committed before any LISTEN: its notification reached no one (as one between a
     // subscribe and the LISTEN it opens would).
     const { id } = await writer.startRun("one", null);
-    const store = (await schemas.store(schema).open()) as PostgresStore;
-    opened.push(store);
-    const heard: StoreEvent[] = [];
-    store.subscribe((event) => heard.push(event ?? { type: "ready" }));
-    await store.listening();
+    const { heard, store } = await subscribedStore(schema);
     expect(heard).toEqual([{ type: "ready" }]);
     // Told to look, the subscriber finds the step.
     const { steps } = await store.claim({ workerId: "w", limit: 10, now: Date.now(), leaseDuration: 60_000, policyFor: () => ({ maxWorkers: Infinity }) });
