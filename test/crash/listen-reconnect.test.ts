@@ -2,8 +2,9 @@
  * The PostgreSQL store's LISTEN connection is lost (the server terminates its
  * backend) under an idle worker that polls once a minute. The listener
  * reconnects with backoff and then wakes the worker with a ready event (as it
- * does when it first listens), since notifications sent meanwhile are lost: the worker still runs new work at once,
- * both work started while it was not listening and work started afterwards.
+ * does when it first listens), since notifications sent meanwhile are lost: the
+ * worker still runs new work at once, both work started while it was not
+ * listening and work started afterwards.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
