@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { SCHEDULE_COLUMNS, type ScheduleRow, scheduledEventData, toSchedule } from "../schedule-rows.js";
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
+import { BOUND_LIMIT } from "./statements.js";
 import type { Session } from "./transaction.js";
 
 function prepare(db: Database.Database) {
@@ -25,7 +26,7 @@ function prepare(db: Database.Database) {
     delete: p("DELETE FROM schedules WHERE id = ?"),
     setPaused: p(`UPDATE schedules SET paused = ?, next_fire_at = CASE WHEN ? THEN ? ELSE next_fire_at END, updated_at = ?
                   WHERE id = ? RETURNING ${SCHEDULE_COLUMNS}`),
-    due: p(`SELECT ${SCHEDULE_COLUMNS} FROM schedules WHERE paused = 0 AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?`),
+    due: p(`SELECT ${SCHEDULE_COLUMNS} FROM schedules WHERE paused = 0 AND next_fire_at <= ? ORDER BY next_fire_at ${BOUND_LIMIT}`),
     advance: p(`UPDATE schedules SET next_fire_at = ?, last_tick_at = ?, last_outcome = ?, last_run_id = coalesce(?, last_run_id),
                   last_error = ?, skipped_ticks = skipped_ticks + ?, updated_at = ?
                 WHERE id = ? AND next_fire_at = ?`),

@@ -15,7 +15,7 @@ import type { FailedStepsQuery, ListRunsQuery } from "../store.js";
  * (SQLite 3.53). As an expression the value stays opaque to the planner, and the
  * prepared plan is kept.
  */
-const BOUND_LIMIT = "LIMIT (? + 0)";
+export const BOUND_LIMIT = "LIMIT (? + 0)";
 
 /**
  * Finished runs to purge, oldest first: params are `statusCount` statuses, then
