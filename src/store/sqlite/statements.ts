@@ -173,11 +173,12 @@ export function prepareStatements(db: Database.Database) {
     topPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? ORDER BY priority DESC LIMIT 1"),
     lowerPriority: p("SELECT priority FROM steps WHERE status = 'ready' AND queue = ? AND priority < ? ORDER BY priority DESC LIMIT 1"),
     nextReadyAt: p("SELECT min(ready_at) AS t FROM steps WHERE status = 'ready' AND queue = ? AND priority = ? AND ready_at > ?"),
-    // Queues with running steps, one after the other, and each one's earliest lease
-    // expiry: two probes of steps_running per queue (see nextLeaseExpiry in claim.ts).
+    // Queues with running steps, one after the other: a queue's earliest lease expiry
+    // and the next queue, two probes of steps_running in one statement (see
+    // nextLeaseExpiry in claim.ts).
     firstRunningQueue: p("SELECT queue FROM steps WHERE status = 'running' ORDER BY queue LIMIT 1"),
-    nextRunningQueue: p("SELECT queue FROM steps WHERE status = 'running' AND queue > ? ORDER BY queue LIMIT 1"),
-    leaseExpiryIn: p("SELECT min(lease_expires_at) AS t FROM steps WHERE status = 'running' AND queue = ?"),
+    leaseExpiryIn: p(`SELECT (SELECT min(lease_expires_at) FROM steps WHERE status = 'running' AND queue = ?) AS t,
+                             (SELECT queue FROM steps WHERE status = 'running' AND queue > ? ORDER BY queue LIMIT 1) AS next`),
     nextWakeAt: p("SELECT min(wake_at) AS t FROM steps WHERE status = 'waiting'"),
     // The earliest future tick of an unpaused schedule (a due one is the firing worker's to advance).
     nextFireAt: p("SELECT min(next_fire_at) AS t FROM schedules WHERE paused = 0 AND next_fire_at > ?"),
