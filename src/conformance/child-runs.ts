@@ -47,6 +47,10 @@ export function childRunsSuite(target: ConformanceTarget): void {
       expect((await rt.result("p", "compute"))?.data).toBe(42);
       expect(await rt.output("p")).toBe(42);
       expect((await rt.workflow("p"))?.status).toBe("succeeded");
+      // Each run's start is logged with its package, a child's with its parent too.
+      const startOf = async (runId: string) => (await rt.events(runId)).find((e) => e.type === "run_started")?.data;
+      expect(await startOf("p")).toEqual({ package: "parent" });
+      expect(await startOf("p/compute")).toEqual({ package: "child", parentRunId: "p", parentStepId: "compute" });
     });
 
     it("fails the parent step with child_failed when the child fails, and takes its failure branch", async () => {

@@ -45,6 +45,8 @@ export function schedulingSuite(target: ConformanceTarget): void {
       h().advance(1);
       expect(await rt.runOnce()).toMatchObject({ claimed: 1, succeeded: 1 });
       expect(attempts).toEqual([1, 2, 3]);
+      const retries = (await rt.events("r")).filter((e) => e.type === "step_retry_scheduled");
+      expect(retries.map((e) => e.data)).toEqual([{ readyAt: t0 + 1000 }, { readyAt: t0 + 1000 + 3000 }]);
       expect((await rt.steps("r"))[0]).toMatchObject({ status: "succeeded", attempt: 3 });
       expect((await rt.result("r", "s"))?.error).toBeUndefined();
       expect((await rt.workflow("r"))?.status).toBe("succeeded");

@@ -40,6 +40,8 @@ export function waitsSuite(target: ConformanceTarget): void {
       const [step] = await first.steps("r");
       expect(step?.status).toBe("ready");
       expect(step?.readyAt?.getTime()).toBe(runAt.getTime());
+      const ready = (await first.events("r")).find((e) => e.type === "step_ready");
+      expect(ready?.data).toEqual({ readyAt: runAt.getTime() });
       await first.close();
 
       h().advance(4_999);
@@ -70,6 +72,7 @@ export function waitsSuite(target: ConformanceTarget): void {
       const b = (await rt.steps("r")).find((s) => s.id === "b");
       expect(b?.status).toBe("ready");
       expect(b?.readyAt?.getTime()).toBe(started + 3_000);
+      expect((await rt.events("r")).find((e) => e.type === "step_ready" && e.stepId === "b")?.data).toEqual({ readyAt: started + 3_000 });
       h().advance(3_000);
       await rt.runOnce();
       expect(ran).toEqual(["a", "b"]);

@@ -55,12 +55,11 @@ export function openDatabase(options: SqliteStoreOptions): OpenedDatabase {
   }
   db.pragma("synchronous = NORMAL");
   db.pragma(`cache_size = ${-Math.ceil((options.cacheSizeMiB ?? DEFAULT_CACHE_SIZE_MIB) * 1024)}`); // negative: KiB
-  // Temporary files in memory. A write with triggers (every status change: the
-  // event log) or ON CONFLICT, inside a transaction, keeps a statement journal so
-  // that it alone can be rolled back; on the default file-backed temp store that
-  // is a file written at every such statement. In memory, starting 5000 runs took
-  // half as long. The statement journals of one transaction are small; nothing
-  // here sorts more than a page of rows.
+  // Temporary files in memory. The hot writes keep no statement journal (see "no
+  // statement journals" in statements.ts), but the few that do (parking a step, a
+  // signal, an operator's note) would write a file at each statement on the
+  // default file-backed temp store: before the hot writes lost theirs, starting
+  // 5000 runs took twice as long that way. Nothing here sorts more than a page.
   db.pragma("temp_store = MEMORY");
   whileBusy(busyTimeout, () => migrate(db, Date.now()));
   if (!onDisk) return { db };

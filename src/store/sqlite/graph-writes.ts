@@ -50,7 +50,7 @@ export function propagate(sql: Statements, runId: string, stepId: string, status
     for (const edge of sql.dependents.all(runId, id) as { step_id: string; on_state: DependencyOn }[]) {
       const verdict = edgeState(state, edge.on_state);
       if (verdict === "satisfied") {
-        if (sql.satisfyEdge.run(now, now, runId, edge.step_id).changes) dependentsWaiting = true;
+        if (sql.satisfyEdge.run(now, now, now, runId, edge.step_id).changes) dependentsWaiting = true;
       } else if (verdict === "violated" && sql.skipStep.run(now, now, runId, edge.step_id).changes) {
         finished.push([edge.step_id, "skipped"]);
       }

@@ -37,6 +37,17 @@ export function purgeableRunsSql(statusCount: number): string {
 }
 
 /**
+ * An event row as the store reads it. Since migration 7 the run_started trigger
+ * stores no data (building JSON in a trigger cost every start a statement
+ * journal): it is rebuilt here from the run row, whose package and parent never
+ * change, as the trigger of migration 2 built it.
+ */
+const EVENT_COLUMNS = `seq, run_id, at, type, step_id, attempt, worker_id, error,
+  coalesce(data, CASE WHEN type = 'run_started' THEN (SELECT CASE WHEN r.parent_run_id IS NULL THEN json_object('package', r.package)
+    ELSE json_object('package', r.package, 'parentRunId', r.parent_run_id, 'parentStepId', r.parent_step_id) END
+    FROM runs r WHERE r.id = events.run_id) END) AS data`;
+
+/**
  * A run with how many of its steps are failed: a probe of the partial index
  * steps_failed_by_run, as small as the run's failures.
  */
@@ -92,16 +103,37 @@ export function failedStepsQuery(query: FailedStepsQuery, after: { finished_at: 
   return { sql: `SELECT s.* FROM steps s ${join} WHERE ${where.join(" AND ")} ORDER BY s.finished_at DESC, s.seq DESC ${BOUND_LIMIT}`, args };
 }
 
+/*
+ * No statement journals: why every write below is `UPDATE OR FAIL` / `INSERT
+ * OR FAIL`, and why no write, nor a trigger it fires, calls an SQL function.
+ *
+ * Inside a transaction, SQLite gives a statement a statement journal when it
+ * may write several rows (any statement that fires a trigger does: the event
+ * log) and may abort half-way: a NOT NULL or UNIQUE check under the default
+ * ABORT, or any call of an SQL function. The journal lets SQLite undo that one
+ * statement and keep the transaction; it copies every page the statement is
+ * about to change, 4 KiB each, before changing it. The store never keeps a
+ * transaction after a failed statement: every command is one transaction, and
+ * better-sqlite3 rolls it back (or back to its savepoint) on any error. FAIL
+ * stops at the failing row instead, which that rollback then undoes; and the
+ * copies are gone: about a tenth of a drain of one-step runs (docs/BENCHMARKS.md).
+ * The triggers of migration 7 follow the same rules; test/sqlite-statement-
+ * journal.test.ts checks every write statement's compiled program, triggers
+ * included, and names the few allowed a journal.
+ */
+
 /** A prepared statement, under a name the declaration files can print. */
 export interface PreparedStatement extends Database.Statement<unknown[], unknown> {}
 
-/** Every fixed statement of the store, prepared once per connection. */
+/** Every fixed statement of the store, prepared once per connection (see "no statement journals" above). */
 export function prepareStatements(db: Database.Database) {
   const p = (sql: string): PreparedStatement => db.prepare(sql);
   const clearLease = "lease_worker = NULL, lease_token = NULL, lease_acquired_at = NULL, lease_expires_at = NULL";
   const fenced = "WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'";
-  // A step that just became ready: `delay` after now, not before `runAt`.
-  const readyAt = (now: string) => `max(${now} + delay_ms, coalesce(not_before, 0))`;
+  // A step that just became ready: `delay` after now, not before `runAt`. A CASE,
+  // not max(): a function call in a write would open a statement journal (see
+  // "no statement journals" above); `now` is bound twice.
+  const readyAt = (now: string) => `CASE WHEN coalesce(not_before, 0) > ${now} + delay_ms THEN not_before ELSE ${now} + delay_ms END`;
   // The run's failed steps that nothing handled: no failed/completed edge out of
   // them leads to a step that ran (see finishedRunStatus).
   const unhandledFailure = `EXISTS (SELECT 1 FROM steps f WHERE f.run_id = runs.id AND f.status = 'failed'
@@ -109,36 +141,36 @@ export function prepareStatements(db: Database.Database) {
                       WHERE d.run_id = f.run_id AND d.dep_id = f.id AND d.on_state IN ('failed', 'completed') AND h.status <> 'skipped'))`;
   const anyCanceled = "EXISTS (SELECT 1 FROM steps c WHERE c.run_id = runs.id AND c.status = 'canceled')";
   return {
-    insertRun: p(`INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step,
+    insertRun: p(`INSERT OR FAIL INTO runs (id, package, name, status, input, metadata, created_at, updated_at, parent_run_id, parent_step_id, output_step,
                     package_version)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     getRun: p("SELECT * FROM runs WHERE id = ?"),
     // The run as Store.getRun reads it for callers: with its failed-step count.
     readRun: p(`SELECT ${RUN_WITH_COUNTS} FROM runs WHERE id = ?`),
     runSeq: p("SELECT seq FROM runs WHERE id = ?"),
-    setRunStatus: p("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?"),
+    setRunStatus: p("UPDATE OR FAIL runs SET status = ?, updated_at = ? WHERE id = ?"),
     // An operator retry reopens a finished run (a paused one stays paused).
-    reopenRun: p("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ? AND status <> 'paused'"),
+    reopenRun: p("UPDATE OR FAIL runs SET status = 'running', updated_at = ? WHERE id = ? AND status <> 'paused'"),
     // A running run with no unfinished step left finishes, in one statement that
     // also decides its status; it returns the parent to wake if it is a child run.
     // Only a running run finishes: a canceled one stays canceled, a paused one
     // finishes when resumed.
-    finishRun: p(`UPDATE runs SET status = ${finishedRunStatusSql(unhandledFailure, anyCanceled)}, updated_at = ?
+    finishRun: p(`UPDATE OR FAIL runs SET status = ${finishedRunStatusSql(unhandledFailure, anyCanceled)}, updated_at = ?
                   WHERE id = ? AND status = 'running'
                     AND NOT EXISTS (SELECT 1 FROM steps a WHERE a.run_id = runs.id AND a.finished_at IS NULL)
                   RETURNING parent_run_id, parent_step_id`),
     // A child run finished: its parent's step waiting for it runs again (and reads the outcome).
-    wakeParentStep: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'waiting'"),
-    cancelRunRow: p("UPDATE runs SET status = 'canceled', updated_at = ? WHERE id = ? RETURNING parent_run_id, parent_step_id"),
+    wakeParentStep: p("UPDATE OR FAIL steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'waiting'"),
+    cancelRunRow: p("UPDATE OR FAIL runs SET status = 'canceled', updated_at = ? WHERE id = ? RETURNING parent_run_id, parent_step_id"),
     activeChildren: p(`SELECT id FROM runs WHERE parent_run_id = ? AND status IN ('pending', 'running', 'paused')`),
     insertPaused: p("INSERT OR IGNORE INTO paused_runs (run_id) VALUES (?)"),
     deletePaused: p("DELETE FROM paused_runs WHERE run_id = ?"),
 
-    insertStep: p(`INSERT INTO steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
+    insertStep: p(`INSERT OR FAIL INTO steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts,
                      priority, parent_id, dedup_key, site, metadata, ready_at, finished_at, created_at, updated_at,
                      not_before, delay_ms, timeout_ms, wait_for)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertEdge: p("INSERT INTO step_deps (run_id, dep_id, step_id, required, on_state) VALUES (?, ?, ?, ?, ?)"),
+    insertEdge: p("INSERT OR FAIL INTO step_deps (run_id, dep_id, step_id, required, on_state) VALUES (?, ?, ?, ?, ?)"),
     getStep: p("SELECT * FROM steps WHERE run_id = ? AND id = ?"),
     stepStatus: p("SELECT status FROM steps WHERE run_id = ? AND id = ?"),
     stepByDedupKey: p("SELECT id FROM steps WHERE run_id = ? AND dedup_key = ?"),
@@ -146,16 +178,16 @@ export function prepareStatements(db: Database.Database) {
     dependents: p("SELECT step_id, on_state FROM step_deps WHERE run_id = ? AND dep_id = ?"),
     depsOf: p("SELECT dep_id, on_state FROM step_deps WHERE run_id = ? AND step_id = ? ORDER BY dep_id"),
     edgesOfRun: p("SELECT step_id, dep_id, on_state FROM step_deps WHERE run_id = ? ORDER BY step_id, dep_id"),
-    satisfyEdge: p(`UPDATE steps SET deps_waiting = deps_waiting - 1,
+    satisfyEdge: p(`UPDATE OR FAIL steps SET deps_waiting = deps_waiting - 1,
                       status   = CASE WHEN deps_waiting <= 1 THEN 'ready' ELSE status END,
                       ready_at = CASE WHEN deps_waiting <= 1 THEN ${readyAt("?")} ELSE ready_at END,
                       updated_at = ?
                     WHERE run_id = ? AND id = ? AND status = 'pending'`),
-    skipStep: p("UPDATE steps SET status = 'skipped', finished_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'pending'"),
-    reviveStep: p(`UPDATE steps SET status = ?, deps_waiting = ?, ready_at = ?, wake_at = NULL, finished_at = NULL, updated_at = ?, ${clearLease}
+    skipStep: p("UPDATE OR FAIL steps SET status = 'skipped', finished_at = ?, updated_at = ? WHERE run_id = ? AND id = ? AND status = 'pending'"),
+    reviveStep: p(`UPDATE OR FAIL steps SET status = ?, deps_waiting = ?, ready_at = ?, wake_at = NULL, finished_at = NULL, updated_at = ?, ${clearLease}
                    WHERE run_id = ? AND id = ?`),
-    resetAttempts: p("UPDATE steps SET attempt = 0, reclaims = 0, updated_at = ? WHERE run_id = ? AND id = ?"),
-    cancelSteps: p(`UPDATE steps SET status = 'canceled', finished_at = ?, updated_at = ?, ${clearLease}
+    resetAttempts: p("UPDATE OR FAIL steps SET attempt = 0, reclaims = 0, updated_at = ? WHERE run_id = ? AND id = ?"),
+    cancelSteps: p(`UPDATE OR FAIL steps SET status = 'canceled', finished_at = ?, updated_at = ?, ${clearLease}
                     WHERE run_id = ? AND status IN ('pending', 'ready', 'running', 'waiting')`),
 
     firstReadyQueue: p("SELECT queue FROM steps WHERE status = 'ready' ORDER BY queue LIMIT 1"),
@@ -184,56 +216,56 @@ export function prepareStatements(db: Database.Database) {
     nextFireAt: p("SELECT min(next_fire_at) AS t FROM schedules WHERE paused = 0 AND next_fire_at > ?"),
     runningInQueue: p("SELECT count(*) AS n FROM steps WHERE status = 'running' AND queue = ?"),
     getBucket: p("SELECT tokens, refilled_at FROM queue_buckets WHERE queue = ?"),
-    putBucket: p(`INSERT INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
+    putBucket: p(`INSERT OR FAIL INTO queue_buckets (queue, tokens, refilled_at) VALUES (?, ?, ?)
                   ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at`),
-    leaseStepById: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
+    leaseStepById: p(`UPDATE OR FAIL steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ?,
                         lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
                       WHERE run_id = ? AND id = ? AND status = 'ready'`),
-    leaseSteps: p(`UPDATE steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ? || seq,
+    leaseSteps: p(`UPDATE OR FAIL steps SET status = 'running', attempt = attempt + 1, lease_worker = ?, lease_token = ? || seq,
                     lease_acquired_at = ?, lease_expires_at = ?, started_at = ?, updated_at = ?
                   WHERE seq IN (SELECT value FROM json_each(?))`),
     claimedSteps: p(`SELECT ${CLAIMED_STEP_COLUMNS}, s.seq FROM steps s JOIN runs r ON r.id = s.run_id
                      WHERE s.seq IN (SELECT value FROM json_each(?))`).raw(true),
 
-    markSucceeded: p(`UPDATE steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL, has_artifacts = 0,
+    markSucceeded: p(`UPDATE OR FAIL steps SET status = 'succeeded', result = ?, records = ?, emitted_ids = NULL, has_artifacts = 0,
                         completed_at = ?, finished_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
-    setEmittedAndArtifacts: p("UPDATE steps SET emitted_ids = ?, has_artifacts = ? WHERE run_id = ? AND id = ?"),
-    markFailed: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
+    setEmittedAndArtifacts: p("UPDATE OR FAIL steps SET emitted_ids = ?, has_artifacts = ? WHERE run_id = ? AND id = ?"),
+    markFailed: p(`UPDATE OR FAIL steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
                      updated_at = ?, ${clearLease} ${fenced}`),
-    scheduleRetry: p(`UPDATE steps SET status = 'ready', ready_at = ?, error = ?, error_code = ?, completed_at = ?,
+    scheduleRetry: p(`UPDATE OR FAIL steps SET status = 'ready', ready_at = ?, error = ?, error_code = ?, completed_at = ?,
                         updated_at = ?, ${clearLease} ${fenced}`),
-    extendLease: p(`UPDATE steps SET lease_expires_at = ?, updated_at = ? ${fenced}`),
+    extendLease: p(`UPDATE OR FAIL steps SET lease_expires_at = ?, updated_at = ? ${fenced}`),
     // Giving a lease back or losing it is not an attempt: the attempt counter goes back down.
-    releaseLease: p(`UPDATE steps SET status = 'ready', attempt = attempt - 1, ready_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
+    releaseLease: p(`UPDATE OR FAIL steps SET status = 'ready', attempt = attempt - 1, ready_at = ?, updated_at = ?, ${clearLease} ${fenced}`),
     expired: p("SELECT run_id, id, reclaims FROM steps WHERE status = 'running' AND lease_expires_at <= ?"),
-    reclaimLease: p(`UPDATE steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = ?,
+    reclaimLease: p(`UPDATE OR FAIL steps SET status = 'ready', attempt = attempt - 1, reclaims = reclaims + 1, ready_at = ?,
                        updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
-    expireStep: p(`UPDATE steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
+    expireStep: p(`UPDATE OR FAIL steps SET status = 'failed', error = ?, error_code = ?, completed_at = ?, finished_at = ?,
                      updated_at = ?, ${clearLease} WHERE run_id = ? AND id = ? AND status = 'running'`),
 
     // Built-in waits. Waiting is not an attempt: like a lease given back, the counter goes back down.
     holdsLease: p("SELECT 1 FROM steps WHERE run_id = ? AND id = ? AND lease_token = ? AND status = 'running'"),
-    park: p(`UPDATE steps SET status = 'waiting', wake_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
-    waitOver: p(`UPDATE steps SET status = 'ready', ready_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
+    park: p(`UPDATE OR FAIL steps SET status = 'waiting', wake_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
+    waitOver: p(`UPDATE OR FAIL steps SET status = 'ready', ready_at = ?, attempt = attempt - 1, updated_at = ?, ${clearLease} ${fenced}`),
     anyWaitDue: p("SELECT 1 FROM steps WHERE status = 'waiting' AND wake_at <= ? LIMIT 1"),
-    wakeDue: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE status = 'waiting' AND wake_at <= ?"),
-    insertSignal: p(`INSERT INTO signals (run_id, id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)
+    wakeDue: p("UPDATE OR FAIL steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE status = 'waiting' AND wake_at <= ?"),
+    insertSignal: p(`INSERT OR FAIL INTO signals (run_id, id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)
                      ON CONFLICT (run_id, id) DO NOTHING`),
-    wakeSignaled: p("UPDATE steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND wait_for = ? AND status = 'waiting'"),
+    wakeSignaled: p("UPDATE OR FAIL steps SET status = 'ready', ready_at = ?, updated_at = ? WHERE run_id = ? AND wait_for = ? AND status = 'waiting'"),
     signalExists: p("SELECT 1 FROM signals WHERE run_id = ? AND id = ?"),
     oldestSignal: p("SELECT seq, payload FROM signals WHERE run_id = ? AND name = ? AND consumed_by IS NULL ORDER BY seq LIMIT 1"),
-    consumeSignal: p("UPDATE signals SET consumed_by = ?, consumed_at = ? WHERE seq = ?"),
+    consumeSignal: p("UPDATE OR FAIL signals SET consumed_by = ?, consumed_at = ? WHERE seq = ?"),
 
     // The event log (the triggers write the rest).
-    insertEvent: p("INSERT INTO events (run_id, at, type, step_id, data) VALUES (?, ?, ?, ?, ?)"),
+    insertEvent: p("INSERT OR FAIL INTO events (run_id, at, type, step_id, data) VALUES (?, ?, ?, ?, ?)"),
     // An operator's note (JSON) merged into the data of the event a trigger just
     // wrote for the action: the run's newest event of that type (the write lock
     // is held, so it is this transaction's).
-    noteEvent: p(`UPDATE events SET data = json_patch(coalesce(data, '{}'), ?)
+    noteEvent: p(`UPDATE OR FAIL events SET data = json_patch(coalesce(data, '{}'), ?)
                   WHERE seq = (SELECT max(seq) FROM events WHERE run_id = ? AND type = ?)`),
-    eventsOfRun: p("SELECT * FROM events WHERE run_id = ? ORDER BY seq"),
+    eventsOfRun: p(`SELECT ${EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq`),
     lastEventSeq: p("SELECT max(seq) AS seq FROM events"),
-    eventsAfter: p("SELECT * FROM events WHERE seq > ? ORDER BY seq"),
+    eventsAfter: p(`SELECT ${EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq`),
 
     failedCursor: p("SELECT finished_at, seq FROM steps WHERE run_id = ? AND id = ? AND status = 'failed'"),
     storedArtifactsOfRun: p("SELECT id FROM artifacts WHERE run_id = ? AND uri IS NOT NULL"),
@@ -251,7 +283,7 @@ export function prepareStatements(db: Database.Database) {
     artifact: p("SELECT * FROM artifacts WHERE run_id = ? AND id = ?"),
     artifactsOfStep: p(`SELECT id, step_id, name, kind, content_type, metadata, uri, size FROM artifacts
                         WHERE run_id = ? AND step_id = ? ORDER BY id`),
-    insertArtifact: p(`INSERT INTO artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
+    insertArtifact: p(`INSERT OR FAIL INTO artifacts (run_id, id, step_id, name, kind, content_type, metadata, uri, size, body, created_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   };
 }
