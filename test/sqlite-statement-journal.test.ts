@@ -64,7 +64,8 @@ beforeAll(async () => {
   db = new Database(file);
   writes = Object.entries(prepareStatements(db))
     .flatMap(([name, s]) => (Array.isArray(s) ? s.map((one, i) => [`${name}[${i}]`, one] as const) : [[name, s] as const]))
-    .filter(([, s]) => !s.reader)
+    // By their text: a write with RETURNING (a run's finish) is a reader to better-sqlite3.
+    .filter(([, s]) => /^\s*(INSERT|UPDATE|DELETE)\b/.test(s.source))
     .map(([name, s]) => [name, s.source]);
 });
 afterAll(() => {
@@ -74,7 +75,7 @@ afterAll(() => {
 
 describe("the SQLite store's writes", () => {
   it("compile without an operation that may abort half-way, so none opens a statement journal", () => {
-    expect(writes.length).toBeGreaterThan(30);
+    expect(writes.map(([name]) => name)).toEqual(expect.arrayContaining(["insertRun", "insertStep", "leaseSteps", "markSucceeded", "finishRun"]));
     const offending: Record<string, string[]> = {};
     for (const [name, source] of writes) {
       const ops = MAY_ABORT.has(name) ? [] : abortingOps(db, source);
