@@ -119,7 +119,7 @@ export function failedStepsQuery(query: FailedStepsQuery, after: { finished_at: 
  * copies are gone: about a tenth of a drain of one-step runs (docs/BENCHMARKS.md).
  * The triggers of migration 7 follow the same rules; test/sqlite-statement-
  * journal.test.ts checks every write statement's compiled program, triggers
- * included, and names the few allowed a journal.
+ * included, and names the few writes that may still abort, each with its reason.
  */
 
 /** A prepared statement, under a name the declaration files can print. */
