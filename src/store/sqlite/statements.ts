@@ -171,7 +171,6 @@ export function prepareStatements(db: Database.Database) {
                      not_before, delay_ms, timeout_ms, wait_for)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertEdge: p("INSERT OR FAIL INTO step_deps (run_id, dep_id, step_id, required, on_state) VALUES (?, ?, ?, ?, ?)"),
-    getStep: p("SELECT * FROM steps WHERE run_id = ? AND id = ?"),
     stepStatus: p("SELECT status FROM steps WHERE run_id = ? AND id = ?"),
     stepByDedupKey: p("SELECT id FROM steps WHERE run_id = ? AND dedup_key = ?"),
     stepsOfRun: p("SELECT * FROM steps WHERE run_id = ? ORDER BY seq"),
