@@ -16,6 +16,10 @@
 //   4. ceiling: a workflow-like drain (runs of ten chained steps) as a fraction
 //      of the machine's ceiling in ../shared/LIMITS.md (scale-ceiling.mjs).
 //
+// Beside it: scale-history.mjs (the history's SQL load and the stores' own
+// queries), scale-processes.mjs (drains by forked workers, RSS sampling) and
+// scale-worker.mjs (the workloads, and the forked worker itself).
+//
 //   npm run bench:scale -- [--store sqlite|postgres|both] [--history N] [--memory] [--ladder] [--ceiling] ...
 //   npm run bench:scale -- --help
 //
@@ -24,23 +28,20 @@
 // Postgres schema dropped afterwards). Postgres: TRELLIS_BENCH_PG_URL or --pg-url
 // (default postgres://postgres@127.0.0.1:5432/postgres). Writes
 // bench/results/scale-<UTC timestamp>.md and bench/results/scale-latest.md.
-import { fork, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { ceilingPart } from "./scale-ceiling.mjs";
+import { checkRuns, loadHistory, withPg } from "./scale-history.mjs";
+import { drainInProcesses, STALL_MS } from "./scale-processes.mjs";
 import { openRuntime, registerWorkloads, startInBatches } from "./scale-worker.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
-const WORKER_SCRIPT = path.join(here, "scale-worker.mjs");
-/** A drain that makes no progress for this long has failed (a step failed, a worker died). */
-const STALL_MS = 60_000;
 
 const log = (...args) => console.log(...args);
 
@@ -164,148 +165,7 @@ async function withFreshStore(kind, fn) {
     return await fn(spec);
   } finally {
     if (kind === "sqlite") fs.rmSync(spec.dir, { recursive: true, force: true });
-    else await withPg((c) => c.query(`DROP SCHEMA IF EXISTS "${spec.schema}" CASCADE`));
-  }
-}
-
-async function withPg(fn) {
-  const client = new pg.Client({ connectionString: opts.pgUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** One SQL query on the store's own database (SQLite: its own connection to the file). */
-async function storeQuery(spec, sql) {
-  if (spec.kind === "sqlite") {
-    const db = new Database(spec.path);
-    try {
-      return db.prepare(sql).all();
-    } finally {
-      db.close();
-    }
-  }
-  return withPg(async (c) => {
-    await c.query(`SET search_path TO "${spec.schema}"`);
-    return (await c.query(sql)).rows;
-  });
-}
-
-// ---------------------------------------------------------------------------
-// History: N finished one-step runs, as trellis itself would have left them.
-
-// The constant columns, copied from a real run of the `job` package (one
-// bench/noop step returning nothing).
-const lit = (s) => `'${s.replaceAll("'", "''")}'`;
-const RETRY = lit('{"maxAttempts":1,"backoff":"exponential","initialBackoff":1000,"multiplier":2,"jitter":false}');
-const RESULT = lit('{"json":null,"meta":{"values":["undefined"],"v":1}}');
-const WORKER = lit("history-worker");
-const INPUT = `'{"json":{"i":' || h.i || '}}'`;
-
-// Both stores run these same statements over a temp table hist(i, t, id): run i
-// was created at t, claimed at t + 1 and finished at t + 5. Inserting the run
-// fires the store's runs_started trigger (the run_started event); a step
-// inserted as succeeded fires no trigger, so its four other events are written
-// here, in each run's order.
-const HISTORY_INSERTS = [
-  `INSERT INTO runs (id, package, name, status, input, metadata, created_at, updated_at)
-   SELECT h.id, 'job', 'job', 'succeeded', ${INPUT}, '{}', h.t, h.t + 5 FROM hist h ORDER BY h.i`,
-  `INSERT INTO steps (run_id, id, kind, queue, status, input, deps_total, deps_waiting, retry, max_attempts, attempt,
-                      reclaims, priority, metadata, ready_at, started_at, finished_at, created_at, updated_at,
-                      result, has_artifacts, completed_at, delay_ms)
-   SELECT h.id, 'job', 'bench/noop', 'default', 'succeeded', ${INPUT}, 0, 0, ${RETRY}, 1, 1,
-          0, 0, '{}', h.t, h.t + 1, h.t + 5, h.t, h.t + 5,
-          ${RESULT}, false, h.t + 5, 0
-   FROM hist h ORDER BY h.i`,
-  `WITH e (k, dt, type, step_id, attempt) AS (VALUES
-     (1, 0, 'step_ready', 'job', NULL), (2, 1, 'step_claimed', 'job', 1),
-     (3, 5, 'step_succeeded', 'job', 1), (4, 5, 'run_succeeded', NULL, NULL))
-   INSERT INTO events (run_id, at, type, step_id, attempt, worker_id)
-   SELECT h.id, h.t + e.dt, e.type, e.step_id, e.attempt, CASE WHEN e.attempt IS NULL THEN NULL ELSE ${WORKER} END
-   FROM hist h CROSS JOIN e ORDER BY h.i, e.k`,
-];
-
-/**
- * Loads `n` finished runs into the store, in one transaction, then checkpoints
- * so the drains that follow do not pay for writing the load out. Run ids look
- * like trellis's own (`job-` + a UUIDv7 whose time is t), so they are older
- * than, and sort before, the runs the drains start. Returns seconds and size.
- */
-async function loadHistory(spec, n) {
-  // Spread over the last day (at least 1 ms apart).
-  const base = Date.now() - 86_400_000;
-  const spacing = Math.max(1, Math.floor(86_400_000 / Math.max(1, n)));
-  const before = await rowCounts(spec);
-  const t0 = performance.now();
-  if (spec.kind === "sqlite") {
-    const db = new Database(spec.path);
-    try {
-      db.transaction(() => {
-        db.exec(`CREATE TEMP TABLE hist AS
-          WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ${n})
-          SELECT i, t, printf('job-%08x-%04x-7000-8000-%012x', t >> 16, t & 65535, i) AS id
-          FROM (SELECT i, ${base} + i * ${spacing} AS t FROM g)`);
-        for (const sql of HISTORY_INSERTS) db.exec(sql);
-        db.exec("DROP TABLE hist");
-      })();
-      db.pragma("wal_checkpoint(TRUNCATE)");
-    } finally {
-      db.close();
-    }
-  } else {
-    await withPg(async (c) => {
-      await c.query("BEGIN");
-      await c.query(`SET LOCAL search_path TO "${spec.schema}"`);
-      await c.query(`CREATE TEMP TABLE hist ON COMMIT DROP AS
-        SELECT i, t, 'job-' || lpad(to_hex(t >> 16), 8, '0') || '-' || lpad(to_hex(t & 65535), 4, '0')
-                     || '-7000-8000-' || lpad(to_hex(i), 12, '0') AS id
-        FROM (SELECT i, ${base}::bigint + i * ${spacing}::bigint AS t FROM generate_series(1, ${n}::bigint) AS i) g`);
-      for (const sql of HISTORY_INSERTS) await c.query(sql);
-      await c.query("COMMIT");
-      // Deliberately no ANALYZE (see the notes). CHECKPOINT needs a superuser or pg_checkpoint.
-      await c.query("CHECKPOINT").catch((err) => log(`  (CHECKPOINT after the load failed: ${err.message})`));
-    });
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const after = await rowCounts(spec);
-  const added = { runs: n, steps: n, events: 5 * n };
-  for (const k of Object.keys(added)) {
-    if (after[k] - before[k] !== added[k]) throw new Error(`history: ${after[k] - before[k]} ${k} added, expected ${added[k]}`);
-  }
-  return { seconds, sizeMB: await storeSizeMB(spec) };
-}
-
-async function rowCounts(spec) {
-  const [row] = await storeQuery(
-    spec,
-    "SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM steps) AS steps, (SELECT count(*) FROM events) AS events",
-  );
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));
-}
-
-/** The store's size on disk: the SQLite file (+ WAL), or every relation of the schema. */
-async function storeSizeMB(spec) {
-  if (spec.kind === "sqlite") {
-    const size = (f) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
-    return (size(spec.path) + size(`${spec.path}-wal`)) / 2 ** 20;
-  }
-  const [row] = await storeQuery(
-    spec,
-    `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c
-     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${spec.schema}' AND c.relkind IN ('r', 'm')`,
-  );
-  return Number(row.bytes) / 2 ** 20;
-}
-
-/** Every run must have succeeded: the history's and the drains'. */
-async function checkRuns(spec, expected) {
-  const rows = await storeQuery(spec, "SELECT status, count(*) AS n FROM runs GROUP BY status");
-  const byStatus = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
-  if (byStatus.succeeded !== expected || rows.length !== 1) {
-    throw new Error(`expected ${expected} succeeded runs, found ${JSON.stringify(byStatus)}`);
+    else await withPg(opts.pgUrl, (c) => c.query(`DROP SCHEMA IF EXISTS "${spec.schema}" CASCADE`));
   }
 }
 
@@ -400,115 +260,6 @@ function finishLine(total) {
 }
 
 // ---------------------------------------------------------------------------
-// Worker processes (parts 2 and 3).
-
-/** Forks a worker on the store and resolves once it is ready to be told "go". */
-function spawnWorker(spec) {
-  const child = fork(WORKER_SCRIPT, [JSON.stringify({ store: { kind: spec.kind, path: spec.path, url: spec.url, schema: spec.schema }, maxWorkers: opts.maxWorkers })], {
-    execArgv: [],
-    stdio: ["ignore", "inherit", "pipe", "ipc"],
-  });
-  const w = { child, count: 0, lastAt: 0, stderr: "", stopped: false };
-  child.stderr.on("data", (b) => (w.stderr = (w.stderr + b.toString()).slice(-4_000)));
-  w.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  w.ready = new Promise((resolve, reject) => {
-    child.on("message", (m) => {
-      if (m?.type === "ready") resolve(w);
-      else if (m?.type === "progress") Object.assign(w, { count: m.count, lastAt: m.lastAt });
-      else if (m?.type === "stopped") w.stopped = true;
-    });
-    w.exited.then(({ code, signal }) => reject(new Error(`worker ${child.pid} exited (code ${code}, signal ${signal}) before it was ready\n${w.stderr}`)));
-  });
-  return w;
-}
-
-/**
- * Starts `runs` runs of `workload` from this process (batches of --batch), then
- * forks `procs` workers, tells them "go" at once and waits until their finished
- * runs add up to `runs`. Times "go" to the last handler returned in any worker
- * (both wall-clock ms on this machine). With `sampleRss`, samples worker 1's
- * RSS every 100 ms.
- */
-async function drainInProcesses(spec, { workload, runs, procs, sampleRss = false }) {
-  const { rt } = await openRuntime(spec, 1);
-  registerWorkloads(rt);
-  await startInBatches(rt, workload, runs, opts.batch);
-  await rt.close();
-
-  const workers = Array.from({ length: procs }, () => spawnWorker(spec));
-  try {
-    await Promise.all(workers.map((w) => w.ready));
-    const rss = sampleRss ? rssSampler(workers[0].child.pid) : null;
-    const idleMB = rss?.current();
-    const t0 = Date.now();
-    for (const w of workers) w.child.send({ type: "go" });
-    const lastAt = await allFinished(workers, runs);
-    const finalMB = rss?.current();
-    const peak = rss?.stop();
-    await stopAll(workers);
-    const seconds = (lastAt - t0) / 1000;
-    const steps = runs * (workload === "dag3" ? 3 : 1);
-    return { runs, steps, seconds, stepsPerSecond: steps / seconds, idleMB, finalMB, ...peak };
-  } finally {
-    for (const w of workers) if (!w.stopped) w.child.kill("SIGKILL");
-    await Promise.all(workers.map((w) => w.exited));
-  }
-}
-
-/** Resolves with the latest lastAt once the workers' counts add up to `total`. */
-function allFinished(workers, total) {
-  return new Promise((resolve, reject) => {
-    let seen = -1;
-    let movedAt = Date.now();
-    const timer = setInterval(() => {
-      const sum = workers.reduce((s, w) => s + w.count, 0);
-      if (sum !== seen) [seen, movedAt] = [sum, Date.now()];
-      const dead = workers.find((w) => w.child.exitCode !== null || w.child.signalCode !== null);
-      let error;
-      if (dead) error = new Error(`worker ${dead.child.pid} died during the drain\n${dead.stderr}`);
-      else if (Date.now() - movedAt > STALL_MS) error = new Error(`drain stalled at ${sum} of ${total}`);
-      if (sum >= total || error) clearInterval(timer);
-      if (error) reject(error);
-      else if (sum >= total) resolve(Math.max(...workers.map((w) => w.lastAt)));
-    }, 10);
-  });
-}
-
-async function stopAll(workers) {
-  for (const w of workers) w.child.send({ type: "stop" });
-  const exits = await Promise.all(workers.map((w) => w.exited));
-  const bad = exits.findIndex((e) => e.code !== 0);
-  if (bad !== -1) throw new Error(`worker ${workers[bad].child.pid} stopped with code ${exits[bad].code}\n${workers[bad].stderr}`);
-}
-
-/** VmRSS of a process every 100 ms; stop() also reads VmHWM, the kernel's own peak RSS. */
-function rssSampler(pid) {
-  const read = (field) => {
-    try {
-      const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-      return m ? Number(m[1]) / 1024 : undefined;
-    } catch {
-      return undefined; // no /proc (not Linux), or the process is gone
-    }
-  };
-  let sampledMax = 0;
-  const sample = () => {
-    const mb = read("VmRSS");
-    if (mb !== undefined) sampledMax = Math.max(sampledMax, mb);
-    return mb;
-  };
-  const timer = setInterval(sample, 100);
-  return {
-    current: sample,
-    stop() {
-      clearInterval(timer);
-      sample();
-      return { sampledMaxMB: sampledMax || undefined, peakMB: read("VmHWM") };
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------
 // Part 2: memory.
 
 async function memoryPart() {
@@ -517,7 +268,7 @@ async function memoryPart() {
   for (const kind of opts.stores) {
     log(`memory: ${kind}, one worker process drains ${runs.toLocaleString("en-US")} one-step runs`);
     const r = await withFreshStore(kind, async (spec) => {
-      const result = await drainInProcesses(spec, { workload: "job", runs, procs: 1, sampleRss: true });
+      const result = await drainInProcesses(spec, { workload: "job", runs, procs: 1, batch: opts.batch, maxWorkers: opts.maxWorkers, sampleRss: true });
       await checkRuns(spec, runs);
       return result;
     });
@@ -561,7 +312,7 @@ async function ladderPart() {
     for (const procs of opts.ladderProcs) {
       log(`ladder: ${label}, ${runs.toLocaleString("en-US")} runs, ${procs} worker process(es)`);
       const r = await withFreshStore("postgres", async (spec) => {
-        const result = await drainInProcesses(spec, { workload, runs, procs });
+        const result = await drainInProcesses(spec, { workload, runs, procs, batch: opts.batch, maxWorkers: opts.maxWorkers });
         await checkRuns(spec, runs);
         return result;
       });
@@ -610,7 +361,7 @@ function writeResults() {
 
 async function postgresInfo() {
   try {
-    return await withPg(async (c) => {
+    return await withPg(opts.pgUrl, async (c) => {
       const get = async (sql) => (await c.query(sql)).rows[0];
       return {
         version: (await get("SELECT version()")).version.split(" on ")[0],
