@@ -209,8 +209,14 @@ describe.each(stores("loggermore"))("logger injection, more, on $name", ({ fresh
 });
 
 describe("logger config", () => {
-  it("rejects a logger without the four levels, naming the field", async () => {
-    await expect(newRuntime({ store: stores("loggerconfig")[0]!.fresh(), logger: { info: () => undefined } as unknown as Logger })).rejects.toMatchObject({
+  it("rejects a logger without the four levels, naming the field, before it opens the store", async () => {
+    const neverOpened = {
+      name: "never-opened",
+      open: async () => {
+        throw new Error("the store was opened with an invalid config");
+      },
+    };
+    await expect(newRuntime({ store: neverOpened, logger: { info: () => undefined } as unknown as Logger })).rejects.toMatchObject({
       code: "invalid_config",
       message: expect.stringContaining("logger"),
     });
