@@ -15,6 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { newPackage, newRuntime, sqliteStore } from "../dist/index.js";
 import { postgresStore } from "../dist/postgres.js";
+import { dropSchema } from "./pg-client.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -65,11 +66,7 @@ async function measure(backend, mode) {
   await store.close();
   await rt.close();
   if (backend === "postgres") {
-    const pg = (await import("pg")).default;
-    const admin = new pg.Client({ connectionString: opts["pg-url"] });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "bench_claim_kinds_${process.pid}_${cell}" CASCADE`);
-    await admin.end();
+    await dropSchema(opts["pg-url"], `bench_claim_kinds_${process.pid}_${cell}`);
   }
   return { claims, stepsPerSecond: Math.round((claimed / ms) * 1000), msPerClaim: ms / claims };
 }

@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import pg from "pg";
+import { dropSchema } from "./pg-client.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -62,16 +62,6 @@ const builds = [
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-compare-"));
 let seq = 0;
 
-async function withPg(fn) {
-  const client = new pg.Client({ connectionString: opts["pg-url"] });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Drains one fresh store with one build; returns steps per second. */
 async function cell(lib, backend, workload) {
   const schema = `trellis_compare_${process.pid}_${++seq}`;
@@ -111,7 +101,7 @@ async function cell(lib, backend, workload) {
     return (n * (workload === "dag3" ? 3 : 1)) / seconds;
   } finally {
     await rt.close();
-    if (backend === "postgres") await withPg((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    if (backend === "postgres") await dropSchema(opts["pg-url"], schema);
   }
 }
 

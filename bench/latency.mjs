@@ -25,9 +25,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { newExecutor, newPackage, newRuntime, sqliteStore } from '../dist/index.js';
 import { postgresStore } from '../dist/postgres.js';
+import { dropSchema } from './pg-client.mjs';
 
 const epochNow = () => performance.timeOrigin + performance.now();
 const storeOf = (spec) => (spec.kind === 'sqlite' ? sqliteStore(spec.file) : postgresStore({ connectionString: spec.url, schema: spec.schema }));
@@ -112,10 +112,7 @@ async function main() {
     try {
       await measure('postgres', { kind: 'postgres', url: pgUrl, schema }, samples, gap);
     } finally {
-      const admin = new pg.Client({ connectionString: pgUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
+      await dropSchema(pgUrl, schema);
     }
   }
 }

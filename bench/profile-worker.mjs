@@ -10,9 +10,9 @@
 // open and its workers are listening, so the coordinator reads only the workload.
 import fs from "node:fs";
 import { Session } from "node:inspector/promises";
-import pg from "pg";
 import { newExecutor, newPackage, newRuntime, sqliteStore } from "../dist/index.js";
 import { postgresStore } from "../dist/postgres.js";
+import { withPg } from "./pg-client.mjs";
 
 const config = JSON.parse(process.argv[2]);
 const store = config.store === "sqlite" ? sqliteStore({ path: config.path }) : postgresStore({ connectionString: config.url });
@@ -40,10 +40,7 @@ const ac = new AbortController();
 const workers = rt.startWorkers({ signal: ac.signal });
 await opened.listening?.();
 if (config.resetStatements) {
-  const client = new pg.Client({ connectionString: config.url });
-  await client.connect();
-  await client.query("SELECT pg_stat_statements_reset()");
-  await client.end();
+  await withPg(config.url, (c) => c.query("SELECT pg_stat_statements_reset()"));
 }
 const profiler = new Session();
 profiler.connect();

@@ -26,7 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
+import { withPg } from "./pg-client.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -60,24 +60,24 @@ async function profileSqlite() {
 
 async function profilePostgres() {
   const adminUrl = args["pg-url"];
-  await withClient(adminUrl, async (c) => {
+  await withPg(adminUrl, async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${PROFILE_DB} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${PROFILE_DB}`);
   });
   const url = new URL(adminUrl);
   url.pathname = `/${PROFILE_DB}`;
   try {
-    const statements = await withClient(url.href, async (c) => {
+    const statements = await withPg(url.href, async (c) => {
       const loaded = (await c.query("SHOW shared_preload_libraries")).rows[0].shared_preload_libraries.includes("pg_stat_statements");
       if (!loaded) return { skipped: "pg_stat_statements is not in shared_preload_libraries on this server" };
       await c.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
       return { skipped: undefined };
     });
     const run = runWorker({ store: "postgres", url: url.href, resetStatements: !statements.skipped });
-    if (!statements.skipped) statements.rows = await withClient(url.href, readStatements);
+    if (!statements.skipped) statements.rows = await withPg(url.href, readStatements);
     return section("PostgreSQL", run, statements);
   } finally {
-    await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${PROFILE_DB} WITH (FORCE)`));
+    await withPg(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${PROFILE_DB} WITH (FORCE)`));
   }
 }
 
@@ -217,16 +217,6 @@ function writeResults() {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, [...header, "", sections.join("\n\n"), ""].join("\n"));
   console.error(`written: ${path.relative(root, file)}`);
-}
-
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 // ---------------------------------------------------------------------------

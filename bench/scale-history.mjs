@@ -6,18 +6,7 @@
 import fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import pg from "pg";
-
-/** Runs `fn(client)` on a connection of its own to the server at `url`. */
-export async function withPg(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+import { withPg } from "./pg-client.mjs";
 
 /** One SQL query on the store's own database (SQLite: its own connection to the file). */
 export async function storeQuery(spec, sql) {

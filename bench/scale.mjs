@@ -36,7 +36,8 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ceilingPart } from "./scale-ceiling.mjs";
-import { checkRuns, loadHistory, withPg } from "./scale-history.mjs";
+import { dropSchema, withPg } from "./pg-client.mjs";
+import { checkRuns, loadHistory } from "./scale-history.mjs";
 import { drainInProcesses, STALL_MS } from "./scale-processes.mjs";
 import { openRuntime, registerWorkloads, startInBatches } from "./scale-worker.mjs";
 
@@ -165,7 +166,7 @@ async function withFreshStore(kind, fn) {
     return await fn(spec);
   } finally {
     if (kind === "sqlite") fs.rmSync(spec.dir, { recursive: true, force: true });
-    else await withPg(opts.pgUrl, (c) => c.query(`DROP SCHEMA IF EXISTS "${spec.schema}" CASCADE`));
+    else await dropSchema(opts.pgUrl, spec.schema);
   }
 }
 

@@ -18,9 +18,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { newRuntime, sqliteStore } from "../dist/index.js";
 import { postgresStore } from "../dist/postgres.js";
+import { withPg } from "./pg-client.mjs";
 import { verify } from "./soak-checks.mjs";
 import { soakPackages } from "./soak-worker.mjs";
 
@@ -85,14 +85,10 @@ function storeConfig(spec) {
 /** Drops the Postgres schema, first ending backends that killed workers left behind. */
 async function dropStore(spec) {
   if (spec.kind !== "postgres") return;
-  const admin = new pg.Client({ connectionString: spec.url });
-  await admin.connect();
-  try {
-    await admin.query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name LIKE $1", [`${spec.schema}:%`]);
-    await admin.query(`DROP SCHEMA IF EXISTS "${spec.schema}" CASCADE`);
-  } finally {
-    await admin.end();
-  }
+  await withPg(spec.url, async (c) => {
+    await c.query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name LIKE $1", [`${spec.schema}:%`]);
+    await c.query(`DROP SCHEMA IF EXISTS "${spec.schema}" CASCADE`);
+  });
 }
 
 // ---------------------------------------------------------------------------

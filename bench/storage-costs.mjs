@@ -23,9 +23,9 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { newExecutor, newPackage, newRuntime, sqliteStore } from "../dist/index.js";
 import { postgresStore } from "../dist/postgres.js";
+import { withPg } from "./pg-client.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -79,26 +79,18 @@ async function preparedStore(backend, drops) {
   const schema = `bench_storage_costs_${process.pid}_${cell}`;
   const config = postgresStore({ connectionString: opts["pg-url"], schema });
   await (await newRuntime({ store: config })).close();
-  const client = new pg.Client({ connectionString: opts["pg-url"] });
-  await client.connect();
-  try {
-    await client.query(`SET search_path TO ${schema}`);
-    for (const statement of drops) await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  await withPg(opts["pg-url"], async (c) => {
+    await c.query(`SET search_path TO ${schema}`);
+    for (const statement of drops) await c.query(statement);
+  });
   return config;
 }
 
 async function dropSchemas() {
-  const client = new pg.Client({ connectionString: opts["pg-url"] });
-  await client.connect();
-  try {
-    const { rows } = await client.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", [`bench_storage_costs_${process.pid}_%`]);
-    for (const { nspname } of rows) await client.query(`DROP SCHEMA ${nspname} CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await withPg(opts["pg-url"], async (c) => {
+    const { rows } = await c.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", [`bench_storage_costs_${process.pid}_%`]);
+    for (const { nspname } of rows) await c.query(`DROP SCHEMA ${nspname} CASCADE`);
+  });
 }
 
 /** jobs/s: from the bulk start to the last executor call, as the harness's queue workload times it. */

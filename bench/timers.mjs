@@ -15,9 +15,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { newExecutor, newPackage, newRuntime, requireSteps, sqliteStore } from '../dist/index.js';
 import { postgresStore } from '../dist/postgres.js';
+import { dropSchema } from './pg-client.mjs';
 
 const { values: args } = parseArgs({
   options: { runs: { type: 'string', default: '20' }, sleep: { type: 'string', default: '200' }, store: { type: 'string', default: 'both' } },
@@ -79,10 +79,5 @@ if (which === 'sqlite' || which === 'both') {
 }
 if (which === 'postgres' || which === 'both') {
   const schema = `trellis_timers_${process.pid}`;
-  await measure('postgres', postgresStore({ connectionString: pgUrl, schema }), async () => {
-    const client = new pg.Client({ connectionString: pgUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  });
+  await measure('postgres', postgresStore({ connectionString: pgUrl, schema }), () => dropSchema(pgUrl, schema));
 }
