@@ -7,10 +7,11 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newPackage, newRuntime, requireSteps } from "../src/index.js";
+import { newRuntime } from "../src/index.js";
 import { postgresStore } from "../src/postgres.js";
 import { operatorStatements } from "../src/store/postgres/operator-statements.js";
 import { statements } from "../src/store/postgres/statements.js";
+import { startPlanRuns } from "./support/plan-fixture.js";
 import { pgUrl, usePostgresSchemas } from "./support/postgres.js";
 
 const schemas = usePostgresSchemas("plans");
@@ -22,17 +23,8 @@ let sample: { run_id: string; id: string; lease_token: string | null }[];
 beforeAll(async () => {
   schema = schemas.schema();
   const rt = await newRuntime({ store: postgresStore({ connectionString: pgUrl(), schema }) });
-  rt.registerPackage(
-    newPackage("d")
-      .entrypoint((run, input) => {
-        const a = run.step("A", input, { kind: "a" });
-        const b = run.step("B", input, { kind: "b", dependsOn: requireSteps(a) });
-        run.step("C", input, { kind: "c", dependsOn: requireSteps(b) });
-      })
-      .build(),
-  );
   // 20 000 runs (60 000 steps); two thirds of them made history, the rest a backlog.
-  for (let i = 0; i < 4; i++) await rt.startRuns("d", Array.from({ length: 5000 }, (_, j) => ({ input: i * 5000 + j })));
+  await startPlanRuns(rt, 4, 5000);
   await rt.close();
   admin = new pg.Client({ connectionString: pgUrl() });
   await admin.connect();

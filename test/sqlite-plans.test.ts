@@ -16,8 +16,9 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newPackage, newRuntime, requireSteps, sqliteStore } from "../src/index.js";
+import { newRuntime, sqliteStore } from "../src/index.js";
 import { prepareStatements } from "../src/store/sqlite/statements.js";
+import { startPlanRuns } from "./support/plan-fixture.js";
 
 /** A SCAN of a table is allowed through these: they hold only live work. */
 const LIVE_WORK_SCAN = /^SCAN \w+ USING (COVERING )?INDEX (steps_ready|steps_running|steps_waiting)\b/;
@@ -33,17 +34,8 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "trellis-plans-"));
   const file = path.join(dir, "plans.db");
   const rt = await newRuntime({ store: sqliteStore(file) });
-  rt.registerPackage(
-    newPackage("d")
-      .entrypoint((run, input) => {
-        const a = run.step("A", input, { kind: "a" });
-        const b = run.step("B", input, { kind: "b", dependsOn: requireSteps(a) });
-        run.step("C", input, { kind: "c", dependsOn: requireSteps(b) });
-      })
-      .build(),
-  );
   // 10 000 runs (30 000 steps, 40 000 events); most become history below, the rest a backlog.
-  for (let i = 0; i < 10; i++) await rt.startRuns("d", Array.from({ length: 1000 }, (_, j) => ({ input: i * 1000 + j })));
+  await startPlanRuns(rt, 10, 1000);
   await rt.close();
 
   db = new Database(file);
