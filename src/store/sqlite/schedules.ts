@@ -9,7 +9,8 @@ import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-r
 import { BOUND_LIMIT } from "./statements.js";
 import type { Session } from "./transaction.js";
 
-function prepare(db: Database.Database) {
+/** The schedules' statements (exported for the statement-journal test, which checks every write). */
+export function prepareScheduleStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     // Replacing keeps pause, last tick and counters; the next fire time too unless cron or time zone changed.
@@ -35,14 +36,14 @@ function prepare(db: Database.Database) {
 }
 
 export class SqliteSchedules {
-  readonly #sql: ReturnType<typeof prepare>;
+  readonly #sql: ReturnType<typeof prepareScheduleStatements>;
   readonly #put;
   readonly #setPaused;
   readonly #advance;
   readonly #delete;
 
   constructor(s: Session) {
-    const sql = (this.#sql = prepare(s.db));
+    const sql = (this.#sql = prepareScheduleStatements(s.db));
     this.#put = s.writer((n: NewSchedule) =>
       toSchedule(sql.put.get(n.id, n.cron, n.timezone, n.package, n.input, n.overlap, n.catchUp, n.nextFireAt ?? null, n.now, n.now) as ScheduleRow),
     );
