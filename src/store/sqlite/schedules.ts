@@ -6,12 +6,12 @@
 import type Database from "better-sqlite3";
 import { SCHEDULE_COLUMNS, type ScheduleRow, scheduledEventData, toSchedule } from "../schedule-rows.js";
 import type { NewSchedule, ScheduleAdvance, ScheduleRecord } from "../schedule-records.js";
-import { BOUND_LIMIT } from "./statements.js";
+import { BOUND_LIMIT, type PreparedStatement } from "./statements.js";
 import type { Session } from "./transaction.js";
 
 /** The schedules' statements (exported for the statement-journal test, which checks every write). */
 export function prepareScheduleStatements(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
+  const p = (sql: string): PreparedStatement => db.prepare(sql);
   return {
     // Replacing keeps pause, last tick and counters; the next fire time too unless cron or time zone changed.
     put: p(`INSERT INTO schedules (id, cron, timezone, package, input, overlap, catch_up, next_fire_at, created_at, updated_at)
