@@ -150,3 +150,36 @@ describe("PostgreSQL statement plans with history and no statistics", () => {
     expect(shown).not.toMatch(/(^|->\s+)Sort\b/m);
   });
 });
+
+describe("the event-log triggers' plans", () => {
+  // PL/pgSQL plans a trigger's INSERT at its first firing in a session and keeps that plan.
+  // A transition table has no statistics: a first firing on one row must not leave a nested
+  // loop that pairs every old row with every new one in the large statements after it.
+  const updates: [string, (q: string, limit: number) => string][] = [
+    ["steps_updated", (q, limit) => `UPDATE ${q}.steps SET status = 'canceled' WHERE seq IN (SELECT seq FROM ${q}.steps WHERE status = 'ready' ORDER BY seq LIMIT ${limit})`],
+    ["runs_updated", (q, limit) => `UPDATE ${q}.runs SET status = 'canceled' WHERE seq IN (SELECT seq FROM ${q}.runs WHERE status = 'running' ORDER BY seq LIMIT ${limit})`],
+  ];
+  it.each(updates)("%s pairs old and new rows by hash, also after a first firing on one row", async (_trigger, update) => {
+    const client = new pg.Client({ connectionString: pgUrl() });
+    const plans: string[] = [];
+    client.on("notice", (notice) => plans.push(notice.message ?? ""));
+    await client.connect();
+    try {
+      await client.query("BEGIN");
+      // auto_explain sends each plan, the trigger's nested statements' too, to this client.
+      for (const setup of ["LOAD 'auto_explain'", "SET LOCAL auto_explain.log_min_duration = 0", "SET LOCAL auto_explain.log_nested_statements = on", "SET LOCAL auto_explain.log_level = notice"]) {
+        await client.query(setup);
+      }
+      await client.query(update(`"${schema}"`, 1));
+      plans.length = 0;
+      await client.query(update(`"${schema}"`, 200));
+      const logged = plans.filter((p) => p.includes(`INSERT INTO "${schema}".events`));
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatch(/Hash Join/);
+      expect(logged[0]).not.toMatch(/Nested Loop/);
+    } finally {
+      await client.query("ROLLBACK");
+      await client.end();
+    }
+  });
+});

@@ -13,5 +13,6 @@ import { migration as m002 } from "./migrations/002-waits-branches-control.js";
 import { migration as m003 } from "./migrations/003-statement-triggers-run-probes.js";
 import { migration as m004 } from "./migrations/004-run-package-version.js";
 import { migration as m005 } from "./migrations/005-schedules.js";
+import { migration as m006 } from "./migrations/006-event-triggers-hash-join.js";
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
