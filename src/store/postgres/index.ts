@@ -1,8 +1,7 @@
-import pg from "pg";
 import { z } from "zod";
 import { ErrorCodes, WorkflowError } from "../../errors.js";
 import type { StoreConfig } from "../store.js";
-import { asPgPool, isPgPool, type PgPool } from "./pool.js";
+import { asPgPool, isPgPool, openOwnPool, type PgPool } from "./pool.js";
 import { openPostgresStore } from "./postgres-store.js";
 
 /** Options of `postgresStore(...)`: give `connectionString` or `pool`. */
@@ -56,8 +55,7 @@ export function postgresStore(options: PostgresStoreConfig): StoreConfig {
     name: "postgres",
     async open() {
       const ownsPool = pool === undefined;
-      // application_name shows trellis in pg_stat_activity; one in the connection string wins.
-      const thePool = pool ? asPgPool(pool) : new pg.Pool({ connectionString, max: poolSize, application_name: "trellis" });
+      const thePool = pool ? asPgPool(pool) : openOwnPool(connectionString as string, poolSize);
       // An idle client of our own pool that loses its connection must not crash the process.
       if (ownsPool) thePool.on("error", () => undefined);
       try {

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 
 /**
  * A `pg.Pool`, as trellis's public types describe it: by the members trellis
@@ -22,3 +22,49 @@ export const asPgPool = (pool: PgPool): pg.Pool => pool as unknown as pg.Pool;
 /** Whether a value looks like a pool (checked at runtime in every config that takes one). */
 export const isPgPool = (value: unknown): value is PgPool =>
   typeof value === "object" && value !== null && typeof (value as PgPool).connect === "function" && typeof (value as PgPool).query === "function";
+
+/**
+ * The settings of every connection of a pool trellis opens (and of each
+ * transaction it runs on any pool, see `beginSql`). A connection plans a
+ * statement at its first executions, then keeps a generic plan made with the
+ * table sizes of that moment for as long as it lives: planning one of the
+ * store's statements costs more than running it (about 2 ms for a claim), so
+ * the cached plan is what keeps a batch cheap. A connection that first ran
+ * while the tables were nearly empty would keep sequential scans after they
+ * had grown to millions of rows, until an ANALYZE (autovacuum, where it runs)
+ * made it plan again. Every statement of the store reaches rows through an
+ * index (test/postgres-plans.test.ts), so scans are kept out of its plans.
+ */
+export const STORE_SESSION_SETTINGS = { enable_seqscan: "off" } as const;
+
+/**
+ * The pool trellis opens from a connection string. `application_name` shows
+ * trellis in pg_stat_activity (one in the connection string wins); options
+ * given in the connection string are kept, with trellis's after them.
+ */
+export function openOwnPool(connectionString: string, max: number): pg.Pool {
+  const settings = Object.entries(STORE_SESSION_SETTINGS).map(([name, value]) => `-c ${name}=${value}`);
+  const given = optionsIn(connectionString);
+  const options = [...(given ? [given] : []), ...settings].join(" ");
+  // pg lets the connection string's own `options` override this one: pass it without them.
+  return new pg.Pool({ connectionString: withoutOptions(connectionString), max, application_name: "trellis", options });
+}
+
+function optionsIn(connectionString: string): string | undefined {
+  try {
+    return new URL(connectionString).searchParams.get("options") ?? undefined;
+  } catch {
+    return undefined; // not a URL (a socket path): pg reads no options from it
+  }
+}
+
+function withoutOptions(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    if (!url.searchParams.has("options")) return connectionString;
+    url.searchParams.delete("options");
+    return url.href;
+  } catch {
+    return connectionString;
+  }
+}

@@ -7,6 +7,7 @@
 import type { FailedStepsQuery, ListRunsQuery } from "../store.js";
 import { type Db, literalArray } from "./connection.js";
 import { quoteIdent } from "./connection.js";
+import { STORE_SESSION_SETTINGS } from "./pool.js";
 
 /** Keys of the store's advisory locks: `hashtext` of names unique per schema. */
 export const lockKeysQuery = (schema: string) => ({
@@ -20,6 +21,10 @@ export function lockRunsSql(db: Db, runsKey: number, runIds: readonly string[]):
     FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, [...runIds])}::text[]) AS id ORDER BY h) AS l`;
 }
 
+const SET_LOCAL_SETTINGS = Object.entries(STORE_SESSION_SETTINGS)
+  .map(([name, value]) => `SET LOCAL ${name} = ${value}`)
+  .join("; ");
+
 /**
  * A transaction's first round trip: `BEGIN`, the run locks, a queue's lock, and,
  * while events are observed, the switch that makes the triggers copy them aside.
@@ -31,7 +36,8 @@ export function beginSql(
   locks: { runs: readonly string[]; queue?: string | undefined },
   capture: boolean,
 ): string {
-  let begin = "BEGIN";
+  // The store's session settings hold in its transactions on any pool, an application's too (see STORE_SESSION_SETTINGS).
+  let begin = `BEGIN; ${SET_LOCAL_SETTINGS}`;
   if (locks.runs.length > 0) begin += `; ${lockRunsSql(db, keys.runs, locks.runs)}`;
   if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${keys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
   if (capture) begin += `; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured_events (LIKE ${quoteIdent(schema)}.events)`;
