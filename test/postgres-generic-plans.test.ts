@@ -94,14 +94,18 @@ describe("generic plans made on an empty PostgreSQL store", () => {
 });
 
 describe("the pool trellis opens", () => {
-  it("keeps options given in the connection string, with the store's after them", async () => {
+  it("applies the store's settings on each of its connections, beside the connection string's own options", async () => {
     const url = new URL(pgUrl());
     url.searchParams.set("options", "-c statement_timeout=4321");
-    const pool = openOwnPool(url.href, 1);
+    const pool = openOwnPool(url.href, 2);
+    const clients = await Promise.all([pool.connect(), pool.connect()]);
     try {
-      const { rows } = await pool.query("SELECT current_setting('statement_timeout') AS timeout, current_setting('enable_seqscan') AS seqscan");
-      expect(rows[0]).toEqual({ timeout: "4321ms", seqscan: "off" });
+      for (const client of clients) {
+        const { rows } = await client.query("SELECT current_setting('statement_timeout') AS timeout, current_setting('enable_seqscan') AS seqscan");
+        expect(rows[0]).toEqual({ timeout: "4321ms", seqscan: "off" });
+      }
     } finally {
+      for (const client of clients) client.release();
       await pool.end();
     }
   });

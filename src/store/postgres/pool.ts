@@ -39,32 +39,20 @@ export const STORE_SESSION_SETTINGS = { enable_seqscan: "off" } as const;
 
 /**
  * The pool trellis opens from a connection string. `application_name` shows
- * trellis in pg_stat_activity (one in the connection string wins); options
- * given in the connection string are kept, with trellis's after them.
+ * trellis in pg_stat_activity (one in the connection string wins). The store's
+ * settings are applied with `SET` as each connection opens, not as a startup
+ * `options` parameter, which poolers such as PgBouncer refuse: the `SET` is the
+ * first query the connection runs, since a pg client runs its queries in order.
  */
 export function openOwnPool(connectionString: string, max: number): pg.Pool {
-  const settings = Object.entries(STORE_SESSION_SETTINGS).map(([name, value]) => `-c ${name}=${value}`);
-  const given = optionsIn(connectionString);
-  const options = [...(given ? [given] : []), ...settings].join(" ");
-  // pg lets the connection string's own `options` override this one: pass it without them.
-  return new pg.Pool({ connectionString: withoutOptions(connectionString), max, application_name: "trellis", options });
+  const pool = new pg.Pool({ connectionString, max, application_name: "trellis" });
+  pool.on("connect", (client) => {
+    // Should it fail, the connection only plans as the server's defaults say.
+    client.query(SET_SETTINGS).catch(() => undefined);
+  });
+  return pool;
 }
 
-function optionsIn(connectionString: string): string | undefined {
-  try {
-    return new URL(connectionString).searchParams.get("options") ?? undefined;
-  } catch {
-    return undefined; // not a URL (a socket path): pg reads no options from it
-  }
-}
-
-function withoutOptions(connectionString: string): string {
-  try {
-    const url = new URL(connectionString);
-    if (!url.searchParams.has("options")) return connectionString;
-    url.searchParams.delete("options");
-    return url.href;
-  } catch {
-    return connectionString;
-  }
-}
+const SET_SETTINGS = Object.entries(STORE_SESSION_SETTINGS)
+  .map(([name, value]) => `SET ${name} = ${value}`)
+  .join("; ");
