@@ -40,18 +40,21 @@ export const STORE_SESSION_SETTINGS = { enable_seqscan: "off" } as const;
 /**
  * The pool trellis opens from a connection string. `application_name` shows
  * trellis in pg_stat_activity (one in the connection string wins). The store's
- * settings are applied with `SET` as each connection opens, not as a startup
- * `options` parameter, which poolers such as PgBouncer refuse: the `SET` is the
- * first query the connection runs, since a pg client runs its queries in order.
+ * settings are applied with `SET` in the pool's `onConnect` hook, which the pool
+ * awaits before it hands a new connection out; not as a startup `options`
+ * parameter, which poolers such as PgBouncer refuse.
  */
 export function openOwnPool(connectionString: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: "trellis" });
-  pool.on("connect", (client) => {
-    // Should it fail, the connection only plans as the server's defaults say.
-    client.query(SET_SETTINGS).catch(() => undefined);
+  return new pg.Pool({
+    connectionString,
+    max,
+    application_name: "trellis",
+    // Should the SET fail, the connection only plans as the server's defaults say.
+    onConnect: (client) => client.query(SET_SETTINGS).then(ignore, ignore),
   });
-  return pool;
 }
+
+const ignore = () => undefined;
 
 const SET_SETTINGS = Object.entries(STORE_SESSION_SETTINGS)
   .map(([name, value]) => `SET ${name} = ${value}`)
