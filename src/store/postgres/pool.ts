@@ -25,7 +25,7 @@ export const isPgPool = (value: unknown): value is PgPool =>
 
 /**
  * The settings of every connection of a pool trellis opens (and of each
- * transaction it runs on any pool, see `beginSql`). A connection plans a
+ * transaction it runs on an application's pool, see `beginSql`). A connection plans a
  * statement at its first executions, then keeps a generic plan made with the
  * table sizes of that moment for as long as it lives: planning one of the
  * store's statements costs more than running it (about 2 ms for a claim), so
@@ -56,6 +56,11 @@ export function openOwnPool(connectionString: string, max: number): pg.Pool {
 
 const ignore = () => undefined;
 
-const SET_SETTINGS = Object.entries(STORE_SESSION_SETTINGS)
-  .map(([name, value]) => `SET ${name} = ${value}`)
-  .join("; ");
+/** The store's settings as statements: `SET` for a connection, `SET LOCAL` for one transaction. */
+export function settingsSql(command: "SET" | "SET LOCAL"): string {
+  return Object.entries(STORE_SESSION_SETTINGS)
+    .map(([name, value]) => `${command} ${name} = ${value}`)
+    .join("; ");
+}
+
+const SET_SETTINGS = settingsSql("SET");

@@ -123,7 +123,7 @@ export class PostgresStore implements Store {
   readonly writeConcurrency = 2;
 
   constructor(options: PostgresStoreOptions, lockKeys: { runs: number; queues: number }) {
-    this.#s = new Session(options.pool, options.schema, lockKeys);
+    this.#s = new Session(options.pool, options.schema, lockKeys, options.ownsPool);
     this.#claimer = new Claimer(this.#s);
     this.#ownsPool = options.ownsPool;
     this.#listener = new Listener(

@@ -7,7 +7,7 @@
 import type { FailedStepsQuery, ListRunsQuery } from "../store.js";
 import { type Db, literalArray } from "./connection.js";
 import { quoteIdent } from "./connection.js";
-import { STORE_SESSION_SETTINGS } from "./pool.js";
+import { settingsSql } from "./pool.js";
 
 /** Keys of the store's advisory locks: `hashtext` of names unique per schema. */
 export const lockKeysQuery = (schema: string) => ({
@@ -21,9 +21,7 @@ export function lockRunsSql(db: Db, runsKey: number, runIds: readonly string[]):
     FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest(${literalArray(db, [...runIds])}::text[]) AS id ORDER BY h) AS l`;
 }
 
-const SET_LOCAL_SETTINGS = Object.entries(STORE_SESSION_SETTINGS)
-  .map(([name, value]) => `SET LOCAL ${name} = ${value}`)
-  .join("; ");
+const SET_LOCAL_SETTINGS = settingsSql("SET LOCAL");
 
 /**
  * A transaction's first round trip: `BEGIN`, the run locks, a queue's lock, and,
@@ -35,9 +33,11 @@ export function beginSql(
   keys: { runs: number; queues: number },
   locks: { runs: readonly string[]; queue?: string | undefined },
   capture: boolean,
+  localSettings: boolean,
 ): string {
-  // The store's session settings hold in its transactions on any pool, an application's too (see STORE_SESSION_SETTINGS).
-  let begin = `BEGIN; ${SET_LOCAL_SETTINGS}`;
+  // On an application's pool, whose connections trellis does not set up, the store's
+  // settings still hold in its transactions (see STORE_SESSION_SETTINGS).
+  let begin = localSettings ? `BEGIN; ${SET_LOCAL_SETTINGS}` : "BEGIN";
   if (locks.runs.length > 0) begin += `; ${lockRunsSql(db, keys.runs, locks.runs)}`;
   if (locks.queue !== undefined) begin += `; SELECT pg_advisory_xact_lock(${keys.queues}, hashtext(${db.escapeLiteral(locks.queue)}))`;
   if (capture) begin += `; SET LOCAL trellis.capture = 'on'; CREATE TEMP TABLE IF NOT EXISTS trellis_captured_events (LIKE ${quoteIdent(schema)}.events)`;

@@ -48,8 +48,12 @@ export class Session {
   readonly #lockKeys: { runs: number; queues: number };
   readonly #eventListeners = new Set<(events: EventRecord[]) => void>();
 
-  constructor(pool: pg.Pool, schema: string, lockKeys: { runs: number; queues: number }) {
+  /** Whether each transaction sets the store's settings itself: an application's pool, whose connections trellis does not set up. */
+  readonly #localSettings: boolean;
+
+  constructor(pool: pg.Pool, schema: string, lockKeys: { runs: number; queues: number }, ownsPool: boolean) {
     this.pool = pool;
+    this.#localSettings = !ownsPool;
     this.schema = schema;
     this.channel = `trellis.${schema}`;
     this.sql = { ...statements(quoteIdent(schema)), ...operatorStatements(quoteIdent(schema)) };
@@ -88,7 +92,7 @@ export class Session {
     const capture = this.#eventListeners.size > 0;
     let captured: EventRecord[] = [];
     const result = await this.#inTransaction(
-      (db) => beginSql(db, this.schema, this.#lockKeys, { runs: [...new Set(locks.runs ?? [])], queue: locks.queue }, capture),
+      (db) => beginSql(db, this.schema, this.#lockKeys, { runs: [...new Set(locks.runs ?? [])], queue: locks.queue }, capture, this.#localSettings),
       async (db) => {
         const tx: Tx = { db, notify: new Set(), changed: new Set(), capturing: capture };
         const value = await fn(tx);
